@@ -1,0 +1,233 @@
+//! Graphs that cross a process boundary: functions travel by registered name, literals by their
+//! registered encoding ([`crate::codec`]). An unregistered closure is a clear error naming its
+//! task, before anything is sent.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::{Arg, Func, Graph, Key, Node, Task, Value, codec};
+
+/// A key on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WireKey {
+    /// The name.
+    pub name: String,
+    /// The index tuple.
+    pub index: Vec<u32>,
+}
+
+/// A value on the wire: its type tag and encoded bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireValue {
+    /// The registered type tag.
+    pub tag: String,
+    /// The encoded bytes.
+    #[serde(with = "serde_bytes_compat")]
+    pub bytes: Vec<u8>,
+}
+
+/// An argument on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum WireArg {
+    /// A key reference.
+    Key(WireKey),
+    /// A literal.
+    Literal(WireValue),
+    /// A nested task.
+    Task(WireTask),
+    /// A list.
+    List(Vec<WireArg>),
+}
+
+/// A task on the wire: a registered function name and arguments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireTask {
+    /// The function's registered name.
+    pub func: String,
+    /// The arguments.
+    pub args: Vec<WireArg>,
+}
+
+/// A node on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum WireNode {
+    /// A literal.
+    Literal(WireValue),
+    /// A task.
+    Task(WireTask),
+    /// An alias.
+    Alias(WireKey),
+}
+
+mod serde_bytes_compat {
+    use serde::{Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(b)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(b) = a.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+impl From<&Key> for WireKey {
+    fn from(k: &Key) -> Self {
+        WireKey {
+            name: k.name().to_string(),
+            index: k.index().to_vec(),
+        }
+    }
+}
+
+impl From<&WireKey> for Key {
+    fn from(k: &WireKey) -> Self {
+        Key::new(k.name.as_str(), &k.index)
+    }
+}
+
+/// Encode a value for another process.
+pub fn encode_value(key: &Key, v: &Value) -> Result<WireValue, Error> {
+    let (tag, bytes) = codec::encode(v).map_err(|source| Error::Codec {
+        context: format!("literal in {key}"),
+        source,
+    })?;
+    Ok(WireValue {
+        tag: tag.to_string(),
+        bytes,
+    })
+}
+
+/// Decode a value from another process.
+pub fn decode_value(key: &Key, v: &WireValue) -> Result<Value, Error> {
+    codec::decode(&v.tag, &v.bytes).map_err(|source| Error::Codec {
+        context: format!("literal in {key}"),
+        source,
+    })
+}
+
+fn encode_task(key: &Key, t: &Task) -> Result<WireTask, Error> {
+    let func = t.func.name().ok_or_else(|| Error::UnregisteredFunction {
+        key: key.clone(),
+        function: t.func.type_name().to_string(),
+    })?;
+    Ok(WireTask {
+        func: func.to_string(),
+        args: t
+            .args
+            .iter()
+            .map(|a| encode_arg(key, a))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn encode_arg(key: &Key, a: &Arg) -> Result<WireArg, Error> {
+    Ok(match a {
+        Arg::Key(k) => WireArg::Key(k.into()),
+        Arg::Literal(v) => WireArg::Literal(encode_value(key, v)?),
+        Arg::Task(t) => WireArg::Task(encode_task(key, t)?),
+        Arg::List(items) => WireArg::List(
+            items
+                .iter()
+                .map(|a| encode_arg(key, a))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+/// Encode one node for another process.
+pub fn encode_node(key: &Key, node: &Node) -> Result<WireNode, Error> {
+    Ok(match node {
+        Node::Literal(v) => WireNode::Literal(encode_value(key, v)?),
+        Node::Task(t) => WireNode::Task(encode_task(key, t)?),
+        Node::Alias(k) => WireNode::Alias(k.into()),
+    })
+}
+
+fn decode_task(key: &Key, t: &WireTask) -> Result<Task, Error> {
+    Ok(Task {
+        func: Func::by_name(&t.func)?,
+        args: t
+            .args
+            .iter()
+            .map(|a| decode_arg(key, a))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn decode_arg(key: &Key, a: &WireArg) -> Result<Arg, Error> {
+    Ok(match a {
+        WireArg::Key(k) => Arg::Key(k.into()),
+        WireArg::Literal(v) => Arg::Literal(decode_value(key, v)?),
+        WireArg::Task(t) => Arg::Task(Box::new(decode_task(key, t)?)),
+        WireArg::List(items) => Arg::List(
+            items
+                .iter()
+                .map(|a| decode_arg(key, a))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+/// Decode one node from another process.
+pub fn decode_node(key: &Key, node: &WireNode) -> Result<Node, Error> {
+    Ok(match node {
+        WireNode::Literal(v) => Node::Literal(decode_value(key, v)?),
+        WireNode::Task(t) => Node::Task(decode_task(key, t)?),
+        WireNode::Alias(k) => Node::Alias(k.into()),
+    })
+}
+
+/// Encode a whole graph (sorted by key, so equal graphs encode equally).
+pub fn encode_graph(graph: &Graph) -> Result<Vec<u8>, Error> {
+    let mut nodes = Vec::with_capacity(graph.len());
+    for k in graph.sorted_keys() {
+        if let Some(n) = graph.get(k) {
+            nodes.push((WireKey::from(k), encode_node(k, n)?));
+        }
+    }
+    rmp_serde::to_vec(&nodes).map_err(|e| Error::Codec {
+        context: "graph".into(),
+        source: crate::CodecError::Encode {
+            type_name: "Graph",
+            message: e.to_string(),
+        },
+    })
+}
+
+/// Decode a graph made by [`encode_graph`].
+pub fn decode_graph(bytes: &[u8]) -> Result<Graph, Error> {
+    let nodes: Vec<(WireKey, WireNode)> =
+        rmp_serde::from_slice(bytes).map_err(|e| Error::Codec {
+            context: "graph".into(),
+            source: crate::CodecError::Decode {
+                tag: "graph".into(),
+                message: e.to_string(),
+            },
+        })?;
+    let mut g = Graph::with_capacity(nodes.len());
+    for (k, n) in &nodes {
+        let key = Key::from(k);
+        let node = decode_node(&key, n)?;
+        g.insert(key, node)?;
+    }
+    Ok(g)
+}
