@@ -16,6 +16,8 @@ pub struct TaskFailure {
     /// The original error, when the task returned one; downcast it with
     /// [`TaskFailure::downcast_ref`].
     pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    /// The key of the task that failed, when it ran fused inside another task.
+    pub origin: Option<Key>,
 }
 
 /// The kind of a [`TaskFailure`].
@@ -43,6 +45,7 @@ impl TaskFailure {
             kind: FailureKind::Error,
             message,
             source: Some(Arc::from(err)),
+            origin: None,
         }
     }
 
@@ -59,6 +62,7 @@ impl TaskFailure {
             kind: FailureKind::Panic,
             message,
             source: None,
+            origin: None,
         }
     }
 
@@ -68,6 +72,7 @@ impl TaskFailure {
             kind: FailureKind::BadArgument,
             message,
             source: None,
+            origin: None,
         }
     }
 
@@ -77,6 +82,7 @@ impl TaskFailure {
             kind: FailureKind::Error,
             message: message.into(),
             source: None,
+            origin: None,
         }
     }
 

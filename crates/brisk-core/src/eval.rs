@@ -34,6 +34,16 @@ fn eval_arg(arg: &PArg, inputs: &[Value]) -> TaskResult {
             .cloned()
             .ok_or_else(|| TaskFailure::msg(format!("internal: no input at slot {slot}"))),
         PArg::Lit(v) => Ok(v.clone()),
+        PArg::Task(t) if t.fused_key.is_some() => {
+            let r = catch_unwind(AssertUnwindSafe(|| eval_task(t, inputs)))
+                .unwrap_or_else(|payload| Err(TaskFailure::from_panic(&*payload)));
+            r.map_err(|mut f| {
+                if f.origin.is_none() {
+                    f.origin.clone_from(&t.fused_key);
+                }
+                f
+            })
+        }
         PArg::Task(t) => eval_task(t, inputs),
         PArg::List(items) => {
             let mut out = Vec::with_capacity(items.len());

@@ -45,9 +45,10 @@ pub(crate) fn fuse(
             continue;
         }
         let inner = std::mem::replace(&mut nodes[b], PlanNode::Value(crate::Value::new(())));
-        let (PlanNode::Task(inner), PlanNode::Task(outer)) = (inner, &mut nodes[c]) else {
+        let (PlanNode::Task(mut inner), PlanNode::Task(outer)) = (inner, &mut nodes[c]) else {
             continue;
         };
+        inner.fused_key = Some(keys[b].clone());
         let mut inner = Some(inner);
         for a in outer.args.iter_mut() {
             replace_slot(a, &mut inner);

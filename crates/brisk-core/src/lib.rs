@@ -27,6 +27,7 @@
 //! `brisk-local` and the distributed runtime.
 
 pub mod codec;
+pub mod collection;
 pub mod config;
 pub mod dot;
 mod error;
@@ -46,6 +47,7 @@ pub mod token;
 pub mod value;
 pub mod wire;
 
+pub use collection::{Collection, ComputeMany, compute};
 pub use error::{CodecError, Error, FailureKind, TaskFailure};
 pub use func::{Func, IntoFunc, IntoTaskOutput, TaskResult};
 pub use graph::Graph;

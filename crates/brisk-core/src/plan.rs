@@ -30,6 +30,9 @@ pub struct PlanTask {
     pub func: Func,
     /// The arguments.
     pub args: Vec<PArg>,
+    /// The key this task had in the graph, when it was fused into another task (so that its
+    /// failure still names it).
+    pub fused_key: Option<Key>,
 }
 
 /// A compiled argument.
@@ -408,6 +411,7 @@ impl<'g> Compiler<'g> {
         self.nodes[id] = Some(PlanNode::Task(PlanTask {
             func: frame.task.func.clone(),
             args,
+            fused_key: None,
         }));
         self.deps[id] = deps;
         self.done[id] = true;
@@ -437,6 +441,7 @@ impl<'g> Compiler<'g> {
                     .iter()
                     .map(|a| self.compile_arg(a, resolved, deps))
                     .collect(),
+                fused_key: None,
             })),
             Arg::List(items) => PArg::List(
                 items
