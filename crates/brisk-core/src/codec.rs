@@ -13,7 +13,15 @@ use std::sync::OnceLock;
 use crate::Value;
 use crate::error::CodecError;
 
-/// One registered value type (submitted with `inventory`).
+/// One registered value type (submitted with `inventory`). Build it with [`TypeEntry::new`]
+/// and the `with_*` methods, so that new optional fields never break existing registrations:
+///
+/// ```ignore
+/// inventory::submit! {
+///     TypeEntry::new(type_name::<MyChunk>, || TypeId::of::<MyChunk>(), encode, decode)
+///         .with_nbytes(nbytes)
+/// }
+/// ```
 pub struct TypeEntry {
     /// A stable name for the type on the wire (a function because `type_name` is not const).
     pub tag: fn() -> &'static str,
@@ -27,6 +35,37 @@ pub struct TypeEntry {
     pub nbytes: Option<fn(&Value) -> usize>,
     /// A short human-readable form.
     pub debug: Option<fn(&Value, &mut fmt::Formatter<'_>) -> fmt::Result>,
+}
+
+impl TypeEntry {
+    /// An entry with the required parts.
+    pub const fn new(
+        tag: fn() -> &'static str,
+        type_id: fn() -> TypeId,
+        encode: fn(&Value) -> Result<Vec<u8>, CodecError>,
+        decode: fn(&[u8]) -> Result<Value, CodecError>,
+    ) -> Self {
+        TypeEntry {
+            tag,
+            type_id,
+            encode,
+            decode,
+            nbytes: None,
+            debug: None,
+        }
+    }
+
+    /// With a size estimate.
+    pub const fn with_nbytes(mut self, f: fn(&Value) -> usize) -> Self {
+        self.nbytes = Some(f);
+        self
+    }
+
+    /// With a debug printer.
+    pub const fn with_debug(mut self, f: fn(&Value, &mut fmt::Formatter<'_>) -> fmt::Result) -> Self {
+        self.debug = Some(f);
+        self
+    }
 }
 
 inventory::collect!(TypeEntry);
@@ -156,26 +195,23 @@ pub fn debug_as<T: fmt::Debug + 'static>(value: &Value, f: &mut fmt::Formatter<'
 macro_rules! register_serde_type {
     ($t:ty) => {
         $crate::__private::inventory::submit! {
-            $crate::codec::TypeEntry {
-                tag: ::std::any::type_name::<$t>,
-                type_id: || ::std::any::TypeId::of::<$t>(),
-                encode: $crate::codec::serde_encode::<$t>,
-                decode: $crate::codec::serde_decode::<$t>,
-                nbytes: None,
-                debug: None,
-            }
+            $crate::codec::TypeEntry::new(
+                ::std::any::type_name::<$t>,
+                || ::std::any::TypeId::of::<$t>(),
+                $crate::codec::serde_encode::<$t>,
+                $crate::codec::serde_decode::<$t>,
+            )
         }
     };
     ($t:ty, debug) => {
         $crate::__private::inventory::submit! {
-            $crate::codec::TypeEntry {
-                tag: ::std::any::type_name::<$t>,
-                type_id: || ::std::any::TypeId::of::<$t>(),
-                encode: $crate::codec::serde_encode::<$t>,
-                decode: $crate::codec::serde_decode::<$t>,
-                nbytes: None,
-                debug: Some($crate::codec::debug_as::<$t>),
-            }
+            $crate::codec::TypeEntry::new(
+                ::std::any::type_name::<$t>,
+                || ::std::any::TypeId::of::<$t>(),
+                $crate::codec::serde_encode::<$t>,
+                $crate::codec::serde_decode::<$t>,
+            )
+            .with_debug($crate::codec::debug_as::<$t>)
         }
     };
 }

@@ -1,1 +1,62 @@
-//! brisk
+//! # Brisk: parallel computing through task scheduling, native to Rust
+//!
+//! The system of the talk *Parallel computing with Dask*, built for Rust: a task graph is plain
+//! data, schedulers run it on threads (the default, in-process, no configuration), on one
+//! thread for debugging, or on a cluster; lazy collections build those graphs for you.
+//!
+//! ```
+//! use brisk::{graph, delayed, Collection};
+//!
+//! fn inc(x: i64) -> i64 { x + 1 }
+//! fn add(x: i64, y: i64) -> i64 { x + y }
+//!
+//! // 1. A graph is plain data, as in the talk's dict.
+//! let dsk = graph! {
+//!     "a" => 1,
+//!     "x" => 10,
+//!     "b" => (inc, "a"),
+//!     "y" => (inc, "x"),
+//!     "z" => (add, "b", "y"),
+//! };
+//! let z: i64 = brisk::threaded::get(&dsk, "z")?;
+//! assert_eq!(z, 13);
+//!
+//! // 2. delayed: lazy calls that build the same graph for you.
+//! let b = delayed(inc).call(1);
+//! let y = delayed(inc).call(10);
+//! let z = delayed(add).call(&b, &y);
+//! assert_eq!(z.compute()?, 13);
+//! # Ok::<(), brisk::Error>(())
+//! ```
+//!
+//! What lives where: [`brisk_core`] (graphs, values, functions, optimizations, the scheduler
+//! seam), [`brisk_local`] (the sync and threaded schedulers, callbacks, progress bars, the
+//! profiler), [`brisk_delayed`] (lazy calls). Configuration: [`config`].
+
+pub use brisk_core::{
+    Arg, Collection, ComputeMany, ComputeOptions, Error, FailureKind, FromValue, Func, Graph,
+    IntoArg, IntoFunc, IntoNode, IntoValue, Key, Layer, Lit, Node, Plan, PlanOptions, Scheduler,
+    Task, TaskFailure, TypeMismatch, Value, compute, config, data, default_scheduler, graph, lit,
+    register, set_default_scheduler, task, tokenize, with_scheduler,
+};
+// `delayed` is both the function and the `delayed!` macro.
+pub use brisk_delayed::{Delayed, DelayedFn, delayed};
+pub use brisk_local::{LocalScheduler, sync, threaded};
+
+/// Tools for people: progress bars, the profiler, callbacks and pictures of graphs.
+pub mod diagnostics {
+    pub use brisk_core::dot::{to_dot, visualize};
+    pub use brisk_local::callbacks::{
+        Callback, CallbackGuard, RunInfo, TaskInfo, register, with_callbacks,
+    };
+    pub use brisk_local::{PrefixSummary, Profiler, TaskRecord};
+}
+
+/// Re-exports of the building crates, for advanced use.
+pub mod crates {
+    pub use brisk_core as core;
+    pub use brisk_delayed as delayed;
+    pub use brisk_local as local;
+}
+
+pub mod demo;

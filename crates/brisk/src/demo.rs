@@ -1,0 +1,132 @@
+//! `brisk demo`: the talk's examples, run on the default scheduler, each with its result and
+//! its time. Later collections add their examples here.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::{Collection, Error, Graph, delayed, graph};
+
+fn inc(x: i64) -> i64 {
+    x + 1
+}
+fn add(x: i64, y: i64) -> i64 {
+    x + y
+}
+fn total(xs: Vec<i64>) -> i64 {
+    xs.iter().sum()
+}
+crate::register!(inc, add, total);
+
+/// One example's outcome.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// What was computed.
+    pub name: String,
+    /// The result, printed.
+    pub result: String,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// The talk's dict.
+pub fn talk_graph() -> Graph {
+    graph! {
+        "a" => 1,
+        "x" => 10,
+        "b" => (inc, "a"),
+        "y" => (inc, "x"),
+        "z" => (add, "b", "y"),
+    }
+}
+
+fn timed<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<(T, Duration), Error> {
+    let t = Instant::now();
+    let v = f()?;
+    Ok((v, t.elapsed()))
+}
+
+fn fmt_time(d: Duration) -> String {
+    if d < Duration::from_millis(1) {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    } else if d < Duration::from_secs(1) {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+/// Run every example, printing to `out` and writing pictures under `pictures`.
+pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow::Error> {
+    let sched = crate::default_scheduler()?;
+    let cfg = crate::config::config()?;
+    writeln!(
+        out,
+        "Brisk demo: the talk's examples on the default scheduler ({}, {} threads)\n",
+        sched.name(),
+        cfg.num_threads
+    )?;
+    std::fs::create_dir_all(pictures)
+        .map_err(|e| Error::io("cannot create", pictures.to_path_buf(), e))?;
+    let mut outcomes = Vec::new();
+    let mut report = |out: &mut dyn Write, name: &str, result: String, elapsed: Duration| {
+        let _ = writeln!(out, "   {name:<44} = {result:<22} [{}]", fmt_time(elapsed));
+        outcomes.push(Outcome {
+            name: name.to_string(),
+            result,
+            elapsed,
+        });
+    };
+
+    writeln!(out, "1. A task graph is plain data (the talk's dict)")?;
+    let dsk = talk_graph();
+    writeln!(out, "   dsk = {dsk:?}")?;
+    let (z, t) = timed(|| crate::threaded::get::<i64>(&dsk, "z"))?;
+    report(out, "threaded::get(&dsk, \"z\")", z.to_string(), t);
+    let (z, t) = timed(|| crate::sync::get::<i64>(&dsk, "z"))?;
+    report(out, "sync::get(&dsk, \"z\")", z.to_string(), t);
+    let pic = picture(&dsk, pictures, "talk-graph")?;
+    writeln!(out, "   picture of the graph: {}", pic.display())?;
+
+    writeln!(out, "\n2. delayed: lazy function calls build the graph for you")?;
+    let b = delayed(inc).call(1);
+    let y = delayed(inc).call(10);
+    let z = delayed(add).call(&b, &y);
+    let (v, t) = timed(|| z.compute())?;
+    report(out, "add(inc(1), inc(10)).compute()", v.to_string(), t);
+    let parts: Vec<_> = (0..1000).map(|i| delayed(inc).call(i)).collect();
+    let s = delayed(total).call(parts);
+    let (v, t) = timed(|| s.compute())?;
+    report(out, "total([inc(i) for i in 0..1000])", v.to_string(), t);
+    let pic = picture(&z.graph(), pictures, "delayed-graph")?;
+    writeln!(out, "   picture of the graph: {}", pic.display())?;
+
+    writeln!(out, "\n3. Many small tasks: microsecond scheduling")?;
+    let n = 100_000usize;
+    let mut g = Graph::with_capacity(n + 1);
+    let mut keys = Vec::with_capacity(n);
+    for i in 0..n {
+        let _ = g.insert(("inc", i), crate::task!(inc, i as i64));
+        keys.push(crate::Arg::Key(crate::Key::from(("inc", i))));
+    }
+    let _ = g.insert("sum", crate::Task::new(total, vec![crate::Arg::List(keys)]));
+    let (v, t) = timed(|| crate::threaded::get::<i64>(&g, "sum"))?;
+    let per = t.as_secs_f64() * 1e6 / (n + 1) as f64;
+    report(
+        out,
+        &format!("sum of {n} inc tasks ({per:.2} µs per task)"),
+        v.to_string(),
+        t,
+    );
+    writeln!(out)?;
+    Ok(outcomes)
+}
+
+/// Draw `graph` as SVG when Graphviz is installed, else as DOT text.
+fn picture(graph: &Graph, dir: &Path, name: &str) -> Result<PathBuf, Error> {
+    match crate::diagnostics::visualize(graph, dir.join(format!("{name}.svg"))) {
+        Ok(p) => Ok(p),
+        Err(Error::Tool { .. }) => crate::diagnostics::visualize(graph, dir.join(format!("{name}.dot"))),
+        Err(e) => Err(e),
+    }
+}
