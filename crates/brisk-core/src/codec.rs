@@ -62,7 +62,10 @@ impl TypeEntry {
     }
 
     /// With a debug printer.
-    pub const fn with_debug(mut self, f: fn(&Value, &mut fmt::Formatter<'_>) -> fmt::Result) -> Self {
+    pub const fn with_debug(
+        mut self,
+        f: fn(&Value, &mut fmt::Formatter<'_>) -> fmt::Result,
+    ) -> Self {
         self.debug = Some(f);
         self
     }
@@ -156,12 +159,10 @@ pub(crate) fn debug(value: &Value, f: &mut fmt::Formatter<'_>) -> Option<fmt::Re
 
 /// Encode any serde type with MessagePack (the encoding behind `data!(T, serde)`).
 pub fn serde_encode<T: serde::Serialize + 'static>(value: &Value) -> Result<Vec<u8>, CodecError> {
-    let v = value
-        .downcast_ref::<T>()
-        .map_err(|m| CodecError::Encode {
-            type_name: m.found,
-            message: m.to_string(),
-        })?;
+    let v = value.downcast_ref::<T>().map_err(|m| CodecError::Encode {
+        type_name: m.found,
+        message: m.to_string(),
+    })?;
     rmp_serde::to_vec(v).map_err(|e| CodecError::Encode {
         type_name: value.type_name(),
         message: e.to_string(),
@@ -224,7 +225,23 @@ macro_rules! builtin {
     )+};
 }
 builtin!(
-    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64, bool, char, String,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    f32,
+    f64,
+    bool,
+    char,
+    String,
     ()
 );
 register_serde_type!((i64, i64), debug);

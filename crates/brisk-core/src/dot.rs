@@ -30,9 +30,9 @@ fn data_label(k: &Key) -> String {
 
 /// A colour per key prefix, so that each operation has its own colour.
 fn colour(prefix: &str) -> String {
-    let h = prefix
-        .bytes()
-        .fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619));
+    let h = prefix.bytes().fold(2166136261u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16777619)
+    });
     format!("{:.3} 0.45 0.95", f64::from(h % 360) / 360.0)
 }
 
@@ -82,7 +82,11 @@ pub fn to_dot(graph: &Graph) -> String {
                         let _ = writeln!(s, "  d{j} -> t{i};");
                     }
                 });
-                let nested = task.args.iter().filter(|a| matches!(a, Arg::Task(_))).count();
+                let nested = task
+                    .args
+                    .iter()
+                    .filter(|a| matches!(a, Arg::Task(_)))
+                    .count();
                 if nested > 0 {
                     let _ = writeln!(s, "  t{i} [xlabel=\"+{nested} nested\"];");
                 }
@@ -99,7 +103,10 @@ pub fn visualize(graph: &Graph, path: impl AsRef<Path>) -> Result<PathBuf, Error
     let path = path.as_ref().to_path_buf();
     let dot = to_dot(graph);
     if graph.len() > 5000 {
-        tracing::warn!(nodes = graph.len(), "drawing a large graph; the picture will be dense");
+        tracing::warn!(
+            nodes = graph.len(),
+            "drawing a large graph; the picture will be dense"
+        );
     }
     let ext = path
         .extension()

@@ -182,7 +182,7 @@ pub enum Error {
         /// The task that failed.
         key: Key,
         /// What went wrong, with the original message.
-        failure: TaskFailure,
+        failure: Box<TaskFailure>,
     },
     /// A task did not run because a task it depends on failed.
     #[error("task {key} did not run because {cause} failed: {failure}")]
@@ -192,7 +192,7 @@ pub enum Error {
         /// The failed task it depends on.
         cause: Key,
         /// Why `cause` failed.
-        failure: TaskFailure,
+        failure: Box<TaskFailure>,
     },
     /// A result was read as the wrong type.
     #[error("the value of {key} has the wrong type: {mismatch}")]

@@ -5,10 +5,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use smallvec::SmallVec;
 
+use crate::Value;
 use crate::error::TaskFailure;
 use crate::func::TaskResult;
 use crate::plan::{PArg, PlanTask};
-use crate::Value;
 
 /// Run `task` with `inputs[slot]` as the value of its dependency at `slot`. A panic inside the
 /// function becomes a [`TaskFailure`] of kind `Panic`.

@@ -110,10 +110,7 @@ impl Func {
     pub fn by_name(name: &str) -> Result<Func, Error> {
         let reg = registry();
         match reg.by_name.get(name) {
-            Some(entry) => Ok(entry
-                .func
-                .get_or_init(|| (entry.entry.make)())
-                .clone()),
+            Some(entry) => Ok(entry.func.get_or_init(|| (entry.entry.make)()).clone()),
             None => Err(Error::UnknownFunction {
                 name: name.to_string(),
             }),
@@ -193,9 +190,8 @@ fn arg<T: FromValue>(label: &str, args: &[Value], i: usize) -> Result<T, TaskFai
     let v = args
         .get(i)
         .ok_or_else(|| arity_failure(label, i + 1, args.len()))?;
-    T::from_value(v).map_err(|m| {
-        TaskFailure::bad_argument(format!("argument {} of {label}: {m}", i + 1))
-    })
+    T::from_value(v)
+        .map_err(|m| TaskFailure::bad_argument(format!("argument {} of {label}: {m}", i + 1)))
 }
 
 macro_rules! into_func {
@@ -263,7 +259,11 @@ fn registry() -> &'static Registry {
             if let Some(prev) = by_type.insert(tid, e.name)
                 && prev != e.name
             {
-                tracing::warn!(first = prev, second = e.name, "one function registered twice");
+                tracing::warn!(
+                    first = prev,
+                    second = e.name,
+                    "one function registered twice"
+                );
             }
             by_name.insert(
                 e.name,

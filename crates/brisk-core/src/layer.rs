@@ -139,7 +139,11 @@ mod tests {
 
     #[test]
     fn shared_layers_materialize_once_and_long_chains_drop() {
-        let base = Layer::from_nodes("a", vec![(Key::from("a"), Node::Literal(Value::from(1)))], vec![]);
+        let base = Layer::from_nodes(
+            "a",
+            vec![(Key::from("a"), Node::Literal(Value::from(1)))],
+            vec![],
+        );
         let mut top = Arc::clone(&base);
         for i in 0..200_000u32 {
             let key = Key::new("chain", &[i]);

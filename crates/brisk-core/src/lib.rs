@@ -54,7 +54,9 @@ pub use graph::Graph;
 pub use key::Key;
 pub use layer::Layer;
 pub use plan::{Plan, PlanOptions};
-pub use scheduler::{ComputeOptions, Scheduler, default_scheduler, set_default_scheduler, with_scheduler};
+pub use scheduler::{
+    ComputeOptions, Scheduler, default_scheduler, set_default_scheduler, with_scheduler,
+};
 pub use task::{Arg, IntoArg, IntoNode, Lit, Node, Task, lit};
 pub use token::tokenize;
 pub use value::{FromValue, IntoValue, TypeMismatch, Value};

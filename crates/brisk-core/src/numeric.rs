@@ -20,7 +20,9 @@ macro_rules! widen_int {
         }
     )+};
 }
-widen_int!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+widen_int!(
+    i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize
+);
 
 impl Widen for f64 {
     fn from_int(i: i128) -> Option<Self> {
@@ -53,7 +55,9 @@ pub(crate) fn widen<T: Widen>(value: &Value) -> Option<T> {
             }
         )+};
     }
-    try_int!(i64, i32, u64, usize, u32, i16, u16, i8, u8, isize, i128, u128);
+    try_int!(
+        i64, i32, u64, usize, u32, i16, u16, i8, u8, isize, i128, u128
+    );
     if let Some(v) = any.downcast_ref::<f64>() {
         return T::from_float(*v, false);
     }

@@ -277,10 +277,13 @@ impl<'g> Compiler<'g> {
         let mut key = key;
         let mut chain: Vec<&'g Key> = Vec::new();
         loop {
-            let node = self.graph.get(key).ok_or_else(|| Error::MissingDependency {
-                key: from.clone(),
-                dependency: key.clone(),
-            })?;
+            let node = self
+                .graph
+                .get(key)
+                .ok_or_else(|| Error::MissingDependency {
+                    key: from.clone(),
+                    dependency: key.clone(),
+                })?;
             match node {
                 Node::Task(t) => return Ok(Resolved::Task(key, t)),
                 Node::Literal(v) => return Ok(Resolved::Literal(key, v)),

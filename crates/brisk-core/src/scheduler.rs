@@ -36,8 +36,12 @@ pub trait Scheduler: Send + Sync {
     fn name(&self) -> &str;
 
     /// Compute `keys` of `graph`, returning their values in the same order.
-    fn get(&self, graph: &Graph, keys: &[Key], options: &ComputeOptions)
-    -> Result<Vec<Value>, Error>;
+    fn get(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        options: &ComputeOptions,
+    ) -> Result<Vec<Value>, Error>;
 }
 
 /// A scheduler that can be chosen by name (submitted with `inventory`).
@@ -97,9 +101,7 @@ pub fn default_scheduler() -> Result<Arc<dyn Scheduler>, Error> {
 
 /// Make `scheduler` the process-wide default (`None` restores the configured one). Returns the
 /// previous process-wide default.
-pub fn set_default_scheduler(
-    scheduler: Option<Arc<dyn Scheduler>>,
-) -> Option<Arc<dyn Scheduler>> {
+pub fn set_default_scheduler(scheduler: Option<Arc<dyn Scheduler>>) -> Option<Arc<dyn Scheduler>> {
     std::mem::replace(&mut *GLOBAL.write(), scheduler)
 }
 

@@ -22,7 +22,9 @@ fn culls_to_requested_keys_and_inlines_literals() {
     };
     let p = Plan::compile(&g, &keys(&["b"]), &PlanOptions::default()).unwrap();
     assert_eq!(p.len(), 1, "only b runs; a is inlined");
-    let PlanNode::Task(t) = p.node(0) else { panic!() };
+    let PlanNode::Task(t) = p.node(0) else {
+        panic!()
+    };
     assert!(matches!(t.args[0], PArg::Lit(_)));
     let p = Plan::compile(&g, &keys(&["z"]), &PlanOptions::default()).unwrap();
     assert_eq!(p.len(), 3);
@@ -61,18 +63,26 @@ fn cycles_list_their_keys() {
         "a" => (inc, "c"), "b" => (inc, "a"), "c" => (inc, "b"), "top" => (inc, "a"),
     };
     let err = g.validate(&keys(&["top"])).unwrap_err();
-    let Error::Cycle { keys: cyc } = &err else { panic!("{err}") };
+    let Error::Cycle { keys: cyc } = &err else {
+        panic!("{err}")
+    };
     let mut names: Vec<String> = cyc.iter().map(|k| k.to_string()).collect();
     names.sort();
     assert_eq!(names, ["a", "b", "c"]);
-    assert!(err.to_string().starts_with("the graph has a cycle: "), "{err}");
+    assert!(
+        err.to_string().starts_with("the graph has a cycle: "),
+        "{err}"
+    );
 
     let selfloop = graph! { "a" => (inc, "a") };
     let err = selfloop.validate(&keys(&["a"])).unwrap_err();
     assert_eq!(err.to_string(), "the graph has a cycle: a -> a");
 
     let aliases = graph! { "a" => "b", "b" => "a" };
-    assert!(matches!(aliases.validate(&keys(&["a"])), Err(Error::Cycle { .. })));
+    assert!(matches!(
+        aliases.validate(&keys(&["a"])),
+        Err(Error::Cycle { .. })
+    ));
 }
 
 #[test]
@@ -98,10 +108,14 @@ fn aliases_resolve_to_their_target() {
 fn fusion_merges_linear_chains_only() {
     let mut g = graph! { "a0" => 0 };
     for i in 1..=10 {
-        g.insert(format!("a{i}"), brisk_core::task!(inc, format!("a{}", i - 1)))
-            .unwrap();
+        g.insert(
+            format!("a{i}"),
+            brisk_core::task!(inc, format!("a{}", i - 1)),
+        )
+        .unwrap();
     }
-    g.insert("fork", brisk_core::task!(add, "a5", "a10")).unwrap();
+    g.insert("fork", brisk_core::task!(add, "a5", "a10"))
+        .unwrap();
     let fused = PlanOptions {
         fuse: true,
         max_fuse: 64,
@@ -143,7 +157,8 @@ fn order_is_topological_and_depth_first() {
     // first internal node must come right after its two leaves.
     let mut g = Graph::new();
     for i in 0..16usize {
-        g.insert(("t0", i), brisk_core::task!(inc, lit(i as i64))).unwrap();
+        g.insert(("t0", i), brisk_core::task!(inc, lit(i as i64)))
+            .unwrap();
     }
     let mut width = 16usize;
     let mut level = 0usize;
@@ -185,8 +200,14 @@ fn huge_fan_in_compiles_quickly() {
         g.insert(("x", i), brisk_core::task!(inc, 1)).unwrap();
         args.push(brisk_core::Arg::Key(Key::from(("x", i))));
     }
-    g.insert("sum", brisk_core::Task::new(|v: Vec<i64>| v.len() as i64, vec![brisk_core::Arg::List(args)]))
-        .unwrap();
+    g.insert(
+        "sum",
+        brisk_core::Task::new(
+            |v: Vec<i64>| v.len() as i64,
+            vec![brisk_core::Arg::List(args)],
+        ),
+    )
+    .unwrap();
     let p = Plan::compile(&g, &keys(&["sum"]), &PlanOptions::default()).unwrap();
     assert_eq!(p.len(), n + 1);
     assert_eq!(p.deps(p.outputs()[0]).len(), n);

@@ -174,7 +174,11 @@ impl<T: IntoValue> IntoDelayedArg<T> for T {
 
 impl<T> IntoDelayedArg<Vec<T>> for Vec<Delayed<T>> {
     fn into_delayed_arg(self, layers: &mut Vec<Arc<Layer>>) -> Arg {
-        Arg::List(self.into_iter().map(|d| d.into_delayed_arg(layers)).collect())
+        Arg::List(
+            self.into_iter()
+                .map(|d| d.into_delayed_arg(layers))
+                .collect(),
+        )
     }
 }
 

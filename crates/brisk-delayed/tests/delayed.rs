@@ -71,7 +71,11 @@ fn persist_keeps_the_value() {
     let y = delayed(add).call(&p, &p);
     assert_eq!(y.compute().unwrap(), 4);
     assert_eq!(p.compute().unwrap(), 2);
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "persisted values are not recomputed");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "persisted values are not recomputed"
+    );
 }
 
 #[test]
@@ -81,10 +85,15 @@ fn errors_name_the_call() {
     let n = parse.call("12x".to_string());
     let m = delayed(inc).call(&n);
     let err = m.compute().unwrap_err();
-    let Error::TaskFailed { key, .. } = &err else { panic!("{err}") };
+    let Error::TaskFailed { key, .. } = &err else {
+        panic!("{err}")
+    };
     assert_eq!(key, n.key());
     assert!(key.name().starts_with("closure-"), "{key}");
-    assert!(err.to_string().ends_with("invalid digit found in string"), "{err}");
+    assert!(
+        err.to_string().ends_with("invalid digit found in string"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -108,5 +117,8 @@ fn graphs_and_pictures() {
     std::fs::create_dir_all(&dir).unwrap();
     let dot = z.visualize(dir.join("z.dot")).unwrap();
     let text = std::fs::read_to_string(dot).unwrap();
-    assert!(text.contains("label=\"inc\"") && text.contains("label=\"add\""), "{text}");
+    assert!(
+        text.contains("label=\"inc\"") && text.contains("label=\"add\""),
+        "{text}"
+    );
 }

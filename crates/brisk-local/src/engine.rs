@@ -16,8 +16,8 @@
 //! are no lost wake-ups.
 
 use std::cell::Cell;
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -156,7 +156,11 @@ impl Run {
                 self.cv.notify_all();
                 break;
             }
-            let next = if st.stop.is_none() { st.ready.pop() } else { None };
+            let next = if st.stop.is_none() {
+                st.ready.pop()
+            } else {
+                None
+            };
             let Some(Reverse(prio)) = next else {
                 garbage.clear();
                 st.idle += 1;
@@ -259,8 +263,11 @@ impl Run {
                 OnError::Stop => {
                     if st.stop.is_none() {
                         st.stop = Some(Error::TaskFailed {
-                            key: failure.origin.clone().unwrap_or_else(|| plan.key(id).clone()),
-                            failure,
+                            key: failure
+                                .origin
+                                .clone()
+                                .unwrap_or_else(|| plan.key(id).clone()),
+                            failure: Box::new(failure),
                         });
                     }
                 }
@@ -280,7 +287,13 @@ impl Run {
     }
 
     /// Mark `id` and everything downstream of it failed, releasing what the skipped tasks held.
-    fn fail_dependents(&self, st: &mut State, id: u32, failure: TaskFailure, garbage: &mut Garbage) {
+    fn fail_dependents(
+        &self,
+        st: &mut State,
+        id: u32,
+        failure: TaskFailure,
+        garbage: &mut Garbage,
+    ) {
         let plan = &self.plan;
         let f = Arc::new(Failed { cause: id, failure });
         st.slots[id as usize] = Slot::Failed(Arc::clone(&f));
@@ -324,13 +337,13 @@ impl Run {
                     if &cause == plan.key(o) {
                         Err(Error::TaskFailed {
                             key: cause,
-                            failure: f.failure.clone(),
+                            failure: Box::new(f.failure.clone()),
                         })
                     } else {
                         Err(Error::DependencyFailed {
                             key: plan.key(o).clone(),
                             cause,
-                            failure: f.failure.clone(),
+                            failure: Box::new(f.failure.clone()),
                         })
                     }
                 }

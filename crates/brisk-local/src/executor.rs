@@ -95,7 +95,11 @@ impl LocalScheduler {
 
     /// Compute several keys, running everything that does not depend on a failed task: each
     /// key gets its value, or the failure it depends on.
-    pub fn get_each(&self, graph: &Graph, keys: &[Key]) -> Result<Vec<Result<Value, Error>>, Error> {
+    pub fn get_each(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+    ) -> Result<Vec<Result<Value, Error>>, Error> {
         self.run(graph, keys, &ComputeOptions::default(), OnError::Continue)
     }
 
@@ -158,7 +162,12 @@ impl Scheduler for LocalScheduler {
         if self.sync { "sync" } else { "threads" }
     }
 
-    fn get(&self, graph: &Graph, keys: &[Key], options: &ComputeOptions) -> Result<Vec<Value>, Error> {
+    fn get(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        options: &ComputeOptions,
+    ) -> Result<Vec<Value>, Error> {
         self.run(graph, keys, options, OnError::Stop)?
             .into_iter()
             .collect()

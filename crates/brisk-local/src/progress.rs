@@ -141,7 +141,10 @@ fn watch_loop(w: &Watcher) {
     loop {
         let live: Vec<Arc<Tracker>> = {
             let mut list = w.trackers.lock();
-            list.retain(|t| t.upgrade().is_some_and(|t| !t.finished.load(Ordering::Acquire)));
+            list.retain(|t| {
+                t.upgrade()
+                    .is_some_and(|t| !t.finished.load(Ordering::Acquire))
+            });
             if list.is_empty() {
                 w.cv.wait(&mut list);
                 continue;

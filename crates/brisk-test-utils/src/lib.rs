@@ -80,11 +80,17 @@ impl RandomDag {
                 }
                 let mut total = 0i64;
                 for a in args {
-                    total = total.wrapping_add(a.get::<i64>().map_err(|m| TaskFailure::msg(m.to_string()))?);
+                    total = total.wrapping_add(
+                        a.get::<i64>()
+                            .map_err(|m| TaskFailure::msg(m.to_string()))?,
+                    );
                 }
                 Ok(Value::from(total))
             });
-            let mut args: Vec<Arg> = self.deps[i].iter().map(|&d| Arg::Key(node_key(d))).collect();
+            let mut args: Vec<Arg> = self.deps[i]
+                .iter()
+                .map(|&d| Arg::Key(node_key(d)))
+                .collect();
             args.push(Arg::Literal(Value::from(self.weights[i])));
             let _ = g.insert(node_key(i), Task { func, args });
         }
@@ -98,7 +104,11 @@ impl RandomDag {
 
     /// The reference result of node `i` by plain recursion: `Ok(value)` or `Err(failing
     /// nodes it depends on)`.
-    pub fn reference(&self, i: usize, memo: &mut HashMap<usize, Result<i64, Vec<usize>>>) -> Result<i64, Vec<usize>> {
+    pub fn reference(
+        &self,
+        i: usize,
+        memo: &mut HashMap<usize, Result<i64, Vec<usize>>>,
+    ) -> Result<i64, Vec<usize>> {
         if let Some(r) = memo.get(&i) {
             return r.clone();
         }
@@ -188,7 +198,13 @@ pub fn tracked_tree(leaves: usize, counter: &Arc<LiveCounter>) -> (Graph, Key) {
     for i in 0..leaves {
         let c = Arc::clone(counter);
         let f = Func::raw("leaf", move |_: &[Value]| Ok(Value::new(c.track(i as i64))));
-        let _ = g.insert(("leaf", i), Task { func: f, args: vec![] });
+        let _ = g.insert(
+            ("leaf", i),
+            Task {
+                func: f,
+                args: vec![],
+            },
+        );
     }
     let mut level: Vec<Key> = (0..leaves).map(|i| Key::from(("leaf", i))).collect();
     let mut depth = 0usize;
@@ -202,13 +218,19 @@ pub fn tracked_tree(leaves: usize, counter: &Arc<LiveCounter>) -> (Graph, Key) {
             let f = Func::raw("add", move |args: &[Value]| {
                 let mut s = 0;
                 for a in args {
-                    s += a.downcast_ref::<Tracked>().map_err(|m| TaskFailure::msg(m.to_string()))?.value;
+                    s += a
+                        .downcast_ref::<Tracked>()
+                        .map_err(|m| TaskFailure::msg(m.to_string()))?
+                        .value;
                 }
                 Ok(Value::new(c.track(s)))
             });
             let _ = g.insert(
                 key.clone(),
-                Task { func: f, args: pair.iter().map(|k| Arg::Key(k.clone())).collect() },
+                Task {
+                    func: f,
+                    args: pair.iter().map(|k| Arg::Key(k.clone())).collect(),
+                },
             );
             next.push(key);
         }

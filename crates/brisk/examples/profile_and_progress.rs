@@ -21,7 +21,13 @@ fn total(xs: Vec<i64>) -> i64 {
 struct Counter(AtomicUsize);
 
 impl Callback for Counter {
-    fn on_task_finish(&self, _: &RunInfo, _: &TaskInfo<'_>, _: Instant, _: Result<(), &TaskFailure>) {
+    fn on_task_finish(
+        &self,
+        _: &RunInfo,
+        _: &TaskInfo<'_>,
+        _: Instant,
+        _: Result<(), &TaskFailure>,
+    ) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -33,7 +39,10 @@ fn main() -> anyhow::Result<()> {
     let profiler = Profiler::new();
     let counter = Arc::new(Counter::default());
     let value = with_callbacks(&[profiler.clone(), counter.clone()], || result.compute())?;
-    println!("sum of squares = {value}; {} tasks ran", counter.0.load(Ordering::Relaxed));
+    println!(
+        "sum of squares = {value}; {} tasks ran",
+        counter.0.load(Ordering::Relaxed)
+    );
 
     let out = std::env::temp_dir().join("brisk-example");
     std::fs::create_dir_all(&out)?;
@@ -42,6 +51,10 @@ fn main() -> anyhow::Result<()> {
         println!("{prefix:>14}: {} tasks, {:?} in all", s.count, s.total);
     }
     let picture = result.visualize(out.join("graph.dot"))?;
-    println!("trace: {}  graph: {}", out.join("profile.json").display(), picture.display());
+    println!(
+        "trace: {}  graph: {}",
+        out.join("profile.json").display(),
+        picture.display()
+    );
     Ok(())
 }

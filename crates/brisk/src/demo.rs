@@ -88,7 +88,10 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
     let pic = picture(&dsk, pictures, "talk-graph")?;
     writeln!(out, "   picture of the graph: {}", pic.display())?;
 
-    writeln!(out, "\n2. delayed: lazy function calls build the graph for you")?;
+    writeln!(
+        out,
+        "\n2. delayed: lazy function calls build the graph for you"
+    )?;
     let b = delayed(inc).call(1);
     let y = delayed(inc).call(10);
     let z = delayed(add).call(&b, &y);
@@ -126,7 +129,9 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
 fn picture(graph: &Graph, dir: &Path, name: &str) -> Result<PathBuf, Error> {
     match crate::diagnostics::visualize(graph, dir.join(format!("{name}.svg"))) {
         Ok(p) => Ok(p),
-        Err(Error::Tool { .. }) => crate::diagnostics::visualize(graph, dir.join(format!("{name}.dot"))),
+        Err(Error::Tool { .. }) => {
+            crate::diagnostics::visualize(graph, dir.join(format!("{name}.dot")))
+        }
         Err(e) => Err(e),
     }
 }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "brisk", version, about = "Parallel computing through task scheduling, native to Rust")]
+#[command(
+    name = "brisk",
+    version,
+    about = "Parallel computing through task scheduling, native to Rust"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
