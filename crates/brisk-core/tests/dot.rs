@@ -1,5 +1,7 @@
 //! Pictures of graphs: DOT text always, SVG/PNG through Graphviz when it is installed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use brisk_core::dot::{to_dot, visualize};
 use brisk_core::{Error, graph};
 

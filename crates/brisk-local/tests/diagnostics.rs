@@ -1,5 +1,7 @@
 //! Callbacks, the profiler, progress bars and configuration errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,9 +104,8 @@ fn registered_and_scoped_callbacks_come_and_go() {
     assert_eq!(rec.0.lock().len(), n);
 
     let scoped = Arc::new(Recorder::default());
-    with_callbacks(&[scoped.clone()], || {
-        threaded::get::<i64>(&talk(), "b").unwrap()
-    });
+    let cbs: [Arc<dyn Callback>; 1] = [scoped.clone()];
+    with_callbacks(&cbs, || threaded::get::<i64>(&talk(), "b").unwrap());
     assert_eq!(
         scoped.0.lock().as_slice(),
         [

@@ -1,5 +1,7 @@
 //! The local schedulers against the talk's example, failures, memory and random DAGs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,6 +3,8 @@
 //! The parent test encodes a graph, starts this same test binary again as a child (running
 //! the ignored `child_runs_encoded_graph` entry point), and reads back the encoded result.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 
