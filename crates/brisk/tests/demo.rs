@@ -14,17 +14,29 @@ fn brisk_demo_prints_the_talks_results() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("threaded::get(&dsk, \"z\")"), "{text}");
     let thirteen = text.lines().filter(|l| l.contains("= 13 ")).count();
-    assert!(thirteen >= 3, "z is 13 on threads, sync and delayed:\n{text}");
+    assert!(
+        thirteen >= 3,
+        "z is 13 on threads, sync and delayed:\n{text}"
+    );
     assert!(text.contains("= 500500 "), "{text}");
-    assert!(dir.path().join("talk-graph.svg").exists() || dir.path().join("talk-graph.dot").exists());
+    assert!(
+        dir.path().join("talk-graph.svg").exists() || dir.path().join("talk-graph.dot").exists()
+    );
 }
 
 #[test]
 fn unknown_subcommands_get_help() {
-    let out = Command::new(env!("CARGO_BIN_EXE_brisk")).arg("dmeo").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_brisk"))
+        .arg("dmeo")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("demo"), "{err}");
