@@ -288,10 +288,15 @@ impl<'g> Compiler<'g> {
                 Node::Task(t) => return Ok(Resolved::Task(key, t)),
                 Node::Literal(v) => return Ok(Resolved::Literal(key, v)),
                 Node::Alias(target) => {
-                    if chain.contains(&key) {
-                        let start = chain.iter().position(|k| *k == key).unwrap_or(0);
+                    // Alias chains are short; only a chain longer than the graph can be a
+                    // cycle, and only then is it worth finding where it closes.
+                    if chain.len() > self.graph.len() {
+                        let mut seen = rustc_hash::FxHashSet::default();
+                        let start = chain.iter().position(|k| !seen.insert(*k)).unwrap_or(0);
+                        let first = chain[start];
+                        let begin = chain.iter().position(|k| *k == first).unwrap_or(0);
                         return Err(Error::Cycle {
-                            keys: chain[start..].iter().map(|k| (*k).clone()).collect(),
+                            keys: chain[begin..start].iter().map(|k| (*k).clone()).collect(),
                         });
                     }
                     chain.push(key);
