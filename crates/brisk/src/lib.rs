@@ -50,7 +50,13 @@ pub mod diagnostics {
         Callback, CallbackGuard, RunInfo, TaskInfo, register, with_callbacks,
     };
     pub use brisk_local::{PrefixSummary, Profiler, TaskRecord};
+
+    #[cfg(feature = "dashboard")]
+    pub use crate::report::performance_report;
 }
+
+#[cfg(feature = "dashboard")]
+mod report;
 
 /// Re-exports of the building crates, for advanced use.
 pub mod crates {
