@@ -18,7 +18,7 @@
     return `${n.toFixed(n < 10 && i ? 1 : 0)} ${u[i]}`;
   }
   function secs(s) {
-    if (s < 1e-3) return `${(s * 1e6).toFixed(0)} µs`;
+    if (s < 1e-3) return `${(s * 1e6).toFixed(s < 1e-5 ? 2 : 0)} µs`;
     if (s < 1) return `${(s * 1e3).toFixed(1)} ms`;
     return `${s.toFixed(2)} s`;
   }
@@ -165,7 +165,7 @@
 
   function report() {
     const d = window.BRISK_REPORT;
-    $('meta').innerHTML = [['title', d.title], ['duration', secs(d.duration)], ['tasks', d.spans.length], ['threads', new Set(d.spans.map((s) => `${s.worker}/${s.thread}`)).size]]
+    $('meta').innerHTML = [['title', d.title], ['duration', secs(d.duration)], ['tasks', d.spans.length], ['threads used', new Set(d.spans.map((s) => `${s.worker}/${s.thread}`)).size]]
       .concat(d.metadata || []).map(([k, v]) => `<div>${esc(k)}</div><div>${esc(v)}</div>`).join('');
     const stream = new Stream($('stream'), $('legend'), 0); stream.add(d.spans); stream.draw(0);
     window.addEventListener('resize', () => stream.draw(0));

@@ -53,7 +53,7 @@ pub fn performance_report<R>(path: impl AsRef<Path>, f: impl FnOnce() -> R) -> R
         spans,
         vec![
             ("scheduler".into(), scheduler),
-            ("threads".into(), threads),
+            ("threads of the scheduler".into(), threads),
             ("wall time of the closure".into(), format!("{wall:.3?}")),
         ],
     );
