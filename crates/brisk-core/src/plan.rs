@@ -259,14 +259,17 @@ struct Compiler<'g> {
 
 impl<'g> Compiler<'g> {
     fn new(graph: &'g Graph) -> Self {
+        // Usually most of the graph is needed: size everything once instead of regrowing
+        // (and rehashing) a million-entry map a dozen times.
+        let n = graph.len();
         Compiler {
             graph,
-            ids: FxHashMap::default(),
-            done: Vec::new(),
-            keys: Vec::new(),
-            nodes: Vec::new(),
-            deps: Vec::new(),
-            post_order: Vec::new(),
+            ids: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            done: Vec::with_capacity(n),
+            keys: Vec::with_capacity(n),
+            nodes: Vec::with_capacity(n),
+            deps: Vec::with_capacity(n),
+            post_order: Vec::with_capacity(n),
             stack: Vec::new(),
         }
     }
