@@ -6,10 +6,21 @@
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 
+  // Distinct colours per prefix, in order of first appearance (Tableau 10, then hashed hues).
+  const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+  const colours = new Map();
   function colorFor(prefix) {
-    let h = 2166136261;
-    for (let i = 0; i < prefix.length; i++) { h ^= prefix.charCodeAt(i); h = Math.imul(h, 16777619) >>> 0; }
-    return `hsl(${h % 360}, 62%, 52%)`;
+    let c = colours.get(prefix);
+    if (!c) {
+      if (colours.size < PALETTE.length) c = PALETTE[colours.size];
+      else {
+        let h = 2166136261;
+        for (let i = 0; i < prefix.length; i++) { h ^= prefix.charCodeAt(i); h = Math.imul(h, 16777619) >>> 0; }
+        c = `hsl(${h % 360}, 55%, 55%)`;
+      }
+      colours.set(prefix, c);
+    }
+    return c;
   }
   function bytes(n) {
     if (!n) return '0 B';
@@ -31,7 +42,7 @@
       this.spans = []; this.prefixes = new Set(); this.latest = 0;
     }
     add(spans) {
-      for (const s of spans) { this.spans.push(s); this.prefixes.add(s.prefix); if (s.stop > this.latest) this.latest = s.stop; }
+      for (const s of spans) { this.spans.push(s); if (!this.prefixes.has(s.prefix)) { this.prefixes.add(s.prefix); colorFor(s.prefix); } if (s.stop > this.latest) this.latest = s.stop; }
       if (this.window) {
         const cut = this.latest - 2 * this.window;
         if (this.spans.length > 40000 || (this.spans.length && this.spans[0].stop < cut)) {
@@ -42,6 +53,9 @@
     draw(now) {
       const c = this.canvas; if (!c) return;
       const dpr = window.devicePixelRatio || 1;
+      const nrows = new Set(this.spans.map((s) => `${s.worker} / ${s.thread}`)).size;
+      const want = `${Math.max(90, Math.min(420, nrows * 22 + 30))}px`;
+      if (c.style.height !== want) c.style.height = want;
       const w = c.clientWidth, h = c.clientHeight;
       if (c.width !== w * dpr || c.height !== h * dpr) { c.width = w * dpr; c.height = h * dpr; }
       const g = c.getContext('2d'); g.setTransform(dpr, 0, 0, dpr, 0, 0); g.clearRect(0, 0, w, h);
@@ -105,8 +119,8 @@
   function throughputChart() {
     const el = $('tput'); if (!el || typeof uPlot === 'undefined') return null;
     const data = [[], []];
-    const plot = new uPlot({ width: el.clientWidth || 400, height: 160, legend: { show: false },
-      series: [{}, { label: 'tasks/s', stroke: '#2563eb', fill: 'rgba(37,99,235,.12)' }], axes: [{}, { size: 60 }] }, data, el);
+    const plot = new uPlot({ width: el.clientWidth || 400, height: 160, legend: { show: false }, scales: { x: { time: false } },
+      series: [{ label: 's' }, { label: 'tasks/s', stroke: '#2563eb', fill: 'rgba(37,99,235,.12)' }], axes: [{ label: 'seconds' }, { size: 60, label: 'tasks/s' }] }, data, el);
     return { push(time, v) { data[0].push(time); data[1].push(v); if (data[0].length > 300) { data[0].shift(); data[1].shift(); } plot.setData(data); } };
   }
 
