@@ -16,5 +16,5 @@ pub mod server;
 mod state;
 mod transitions;
 
-pub use server::{SchedulerHandle, SchedulerOptions, start};
+pub use server::{SchedulerHandle, SchedulerOptions, run_until_signal, start};
 pub use state::{Comm, SchedulerConfig, SchedulerState, TaskState};

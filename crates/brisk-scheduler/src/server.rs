@@ -496,3 +496,49 @@ fn serde_json_like(info: &ClusterInfo) -> String {
         info.workers_lost
     )
 }
+
+/// Run a scheduler until SIGINT/SIGTERM (or a client's shutdown request); `on_ready` gets the
+/// handle once it listens (to print or write its address).
+pub fn run_until_signal(
+    options: SchedulerOptions,
+    on_ready: impl FnOnce(&SchedulerHandle),
+) -> Result<(), ProtocolError> {
+    let handle = start(options)?;
+    on_ready(&handle);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ProtocolError::io("cannot start a signal runtime", e))?;
+    rt.block_on(async {
+        #[cfg(unix)]
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| ProtocolError::io("cannot watch SIGTERM", e))?;
+        loop {
+            #[cfg(unix)]
+            let sig = async {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            };
+            #[cfg(not(unix))]
+            let sig = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            tokio::select! {
+                _ = sig => {
+                    tracing::info!("scheduler stopping on a signal");
+                    break;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                    if handle.is_stopped() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok::<(), ProtocolError>(())
+    })?;
+    handle.shutdown();
+    Ok(())
+}

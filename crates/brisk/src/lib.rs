@@ -60,3 +60,24 @@ pub mod crates {
 }
 
 pub mod demo;
+
+#[cfg(feature = "distributed")]
+pub use brisk_client::{
+    Client, ClientOptions, ComputeFuture, Future, LocalOptions, SubmitOptions, processes,
+};
+
+/// Running a worker: `brisk::worker::main_if_worker()` as the first line of `main` lets a
+/// program start local clusters of itself ([`Client::local`], [`processes`]).
+#[cfg(feature = "distributed")]
+pub mod worker {
+    pub use brisk_worker::{WorkerOptions, main_if_worker, run};
+}
+
+/// The distributed runtime's crates: protocol, scheduler, worker, client.
+#[cfg(feature = "distributed")]
+pub mod distributed {
+    pub use brisk_client as client;
+    pub use brisk_protocol as protocol;
+    pub use brisk_scheduler as scheduler;
+    pub use brisk_worker as worker;
+}

@@ -1,0 +1,801 @@
+//! [`Client`]: a connection to a cluster's scheduler, futures, and the blocking facade.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use brisk_core::plan::PlanNode;
+use brisk_core::{
+    Collection, ComputeOptions, Error, Func, Graph, IntoArg, IntoFunc, IntoValue, Key, Plan,
+    PlanOptions, Scheduler, Value,
+};
+use brisk_protocol::conn::{MessageReader, connect};
+use brisk_protocol::messages::{ClusterInfo, FromClient, NewTask, Role, ToClient};
+use brisk_protocol::peer::PeerPool;
+use brisk_protocol::spec::{WireFailure, decode_value, encode_task, encode_value};
+use brisk_protocol::{Address, Security, WorkerId};
+use parking_lot::{Mutex, RwLock};
+use rustc_hash::FxHashMap;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::args::{IntoArgs, Returns, call_key, compile_call, unregistered};
+use crate::error::ClientError;
+use crate::future::{ComputeFuture, Future, KeyCell, Status};
+
+/// How a client connects.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Token and TLS (default: from `BRISK_TOKEN` / `BRISK_TLS_*`).
+    pub security: Security,
+    /// Become the process-wide default scheduler, so that `compute()` of every collection
+    /// runs on the cluster (default: yes).
+    pub set_as_default: bool,
+    /// A name for the scheduler's logs.
+    pub name: String,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            security: Security::from_env().unwrap_or_default(),
+            set_as_default: true,
+            name: format!("client-{}", std::process::id()),
+        }
+    }
+}
+
+/// Options of one submitted call.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitOptions {
+    /// Retry a failing task this many times.
+    pub retries: u8,
+    /// Use this key instead of one derived from the call.
+    pub key: Option<Key>,
+}
+
+/// A client of a Brisk cluster. Cheap to clone; every clone is the same connection.
+///
+/// ```no_run
+/// use brisk_client::Client;
+/// fn inc(x: i64) -> i64 { x + 1 }
+/// brisk_core::register!(inc);
+///
+/// let client = Client::connect("tcp://127.0.0.1:8786")?;
+/// let a = client.submit(inc, (1,))?;           // runs on the cluster, returns at once
+/// let b = client.submit(inc, (&a,))?;          // depends on a
+/// assert_eq!(b.result()?, 3);
+/// let many = client.map(inc, 0..1000)?;
+/// let values: Vec<i64> = client.gather(&many)?;
+/// # Ok::<(), brisk_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    rt: Mutex<Option<tokio::runtime::Runtime>>,
+    handle: tokio::runtime::Handle,
+    pub(crate) out: mpsc::UnboundedSender<Vec<FromClient>>,
+    cells: Mutex<FxHashMap<Key, Weak<KeyCell>>>,
+    workers: RwLock<FxHashMap<WorkerId, String>>,
+    peers: PeerPool,
+    info: Mutex<FxHashMap<u64, oneshot::Sender<ClusterInfo>>>,
+    next: AtomicU64,
+    address: String,
+    disconnected: Mutex<Option<String>>,
+    is_default: AtomicBool,
+    pub(crate) cluster: Mutex<Option<crate::local::LocalCluster>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.cluster.lock().take();
+        if let Some(rt) = self.rt.lock().take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Client {
+    /// Connect to the scheduler at `address` (`tcp://host:8786`) and make this client the
+    /// default scheduler.
+    pub fn connect(address: &str) -> Result<Client, Error> {
+        Client::connect_with(address, ClientOptions::default())
+    }
+
+    /// Connect with options.
+    pub fn connect_with(address: &str, options: ClientOptions) -> Result<Client, Error> {
+        let addr = Address::parse(address).map_err(ClientError::from)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("brisk-client")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                ClientError::from(brisk_protocol::ProtocolError::io(
+                    "cannot start the client's runtime",
+                    e,
+                ))
+            })?;
+        let conn = rt
+            .block_on(connect(&addr, &options.security, Role::Client, &options.name))
+            .map_err(ClientError::from)?;
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<Vec<FromClient>>();
+        let handle = rt.handle().clone();
+        let inner = Arc::new(Inner {
+            rt: Mutex::new(Some(rt)),
+            handle: handle.clone(),
+            out: out_tx,
+            cells: Mutex::new(FxHashMap::default()),
+            workers: RwLock::new(FxHashMap::default()),
+            peers: PeerPool::new(options.security.clone(), options.name.clone()),
+            info: Mutex::new(FxHashMap::default()),
+            next: AtomicU64::new(1),
+            address: addr.to_string(),
+            disconnected: Mutex::new(None),
+            is_default: AtomicBool::new(false),
+            cluster: Mutex::new(None),
+        });
+        let brisk_protocol::conn::Connection { reader, writer, .. } = conn;
+        handle.spawn(write_loop(writer, out_rx));
+        handle.spawn(read_loop(Arc::downgrade(&inner), reader));
+        let client = Client { inner };
+        if options.set_as_default {
+            client.set_as_default();
+        }
+        Ok(client)
+    }
+
+    /// Make this client the process-wide default scheduler.
+    pub fn set_as_default(&self) {
+        brisk_core::set_default_scheduler(Some(Arc::new(self.clone())));
+        self.inner.is_default.store(true, Ordering::SeqCst);
+    }
+
+    /// The scheduler's address.
+    pub fn address(&self) -> &str {
+        &self.inner.address
+    }
+
+    /// Run `f(args)` on the cluster; returns at once. The same call submitted twice shares
+    /// one result.
+    pub fn submit<M: Returns, F: IntoFunc<M>>(
+        &self,
+        f: F,
+        args: impl IntoArgs,
+    ) -> Result<Future<M::Output>, Error> {
+        self.submit_with(f, args, SubmitOptions::default())
+    }
+
+    /// [`Client::submit`] with options (retries, an explicit key).
+    pub fn submit_with<M: Returns, F: IntoFunc<M>>(
+        &self,
+        f: F,
+        args: impl IntoArgs,
+        options: SubmitOptions,
+    ) -> Result<Future<M::Output>, Error> {
+        let func = f.into_func();
+        let (task, key) = self.call_task(&func, args.into_args(), &options)?;
+        let cell = self.inner.cell(&key);
+        self.inner.send(vec![FromClient::UpdateGraph {
+            tasks: vec![task],
+            wanted: vec![key],
+        }])?;
+        Ok(Future {
+            cell,
+            _t: PhantomData,
+        })
+    }
+
+    fn call_task(
+        &self,
+        func: &Func,
+        args: Vec<brisk_core::Arg>,
+        options: &SubmitOptions,
+    ) -> Result<(NewTask, Key), Error> {
+        let label = Key::from(func.label());
+        if let Some(e) = unregistered(options.key.as_ref().unwrap_or(&label), func) {
+            return Err(e);
+        }
+        let (task, deps) = compile_call(func.clone(), args);
+        let spec = encode_task(&label, &task)?;
+        let key = match &options.key {
+            Some(k) => k.clone(),
+            None => call_key(func.label(), &spec, &deps),
+        };
+        Ok((
+            NewTask {
+                key: key.clone(),
+                deps,
+                priority: 0,
+                spec,
+                retries: options.retries,
+            },
+            key,
+        ))
+    }
+
+    /// Run `f` on every item (one argument each) in one batch; returns at once.
+    pub fn map<M: Returns, F: IntoFunc<M>, A: IntoArg>(
+        &self,
+        f: F,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<Future<M::Output>>, Error> {
+        self.map_args(f, items.into_iter().map(|a| (a,)))
+    }
+
+    /// Run `f` on every argument tuple in one batch; returns at once.
+    pub fn map_args<M: Returns, F: IntoFunc<M>, A: IntoArgs>(
+        &self,
+        f: F,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<Future<M::Output>>, Error> {
+        let func = f.into_func();
+        let mut tasks = Vec::new();
+        let mut wanted = Vec::new();
+        let mut futures = Vec::new();
+        for (i, args) in items.into_iter().enumerate() {
+            let (mut task, key) =
+                self.call_task(&func, args.into_args(), &SubmitOptions::default())?;
+            task.priority = i as u32;
+            futures.push(Future {
+                cell: self.inner.cell(&key),
+                _t: PhantomData,
+            });
+            wanted.push(key);
+            tasks.push(task);
+        }
+        self.inner
+            .send(vec![FromClient::UpdateGraph { tasks, wanted }])?;
+        Ok(futures)
+    }
+
+    /// Wait for every future and read their values.
+    pub fn gather<T: brisk_core::FromValue>(&self, futures: &[Future<T>]) -> Result<Vec<T>, Error> {
+        self.inner.block_on(self.gather_async(futures))
+    }
+
+    /// Wait for every future and read their values (async).
+    pub async fn gather_async<T: brisk_core::FromValue>(
+        &self,
+        futures: &[Future<T>],
+    ) -> Result<Vec<T>, Error> {
+        let erased: Vec<Future<Value>> = futures.iter().map(Future::erase).collect();
+        let values = self.inner.gather_values(&erased).await?;
+        values
+            .into_iter()
+            .zip(futures)
+            .map(|(v, f)| {
+                v.get::<T>().map_err(|mismatch| Error::WrongType {
+                    key: f.key().clone(),
+                    mismatch,
+                })
+            })
+            .collect()
+    }
+
+    /// Put values into the cluster's memory; returns their futures once they are stored.
+    pub fn scatter<T: IntoValue>(
+        &self,
+        values: impl IntoIterator<Item = T>,
+    ) -> Result<Vec<Future<T>>, Error> {
+        let mut items = Vec::new();
+        let mut futures = Vec::new();
+        for v in values {
+            let v = v.into_value();
+            let short = v.type_name().rsplit("::").next().unwrap_or("data");
+            let key = Key::from(&*brisk_core::tokenize(short));
+            let enc = encode_value(&v).map_err(|source| ClientError::Codec {
+                key: key.clone(),
+                source,
+            })?;
+            futures.push(Future {
+                cell: self.inner.cell(&key),
+                _t: PhantomData,
+            });
+            items.push((key, enc));
+        }
+        self.inner.send(vec![FromClient::Scatter { items }])?;
+        self.inner.block_on(async {
+            for f in &futures {
+                if let Status::Erred(e) = f.cell.settled().await {
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(futures)
+    }
+
+    /// Start computing a collection on the cluster; returns at once. The finishing step runs
+    /// here when the result is read.
+    pub fn compute<C>(&self, collection: &C) -> Result<ComputeFuture<C::Output>, Error>
+    where
+        C: Collection + Clone + Send + Sync + 'static,
+    {
+        let graph = collection.graph();
+        let keys = collection.output_keys();
+        let futures = self.submit_graph(&graph, &keys, true)?;
+        let c = collection.clone();
+        Ok(ComputeFuture {
+            literals: vec![None; futures.len()],
+            parts: futures,
+            finalize: Box::new(move |values| c.finalize(values)),
+        })
+    }
+
+    /// Send a graph; returns a future per requested key (in order).
+    pub fn submit_graph(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        fuse: bool,
+    ) -> Result<Vec<Future<Value>>, Error> {
+        let plan = Plan::compile(
+            graph,
+            keys,
+            &PlanOptions {
+                fuse,
+                ..PlanOptions::default()
+            },
+        )?;
+        let mut tasks = Vec::with_capacity(plan.len());
+        for &id in plan.order() {
+            let key = plan.key(id);
+            let spec = match plan.node(id) {
+                PlanNode::Task(t) => encode_task(key, t)?,
+                PlanNode::Value(v) => {
+                    let (t, _) = compile_call(
+                        Func::by_name(brisk_protocol::identity_function())?,
+                        vec![brisk_core::Arg::Literal(v.clone())],
+                    );
+                    encode_task(key, &t)?
+                }
+            };
+            tasks.push(NewTask {
+                key: key.clone(),
+                deps: plan.deps(id).iter().map(|&d| plan.key(d).clone()).collect(),
+                priority: plan.priority(id),
+                spec,
+                retries: 0,
+            });
+        }
+        let outputs: Vec<Key> = plan.outputs().iter().map(|&id| plan.key(id).clone()).collect();
+        let futures: Vec<Future<Value>> = outputs
+            .iter()
+            .map(|k| Future {
+                cell: self.inner.cell(k),
+                _t: PhantomData,
+            })
+            .collect();
+        let mut wanted = outputs;
+        wanted.sort_unstable();
+        wanted.dedup();
+        self.inner
+            .send(vec![FromClient::UpdateGraph { tasks, wanted }])?;
+        Ok(futures)
+    }
+
+    /// Block until every future is done (or failed).
+    pub fn wait<T>(&self, futures: &[Future<T>]) {
+        self.inner.block_on(async {
+            for f in futures {
+                f.cell.settled().await;
+            }
+        });
+    }
+
+    /// The futures in the order they finish.
+    pub fn as_completed<T: 'static>(&self, futures: Vec<Future<T>>) -> AsCompleted<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let n = futures.len();
+        let mut slots: Vec<Option<Future<T>>> = Vec::with_capacity(n);
+        for (i, f) in futures.into_iter().enumerate() {
+            let cell = Arc::clone(&f.cell);
+            let tx = tx.clone();
+            self.inner.handle.spawn(async move {
+                cell.settled().await;
+                let _ = tx.send(i);
+            });
+            slots.push(Some(f));
+        }
+        AsCompleted { rx, slots, left: n }
+    }
+
+    /// Stop waiting for these futures: their work is dropped unless other futures need it.
+    pub fn cancel<T>(&self, futures: &[Future<T>]) {
+        let keys: Vec<Key> = futures.iter().map(|f| f.key().clone()).collect();
+        for f in futures {
+            f.cell.set(Status::Erred(
+                ClientError::Cancelled {
+                    key: f.key().clone(),
+                }
+                .into(),
+            ));
+        }
+        let _ = self.inner.send(vec![FromClient::Release { keys }]);
+    }
+
+    /// A snapshot of the cluster: workers, their memory, task counts.
+    pub fn scheduler_info(&self) -> Result<ClusterInfo, Error> {
+        let (tx, rx) = oneshot::channel();
+        let request = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        self.inner.info.lock().insert(request, tx);
+        self.inner.send(vec![FromClient::Info { request }])?;
+        self.inner.block_on(async {
+            match tokio::time::timeout(Duration::from_secs(30), rx).await {
+                Ok(Ok(info)) => Ok(info),
+                _ => Err(self.inner.gone()),
+            }
+        })
+    }
+
+    /// Wait until at least `n` workers have joined (or `timeout` passes).
+    pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> Result<(), Error> {
+        let start = std::time::Instant::now();
+        loop {
+            if self.scheduler_info()?.workers.len() >= n {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(ClientError::LocalCluster {
+                    message: format!("fewer than {n} workers joined within {timeout:?}"),
+                }
+                .into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Ask the scheduler to close every worker and stop; closes a local cluster.
+    pub fn shutdown(&self) {
+        let _ = self.inner.send(vec![FromClient::Shutdown]);
+        std::thread::sleep(Duration::from_millis(50));
+        self.close();
+    }
+
+    /// Stop being the default scheduler and stop a local cluster started by this client.
+    pub fn close(&self) {
+        if self.inner.is_default.swap(false, Ordering::SeqCst) {
+            brisk_core::set_default_scheduler(None);
+        }
+        self.inner.cluster.lock().take();
+    }
+}
+
+/// An iterator over futures in the order they finish ([`Client::as_completed`]).
+pub struct AsCompleted<T> {
+    rx: std::sync::mpsc::Receiver<usize>,
+    slots: Vec<Option<Future<T>>>,
+    left: usize,
+}
+
+impl<T> Iterator for AsCompleted<T> {
+    type Item = Future<T>;
+    fn next(&mut self) -> Option<Future<T>> {
+        if self.left == 0 {
+            return None;
+        }
+        let i = self.rx.recv().ok()?;
+        self.left -= 1;
+        self.slots.get_mut(i).and_then(Option::take)
+    }
+}
+
+impl Scheduler for Client {
+    fn name(&self) -> &str {
+        "distributed"
+    }
+
+    fn get(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        options: &ComputeOptions,
+    ) -> Result<Vec<Value>, Error> {
+        let futures = self.submit_graph(graph, keys, options.fuse)?;
+        self.inner.block_on(self.inner.gather_values(&futures))
+    }
+}
+
+async fn write_loop(
+    mut writer: brisk_protocol::conn::MessageWriter,
+    mut rx: mpsc::UnboundedReceiver<Vec<FromClient>>,
+) {
+    while let Some(mut batch) = rx.recv().await {
+        while let Ok(more) = rx.try_recv() {
+            batch.extend(more);
+            if batch.len() > 200_000 {
+                break;
+            }
+        }
+        // Many dropped futures become one release.
+        let mut released: Vec<Key> = Vec::new();
+        let mut msgs: Vec<FromClient> = Vec::with_capacity(batch.len());
+        for m in batch {
+            match m {
+                FromClient::Release { keys } => released.extend(keys),
+                other => {
+                    if !released.is_empty() {
+                        msgs.push(FromClient::Release {
+                            keys: std::mem::take(&mut released),
+                        });
+                    }
+                    msgs.push(other);
+                }
+            }
+        }
+        if !released.is_empty() {
+            msgs.push(FromClient::Release { keys: released });
+        }
+        if writer.send_msg(&msgs).await.is_err() {
+            break;
+        }
+    }
+    writer.shutdown().await;
+}
+
+async fn read_loop(inner: Weak<Inner>, mut reader: MessageReader) {
+    loop {
+        let r = reader.recv_msg::<Vec<ToClient>>().await;
+        let Some(inner) = inner.upgrade() else { return };
+        match r {
+            Ok(msgs) => {
+                for m in msgs {
+                    inner.on_message(m);
+                }
+            }
+            Err(e) => {
+                inner.on_disconnect(e.to_string());
+                return;
+            }
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.handle.block_on(f)
+    }
+
+    pub(crate) fn send(&self, msgs: Vec<FromClient>) -> Result<(), Error> {
+        if self.disconnected.lock().is_some() {
+            return Err(self.gone());
+        }
+        self.out.send(msgs).map_err(|_| self.gone())
+    }
+
+    fn gone(&self) -> Error {
+        ClientError::Disconnected {
+            address: self.address.clone(),
+        }
+        .into()
+    }
+
+    pub(crate) fn cell(self: &Arc<Self>, key: &Key) -> Arc<KeyCell> {
+        let mut cells = self.cells.lock();
+        if let Some(c) = cells.get(key).and_then(Weak::upgrade) {
+            return c;
+        }
+        let c = Arc::new(KeyCell {
+            key: key.clone(),
+            client: Arc::downgrade(self),
+            status: Mutex::new(match self.disconnected.lock().as_ref() {
+                Some(_) => Status::Erred(self.gone()),
+                None => Status::Pending,
+            }),
+            notify: tokio::sync::Notify::new(),
+        });
+        cells.insert(key.clone(), Arc::downgrade(&c));
+        c
+    }
+
+    pub(crate) fn forget_cell(&self, key: &Key) {
+        let mut cells = self.cells.lock();
+        if cells.get(key).is_some_and(|w| w.strong_count() == 0) {
+            cells.remove(key);
+        }
+    }
+
+    fn lookup(&self, key: &Key) -> Option<Arc<KeyCell>> {
+        self.cells.lock().get(key).and_then(Weak::upgrade)
+    }
+
+    fn on_message(&self, m: ToClient) {
+        match m {
+            ToClient::Welcome { .. } => {}
+            ToClient::Workers { added, removed } => {
+                let mut w = self.workers.write();
+                for (id, addr, _) in added {
+                    w.insert(id, addr);
+                }
+                for id in removed {
+                    w.remove(&id);
+                }
+            }
+            ToClient::InMemory {
+                key,
+                who_has,
+                value,
+                ..
+            } => {
+                if let Some(c) = self.lookup(&key) {
+                    c.set(Status::Finished {
+                        who_has,
+                        inline: value,
+                        value: None,
+                    });
+                }
+            }
+            ToClient::Erred {
+                key,
+                cause,
+                failure,
+            } => {
+                if let Some(c) = self.lookup(&key) {
+                    c.set(Status::Erred(task_error(&key, &cause, &failure)));
+                }
+            }
+            ToClient::Lost { key } => {
+                if let Some(c) = self.lookup(&key) {
+                    c.set(Status::Pending);
+                }
+            }
+            ToClient::Info { request, info } => {
+                if let Some(tx) = self.info.lock().remove(&request) {
+                    let _ = tx.send(info);
+                }
+            }
+        }
+    }
+
+    fn on_disconnect(&self, why: String) {
+        tracing::warn!(scheduler = %self.address, reason = %why, "lost the scheduler");
+        *self.disconnected.lock() = Some(why);
+        let cells: Vec<Arc<KeyCell>> = self.cells.lock().values().filter_map(Weak::upgrade).collect();
+        for c in cells {
+            if !c.is_done() {
+                c.set(Status::Erred(self.gone()));
+            }
+        }
+        self.info.lock().clear();
+    }
+
+    /// The value of one key: inline from the scheduler, or fetched from a worker holding it.
+    pub(crate) async fn value_of(&self, cell: &KeyCell) -> Result<Value, Error> {
+        let mut attempts = 0;
+        loop {
+            let status = cell.settled().await;
+            let (who_has, inline) = match status {
+                Status::Erred(e) => return Err(e),
+                Status::Pending => continue,
+                Status::Finished {
+                    value: Some(v), ..
+                } => return Ok(v),
+                Status::Finished {
+                    who_has, inline, ..
+                } => (who_has, inline),
+            };
+            if let Some(ev) = inline {
+                let v = decode_value(&ev).map_err(|source| ClientError::Codec {
+                    key: cell.key.clone(),
+                    source,
+                })?;
+                self.cache(cell, &v);
+                return Ok(v);
+            }
+            let mut last = String::from("no worker holds it");
+            for w in &who_has {
+                let Some(addr) = self.workers.read().get(w).cloned() else { continue };
+                match self.peers.get_data(&addr, vec![cell.key.clone()]).await {
+                    Ok(items) => {
+                        if let Some((_, Some(ev))) = items.into_iter().next() {
+                            let v = decode_value(&ev).map_err(|source| ClientError::Codec {
+                                key: cell.key.clone(),
+                                source,
+                            })?;
+                            self.cache(cell, &v);
+                            return Ok(v);
+                        }
+                        last = format!("{addr} does not have it");
+                    }
+                    Err(e) => {
+                        self.peers.forget(&addr).await;
+                        last = e.to_string();
+                    }
+                }
+            }
+            attempts += 1;
+            if attempts > 100 {
+                return Err(ClientError::Gather {
+                    key: cell.key.clone(),
+                    message: last,
+                }
+                .into());
+            }
+            // The holder may have died: the scheduler will say so and recompute.
+            let notified = cell.notify.notified();
+            let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+        }
+    }
+
+    fn cache(&self, cell: &KeyCell, v: &Value) {
+        let mut s = cell.status.lock();
+        if let Status::Finished { value, inline, .. } = &mut *s {
+            *value = Some(v.clone());
+            *inline = None;
+        }
+    }
+
+    /// Values of many futures: inline ones decoded, the rest fetched in one request per worker.
+    pub(crate) async fn gather_values(
+        self: &Arc<Self>,
+        futures: &[Future<Value>],
+    ) -> Result<Vec<Value>, Error> {
+        let mut by_worker: FxHashMap<WorkerId, Vec<usize>> = FxHashMap::default();
+        for (i, f) in futures.iter().enumerate() {
+            match f.cell.settled().await {
+                Status::Erred(e) => return Err(e),
+                Status::Finished {
+                    who_has,
+                    inline: None,
+                    value: None,
+                } => {
+                    if let Some(&w) = who_has.first() {
+                        by_worker.entry(w).or_default().push(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut handles = Vec::new();
+        for (w, idx) in by_worker {
+            let Some(addr) = self.workers.read().get(&w).cloned() else { continue };
+            let keys: Vec<Key> = idx.iter().map(|&i| futures[i].key().clone()).collect();
+            let me = Arc::clone(self);
+            handles.push(self.handle.spawn(async move {
+                let r = me.peers.get_data(&addr, keys).await;
+                if r.is_err() {
+                    me.peers.forget(&addr).await;
+                }
+                (idx, r)
+            }));
+        }
+        for h in handles {
+            let Ok((idx, r)) = h.await else { continue };
+            let Ok(items) = r else { continue };
+            for (i, (_, v)) in idx.into_iter().zip(items) {
+                let Some(ev) = v else { continue };
+                let cell = &futures[i].cell;
+                let v = decode_value(&ev).map_err(|source| ClientError::Codec {
+                    key: cell.key.clone(),
+                    source,
+                })?;
+                self.cache(cell, &v);
+            }
+        }
+        let mut out = Vec::with_capacity(futures.len());
+        for f in futures {
+            out.push(self.value_of(&f.cell).await?);
+        }
+        Ok(out)
+    }
+}
+
+fn task_error(key: &Key, cause: &Key, failure: &WireFailure) -> Error {
+    let f = Box::new(brisk_core::TaskFailure::from(failure));
+    if key == cause {
+        Error::TaskFailed {
+            key: key.clone(),
+            failure: f,
+        }
+    } else {
+        Error::DependencyFailed {
+            key: key.clone(),
+            cause: cause.clone(),
+            failure: f,
+        }
+    }
+}
