@@ -120,7 +120,12 @@ impl Client {
                 ))
             })?;
         let conn = rt
-            .block_on(connect(&addr, &options.security, Role::Client, &options.name))
+            .block_on(connect(
+                &addr,
+                &options.security,
+                Role::Client,
+                &options.name,
+            ))
             .map_err(ClientError::from)?;
         let (out_tx, out_rx) = mpsc::unbounded_channel::<Vec<FromClient>>();
         let handle = rt.handle().clone();
@@ -362,7 +367,11 @@ impl Client {
                 retries: 0,
             });
         }
-        let outputs: Vec<Key> = plan.outputs().iter().map(|&id| plan.key(id).clone()).collect();
+        let outputs: Vec<Key> = plan
+            .outputs()
+            .iter()
+            .map(|&id| plan.key(id).clone())
+            .collect();
         let futures: Vec<Future<Value>> = outputs
             .iter()
             .map(|k| Future {
@@ -654,7 +663,12 @@ impl Inner {
     fn on_disconnect(&self, why: String) {
         tracing::warn!(scheduler = %self.address, reason = %why, "lost the scheduler");
         *self.disconnected.lock() = Some(why);
-        let cells: Vec<Arc<KeyCell>> = self.cells.lock().values().filter_map(Weak::upgrade).collect();
+        let cells: Vec<Arc<KeyCell>> = self
+            .cells
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
         for c in cells {
             if !c.is_done() {
                 c.set(Status::Erred(self.gone()));
@@ -671,9 +685,7 @@ impl Inner {
             let (who_has, inline) = match status {
                 Status::Erred(e) => return Err(e),
                 Status::Pending => continue,
-                Status::Finished {
-                    value: Some(v), ..
-                } => return Ok(v),
+                Status::Finished { value: Some(v), .. } => return Ok(v),
                 Status::Finished {
                     who_has, inline, ..
                 } => (who_has, inline),
@@ -688,7 +700,9 @@ impl Inner {
             }
             let mut last = String::from("no worker holds it");
             for w in &who_has {
-                let Some(addr) = self.workers.read().get(w).cloned() else { continue };
+                let Some(addr) = self.workers.read().get(w).cloned() else {
+                    continue;
+                };
                 match self.peers.get_data(&addr, vec![cell.key.clone()]).await {
                     Ok(items) => {
                         if let Some((_, Some(ev))) = items.into_iter().next() {
@@ -752,7 +766,9 @@ impl Inner {
         }
         let mut handles = Vec::new();
         for (w, idx) in by_worker {
-            let Some(addr) = self.workers.read().get(&w).cloned() else { continue };
+            let Some(addr) = self.workers.read().get(&w).cloned() else {
+                continue;
+            };
             let keys: Vec<Key> = idx.iter().map(|&i| futures[i].key().clone()).collect();
             let me = Arc::clone(self);
             handles.push(self.handle.spawn(async move {

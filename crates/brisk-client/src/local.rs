@@ -112,7 +112,10 @@ impl Client {
                 .args(&options.args)
                 .env(ENV_WORKER_OF, &address)
                 .env(ENV_TOKEN, &token)
-                .env(ENV_WORKER_NTHREADS, options.threads_per_worker.max(1).to_string())
+                .env(
+                    ENV_WORKER_NTHREADS,
+                    options.threads_per_worker.max(1).to_string(),
+                )
                 .env(ENV_WORKER_NAME, format!("local-{i}"))
                 .env(ENV_WORKER_MEMORY_LIMIT, options.memory_limit.to_string())
                 .stdin(Stdio::null())

@@ -221,7 +221,10 @@ macro_rules! register_serde_type {
 /// of built-in vectors, which data locality and worker memory limits rely on).
 pub fn vec_nbytes<T: 'static>(value: &Value) -> usize {
     if let Ok(v) = value.downcast_ref::<Vec<String>>() {
-        return v.iter().map(|s| s.len() + std::mem::size_of::<String>()).sum();
+        return v
+            .iter()
+            .map(|s| s.len() + std::mem::size_of::<String>())
+            .sum();
     }
     value
         .downcast_ref::<Vec<T>>()
@@ -271,7 +274,7 @@ register_serde_type!(Option<String>, debug);
 inventory::submit! {
     TypeEntry::new(
         ::std::any::type_name::<String>,
-        || ::std::any::TypeId::of::<String>(),
+        ::std::any::TypeId::of::<String>,
         serde_encode::<String>,
         serde_decode::<String>,
     )
@@ -281,7 +284,7 @@ inventory::submit! {
 inventory::submit! {
     TypeEntry::new(
         ::std::any::type_name::<Vec<String>>,
-        || ::std::any::TypeId::of::<Vec<String>>(),
+        ::std::any::TypeId::of::<Vec<String>>,
         serde_encode::<Vec<String>>,
         serde_decode::<Vec<String>>,
     )

@@ -208,7 +208,11 @@ mod tests {
 
     #[test]
     fn serde_round_trip() {
-        for k in [Key::from("z"), Key::from(("x", 0, 1)), Key::from(("y", 1, 2, 3, 4, 5))] {
+        for k in [
+            Key::from("z"),
+            Key::from(("x", 0, 1)),
+            Key::from(("y", 1, 2, 3, 4, 5)),
+        ] {
             let bytes = rmp_serde::to_vec(&k).unwrap();
             let back: Key = rmp_serde::from_slice(&bytes).unwrap();
             assert_eq!(back, k);

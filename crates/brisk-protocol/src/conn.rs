@@ -11,7 +11,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadHalf, WriteHalf};
+use tokio::io::{
+    AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadHalf, WriteHalf,
+};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::addr::{Address, Scheme};
@@ -193,40 +195,40 @@ pub async fn connect(
             .await
             .map_err(|e| ProtocolError::io(format!("cannot connect to {peer}"), e))?;
         nodelay(&tcp);
-        let mut stream: BoxStream = match (address.scheme, &security.tls) {
-            (Scheme::Tcp, None) => Box::new(tcp),
-            (Scheme::Tls, Some(_)) => {
-                let cfg = security.client_config()?;
-                let name = rustls_pki_types::ServerName::try_from(address.host.clone()).map_err(
-                    |e| ProtocolError::Tls {
-                        message: format!("bad server name {:?}: {e}", address.host),
-                    },
-                )?;
-                let tls = tokio_rustls::TlsConnector::from(cfg)
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| ProtocolError::Tls {
-                        message: format!("handshake with {peer} failed: {e}"),
-                    })?;
-                Box::new(tls)
-            }
-            (Scheme::Tcp, Some(_)) => {
-                return Err(ProtocolError::SecurityMismatch {
-                    message: format!(
-                        "TLS is configured but {peer} is a tcp:// address; use tls://{}",
-                        address.host_port()
-                    ),
-                });
-            }
-            (Scheme::Tls, None) => {
-                return Err(ProtocolError::SecurityMismatch {
-                    message: format!(
-                        "{peer} needs TLS files (--tls-ca, --tls-cert, --tls-key or \
+        let mut stream: BoxStream =
+            match (address.scheme, &security.tls) {
+                (Scheme::Tcp, None) => Box::new(tcp),
+                (Scheme::Tls, Some(_)) => {
+                    let cfg = security.client_config()?;
+                    let name = rustls_pki_types::ServerName::try_from(address.host.clone())
+                        .map_err(|e| ProtocolError::Tls {
+                            message: format!("bad server name {:?}: {e}", address.host),
+                        })?;
+                    let tls = tokio_rustls::TlsConnector::from(cfg)
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| ProtocolError::Tls {
+                            message: format!("handshake with {peer} failed: {e}"),
+                        })?;
+                    Box::new(tls)
+                }
+                (Scheme::Tcp, Some(_)) => {
+                    return Err(ProtocolError::SecurityMismatch {
+                        message: format!(
+                            "TLS is configured but {peer} is a tcp:// address; use tls://{}",
+                            address.host_port()
+                        ),
+                    });
+                }
+                (Scheme::Tls, None) => {
+                    return Err(ProtocolError::SecurityMismatch {
+                        message: format!(
+                            "{peer} needs TLS files (--tls-ca, --tls-cert, --tls-key or \
                          BRISK_TLS_CA, BRISK_TLS_CERT, BRISK_TLS_KEY)"
-                    ),
-                });
-            }
-        };
+                        ),
+                    });
+                }
+            };
         stream
             .write_all(&preamble())
             .await
@@ -283,7 +285,11 @@ pub struct Listener {
 
 impl Listener {
     /// Listen on `host:port` (port 0: any free port).
-    pub async fn bind(host: &str, port: u16, security: &Security) -> Result<Listener, ProtocolError> {
+    pub async fn bind(
+        host: &str,
+        port: u16,
+        security: &Security,
+    ) -> Result<Listener, ProtocolError> {
         let tcp = TcpListener::bind((host, port))
             .await
             .map_err(|e| ProtocolError::io(format!("cannot listen on {host}:{port}"), e))?;
@@ -303,7 +309,11 @@ impl Listener {
             tcp,
             security: security.clone(),
             address: Address {
-                scheme: if tls.is_some() { Scheme::Tls } else { Scheme::Tcp },
+                scheme: if tls.is_some() {
+                    Scheme::Tls
+                } else {
+                    Scheme::Tcp
+                },
                 host: shown_host,
                 port: local.port(),
             },
@@ -348,7 +358,11 @@ impl Pending {
     }
 
     /// Run the accepting side of the handshake, allowing only `roles`.
-    pub async fn handshake(self, server: &str, roles: &[Role]) -> Result<Connection, ProtocolError> {
+    pub async fn handshake(
+        self,
+        server: &str,
+        roles: &[Role],
+    ) -> Result<Connection, ProtocolError> {
         let peer = self.peer.clone();
         tokio::time::timeout(HANDSHAKE_TIMEOUT, self.handshake_inner(server, roles))
             .await
@@ -390,7 +404,10 @@ impl Pending {
                 "wrong token".to_string()
             })
         } else if !roles.contains(&hello.role) {
-            Some(format!("{:?} connections are not accepted here", hello.role))
+            Some(format!(
+                "{:?} connections are not accepted here",
+                hello.role
+            ))
         } else {
             None
         };

@@ -103,8 +103,8 @@ impl Security {
                 let g = given.unwrap_or("").as_bytes();
                 let t = t.as_bytes();
                 let mut diff = u8::from(g.len() != t.len());
-                for i in 0..t.len() {
-                    diff |= t[i] ^ g.get(i).copied().unwrap_or(0);
+                for (i, b) in t.iter().enumerate() {
+                    diff |= b ^ g.get(i).copied().unwrap_or(0);
                 }
                 diff == 0
             }
@@ -117,12 +117,10 @@ impl Security {
             .get_or_init(|| {
                 let files = self.tls.as_ref().ok_or_else(no_tls)?;
                 let roots = Arc::new(root_store(&files.ca)?);
-                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                    roots,
-                    provider(),
-                )
-                .build()
-                .map_err(tls_err("client verifier"))?;
+                let verifier =
+                    rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider())
+                        .build()
+                        .map_err(tls_err("client verifier"))?;
                 let cfg = rustls::ServerConfig::builder_with_provider(provider())
                     .with_safe_default_protocol_versions()
                     .map_err(tls_err("protocol versions"))?

@@ -36,9 +36,10 @@ impl SchedulerState {
             let start = w.occupancy_us as f64 / 1e6 / f64::from(w.nthreads)
                 + missing_bytes as f64 / self.config.bandwidth;
             let cand = (start, w.processing.len(), wid);
-            if best.as_ref().is_none_or(|b| {
-                cand.0 < b.0 || (cand.0 == b.0 && (cand.1, cand.2) < (b.1, b.2))
-            }) {
+            if best
+                .as_ref()
+                .is_none_or(|b| cand.0 < b.0 || (cand.0 == b.0 && (cand.1, cand.2) < (b.1, b.2)))
+            {
                 best = Some(cand);
             }
         }
@@ -49,7 +50,9 @@ impl SchedulerState {
     /// when the queued kind is known to be quick (about `target_queue_time` of work per
     /// thread), fewer when its results are large compared with the memory limit.
     pub(crate) fn root_slots(&self, w: WorkerId, head: Option<TaskId>) -> usize {
-        let Some(wk) = self.workers.get(&w) else { return 0 };
+        let Some(wk) = self.workers.get(&w) else {
+            return 0;
+        };
         if wk.paused {
             return 0;
         }
@@ -79,7 +82,9 @@ impl SchedulerState {
         let head = self.queued.first().map(|&(_, id)| id);
         let mut slots = self.root_slots(w, head);
         while slots > 0 {
-            let Some((_, id)) = self.queued.pop_first() else { break };
+            let Some((_, id)) = self.queued.pop_first() else {
+                break;
+            };
             self.assign(id, w, comm);
             slots -= 1;
         }
@@ -107,7 +112,9 @@ impl SchedulerState {
                 }
                 let step = slots.div_ceil(4).clamp(1, 64);
                 for _ in 0..step {
-                    let Some((_, id)) = self.queued.pop_first() else { break };
+                    let Some((_, id)) = self.queued.pop_first() else {
+                        break;
+                    };
                     self.assign(id, w, comm);
                     any = true;
                 }
@@ -140,12 +147,16 @@ impl SchedulerState {
                     (w.processing.len().saturating_sub(keep), id)
                 })
                 .max();
-            let Some((surplus, victim)) = victim else { continue };
+            let Some((surplus, victim)) = victim else {
+                continue;
+            };
             if surplus == 0 {
                 continue;
             }
             let want = free.min(surplus.div_ceil(2)).max(1);
-            let Some(vw) = self.workers.get(&victim) else { continue };
+            let Some(vw) = self.workers.get(&victim) else {
+                continue;
+            };
             let mut cands: Vec<(u64, TaskId)> = vw
                 .processing
                 .iter()
@@ -187,7 +198,9 @@ impl SchedulerState {
         accepted: bool,
         comm: &mut impl Comm,
     ) {
-        let Some(&id) = self.index.get(key) else { return };
+        let Some(&id) = self.index.get(key) else {
+            return;
+        };
         let Some((victim, thief)) = self.steals.remove(&id) else {
             return;
         };

@@ -50,7 +50,11 @@ impl Default for SchedulerOptions {
 }
 
 enum Event {
-    WorkerJoined(WorkerId, WorkerRegistration, mpsc::UnboundedSender<Vec<ToWorker>>),
+    WorkerJoined(
+        WorkerId,
+        WorkerRegistration,
+        mpsc::UnboundedSender<Vec<ToWorker>>,
+    ),
     Worker(WorkerId, Vec<FromWorker>),
     WorkerGone(WorkerId, String),
     ClientJoined(ClientId, mpsc::UnboundedSender<Vec<ToClient>>),
@@ -139,17 +143,26 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
         .enable_all()
         .build()
         .map_err(|e| ProtocolError::io("cannot start the scheduler's runtime", e))?;
-    let listener = rt.block_on(Listener::bind(&options.host, options.port, &options.security))?;
+    let listener = rt.block_on(Listener::bind(
+        &options.host,
+        options.port,
+        &options.security,
+    ))?;
     let address = listener.address().to_string();
     let dashboard = match options.dashboard_port {
         Some(p) => {
             let l = rt
                 .block_on(tokio::net::TcpListener::bind((options.host.as_str(), p)))
-                .map_err(|e| ProtocolError::io(format!("cannot listen on dashboard port {p}"), e))?;
+                .map_err(|e| {
+                    ProtocolError::io(format!("cannot listen on dashboard port {p}"), e)
+                })?;
             let a = l
                 .local_addr()
                 .map_err(|e| ProtocolError::io("dashboard address", e))?;
-            Some((l, format!("http://{}:{}", listener.address().host, a.port())))
+            Some((
+                l,
+                format!("http://{}:{}", listener.address().host, a.port()),
+            ))
         }
         None => None,
     };
@@ -351,7 +364,9 @@ async fn serve_connection(
             let first: Result<Vec<FromWorker>, _> = reader.recv_msg().await;
             let reg = match first {
                 Ok(mut v) if matches!(v.first(), Some(FromWorker::Register(_))) => {
-                    let FromWorker::Register(reg) = v.remove(0) else { return };
+                    let FromWorker::Register(reg) = v.remove(0) else {
+                        return;
+                    };
                     if !v.is_empty() {
                         let _ = events.send(Event::Worker(id, v));
                     }
@@ -444,7 +459,9 @@ async fn write_loop<T: Serialize>(
 async fn serve_dashboard(listener: tokio::net::TcpListener, events: mpsc::UnboundedSender<Event>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     loop {
-        let Ok((mut s, _)) = listener.accept().await else { continue };
+        let Ok((mut s, _)) = listener.accept().await else {
+            continue;
+        };
         let events = events.clone();
         tokio::spawn(async move {
             let mut buf = [0u8; 2048];

@@ -466,7 +466,7 @@ impl SchedulerState {
                 nbytes,
                 duration_us,
                 value,
-            } => self.task_finished(w, &key, nbytes, Some(duration_us), value.map(|v| v), comm),
+            } => self.task_finished(w, &key, nbytes, Some(duration_us), value, comm),
             FromWorker::Stored { key, nbytes } => {
                 self.task_finished(w, &key, nbytes, None, None, comm)
             }

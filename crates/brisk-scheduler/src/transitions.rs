@@ -77,12 +77,16 @@ impl SchedulerState {
         }
         for (id, _) in &new {
             let t = self.t(*id);
-            if t.state == TaskState::Released && (!t.who_wants.is_empty() || t.waiters > 0 || !t.dependents.is_empty()) {
-                self.to_waiting(*id, comm);
+            if t.state == TaskState::Released
+                && (!t.who_wants.is_empty() || t.waiters > 0 || !t.dependents.is_empty())
+            {
+                self.make_waiting(*id, comm);
             }
         }
         for k in &wanted {
-            let Some(&id) = self.index.get(k) else { continue };
+            let Some(&id) = self.index.get(k) else {
+                continue;
+            };
             let t = self.t(id);
             match t.state {
                 TaskState::Memory => {
@@ -101,7 +105,7 @@ impl SchedulerState {
                         );
                     }
                 }
-                TaskState::Released => self.to_waiting(id, comm),
+                TaskState::Released => self.make_waiting(id, comm),
                 _ => {}
             }
         }
@@ -144,7 +148,12 @@ impl SchedulerState {
                 .workers
                 .iter()
                 .filter(|(_, w)| !w.paused)
-                .min_by_key(|(id, w)| (w.metrics.managed_bytes + w.has_what.len() as u64, (**id as usize + i) % 7))
+                .min_by_key(|(id, w)| {
+                    (
+                        w.metrics.managed_bytes + w.has_what.len() as u64,
+                        (**id as usize + i) % 7,
+                    )
+                })
                 .map(|(&id, _)| id);
             let Some(w) = target else {
                 self.erred(
@@ -165,7 +174,7 @@ impl SchedulerState {
 
     /// Released → Waiting (and further, when its dependencies are in memory). Recomputes
     /// released dependencies from lineage.
-    pub(crate) fn to_waiting(&mut self, id: TaskId, comm: &mut impl Comm) {
+    pub(crate) fn make_waiting(&mut self, id: TaskId, comm: &mut impl Comm) {
         let mut stack = vec![id];
         let mut ready: Vec<TaskId> = Vec::new();
         while let Some(id) = stack.pop() {
@@ -265,7 +274,12 @@ impl SchedulerState {
                     }
                 })
                 .collect();
-            (t.key.clone(), t.spec.clone().unwrap_or_default(), t.priority, deps)
+            (
+                t.key.clone(),
+                t.spec.clone().unwrap_or_default(),
+                t.priority,
+                deps,
+            )
         };
         let t = self.tm(id);
         t.state = TaskState::Processing(w);
@@ -289,10 +303,10 @@ impl SchedulerState {
     fn leave_processing(&mut self, id: TaskId) {
         if let TaskState::Processing(w) = self.t(id).state {
             let est = u64::from(self.t(id).est_us);
-            if let Some(wk) = self.workers.get_mut(&w) {
-                if wk.processing.remove(&id) {
-                    wk.occupancy_us = wk.occupancy_us.saturating_sub(est);
-                }
+            if let Some(wk) = self.workers.get_mut(&w)
+                && wk.processing.remove(&id)
+            {
+                wk.occupancy_us = wk.occupancy_us.saturating_sub(est);
             }
         }
         self.steals.remove(&id);
@@ -328,13 +342,23 @@ impl SchedulerState {
         comm: &mut impl Comm,
     ) {
         let Some(&id) = self.index.get(key) else {
-            comm.send_worker(w, ToWorker::Free { keys: vec![key.clone()] });
+            comm.send_worker(
+                w,
+                ToWorker::Free {
+                    keys: vec![key.clone()],
+                },
+            );
             return;
         };
         match self.t(id).state {
             TaskState::Processing(p) => {
                 if p != w {
-                    comm.send_worker(p, ToWorker::Free { keys: vec![key.clone()] });
+                    comm.send_worker(
+                        p,
+                        ToWorker::Free {
+                            keys: vec![key.clone()],
+                        },
+                    );
                 }
             }
             TaskState::Memory => {
@@ -347,7 +371,12 @@ impl SchedulerState {
                 return;
             }
             _ => {
-                comm.send_worker(w, ToWorker::Free { keys: vec![key.clone()] });
+                comm.send_worker(
+                    w,
+                    ToWorker::Free {
+                        keys: vec![key.clone()],
+                    },
+                );
                 return;
             }
         }
@@ -384,7 +413,11 @@ impl SchedulerState {
         }
         let wants = self.t(id).who_wants.clone();
         for (i, &c) in wants.iter().enumerate() {
-            let v = if i + 1 == wants.len() { value.take() } else { value.clone() };
+            let v = if i + 1 == wants.len() {
+                value.take()
+            } else {
+                value.clone()
+            };
             let msg = self.in_memory_msg(id, v);
             comm.send_client(c, msg);
         }
@@ -392,8 +425,16 @@ impl SchedulerState {
         self.fill(w, comm);
     }
 
-    pub(crate) fn task_erred_on(&mut self, w: WorkerId, key: &Key, failure: WireFailure, comm: &mut impl Comm) {
-        let Some(&id) = self.index.get(key) else { return };
+    pub(crate) fn task_erred_on(
+        &mut self,
+        w: WorkerId,
+        key: &Key,
+        failure: WireFailure,
+        comm: &mut impl Comm,
+    ) {
+        let Some(&id) = self.index.get(key) else {
+            return;
+        };
         if self.t(id).state != TaskState::Processing(w) {
             return;
         }
@@ -409,7 +450,13 @@ impl SchedulerState {
     }
 
     /// Mark `id` and everything waiting on it as failed because of `cause`.
-    pub(crate) fn erred(&mut self, id: TaskId, cause: Key, failure: WireFailure, comm: &mut impl Comm) {
+    pub(crate) fn erred(
+        &mut self,
+        id: TaskId,
+        cause: Key,
+        failure: WireFailure,
+        comm: &mut impl Comm,
+    ) {
         let mut stack = vec![id];
         while let Some(id) = stack.pop() {
             let state = self.t(id).state;
@@ -426,7 +473,12 @@ impl SchedulerState {
                 self.no_worker.remove(&(p, id));
             }
             if let TaskState::Processing(w) = state {
-                comm.send_worker(w, ToWorker::Free { keys: vec![self.t(id).key.clone()] });
+                comm.send_worker(
+                    w,
+                    ToWorker::Free {
+                        keys: vec![self.t(id).key.clone()],
+                    },
+                );
             }
             self.stats.erred += 1;
             {
@@ -476,14 +528,24 @@ impl SchedulerState {
                         if let Some(wk) = self.workers.get_mut(&w) {
                             wk.has_what.remove(&id);
                         }
-                        comm.send_worker(w, ToWorker::Free { keys: vec![key.clone()] });
+                        comm.send_worker(
+                            w,
+                            ToWorker::Free {
+                                keys: vec![key.clone()],
+                            },
+                        );
                     }
                     self.tm(id).state = TaskState::Released;
                 }
                 s if s.needs_deps() => {
                     // Cancelled: nobody wants it any more.
                     if let TaskState::Processing(w) = s {
-                        comm.send_worker(w, ToWorker::Free { keys: vec![t.key.clone()] });
+                        comm.send_worker(
+                            w,
+                            ToWorker::Free {
+                                keys: vec![t.key.clone()],
+                            },
+                        );
                     }
                     let p = t.priority;
                     self.queued.remove(&(p, id));
@@ -518,7 +580,9 @@ impl SchedulerState {
             {
                 continue;
             }
-            let Some(t) = self.tasks[id as usize].take() else { continue };
+            let Some(t) = self.tasks[id as usize].take() else {
+                continue;
+            };
             self.index.remove(&t.key);
             self.free_ids.push(id);
             for d in t.deps {
@@ -535,14 +599,28 @@ impl SchedulerState {
 
     /// A worker is gone: reschedule its tasks, recompute its lost values from lineage.
     pub fn remove_worker(&mut self, w: WorkerId, reason: &str, comm: &mut impl Comm) {
-        let Some(wk) = self.workers.remove(&w) else { return };
+        let Some(wk) = self.workers.remove(&w) else {
+            return;
+        };
         self.stats.workers_lost += 1;
         tracing::info!(worker = %wk.name, address = %wk.address, reason, "worker left");
         for &other in self.workers.keys() {
-            comm.send_worker(other, ToWorker::Peers { added: vec![], removed: vec![w] });
+            comm.send_worker(
+                other,
+                ToWorker::Peers {
+                    added: vec![],
+                    removed: vec![w],
+                },
+            );
         }
         for &c in self.clients.keys() {
-            comm.send_client(c, ToClient::Workers { added: vec![], removed: vec![w] });
+            comm.send_client(
+                c,
+                ToClient::Workers {
+                    added: vec![],
+                    removed: vec![w],
+                },
+            );
         }
         self.steals.retain(|_, (v, t)| *v != w && *t != w);
         let mut processing: Vec<TaskId> = wk.processing.into_iter().collect();
@@ -588,7 +666,7 @@ impl SchedulerState {
             }
             if self.t(id).spec.is_none() {
                 self.tm(id).state = TaskState::Released;
-                self.to_waiting(id, comm);
+                self.make_waiting(id, comm);
                 continue;
             }
             let waiting_on = self
@@ -612,7 +690,12 @@ impl SchedulerState {
         for d in dependents {
             match self.t(d).state {
                 TaskState::Processing(w2) => {
-                    comm.send_worker(w2, ToWorker::Free { keys: vec![self.t(d).key.clone()] });
+                    comm.send_worker(
+                        w2,
+                        ToWorker::Free {
+                            keys: vec![self.t(d).key.clone()],
+                        },
+                    );
                     self.leave_processing(d);
                     self.tm(d).state = TaskState::Waiting;
                     self.recount(d);
@@ -632,7 +715,7 @@ impl SchedulerState {
             for &c in &t.who_wants {
                 comm.send_client(c, ToClient::Lost { key: t.key.clone() });
             }
-            self.to_waiting(id, comm);
+            self.make_waiting(id, comm);
         } else {
             self.maybe_forget(id, comm);
         }
@@ -649,7 +732,9 @@ impl SchedulerState {
     }
 
     pub(crate) fn missing(&mut self, key: &Key, holder: WorkerId, comm: &mut impl Comm) {
-        let Some(&id) = self.index.get(key) else { return };
+        let Some(&id) = self.index.get(key) else {
+            return;
+        };
         self.tm(id).who_has.retain(|x| *x != holder);
         if let Some(wk) = self.workers.get_mut(&holder) {
             wk.has_what.remove(&id);

@@ -114,15 +114,31 @@ fn chain_runs_where_its_data_lives_and_is_forgotten_after_release() {
     assert_eq!(s.task_state(&"b".into()), Some(TaskState::Waiting));
     s.handle_worker(wa, finished(&ka, 1_000_000), now, &mut c);
     let sent = c.computes();
-    assert_eq!(sent, vec![(wa, Key::from("b"))], "b goes where a's bytes are");
+    assert_eq!(
+        sent,
+        vec![(wa, Key::from("b"))],
+        "b goes where a's bytes are"
+    );
     // a is still needed by b: not freed yet.
     assert!(c.frees().is_empty());
     s.handle_worker(wa, finished(&"b".into(), 8), now, &mut c);
-    assert_eq!(c.frees(), vec![(wa, Key::from("a"))], "a is freed once b is done");
+    assert_eq!(
+        c.frees(),
+        vec![(wa, Key::from("a"))],
+        "a is freed once b is done"
+    );
     let msgs = c.client_msgs();
-    assert!(matches!(&msgs[..], [ToClient::InMemory { key, who_has, .. }] if *key == Key::from("b") && who_has == &vec![wa]));
+    assert!(
+        matches!(&msgs[..], [ToClient::InMemory { key, who_has, .. }] if *key == Key::from("b") && who_has == &vec![wa])
+    );
     assert_eq!(s.num_tasks(), 2, "a's record stays for b's lineage");
-    s.handle_client(7, FromClient::Release { keys: vec!["b".into()] }, &mut c);
+    s.handle_client(
+        7,
+        FromClient::Release {
+            keys: vec!["b".into()],
+        },
+        &mut c,
+    );
     assert_eq!(c.frees(), vec![(wa, Key::from("b"))]);
     assert_eq!(s.num_tasks(), 0, "everything is forgotten");
 }
@@ -144,7 +160,11 @@ fn wide_graphs_queue_root_tasks() {
     let wanted: Vec<Key> = (0..500).map(|i| Key::from(format!("sum-{i}"))).collect();
     s.handle_client(7, FromClient::UpdateGraph { tasks, wanted }, &mut c);
     let first = c.computes();
-    assert_eq!(first.len(), 4, "1.1 × 1 thread rounds up to 2 roots per worker: {first:?}");
+    assert_eq!(
+        first.len(),
+        4,
+        "1.1 × 1 thread rounds up to 2 roots per worker: {first:?}"
+    );
     let info = s.snapshot();
     assert_eq!(info.queued, 996);
     // Run everything: at each step finish every task sent; in memory at once stays small.
@@ -153,8 +173,22 @@ fn wide_graphs_queue_root_tasks() {
     let mut done = 0;
     while !in_flight.is_empty() {
         let (w, k) = in_flight.remove(0);
-        let nbytes = if k.name().starts_with("load") { 10_000_000 } else { 8 };
-        s.handle_worker(w, FromWorker::Finished { key: k, nbytes, duration_us: 50_000, value: None }, now, &mut c);
+        let nbytes = if k.name().starts_with("load") {
+            10_000_000
+        } else {
+            8
+        };
+        s.handle_worker(
+            w,
+            FromWorker::Finished {
+                key: k,
+                nbytes,
+                duration_us: 50_000,
+                value: None,
+            },
+            now,
+            &mut c,
+        );
         done += 1;
         in_flight.extend(c.computes());
         c.frees();
@@ -165,21 +199,40 @@ fn wide_graphs_queue_root_tasks() {
     }
     assert_eq!(done, 1500);
     let loads_in_memory_peak = max_in_memory;
-    assert!(loads_in_memory_peak < 20, "root outputs held at once: {loads_in_memory_peak}");
+    assert!(
+        loads_in_memory_peak < 20,
+        "root outputs held at once: {loads_in_memory_peak}"
+    );
     assert_eq!(c.client_msgs().len(), 500);
 }
 
 #[test]
 fn quick_roots_open_the_window() {
     let (mut s, mut c, now) = setup(&[(1, 1)]);
-    let tasks: Vec<NewTask> = (0..10_000).map(|i| task(&format!("noop-{i}"), &[], i)).collect();
+    let tasks: Vec<NewTask> = (0..10_000)
+        .map(|i| task(&format!("noop-{i}"), &[], i))
+        .collect();
     let wanted = tasks.iter().map(|t| t.key.clone()).collect();
     s.handle_client(7, FromClient::UpdateGraph { tasks, wanted }, &mut c);
     let first = c.computes();
     assert_eq!(first.len(), 2);
-    s.handle_worker(1, FromWorker::Finished { key: first[0].1.clone(), nbytes: 8, duration_us: 5, value: None }, now, &mut c);
+    s.handle_worker(
+        1,
+        FromWorker::Finished {
+            key: first[0].1.clone(),
+            nbytes: 8,
+            duration_us: 5,
+            value: None,
+        },
+        now,
+        &mut c,
+    );
     let more = c.computes();
-    assert!(more.len() > 100, "a 5 µs task kind gets a deep queue: {}", more.len());
+    assert!(
+        more.len() > 100,
+        "a 5 µs task kind gets a deep queue: {}",
+        more.len()
+    );
     assert!(more.len() <= 2000);
 }
 
@@ -189,7 +242,11 @@ fn a_lost_worker_is_recovered_from_lineage() {
     s.handle_client(
         7,
         FromClient::UpdateGraph {
-            tasks: vec![task("a", &[], 0), task("b", &[], 1), task("c", &["a", "b"], 2)],
+            tasks: vec![
+                task("a", &[], 0),
+                task("b", &[], 1),
+                task("c", &["a", "b"], 2),
+            ],
             wanted: vec!["c".into()],
         },
         &mut c,
@@ -206,7 +263,11 @@ fn a_lost_worker_is_recovered_from_lineage() {
     // The worker holding one input of c dies while c runs on the other worker.
     s.remove_worker(other, "killed", &mut c);
     let frees = c.frees();
-    assert_eq!(frees, vec![(wc, Key::from("c"))], "c is cancelled: an input is gone");
+    assert_eq!(
+        frees,
+        vec![(wc, Key::from("c"))],
+        "c is cancelled: an input is gone"
+    );
     let sent = c.computes();
     assert_eq!(sent.len(), 1, "the lost input is recomputed: {sent:?}");
     assert_eq!(sent[0].0, wc);
@@ -214,7 +275,11 @@ fn a_lost_worker_is_recovered_from_lineage() {
     let sent = c.computes();
     assert_eq!(sent, vec![(wc, Key::from("c"))]);
     s.handle_worker(wc, finished(&"c".into(), 8), now, &mut c);
-    assert!(c.client_msgs().iter().any(|m| matches!(m, ToClient::InMemory { key, .. } if *key == Key::from("c"))));
+    assert!(
+        c.client_msgs()
+            .iter()
+            .any(|m| matches!(m, ToClient::InMemory { key, .. } if *key == Key::from("c")))
+    );
 }
 
 #[test]
@@ -222,7 +287,10 @@ fn a_task_that_kills_three_workers_fails_naming_itself() {
     let (mut s, mut c, now) = setup(&[(1, 1)]);
     s.handle_client(
         7,
-        FromClient::UpdateGraph { tasks: vec![task("boom", &[], 0)], wanted: vec!["boom".into()] },
+        FromClient::UpdateGraph {
+            tasks: vec![task("boom", &[], 0)],
+            wanted: vec!["boom".into()],
+        },
         &mut c,
     );
     for round in 0..3u32 {
@@ -240,7 +308,11 @@ fn a_task_that_kills_three_workers_fails_naming_itself() {
     let (key, failure) = err.expect("the task failed");
     assert_eq!(key, Key::from("boom"));
     assert_eq!(failure.kind, "killed-worker");
-    assert!(failure.message.contains("boom") && failure.message.contains("3 workers"), "{}", failure.message);
+    assert!(
+        failure.message.contains("boom") && failure.message.contains("3 workers"),
+        "{}",
+        failure.message
+    );
 }
 
 #[test]
@@ -270,7 +342,11 @@ fn errors_reach_dependents_and_retries_rerun() {
     assert!(msgs.iter().any(|m| matches!(m, ToClient::Erred { key, cause, failure }
         if *key == Key::from("after") && *cause == Key::from("bad") && failure.message == "bad went wrong")));
     s.handle_worker(1, finished(&"flaky".into(), 8), now, &mut c);
-    assert!(c.client_msgs().iter().any(|m| matches!(m, ToClient::InMemory { key, .. } if *key == Key::from("flaky"))));
+    assert!(
+        c.client_msgs()
+            .iter()
+            .any(|m| matches!(m, ToClient::InMemory { key, .. } if *key == Key::from("flaky")))
+    );
 }
 
 #[test]
@@ -278,12 +354,18 @@ fn missing_dependencies_and_unknown_keys_are_errors() {
     let (mut s, mut c, _) = setup(&[(1, 1)]);
     s.handle_client(
         7,
-        FromClient::UpdateGraph { tasks: vec![task("x", &["nowhere"], 0)], wanted: vec!["x".into(), "ghost".into()] },
+        FromClient::UpdateGraph {
+            tasks: vec![task("x", &["nowhere"], 0)],
+            wanted: vec!["x".into(), "ghost".into()],
+        },
         &mut c,
     );
     let msgs = c.client_msgs();
     assert!(msgs.iter().any(|m| matches!(m, ToClient::Erred { key, failure, .. } if *key == Key::from("x") && failure.message.contains("nowhere"))));
-    assert!(msgs.iter().any(|m| matches!(m, ToClient::Erred { key, .. } if *key == Key::from("ghost"))));
+    assert!(
+        msgs.iter()
+            .any(|m| matches!(m, ToClient::Erred { key, .. } if *key == Key::from("ghost")))
+    );
     assert!(c.computes().is_empty());
 }
 
@@ -298,13 +380,24 @@ fn idle_workers_steal_and_a_new_worker_gets_work() {
     let wanted = (0..20).map(|i| Key::from(format!("dep-{i}"))).collect();
     s.handle_client(7, FromClient::UpdateGraph { tasks, wanted }, &mut c);
     let sent = c.computes();
-    s.handle_worker(1, FromWorker::Finished { key: sent[0].1.clone(), nbytes: 10, duration_us: 1_000_000, value: None }, now, &mut c);
+    s.handle_worker(
+        1,
+        FromWorker::Finished {
+            key: sent[0].1.clone(),
+            nbytes: 10,
+            duration_us: 1_000_000,
+            value: None,
+        },
+        now,
+        &mut c,
+    );
     let sent = c.computes();
     assert_eq!(sent.len(), 20);
     assert!(sent.iter().all(|(w, _)| *w == 1));
     // A worker joins mid-job and is idle: the next tick steals from worker 1.
     s.add_worker(2, reg("2", 1), now, &mut c);
-    c.to_workers.retain(|(_, m)| !matches!(m, ToWorker::Peers { .. } | ToWorker::Registered { .. }));
+    c.to_workers
+        .retain(|(_, m)| !matches!(m, ToWorker::Peers { .. } | ToWorker::Registered { .. }));
     s.tick(now + Duration::from_millis(100), &mut c);
     let steals: Vec<Key> = c
         .to_workers
@@ -315,8 +408,20 @@ fn idle_workers_steal_and_a_new_worker_gets_work() {
         })
         .collect();
     assert_eq!(steals.len(), 1);
-    assert_eq!(steals[0], Key::from("dep-19"), "the task that would run last is stolen");
-    s.handle_worker(1, FromWorker::StealReply { key: steals[0].clone(), accepted: true }, now, &mut c);
+    assert_eq!(
+        steals[0],
+        Key::from("dep-19"),
+        "the task that would run last is stolen"
+    );
+    s.handle_worker(
+        1,
+        FromWorker::StealReply {
+            key: steals[0].clone(),
+            accepted: true,
+        },
+        now,
+        &mut c,
+    );
     assert_eq!(c.computes(), vec![(2, Key::from("dep-19"))]);
     assert_eq!(s.snapshot().tasks_stolen, 1);
 }
@@ -326,7 +431,10 @@ fn a_client_that_disconnects_releases_its_keys_and_silent_workers_are_removed() 
     let (mut s, mut c, now) = setup(&[(1, 1)]);
     s.handle_client(
         7,
-        FromClient::UpdateGraph { tasks: vec![task("a", &[], 0)], wanted: vec!["a".into()] },
+        FromClient::UpdateGraph {
+            tasks: vec![task("a", &[], 0)],
+            wanted: vec!["a".into()],
+        },
         &mut c,
     );
     let sent = c.computes();
@@ -344,12 +452,23 @@ fn pending_work_nobody_wants_is_cancelled() {
     let (mut s, mut c, _) = setup(&[(1, 1)]);
     let tasks: Vec<NewTask> = (0..10).map(|i| task(&format!("t-{i}"), &[], i)).collect();
     let wanted: Vec<Key> = tasks.iter().map(|t| t.key.clone()).collect();
-    s.handle_client(7, FromClient::UpdateGraph { tasks, wanted: wanted.clone() }, &mut c);
+    s.handle_client(
+        7,
+        FromClient::UpdateGraph {
+            tasks,
+            wanted: wanted.clone(),
+        },
+        &mut c,
+    );
     let sent = c.computes();
     assert_eq!(sent.len(), 2);
     s.handle_client(7, FromClient::Release { keys: wanted }, &mut c);
     let frees = c.frees();
-    assert_eq!(frees.len(), 2, "both processing tasks are cancelled on the worker");
+    assert_eq!(
+        frees.len(),
+        2,
+        "both processing tasks are cancelled on the worker"
+    );
     assert_eq!(s.num_tasks(), 0);
     assert_eq!(s.snapshot().queued, 0);
 }

@@ -9,12 +9,10 @@
 //! [`WorkerState`] is the pure state machine; [`server`] is its tokio shell.
 //!
 //! ```no_run
-//! fn main() {
-//!     // First line of a program whose functions run on a local cluster: in a worker
-//!     // subprocess this runs the worker and exits; otherwise it returns at once.
-//!     brisk_worker::main_if_worker();
-//!     // ... the program itself ...
-//! }
+//! // First line of `main` of a program whose functions run on a local cluster: in a worker
+//! // subprocess this runs the worker and exits; otherwise it returns at once.
+//! brisk_worker::main_if_worker();
+//! // ... the program itself ...
 //! ```
 
 mod error;
@@ -60,16 +58,16 @@ fn options_from_env(address: String) -> Result<WorkerOptions, WorkerError> {
     let mut o = WorkerOptions::new(address);
     let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
     if let Some(n) = var(ENV_WORKER_NTHREADS) {
-        o.nthreads = n
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or(WorkerError::BadOption {
-                name: ENV_WORKER_NTHREADS,
-                value: n,
-                reason: "expected a positive integer",
-            })?;
+        o.nthreads =
+            n.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or(WorkerError::BadOption {
+                    name: ENV_WORKER_NTHREADS,
+                    value: n,
+                    reason: "expected a positive integer",
+                })?;
     }
     if let Some(m) = var(ENV_WORKER_MEMORY_LIMIT) {
         o.memory_limit = brisk_protocol::parse_bytes(&m).ok_or(WorkerError::BadOption {

@@ -152,7 +152,11 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
             }
             None => local_ip_towards(&address).unwrap_or_else(|| "127.0.0.1".into()),
         };
-        let scheme = if options.security.tls.is_some() { "tls" } else { "tcp" };
+        let scheme = if options.security.tls.is_some() {
+            "tls"
+        } else {
+            "tcp"
+        };
         let peer_address = format!("{scheme}://{contact}:{port}");
         let reg = WorkerRegistration {
             name: name.clone(),
@@ -387,7 +391,11 @@ impl Session<'_> {
         let pause = (limit as f64 * self.options.pause_fraction) as u64;
         let paused = state.is_paused();
         if !paused && managed > pause {
-            tracing::warn!(managed, limit, "memory use past the pause threshold: pausing");
+            tracing::warn!(
+                managed,
+                limit,
+                "memory use past the pause threshold: pausing"
+            );
             state.set_paused(true, comm);
         } else if paused && managed < pause * 9 / 10 {
             state.set_paused(false, comm);
@@ -423,7 +431,9 @@ impl Session<'_> {
                             let Some(v) = v else { continue };
                             match store.put_encoded(k.clone(), &v) {
                                 Ok(n) => got.push((k, n)),
-                                Err(e) => tracing::warn!(error = %e, "cannot decode a fetched value"),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "cannot decode a fetched value")
+                                }
                             }
                         }
                         got

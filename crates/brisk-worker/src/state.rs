@@ -210,12 +210,15 @@ impl WorkerState {
                 d.users += 1;
             } else {
                 missing += 1;
-                let f = self.fetches.entry(dep.key.clone()).or_insert_with(|| Fetch {
-                    who_has: Vec::new(),
-                    in_flight: None,
-                    waiters: Vec::new(),
-                    nbytes: dep.nbytes,
-                });
+                let f = self
+                    .fetches
+                    .entry(dep.key.clone())
+                    .or_insert_with(|| Fetch {
+                        who_has: Vec::new(),
+                        in_flight: None,
+                        waiters: Vec::new(),
+                        nbytes: dep.nbytes,
+                    });
                 for w in dep.who_has {
                     if !f.who_has.contains(&w) {
                         f.who_has.push(w);
@@ -246,7 +249,9 @@ impl WorkerState {
 
     /// Forget a task that has not started, releasing its inputs.
     fn drop_task(&mut self, key: &Key, comm: &mut impl WorkerComm) {
-        let Some(t) = self.tasks.remove(key) else { return };
+        let Some(t) = self.tasks.remove(key) else {
+            return;
+        };
         self.ready.remove(&(t.priority, key.clone()));
         for d in &t.deps {
             if let Some(f) = self.fetches.get_mut(d) {
@@ -297,10 +302,8 @@ impl WorkerState {
         comm: &mut impl WorkerComm,
     ) {
         let Some(t) = self.tasks.remove(key) else {
-            if let Outcome::Done { .. } = outcome {
-                if !self.data.contains_key(key) {
-                    comm.release(key.clone());
-                }
+            if matches!(outcome, Outcome::Done { .. }) && !self.data.contains_key(key) {
+                comm.release(key.clone());
             }
             return;
         };
@@ -431,8 +434,12 @@ impl WorkerState {
     /// Start what can start: tasks on free threads (highest priority first) and fetches.
     fn schedule(&mut self, comm: &mut impl WorkerComm) {
         while !self.paused && self.executing < self.nthreads {
-            let Some((_, key)) = self.ready.pop_first() else { break };
-            let Some(t) = self.tasks.get_mut(&key) else { continue };
+            let Some((_, key)) = self.ready.pop_first() else {
+                break;
+            };
+            let Some(t) = self.tasks.get_mut(&key) else {
+                continue;
+            };
             t.state = WorkerTaskState::Executing;
             self.executing += 1;
             comm.execute(Execute {

@@ -219,8 +219,12 @@ impl DataStore {
         let target = (self.limit as f64 * self.target) as u64;
         let mut skipped: Vec<(u64, Key)> = Vec::new();
         while g.managed > target {
-            let Some((tick, key)) = g.lru.pop_first() else { break };
-            let Some(m) = g.memory.get(&key) else { continue };
+            let Some((tick, key)) = g.lru.pop_first() else {
+                break;
+            };
+            let Some(m) = g.memory.get(&key) else {
+                continue;
+            };
             if !m.spillable {
                 skipped.push((tick, key));
                 continue;
@@ -296,7 +300,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = DataStore::new(10_000, 0.6, dir.path().join("spill"));
         for i in 0..10u32 {
-            store.put(Key::from(("x", i as usize)), Value::new(vec![i as u8; 1000]));
+            store.put(
+                Key::from(("x", i as usize)),
+                Value::new(vec![i as u8; 1000]),
+            );
         }
         let s = store.stats();
         assert!(s.managed <= 6_000, "{s:?}");

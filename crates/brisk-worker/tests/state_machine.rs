@@ -58,7 +58,11 @@ fn with_peers() -> (WorkerState, Rec) {
     let mut c = Rec::default();
     s.handle_scheduler(
         ToWorker::Peers {
-            added: vec![(1, "tcp://a:1".into()), (2, "tcp://b:2".into()), (3, "tcp://c:3".into())],
+            added: vec![
+                (1, "tcp://a:1".into()),
+                (2, "tcp://b:2".into()),
+                (3, "tcp://c:3".into()),
+            ],
             removed: vec![],
         },
         &mut c,
@@ -76,7 +80,9 @@ fn runs_by_priority_one_thread_at_a_time() {
     assert_eq!(c.exec.len(), 1);
     s.task_done(&"late".into(), done(8), 10, &mut c);
     assert_eq!(c.exec[1].key, Key::from("a"), "highest priority next");
-    assert!(matches!(&c.sent[0], FromWorker::Finished { key, nbytes: 8, .. } if *key == Key::from("late")));
+    assert!(
+        matches!(&c.sent[0], FromWorker::Finished { key, nbytes: 8, .. } if *key == Key::from("late"))
+    );
 }
 
 #[test]
@@ -86,15 +92,31 @@ fn fetches_inputs_and_drops_replicas_after_use() {
     assert!(c.exec.is_empty());
     let mut f = c.fetch.clone();
     f.sort();
-    assert_eq!(f, vec![(2, vec![Key::from("x")]), (3, vec![Key::from("y")])]);
+    assert_eq!(
+        f,
+        vec![(2, vec![Key::from("x")]), (3, vec![Key::from("y")])]
+    );
     s.fetched(2, &["x".into()], &[("x".into(), 10)], &mut c);
     assert!(c.exec.is_empty());
     // The holder of y lost it: tell the scheduler, try nobody else (no other holder).
     s.fetched(3, &["y".into()], &[], &mut c);
-    assert!(c.sent.iter().any(|m| matches!(m, FromWorker::Missing { key, holder: 3 } if *key == Key::from("y"))));
+    assert!(
+        c.sent
+            .iter()
+            .any(|m| matches!(m, FromWorker::Missing { key, holder: 3 } if *key == Key::from("y")))
+    );
     // The scheduler recomputes y elsewhere and resends the task.
-    s.handle_scheduler(ToWorker::Free { keys: vec!["sum".into()] }, &mut c);
-    assert_eq!(c.released, vec![Key::from("x")], "x's replica goes with its only user");
+    s.handle_scheduler(
+        ToWorker::Free {
+            keys: vec!["sum".into()],
+        },
+        &mut c,
+    );
+    assert_eq!(
+        c.released,
+        vec![Key::from("x")],
+        "x's replica goes with its only user"
+    );
     c.released.clear();
     c.fetch.clear();
     s.handle_scheduler(compute("sum", 1, &[("x", &[2]), ("y", &[1])]), &mut c);
@@ -115,8 +137,18 @@ fn steals_only_what_has_not_started_and_cancels_what_runs() {
     let (mut s, mut c) = with_peers();
     s.handle_scheduler(compute("running", 1, &[]), &mut c);
     s.handle_scheduler(compute("queued", 2, &[]), &mut c);
-    s.handle_scheduler(ToWorker::Steal { key: "queued".into() }, &mut c);
-    s.handle_scheduler(ToWorker::Steal { key: "running".into() }, &mut c);
+    s.handle_scheduler(
+        ToWorker::Steal {
+            key: "queued".into(),
+        },
+        &mut c,
+    );
+    s.handle_scheduler(
+        ToWorker::Steal {
+            key: "running".into(),
+        },
+        &mut c,
+    );
     let replies: Vec<(Key, bool)> = c
         .sent
         .iter()
@@ -125,12 +157,26 @@ fn steals_only_what_has_not_started_and_cancels_what_runs() {
             _ => None,
         })
         .collect();
-    assert_eq!(replies, vec![("queued".into(), true), ("running".into(), false)]);
-    s.handle_scheduler(ToWorker::Free { keys: vec!["running".into()] }, &mut c);
-    assert_eq!(s.task_state(&"running".into()), Some(WorkerTaskState::Cancelled));
+    assert_eq!(
+        replies,
+        vec![("queued".into(), true), ("running".into(), false)]
+    );
+    s.handle_scheduler(
+        ToWorker::Free {
+            keys: vec!["running".into()],
+        },
+        &mut c,
+    );
+    assert_eq!(
+        s.task_state(&"running".into()),
+        Some(WorkerTaskState::Cancelled)
+    );
     c.sent.clear();
     s.task_done(&"running".into(), done(8), 10, &mut c);
-    assert!(c.sent.is_empty(), "a cancelled task's result is not reported");
+    assert!(
+        c.sent.is_empty(),
+        "a cancelled task's result is not reported"
+    );
     assert_eq!(c.released, vec![Key::from("running")]);
     assert_eq!(c.exec.len(), 1, "the stolen task never ran here");
 }
@@ -144,7 +190,12 @@ fn failures_are_reported_and_pause_holds_new_work() {
     assert!(c.exec.is_empty(), "paused: nothing starts");
     s.set_paused(false, &mut c);
     assert_eq!(c.exec.len(), 1);
-    s.task_done(&"t".into(), Outcome::Failed(WireFailure::msg("error", "bad input")), 3, &mut c);
+    s.task_done(
+        &"t".into(),
+        Outcome::Failed(WireFailure::msg("error", "bad input")),
+        3,
+        &mut c,
+    );
     assert!(c.sent.iter().any(|m| matches!(m, FromWorker::Erred { key, failure, .. } if *key == Key::from("t") && failure.message == "bad input")));
     assert!(!s.has_data(&"t".into()));
 }

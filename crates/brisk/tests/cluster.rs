@@ -5,6 +5,9 @@
 //! registered here. The scheduler runs either in-process (`Client::local`) or as the `brisk`
 //! binary (`brisk scheduler`), and the stock `brisk worker` takes part too.
 
+// A test binary with its own `main` (harness = false): unwraps are assertions here.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,14 +55,32 @@ fn main() {
     brisk::worker::main_if_worker();
     let _ = tracing_subscriber_init();
     let tests: &[(&str, TestFn)] = &[
-        ("local_cluster_runs_graphs_delayed_and_futures", local_cluster_runs_graphs_delayed_and_futures),
+        (
+            "local_cluster_runs_graphs_delayed_and_futures",
+            local_cluster_runs_graphs_delayed_and_futures,
+        ),
         ("errors_name_their_keys", errors_name_their_keys),
-        ("separate_processes_with_the_stock_binaries", separate_processes_with_the_stock_binaries),
+        (
+            "separate_processes_with_the_stock_binaries",
+            separate_processes_with_the_stock_binaries,
+        ),
         ("kill_9_a_worker_mid_job", kill_9_a_worker_mid_job),
-        ("a_task_that_kills_three_workers_fails", a_task_that_kills_three_workers_fails),
-        ("a_worker_that_joins_mid_job_gets_work", a_worker_that_joins_mid_job_gets_work),
-        ("bad_tokens_and_garbage_are_rejected", bad_tokens_and_garbage_are_rejected),
-        ("a_client_that_disconnects_releases_its_keys", a_client_that_disconnects_releases_its_keys),
+        (
+            "a_task_that_kills_three_workers_fails",
+            a_task_that_kills_three_workers_fails,
+        ),
+        (
+            "a_worker_that_joins_mid_job_gets_work",
+            a_worker_that_joins_mid_job_gets_work,
+        ),
+        (
+            "bad_tokens_and_garbage_are_rejected",
+            bad_tokens_and_garbage_are_rejected,
+        ),
+        (
+            "a_client_that_disconnects_releases_its_keys",
+            a_client_that_disconnects_releases_its_keys,
+        ),
         ("soak_100k_tasks", soak_100k_tasks),
         ("processes_get", processes_get),
     ];
@@ -101,8 +122,11 @@ fn tree_graph(n: usize) -> (Graph, Key) {
     let mut level: Vec<Key> = (0..n)
         .map(|i| {
             let k = Key::from(("leaf", i));
-            g.insert(k.clone(), Task::new(f("inc"), vec![brisk::Arg::Literal(Value::from(i as i64))]))
-                .unwrap();
+            g.insert(
+                k.clone(),
+                Task::new(f("inc"), vec![brisk::Arg::Literal(Value::from(i as i64))]),
+            )
+            .unwrap();
             k
         })
         .collect();
@@ -114,7 +138,9 @@ fn tree_graph(n: usize) -> (Graph, Key) {
             .enumerate()
             .map(|(i, c)| {
                 let k = Key::from((&*format!("sum-{depth}"), i));
-                let args = vec![brisk::Arg::List(c.iter().map(|k| brisk::Arg::Key(k.clone())).collect())];
+                let args = vec![brisk::Arg::List(
+                    c.iter().map(|k| brisk::Arg::Key(k.clone())).collect(),
+                )];
                 g.insert(k.clone(), Task::new(f("sum"), args)).unwrap();
                 k
             })
@@ -155,7 +181,13 @@ fn local_cluster_runs_graphs_delayed_and_futures() -> anyhow::Result<()> {
     ensure!(t == vec![10.0, 20.0], "{t:?}");
     // Big values travel between workers and back.
     let bigs = client.map(big, 0..6i64)?;
-    let s = client.submit(sum_big, (bigs.iter().map(|b| brisk::IntoArg::into_arg(b)).collect::<Vec<_>>(),))?;
+    let s = client.submit(
+        sum_big,
+        (bigs
+            .iter()
+            .map(brisk::IntoArg::into_arg)
+            .collect::<Vec<_>>(),),
+    )?;
     ensure!(s.result()? == (0..6).map(|n| n as f64 * 100_000.0).sum::<f64>());
     let order: Vec<Key> = client
         .as_completed(client.map(slow_inc, 0..6i64)?)
@@ -171,7 +203,14 @@ fn local_cluster_runs_graphs_delayed_and_futures() -> anyhow::Result<()> {
 }
 
 fn sum_big(parts: Vec<Value>) -> f64 {
-    parts.iter().map(|p| p.get::<Vec<f64>>().map(|v| v.iter().sum::<f64>()).unwrap_or(f64::NAN)).sum()
+    parts
+        .iter()
+        .map(|p| {
+            p.get::<Vec<f64>>()
+                .map(|v| v.iter().sum::<f64>())
+                .unwrap_or(f64::NAN)
+        })
+        .sum()
 }
 brisk::register!(sum_big);
 
@@ -181,18 +220,30 @@ fn errors_name_their_keys() -> anyhow::Result<()> {
     let err = client.gather(&xs).unwrap_err();
     let text = err.to_string();
     ensure!(text.contains("unlucky number 13"), "{text}");
-    ensure!(text.contains("fail_on_13"), "the error names the key: {text}");
+    ensure!(
+        text.contains("fail_on_13"),
+        "the error names the key: {text}"
+    );
     let bad = client.submit(fail_on_13, (13,))?;
     let after = client.submit(inc, (&bad,))?;
     let err = after.result().unwrap_err();
-    ensure!(matches!(err, brisk::Error::DependencyFailed { .. }), "{err}");
+    ensure!(
+        matches!(err, brisk::Error::DependencyFailed { .. }),
+        "{err}"
+    );
     // Closures cannot travel: a clear error before anything is sent.
     let err = client.submit(|x: i64| x * 2, (1,)).unwrap_err();
-    ensure!(matches!(err, brisk::Error::UnregisteredFunction { .. }), "{err}");
+    ensure!(
+        matches!(err, brisk::Error::UnregisteredFunction { .. }),
+        "{err}"
+    );
     ensure!(err.to_string().contains("register!"), "{err}");
     let d = delayed(|x: i64| x + 1).call(1);
     let err = d.compute().unwrap_err();
-    ensure!(matches!(err, brisk::Error::UnregisteredFunction { .. }), "{err}");
+    ensure!(
+        matches!(err, brisk::Error::UnregisteredFunction { .. }),
+        "{err}"
+    );
     // Cancel.
     let slow = client.map(slow_inc, 100..200i64)?;
     client.cancel(&slow);
@@ -221,7 +272,14 @@ fn start_scheduler(extra: &[&str]) -> anyhow::Result<(Proc, String)> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("scheduler.json");
     let child = Command::new(brisk_bin())
-        .args(["scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file"])
+        .args([
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--scheduler-file",
+        ])
         .arg(&file)
         .args(extra)
         .env_remove("BRISK_TOKEN")
@@ -236,7 +294,10 @@ fn start_scheduler(extra: &[&str]) -> anyhow::Result<(Proc, String)> {
         {
             return Ok((p, a.to_string()));
         }
-        ensure!(t.elapsed() < Duration::from_secs(20), "the scheduler did not start");
+        ensure!(
+            t.elapsed() < Duration::from_secs(20),
+            "the scheduler did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -256,10 +317,15 @@ fn start_self_worker(address: &str, name: &str, token: Option<&str>) -> anyhow::
 }
 
 fn connect(address: &str, token: Option<&str>) -> anyhow::Result<Client> {
-    let security = brisk::distributed::protocol::Security::none().with_token(token.map(String::from));
+    let security =
+        brisk::distributed::protocol::Security::none().with_token(token.map(String::from));
     Ok(Client::connect_with(
         address,
-        ClientOptions { security, set_as_default: false, name: "test".into() },
+        ClientOptions {
+            security,
+            set_as_default: false,
+            name: "test".into(),
+        },
     )?)
 }
 
@@ -270,7 +336,16 @@ fn separate_processes_with_the_stock_binaries() -> anyhow::Result<()> {
     for i in 0..2 {
         workers.push(Proc(
             Command::new(brisk_bin())
-                .args(["worker", &address, "--nthreads", "1", "--name", &format!("stock-{i}"), "--listen-host", "127.0.0.1"])
+                .args([
+                    "worker",
+                    &address,
+                    "--nthreads",
+                    "1",
+                    "--name",
+                    &format!("stock-{i}"),
+                    "--listen-host",
+                    "127.0.0.1",
+                ])
                 .stdin(Stdio::null())
                 .spawn()?,
         ));
@@ -281,7 +356,13 @@ fn separate_processes_with_the_stock_binaries() -> anyhow::Result<()> {
     let add = Func::by_name("brisk::demo::add")?;
     let mut g = Graph::new();
     for i in 0..2000usize {
-        g.insert(("x", i), Task::new(inc.clone(), vec![brisk::Arg::Literal(Value::from(i as i64))]))?;
+        g.insert(
+            ("x", i),
+            Task::new(
+                inc.clone(),
+                vec![brisk::Arg::Literal(Value::from(i as i64))],
+            ),
+        )?;
     }
     let mut level: Vec<Key> = (0..2000).map(|i| Key::from(("x", i))).collect();
     let mut d = 0;
@@ -291,9 +372,15 @@ fn separate_processes_with_the_stock_binaries() -> anyhow::Result<()> {
         for (i, pair) in level.chunks(2).enumerate() {
             let k = Key::from((&*format!("add-{d}"), i));
             let args = if pair.len() == 2 {
-                vec![brisk::Arg::Key(pair[0].clone()), brisk::Arg::Key(pair[1].clone())]
+                vec![
+                    brisk::Arg::Key(pair[0].clone()),
+                    brisk::Arg::Key(pair[1].clone()),
+                ]
             } else {
-                vec![brisk::Arg::Key(pair[0].clone()), brisk::Arg::Literal(Value::from(0i64))]
+                vec![
+                    brisk::Arg::Key(pair[0].clone()),
+                    brisk::Arg::Literal(Value::from(0i64)),
+                ]
             };
             g.insert(k.clone(), Task::new(add.clone(), args))?;
             next.push(k);
@@ -303,7 +390,11 @@ fn separate_processes_with_the_stock_binaries() -> anyhow::Result<()> {
     let v = brisk::Scheduler::get(&client, &g, &[level[0].clone()], &Default::default())?;
     ensure!(v[0].get::<i64>()? == (1..=2000).sum::<i64>());
     let info = client.scheduler_info()?;
-    ensure!(info.workers.iter().all(|w| w.metrics.tasks_done > 0 || info.tasks_done > 0));
+    ensure!(
+        info.workers
+            .iter()
+            .all(|w| w.metrics.tasks_done > 0 || info.tasks_done > 0)
+    );
     // Functions the stock worker does not know fail with a clear error.
     let err = client.submit(inc_local, (1,))?.result().unwrap_err();
     ensure!(err.to_string().contains("not registered"), "{err}");
@@ -327,7 +418,10 @@ fn kill_9_a_worker_mid_job() -> anyhow::Result<()> {
     }
     ensure!(client.kill_local_worker(0), "killed");
     let got = client.gather(&ys)?;
-    ensure!(got == (2..102).collect::<Vec<i64>>(), "right answer after a SIGKILL: {got:?}");
+    ensure!(
+        got == (2..102).collect::<Vec<i64>>(),
+        "right answer after a SIGKILL: {got:?}"
+    );
     let info = client.scheduler_info()?;
     ensure!(info.workers_lost >= 1 && info.workers.len() == 1);
     client.shutdown();
@@ -349,8 +443,15 @@ fn a_task_that_kills_three_workers_fails() -> anyhow::Result<()> {
     ensure!(text.contains("crash"), "the error names the task: {text}");
     ensure!(text.contains("3 workers"), "{text}");
     let info = client.scheduler_info()?;
-    ensure!(info.workers.len() == 1, "one worker survives: {}", info.workers.len());
-    ensure!(client.submit(inc, (2,))?.result()? == 3, "the cluster still works");
+    ensure!(
+        info.workers.len() == 1,
+        "one worker survives: {}",
+        info.workers.len()
+    );
+    ensure!(
+        client.submit(inc, (2,))?.result()? == 3,
+        "the cluster still works"
+    );
     Ok(())
 }
 
@@ -365,8 +466,15 @@ fn a_worker_that_joins_mid_job_gets_work() -> anyhow::Result<()> {
     let got = client.gather(&xs)?;
     ensure!(got == (1..201).collect::<Vec<i64>>());
     let info = client.scheduler_info()?;
-    let late = info.workers.iter().find(|w| w.name == "late").context("the late worker joined")?;
-    ensure!(late.metrics.tasks_done > 10 || late.has_what > 10, "the late worker did work: {late:?}");
+    let late = info
+        .workers
+        .iter()
+        .find(|w| w.name == "late")
+        .context("the late worker joined")?;
+    ensure!(
+        late.metrics.tasks_done > 10 || late.has_what > 10,
+        "the late worker did work: {late:?}"
+    );
     Ok(())
 }
 
@@ -383,9 +491,13 @@ fn bad_tokens_and_garbage_are_rejected() -> anyhow::Result<()> {
     let mut raw2 = std::net::TcpStream::connect(hostport)?;
     raw2.write_all(&[0xff; 64])?;
     // A wrong token and no token are rejected with a clear error.
-    let err = connect(&address, Some("wrong")).err().context("a wrong token must fail")?;
+    let err = connect(&address, Some("wrong"))
+        .err()
+        .context("a wrong token must fail")?;
     ensure!(err.to_string().contains("wrong token"), "{err}");
-    let err = connect(&address, None).err().context("no token must fail")?;
+    let err = connect(&address, None)
+        .err()
+        .context("no token must fail")?;
     ensure!(err.to_string().contains("needs a token"), "{err}");
     // The right token works.
     let client = connect(&address, Some("s3cret"))?;
@@ -394,7 +506,10 @@ fn bad_tokens_and_garbage_are_rejected() -> anyhow::Result<()> {
     // A worker with a bad token does not join.
     let mut bad = start_self_worker(&address, "intruder", Some("nope"))?;
     let status = wait_exit(&mut bad.0, Duration::from_secs(20))?;
-    ensure!(!status.success(), "a worker with a bad token exits with an error");
+    ensure!(
+        !status.success(),
+        "a worker with a bad token exits with an error"
+    );
     ensure!(client.scheduler_info()?.workers.len() == 1);
     Ok(())
 }
@@ -421,7 +536,12 @@ fn a_client_that_disconnects_releases_its_keys() -> anyhow::Result<()> {
         let client = connect(&address, None)?;
         let xs = client.map(big, 0..10i64)?;
         client.wait(&xs);
-        let held: u64 = watcher.scheduler_info()?.tasks_by_state.iter().map(|(_, n)| n).sum();
+        let held: u64 = watcher
+            .scheduler_info()?
+            .tasks_by_state
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
         ensure!(held == 10, "ten keys held: {held}");
         std::mem::forget(xs);
         client.close();
@@ -434,7 +554,10 @@ fn a_client_that_disconnects_releases_its_keys() -> anyhow::Result<()> {
         if held == 0 && info.clients == 1 {
             break;
         }
-        ensure!(t.elapsed() < Duration::from_secs(20), "keys still held: {info:?}");
+        ensure!(
+            t.elapsed() < Duration::from_secs(20),
+            "keys still held: {info:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(())
@@ -448,11 +571,19 @@ fn soak_100k_tasks() -> anyhow::Result<()> {
     drop(xs);
     let t = Instant::now();
     loop {
-        let held: u64 = client.scheduler_info()?.tasks_by_state.iter().map(|(_, n)| n).sum();
+        let held: u64 = client
+            .scheduler_info()?
+            .tasks_by_state
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
         if held == 0 {
             break;
         }
-        ensure!(t.elapsed() < Duration::from_secs(30), "{held} keys still held");
+        ensure!(
+            t.elapsed() < Duration::from_secs(30),
+            "{held} keys still held"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     client.shutdown();
