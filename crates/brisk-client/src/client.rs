@@ -86,6 +86,8 @@ pub(crate) struct Inner {
     address: String,
     disconnected: Mutex<Option<String>>,
     is_default: AtomicBool,
+    /// Notified once per batch of messages from the scheduler.
+    progress: tokio::sync::Notify,
     pub(crate) cluster: Mutex<Option<crate::local::LocalCluster>>,
 }
 
@@ -141,6 +143,7 @@ impl Client {
             address: addr.to_string(),
             disconnected: Mutex::new(None),
             is_default: AtomicBool::new(false),
+            progress: tokio::sync::Notify::new(),
             cluster: Mutex::new(None),
         });
         let brisk_protocol::conn::Connection { reader, writer, .. } = conn;
@@ -555,6 +558,7 @@ async fn read_loop(inner: Weak<Inner>, mut reader: MessageReader) {
                 for m in msgs {
                     inner.on_message(m);
                 }
+                inner.progress.notify_waiters();
             }
             Err(e) => {
                 inner.on_disconnect(e.to_string());
@@ -675,6 +679,7 @@ impl Inner {
             }
         }
         self.info.lock().clear();
+        self.progress.notify_waiters();
     }
 
     /// The value of one key: inline from the scheduler, or fetched from a worker holding it.
@@ -748,6 +753,20 @@ impl Inner {
         self: &Arc<Self>,
         futures: &[Future<Value>],
     ) -> Result<Vec<Value>, Error> {
+        // Wait for all, waking once per batch from the scheduler rather than once per key.
+        let mut next = 0;
+        while next < futures.len() {
+            let notified = self.progress.notified();
+            while next < futures.len() && futures[next].cell.is_done() {
+                next += 1;
+            }
+            if next < futures.len() {
+                if self.disconnected.lock().is_some() {
+                    break;
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
+            }
+        }
         let mut by_worker: FxHashMap<WorkerId, Vec<usize>> = FxHashMap::default();
         for (i, f) in futures.iter().enumerate() {
             match f.cell.settled().await {

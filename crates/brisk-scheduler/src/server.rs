@@ -32,7 +32,7 @@ pub struct SchedulerOptions {
     pub config: SchedulerConfig,
     /// Serve a JSON snapshot of the cluster over HTTP on this port (the dashboard's seam).
     pub dashboard_port: Option<u16>,
-    /// Threads of the I/O runtime.
+    /// Threads of the I/O runtime (1: everything on the scheduler's own thread).
     pub threads: usize,
 }
 
@@ -44,7 +44,7 @@ impl Default for SchedulerOptions {
             security: Security::none(),
             config: SchedulerConfig::default(),
             dashboard_port: None,
-            threads: 2,
+            threads: 1,
         }
     }
 }
@@ -137,11 +137,19 @@ inventory::submit! {
 
 /// Start a scheduler on its own thread; returns once it listens.
 pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(options.threads.max(1))
-        .thread_name("brisk-scheduler")
-        .enable_all()
-        .build()
+    // One thread (the default) runs the state machine and every connection without any
+    // cross-thread wake-ups, like Dask's scheduler; more threads spread encoding.
+    let rt = if options.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(options.threads)
+            .thread_name("brisk-scheduler")
+            .enable_all()
+            .build()
+    }
         .map_err(|e| ProtocolError::io("cannot start the scheduler's runtime", e))?;
     let listener = rt.block_on(Listener::bind(
         &options.host,
@@ -259,7 +267,10 @@ async fn core(
             }
         }
         // Workers the state machine removed (no heartbeat) lose their connection.
-        worker_tx.retain(|w, _| state.worker_ids().contains(w));
+        if worker_tx.len() != state.num_workers() {
+            let live = state.worker_ids();
+            worker_tx.retain(|w, _| live.contains(w));
+        }
         if state.shutdown_requested() {
             tokio::time::sleep(Duration::from_millis(100)).await;
             break;

@@ -226,6 +226,11 @@ impl SchedulerState {
         self.index.get(key).map(|&id| self.t(id).state)
     }
 
+    /// The number of workers.
+    pub fn num_workers(&self) -> usize {
+        self.workers.len()
+    }
+
     /// The workers, by id.
     pub fn worker_ids(&self) -> Vec<WorkerId> {
         self.workers.keys().copied().collect()

@@ -44,7 +44,7 @@ pub enum WorkerTaskState {
     Waiting,
     /// Ready; runs when a thread is free.
     Ready,
-    /// Running.
+    /// Handed to the thread pool (running, or next in its queue).
     Executing,
     /// Running, but the scheduler no longer wants it: its result will be dropped.
     Cancelled,
@@ -102,6 +102,9 @@ pub struct WorkerState {
     max_fetches_per_peer: u32,
     paused: bool,
     done: u64,
+    /// Running average of task durations (µs), to decide how many quick tasks to hand the
+    /// thread pool at once.
+    avg_us: Option<f64>,
 }
 
 impl WorkerState {
@@ -119,6 +122,7 @@ impl WorkerState {
             max_fetches_per_peer: 2,
             paused: false,
             done: 0,
+            avg_us: None,
         }
     }
 
@@ -308,6 +312,8 @@ impl WorkerState {
             return;
         };
         self.executing = self.executing.saturating_sub(1);
+        let d = duration_us as f64;
+        self.avg_us = Some(self.avg_us.map_or(d, |a| 0.9 * a + 0.1 * d));
         for d in &t.deps {
             self.unuse(d, comm);
         }
@@ -433,7 +439,13 @@ impl WorkerState {
 
     /// Start what can start: tasks on free threads (highest priority first) and fetches.
     fn schedule(&mut self, comm: &mut impl WorkerComm) {
-        while !self.paused && self.executing < self.nthreads {
+        // Quick tasks go to the pool several at a time (about 2 ms of work per thread), so
+        // that threads run them back to back instead of waiting for this loop each time.
+        let depth = match self.avg_us {
+            Some(us) => (2000.0 / us.max(1.0)).clamp(1.0, 64.0) as u32,
+            None => 1,
+        };
+        while !self.paused && self.executing < self.nthreads * depth {
             let Some((_, key)) = self.ready.pop_first() else {
                 break;
             };

@@ -112,7 +112,7 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
             ..SchedulerConfig::default()
         },
         dashboard_port: args.dashboard_port,
-        threads: 2,
+        threads: 1,
     };
     let file = args.scheduler_file.clone();
     let mut write_err = None;
