@@ -198,7 +198,7 @@ impl SchedulerState {
         accepted: bool,
         comm: &mut impl Comm,
     ) {
-        let Some(&id) = self.index.get(key) else {
+        let Some(id) = self.lookup(key) else {
             return;
         };
         let Some((victim, thief)) = self.steals.remove(&id) else {

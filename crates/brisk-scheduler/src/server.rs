@@ -150,7 +150,7 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
             .enable_all()
             .build()
     }
-        .map_err(|e| ProtocolError::io("cannot start the scheduler's runtime", e))?;
+    .map_err(|e| ProtocolError::io("cannot start the scheduler's runtime", e))?;
     let listener = rt.block_on(Listener::bind(
         &options.host,
         options.port,

@@ -14,7 +14,7 @@ use brisk_protocol::messages::{
     WorkerSummary,
 };
 use brisk_protocol::spec::WireFailure;
-use brisk_protocol::{ClientId, Payload, WorkerId};
+use brisk_protocol::{ClientId, WorkerId};
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
@@ -112,8 +112,9 @@ impl TaskState {
 pub(crate) struct Task {
     pub key: Key,
     pub state: TaskState,
-    /// The encoded task; `None` for scattered data (no lineage).
-    pub spec: Option<Payload>,
+    /// The encoded task (a compact copy, so the message it came in can be freed); `None` for
+    /// scattered data (no lineage).
+    pub spec: Option<Box<[u8]>>,
     pub deps: SmallVec<[TaskId; 2]>,
     pub dependents: SmallVec<[TaskId; 2]>,
     /// Dependencies not in memory (while waiting).
@@ -157,7 +158,8 @@ pub struct SchedulerState {
     pub(crate) config: SchedulerConfig,
     pub(crate) tasks: Vec<Option<Task>>,
     pub(crate) free_ids: Vec<TaskId>,
-    pub(crate) index: FxHashMap<Key, TaskId>,
+    /// Key → task id, hashing the key stored in the task (no second copy of each key).
+    pub(crate) index: hashbrown::HashTable<TaskId>,
     pub(crate) workers: BTreeMap<WorkerId, Worker>,
     pub(crate) clients: FxHashMap<ClientId, FxHashSet<TaskId>>,
     pub(crate) prefixes: Vec<Prefix>,
@@ -186,7 +188,7 @@ impl SchedulerState {
             config,
             tasks: Vec::new(),
             free_ids: Vec::new(),
-            index: FxHashMap::default(),
+            index: hashbrown::HashTable::new(),
             workers: BTreeMap::new(),
             clients: FxHashMap::default(),
             prefixes: Vec::new(),
@@ -223,7 +225,7 @@ impl SchedulerState {
 
     /// The state of `key`, if the scheduler knows it.
     pub fn task_state(&self, key: &Key) -> Option<TaskState> {
-        self.index.get(key).map(|&id| self.t(id).state)
+        self.lookup(key).map(|id| self.t(id).state)
     }
 
     /// The number of workers.
@@ -250,6 +252,22 @@ impl SchedulerState {
         }
     }
 
+    /// The task with this key.
+    pub(crate) fn lookup(&self, key: &Key) -> Option<TaskId> {
+        let tasks = &self.tasks;
+        self.index
+            .find(hash_key(key), |&id| {
+                tasks[id as usize].as_ref().is_some_and(|t| t.key == *key)
+            })
+            .copied()
+    }
+
+    pub(crate) fn unindex(&mut self, id: TaskId, key: &Key) {
+        if let Ok(e) = self.index.find_entry(hash_key(key), |&x| x == id) {
+            e.remove();
+        }
+    }
+
     pub(crate) fn prefix_id(&mut self, key: &Key) -> u32 {
         let p = key.prefix();
         if let Some(&id) = self.prefix_ids.get(p) {
@@ -261,12 +279,13 @@ impl SchedulerState {
         id
     }
 
-    pub(crate) fn new_task(&mut self, key: Key, spec: Option<Payload>, priority: u64) -> TaskId {
+    pub(crate) fn new_task(&mut self, key: Key, spec: Option<&[u8]>, priority: u64) -> TaskId {
         let prefix = self.prefix_id(&key);
+        let hash = hash_key(&key);
         let task = Task {
-            key: key.clone(),
+            key,
             state: TaskState::Released,
-            spec,
+            spec: spec.map(Box::from),
             deps: SmallVec::new(),
             dependents: SmallVec::new(),
             waiting_on: 0,
@@ -291,7 +310,10 @@ impl SchedulerState {
                 (self.tasks.len() - 1) as TaskId
             }
         };
-        self.index.insert(key, id);
+        let tasks = &self.tasks;
+        self.index.insert_unique(hash, id, |&i| {
+            tasks[i as usize].as_ref().map_or(0, |t| hash_key(&t.key))
+        });
         id
     }
 
@@ -338,7 +360,7 @@ impl SchedulerState {
             FromClient::UpdateGraph { tasks, wanted } => self.update_graph(c, tasks, wanted, comm),
             FromClient::Release { keys } => {
                 for k in keys {
-                    let Some(&id) = self.index.get(&k) else {
+                    let Some(id) = self.lookup(&k) else {
                         continue;
                     };
                     self.tm(id).who_wants.retain(|x| *x != c);
@@ -551,6 +573,11 @@ impl SchedulerState {
             workers_lost: self.stats.workers_lost,
         }
     }
+}
+
+fn hash_key(key: &Key) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(key)
 }
 
 #[cold]

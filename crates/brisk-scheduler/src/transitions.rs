@@ -20,10 +20,10 @@ impl SchedulerState {
         let gen_base = self.generation << 32;
         let mut new: Vec<(TaskId, Vec<Key>)> = Vec::with_capacity(tasks.len());
         for nt in tasks {
-            if self.index.contains_key(&nt.key) {
+            if self.lookup(&nt.key).is_some() {
                 continue;
             }
-            let id = self.new_task(nt.key, Some(nt.spec), gen_base | u64::from(nt.priority));
+            let id = self.new_task(nt.key, Some(&nt.spec), gen_base | u64::from(nt.priority));
             self.tm(id).retries = nt.retries;
             new.push((id, nt.deps));
         }
@@ -31,8 +31,8 @@ impl SchedulerState {
         for (id, deps) in &new {
             let mut ids: SmallVec<[TaskId; 2]> = SmallVec::with_capacity(deps.len());
             for d in deps {
-                match self.index.get(d) {
-                    Some(&did) => {
+                match self.lookup(&d) {
+                    Some(did) => {
                         if !ids.contains(&did) {
                             ids.push(did);
                         }
@@ -46,8 +46,8 @@ impl SchedulerState {
             self.tm(*id).deps = ids;
         }
         for k in &wanted {
-            match self.index.get(k) {
-                Some(&id) => {
+            match self.lookup(&k) {
+                Some(id) => {
                     let t = self.tm(id);
                     if !t.who_wants.contains(&c) {
                         t.who_wants.push(c);
@@ -84,7 +84,7 @@ impl SchedulerState {
             }
         }
         for k in &wanted {
-            let Some(&id) = self.index.get(k) else {
+            let Some(id) = self.lookup(&k) else {
                 continue;
             };
             let t = self.t(id);
@@ -124,8 +124,8 @@ impl SchedulerState {
         comm: &mut impl Comm,
     ) {
         for (i, (key, value)) in items.into_iter().enumerate() {
-            let id = match self.index.get(&key) {
-                Some(&id) => id,
+            let id = match self.lookup(&key) {
+                Some(id) => id,
                 None => self.new_task(key.clone(), None, u64::MAX),
             };
             {
@@ -276,7 +276,10 @@ impl SchedulerState {
                 .collect();
             (
                 t.key.clone(),
-                t.spec.clone().unwrap_or_default(),
+                t.spec
+                    .as_deref()
+                    .map(|s| brisk_protocol::Payload::from(bytes::Bytes::copy_from_slice(s)))
+                    .unwrap_or_default(),
                 t.priority,
                 deps,
             )
@@ -341,7 +344,7 @@ impl SchedulerState {
         mut value: Option<EncodedValue>,
         comm: &mut impl Comm,
     ) {
-        let Some(&id) = self.index.get(key) else {
+        let Some(id) = self.lookup(&key) else {
             comm.send_worker(
                 w,
                 ToWorker::Free {
@@ -432,7 +435,7 @@ impl SchedulerState {
         failure: WireFailure,
         comm: &mut impl Comm,
     ) {
-        let Some(&id) = self.index.get(key) else {
+        let Some(id) = self.lookup(&key) else {
             return;
         };
         if self.t(id).state != TaskState::Processing(w) {
@@ -583,7 +586,7 @@ impl SchedulerState {
             let Some(t) = self.tasks[id as usize].take() else {
                 continue;
             };
-            self.index.remove(&t.key);
+            self.unindex(id, &t.key);
             self.free_ids.push(id);
             for d in t.deps {
                 if let Some(Some(dt)) = self.tasks.get_mut(d as usize) {
@@ -732,7 +735,7 @@ impl SchedulerState {
     }
 
     pub(crate) fn missing(&mut self, key: &Key, holder: WorkerId, comm: &mut impl Comm) {
-        let Some(&id) = self.index.get(key) else {
+        let Some(id) = self.lookup(&key) else {
             return;
         };
         self.tm(id).who_has.retain(|x| *x != holder);

@@ -108,9 +108,9 @@ fn tree(n: usize) -> (Graph, Key) {
             .enumerate()
             .map(|(i, p)| {
                 let k = Key::from((name.as_str(), i));
-                let b = p.get(1).map_or(Arg::Literal(Value::from(0i64)), |k| {
-                    Arg::Key(k.clone())
-                });
+                let b = p
+                    .get(1)
+                    .map_or(Arg::Literal(Value::from(0i64)), |k| Arg::Key(k.clone()));
                 let _ = g.insert(
                     k.clone(),
                     Task::new(add.clone(), vec![Arg::Key(p[0].clone()), b]),
@@ -149,18 +149,27 @@ fn proc_stat(pid: u32) -> anyhow::Result<(f64, u64)> {
 /// Scheduler CPU per task and memory per held task, with the scheduler in its own process.
 fn scheduler_costs(n: i64) -> anyhow::Result<(f64, f64)> {
     let exe = std::env::current_exe()?;
-    let bin = std::env::var("BRISK_BIN").map(std::path::PathBuf::from).unwrap_or_else(|_| {
-        exe.parent()
-            .and_then(|p| p.parent())
-            .map(|p| p.join("brisk"))
-            .unwrap_or_default()
-    });
+    let bin = std::env::var("BRISK_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            exe.parent()
+                .and_then(|p| p.parent())
+                .map(|p| p.join("brisk"))
+                .unwrap_or_default()
+        });
     let dir = std::env::temp_dir().join(format!("brisk-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("s.json");
     let sched = Proc(
         Command::new(&bin)
-            .args(["scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file"])
+            .args([
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--scheduler-file",
+            ])
             .arg(&file)
             .env("BRISK_LOG", "warn")
             .env_remove("BRISK_TOKEN")
