@@ -89,6 +89,21 @@ impl Client {
                     .into(),
             ));
         }
+        let program = match &options.program {
+            Some(p) => p.clone(),
+            None => {
+                if !brisk_protocol::launch::is_worker_capable() {
+                    return Err(fail(
+                        "workers are copies of this program, so its `main` must call \
+                         `brisk::worker::main_if_worker()` first (otherwise each copy would run \
+                         the program again)"
+                            .into(),
+                    ));
+                }
+                std::env::current_exe()
+                    .map_err(|e| fail(format!("cannot find this program's path: {e}")))?
+            }
+        };
         let token = brisk_core::tokenize("local").to_string();
         let security = Security::none().with_token(Some(token.clone()));
         let scheduler = launch(LaunchOptions {
@@ -98,11 +113,6 @@ impl Client {
         })
         .map_err(ClientError::from)?;
         let address = scheduler.address();
-        let program = match &options.program {
-            Some(p) => p.clone(),
-            None => std::env::current_exe()
-                .map_err(|e| fail(format!("cannot find this program's path: {e}")))?,
-        };
         let mut cluster = LocalCluster {
             scheduler,
             children: Vec::new(),

@@ -4,6 +4,19 @@
 use crate::error::ProtocolError;
 use crate::security::Security;
 
+static WORKER_CAPABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Record that this program's `main` called `main_if_worker()`, so starting copies of it as
+/// workers is safe (they will become workers instead of running `main`).
+pub fn mark_worker_capable() {
+    WORKER_CAPABLE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether [`mark_worker_capable`] was called in this process.
+pub fn is_worker_capable() -> bool {
+    WORKER_CAPABLE.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Options for an in-process scheduler.
 #[derive(Debug, Clone)]
 pub struct LaunchOptions {

@@ -65,10 +65,16 @@ impl SchedulerState {
                 let per_thread = (self.config.target_queue_time.as_secs_f64() * 1e6 / d.max(1.0))
                     .min(f64::from(self.config.max_root_per_thread));
                 window = window.max(per_thread * n);
-                if let (Some(b), true) = (p.nbytes, wk.memory_limit > 0) {
-                    let by_memory = (wk.memory_limit as f64 * 0.25 / b.max(1.0)).floor();
-                    window = window.min(by_memory).max(base);
-                }
+            }
+            if let Some(b) = p.nbytes {
+                // Outputs waiting for their consumers must fit a byte budget: a quarter of
+                // the memory limit, or `root_bytes_per_thread` without one.
+                let budget = if wk.memory_limit > 0 {
+                    wk.memory_limit as f64 * 0.25
+                } else {
+                    self.config.root_bytes_per_thread as f64 * n
+                };
+                window = window.min((budget / b.max(1.0)).floor()).max(base);
             }
         }
         (window as usize).saturating_sub(wk.processing.len())

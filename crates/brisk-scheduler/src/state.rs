@@ -40,6 +40,8 @@ pub struct SchedulerConfig {
     pub target_queue_time: Duration,
     /// At most this many root tasks in flight per thread.
     pub max_root_per_thread: u32,
+    /// Bytes of root-task outputs in flight per thread on workers without a memory limit.
+    pub root_bytes_per_thread: u64,
     /// Estimated network bandwidth, bytes per second (for placement and stealing).
     pub bandwidth: f64,
     /// How often workers send heartbeats.
@@ -58,6 +60,7 @@ impl Default for SchedulerConfig {
             worker_saturation: 1.1,
             target_queue_time: Duration::from_millis(5),
             max_root_per_thread: 2000,
+            root_bytes_per_thread: 8 << 20,
             bandwidth: 100e6,
             heartbeat_interval: Duration::from_millis(500),
             worker_timeout: Duration::from_secs(30),

@@ -31,7 +31,7 @@ impl SchedulerState {
         for (id, deps) in &new {
             let mut ids: SmallVec<[TaskId; 2]> = SmallVec::with_capacity(deps.len());
             for d in deps {
-                match self.lookup(&d) {
+                match self.lookup(d) {
                     Some(did) => {
                         if !ids.contains(&did) {
                             ids.push(did);
@@ -46,7 +46,7 @@ impl SchedulerState {
             self.tm(*id).deps = ids;
         }
         for k in &wanted {
-            match self.lookup(&k) {
+            match self.lookup(k) {
                 Some(id) => {
                     let t = self.tm(id);
                     if !t.who_wants.contains(&c) {
@@ -84,7 +84,7 @@ impl SchedulerState {
             }
         }
         for k in &wanted {
-            let Some(id) = self.lookup(&k) else {
+            let Some(id) = self.lookup(k) else {
                 continue;
             };
             let t = self.t(id);
@@ -344,7 +344,7 @@ impl SchedulerState {
         mut value: Option<EncodedValue>,
         comm: &mut impl Comm,
     ) {
-        let Some(id) = self.lookup(&key) else {
+        let Some(id) = self.lookup(key) else {
             comm.send_worker(
                 w,
                 ToWorker::Free {
@@ -435,7 +435,7 @@ impl SchedulerState {
         failure: WireFailure,
         comm: &mut impl Comm,
     ) {
-        let Some(id) = self.lookup(&key) else {
+        let Some(id) = self.lookup(key) else {
             return;
         };
         if self.t(id).state != TaskState::Processing(w) {
@@ -735,7 +735,7 @@ impl SchedulerState {
     }
 
     pub(crate) fn missing(&mut self, key: &Key, holder: WorkerId, comm: &mut impl Comm) {
-        let Some(id) = self.lookup(&key) else {
+        let Some(id) = self.lookup(key) else {
             return;
         };
         self.tm(id).who_has.retain(|x| *x != holder);

@@ -35,6 +35,7 @@ use brisk_protocol::{
 /// `main` of any program that starts a local cluster.
 pub fn main_if_worker() {
     let Ok(address) = std::env::var(ENV_WORKER_OF) else {
+        brisk_protocol::launch::mark_worker_capable();
         return;
     };
     let _ = tracing_subscriber::fmt()

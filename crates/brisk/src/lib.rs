@@ -60,6 +60,8 @@ pub mod crates {
 }
 
 pub mod demo;
+#[cfg(feature = "distributed")]
+pub mod demo_distributed;
 
 #[cfg(feature = "distributed")]
 pub use brisk_client::{

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use brisk::{Client, ClientOptions, Collection, Func, Graph, Key, Task, Value, delayed, graph};
 
-fn inc(x: i64) -> i64 {
+pub(crate) fn inc(x: i64) -> i64 {
     x + 1
 }
 fn add(x: i64, y: i64) -> i64 {
@@ -38,16 +38,23 @@ fn fail_on_13(x: i64) -> Result<i64, String> {
 fn crash(_x: i64) -> i64 {
     std::process::abort()
 }
-fn big(n: i64) -> Vec<f64> {
+pub(crate) fn big(n: i64) -> Vec<f64> {
     vec![n as f64; 100_000]
 }
-fn total(v: Vec<f64>) -> f64 {
+pub(crate) fn total(v: Vec<f64>) -> f64 {
     v.iter().sum()
 }
 fn noop(x: i64) -> i64 {
     x
 }
-brisk::register!(inc, add, sum, slow_inc, fail_on_13, crash, big, total, noop);
+fn addf(x: f64, y: f64) -> f64 {
+    x + y
+}
+brisk::register!(
+    inc, add, sum, slow_inc, fail_on_13, crash, big, total, noop, addf
+);
+
+mod more;
 
 type TestFn = fn() -> anyhow::Result<()>;
 
@@ -83,6 +90,23 @@ fn main() {
         ),
         ("soak_100k_tasks", soak_100k_tasks),
         ("processes_get", processes_get),
+        ("tls_cluster", more::tls_cluster),
+        (
+            "spill_to_disk_and_read_back",
+            more::spill_to_disk_and_read_back,
+        ),
+        (
+            "wide_graphs_do_not_blow_up_memory",
+            more::wide_graphs_do_not_blow_up_memory,
+        ),
+        (
+            "workers_reconnect_after_a_scheduler_blip",
+            more::workers_reconnect_after_a_scheduler_blip,
+        ),
+        (
+            "sigterm_stops_a_worker_cleanly",
+            more::sigterm_stops_a_worker_cleanly,
+        ),
     ];
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut failed = 0;
@@ -111,7 +135,7 @@ fn tracing_subscriber_init() -> Option<()> {
     None
 }
 
-fn f(name: &str) -> Func {
+pub(crate) fn f(name: &str) -> Func {
     // Functions registered here, looked up by their registered names.
     Func::by_name(&format!("cluster::{name}")).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -254,7 +278,7 @@ fn errors_name_their_keys() -> anyhow::Result<()> {
 
 // ----- separate processes -----
 
-struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -263,12 +287,12 @@ impl Drop for Proc {
     }
 }
 
-fn brisk_bin() -> &'static str {
+pub(crate) fn brisk_bin() -> &'static str {
     env!("CARGO_BIN_EXE_brisk")
 }
 
 /// Start `brisk scheduler` on a free port; returns the process and its address.
-fn start_scheduler(extra: &[&str]) -> anyhow::Result<(Proc, String)> {
+pub(crate) fn start_scheduler(extra: &[&str]) -> anyhow::Result<(Proc, String)> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("scheduler.json");
     let child = Command::new(brisk_bin())
@@ -303,7 +327,11 @@ fn start_scheduler(extra: &[&str]) -> anyhow::Result<(Proc, String)> {
 }
 
 /// Start this test binary as a worker of `address`.
-fn start_self_worker(address: &str, name: &str, token: Option<&str>) -> anyhow::Result<Proc> {
+pub(crate) fn start_self_worker(
+    address: &str,
+    name: &str,
+    token: Option<&str>,
+) -> anyhow::Result<Proc> {
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.env("BRISK_WORKER_OF", address)
         .env("BRISK_WORKER_NTHREADS", "1")
@@ -316,7 +344,7 @@ fn start_self_worker(address: &str, name: &str, token: Option<&str>) -> anyhow::
     Ok(Proc(cmd.spawn()?))
 }
 
-fn connect(address: &str, token: Option<&str>) -> anyhow::Result<Client> {
+pub(crate) fn connect(address: &str, token: Option<&str>) -> anyhow::Result<Client> {
     let security =
         brisk::distributed::protocol::Security::none().with_token(token.map(String::from));
     Ok(Client::connect_with(
@@ -514,7 +542,10 @@ fn bad_tokens_and_garbage_are_rejected() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn wait_exit(c: &mut Child, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+pub(crate) fn wait_exit(
+    c: &mut Child,
+    timeout: Duration,
+) -> anyhow::Result<std::process::ExitStatus> {
     let t = Instant::now();
     loop {
         if let Some(s) = c.try_wait()? {
