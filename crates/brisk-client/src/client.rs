@@ -86,6 +86,8 @@ pub(crate) struct Inner {
     address: String,
     disconnected: Mutex<Option<String>>,
     is_default: AtomicBool,
+    /// Set when this client closes the connection on purpose.
+    closing: AtomicBool,
     /// Notified once per batch of messages from the scheduler.
     progress: tokio::sync::Notify,
     pub(crate) cluster: Mutex<Option<crate::local::LocalCluster>>,
@@ -110,17 +112,7 @@ impl Client {
     /// Connect with options.
     pub fn connect_with(address: &str, options: ClientOptions) -> Result<Client, Error> {
         let addr = Address::parse(address).map_err(ClientError::from)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("brisk-client")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                ClientError::from(brisk_protocol::ProtocolError::io(
-                    "cannot start the client's runtime",
-                    e,
-                ))
-            })?;
+        let rt = runtime()?;
         let conn = rt
             .block_on(connect(
                 &addr,
@@ -129,6 +121,34 @@ impl Client {
                 &options.name,
             ))
             .map_err(ClientError::from)?;
+        Ok(Client::start(rt, conn, addr, options))
+    }
+
+    /// Connect from async code (the blocking [`Client::connect_with`] must not run on an
+    /// async runtime's thread). Use the `*_async` methods of the client and its futures there.
+    pub async fn connect_async(address: &str, options: ClientOptions) -> Result<Client, Error> {
+        let addr = Address::parse(address).map_err(ClientError::from)?;
+        let rt = runtime()?;
+        let (a, s, n) = (addr.clone(), options.security.clone(), options.name.clone());
+        let conn = rt
+            .spawn(async move { connect(&a, &s, Role::Client, &n).await })
+            .await
+            .map_err(|e| {
+                ClientError::from(brisk_protocol::ProtocolError::io(
+                    "connecting",
+                    std::io::Error::other(e.to_string()),
+                ))
+            })?
+            .map_err(ClientError::from)?;
+        Ok(Client::start(rt, conn, addr, options))
+    }
+
+    fn start(
+        rt: tokio::runtime::Runtime,
+        conn: brisk_protocol::conn::Connection,
+        addr: Address,
+        options: ClientOptions,
+    ) -> Client {
         let (out_tx, out_rx) = mpsc::unbounded_channel::<Vec<FromClient>>();
         let handle = rt.handle().clone();
         let inner = Arc::new(Inner {
@@ -143,6 +163,7 @@ impl Client {
             address: addr.to_string(),
             disconnected: Mutex::new(None),
             is_default: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             progress: tokio::sync::Notify::new(),
             cluster: Mutex::new(None),
         });
@@ -153,7 +174,7 @@ impl Client {
         if options.set_as_default {
             client.set_as_default();
         }
-        Ok(client)
+        client
     }
 
     /// Make this client the process-wide default scheduler.
@@ -463,6 +484,7 @@ impl Client {
 
     /// Ask the scheduler to close every worker and stop; closes a local cluster.
     pub fn shutdown(&self) {
+        self.inner.closing.store(true, Ordering::SeqCst);
         let _ = self.inner.send(vec![FromClient::Shutdown]);
         std::thread::sleep(Duration::from_millis(50));
         self.close();
@@ -470,11 +492,27 @@ impl Client {
 
     /// Stop being the default scheduler and stop a local cluster started by this client.
     pub fn close(&self) {
+        self.inner.closing.store(true, Ordering::SeqCst);
         if self.inner.is_default.swap(false, Ordering::SeqCst) {
             brisk_core::set_default_scheduler(None);
         }
         self.inner.cluster.lock().take();
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("brisk-client")
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            ClientError::from(brisk_protocol::ProtocolError::io(
+                "cannot start the client's runtime",
+                e,
+            ))
+            .into()
+        })
 }
 
 /// An iterator over futures in the order they finish ([`Client::as_completed`]).
@@ -665,7 +703,11 @@ impl Inner {
     }
 
     fn on_disconnect(&self, why: String) {
-        tracing::warn!(scheduler = %self.address, reason = %why, "lost the scheduler");
+        if self.closing.load(Ordering::SeqCst) {
+            tracing::debug!(scheduler = %self.address, "connection closed");
+        } else {
+            tracing::warn!(scheduler = %self.address, reason = %why, "lost the scheduler");
+        }
         *self.disconnected.lock() = Some(why);
         let cells: Vec<Arc<KeyCell>> = self
             .cells

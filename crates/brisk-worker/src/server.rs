@@ -183,14 +183,12 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
                 return Ok(());
             }
             Exit::Lost(why) => {
-                tracing::warn!(worker = %name, reason = %why, "lost the scheduler; reconnecting");
                 if options.death_timeout.is_zero() {
-                    return Err(WorkerError::SchedulerGone {
-                        address: address.to_string(),
-                        seconds: 0,
-                        last: why,
-                    });
+                    // A local cluster's worker: its scheduler is gone, so is its job.
+                    tracing::info!(worker = %name, reason = %why, "lost the scheduler; exiting");
+                    return Ok(());
                 }
+                tracing::warn!(worker = %name, reason = %why, "lost the scheduler; reconnecting");
                 lost_since = Some(Instant::now());
             }
         }

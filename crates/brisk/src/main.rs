@@ -38,19 +38,20 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     #[cfg(feature = "distributed")]
     brisk::worker::main_if_worker();
+    let cli = Cli::parse();
+    // Cluster processes log joins, leaves and rejections; everything else only warnings.
+    let default_filter = match &cli.command {
+        Command::Demo { .. } => "warn",
+        #[cfg(feature = "distributed")]
+        _ => "warn,brisk_scheduler=info,brisk_worker=info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BRISK_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(if cfg!(feature = "distributed") {
-                    "warn,brisk_scheduler=info,brisk_worker=info"
-                } else {
-                    "warn"
-                })
-            }),
+            tracing_subscriber::EnvFilter::try_from_env("BRISK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match cli.command {
         Command::Demo { out } => {
             let stdout = std::io::stdout();

@@ -18,7 +18,7 @@ use brisk::{Client, ClientOptions, Collection, Func, Graph, Key, Task, Value, de
 pub(crate) fn inc(x: i64) -> i64 {
     x + 1
 }
-fn add(x: i64, y: i64) -> i64 {
+pub(crate) fn add(x: i64, y: i64) -> i64 {
     x + y
 }
 fn sum(xs: Vec<i64>) -> i64 {
@@ -107,6 +107,7 @@ fn main() {
             "sigterm_stops_a_worker_cleanly",
             more::sigterm_stops_a_worker_cleanly,
         ),
+        ("async_api", more::async_api),
     ];
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut failed = 0;

@@ -306,3 +306,29 @@ pub(crate) fn sigterm_stops_a_worker_cleanly() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+pub(crate) fn async_api() -> anyhow::Result<()> {
+    let (_s, address) = start_scheduler(&[])?;
+    let _w = crate::start_self_worker(&address, "async", None)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let client = Client::connect_async(
+            &address,
+            ClientOptions {
+                security: Security::none(),
+                set_as_default: false,
+                name: "async".into(),
+            },
+        )
+        .await?;
+        let a = client.submit(crate::inc, (1,))?;
+        let b = client.submit(crate::add, (&a, &a))?;
+        anyhow::ensure!(b.result_async().await? == 4);
+        let xs = client.map(crate::inc, 0..100i64)?;
+        let got = client.gather_async(&xs).await?;
+        anyhow::ensure!(got == (1..=100).collect::<Vec<i64>>());
+        Ok(())
+    })
+}
