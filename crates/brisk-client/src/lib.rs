@@ -18,6 +18,7 @@
 
 mod args;
 mod client;
+mod connection;
 mod error;
 mod future;
 mod local;

@@ -482,7 +482,7 @@ async fn serve_dashboard(listener: tokio::net::TcpListener, events: mpsc::Unboun
                 return;
             }
             let body = match rx.await {
-                Ok(info) => serde_json_like(&info),
+                Ok(info) => serde_json::to_string(&info).unwrap_or_default(),
                 Err(_) => return,
             };
             let resp = format!(
@@ -494,35 +494,6 @@ async fn serve_dashboard(listener: tokio::net::TcpListener, events: mpsc::Unboun
             let _ = s.shutdown().await;
         });
     }
-}
-
-fn serde_json_like(info: &ClusterInfo) -> String {
-    let workers: Vec<String> = info
-        .workers
-        .iter()
-        .map(|w| {
-            format!(
-                "{{\"id\":{},\"name\":{:?},\"address\":{:?},\"nthreads\":{},\"processing\":{},\"has_what\":{},\"managed_bytes\":{},\"paused\":{}}}",
-                w.id, w.name, w.address, w.nthreads, w.processing, w.has_what, w.metrics.managed_bytes, w.paused
-            )
-        })
-        .collect();
-    let states: Vec<String> = info
-        .tasks_by_state
-        .iter()
-        .map(|(k, v)| format!("{k:?}:{v}"))
-        .collect();
-    format!(
-        "{{\"address\":{:?},\"clients\":{},\"workers\":[{}],\"tasks\":{{{}}},\"tasks_done\":{},\"tasks_erred\":{},\"tasks_stolen\":{},\"workers_lost\":{}}}",
-        info.address,
-        info.clients,
-        workers.join(","),
-        states.join(","),
-        info.tasks_done,
-        info.tasks_erred,
-        info.tasks_stolen,
-        info.workers_lost
-    )
 }
 
 /// Run a scheduler until SIGINT/SIGTERM (or a client's shutdown request); `on_ready` gets the

@@ -122,7 +122,11 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
             eprintln!("status at {d}");
         }
         if let Some(f) = &file {
-            let body = serde_json::json!({ "address": h.address() }).to_string();
+            let body = serde_json::json!({
+                "address": h.address(),
+                "dashboard": h.dashboard_address(),
+            })
+            .to_string();
             if let Err(e) = std::fs::write(f, body) {
                 write_err = Some(format!("cannot write {}: {e}", f.display()));
             }

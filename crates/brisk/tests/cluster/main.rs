@@ -292,6 +292,19 @@ pub(crate) fn brisk_bin() -> &'static str {
     env!("CARGO_BIN_EXE_brisk")
 }
 
+thread_local! {
+    static DASHBOARD: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+fn http_get(url: String) -> anyhow::Result<String> {
+    let hostport = url.trim_start_matches("http://").to_string();
+    let mut s = std::net::TcpStream::connect(&hostport)?;
+    s.write_all(format!("GET / HTTP/1.0\r\nHost: {hostport}\r\n\r\n").as_bytes())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
 /// Start `brisk scheduler` on a free port; returns the process and its address.
 pub(crate) fn start_scheduler(extra: &[&str]) -> anyhow::Result<(Proc, String)> {
     let dir = tempfile::tempdir()?;
@@ -317,6 +330,8 @@ pub(crate) fn start_scheduler(extra: &[&str]) -> anyhow::Result<(Proc, String)> 
             && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
             && let Some(a) = v["address"].as_str()
         {
+            let d = v["dashboard"].as_str().map(String::from);
+            DASHBOARD.with(|x| *x.borrow_mut() = d);
             return Ok((p, a.to_string()));
         }
         ensure!(
@@ -359,7 +374,7 @@ pub(crate) fn connect(address: &str, token: Option<&str>) -> anyhow::Result<Clie
 }
 
 fn separate_processes_with_the_stock_binaries() -> anyhow::Result<()> {
-    let (_s, address) = start_scheduler(&[])?;
+    let (_s, address) = start_scheduler(&["--dashboard-port", "0"])?;
     // Two stock workers: they know the functions registered in the brisk library.
     let mut workers = Vec::new();
     for i in 0..2 {
@@ -424,6 +439,14 @@ fn separate_processes_with_the_stock_binaries() -> anyhow::Result<()> {
             .iter()
             .all(|w| w.metrics.tasks_done > 0 || info.tasks_done > 0)
     );
+    // The status page (the dashboard's seam) serves the same snapshot as JSON.
+    let status = http_get(
+        DASHBOARD
+            .with(|d| d.borrow().clone())
+            .context("a dashboard address")?,
+    )?;
+    let v: serde_json::Value = serde_json::from_str(status.split("\r\n\r\n").nth(1).unwrap_or(""))?;
+    ensure!(v["workers"].as_array().map(Vec::len) == Some(2), "{status}");
     // Functions the stock worker does not know fail with a clear error.
     let err = client.submit(inc_local, (1,))?.result().unwrap_err();
     ensure!(err.to_string().contains("not registered"), "{err}");
