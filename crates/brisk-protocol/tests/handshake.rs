@@ -1,4 +1,5 @@
 //! Handshakes over real sockets: versions, tokens, roles and garbage.
+#![allow(clippy::unwrap_used)]
 
 use brisk_protocol::conn::{Listener, connect};
 use brisk_protocol::messages::Role;
