@@ -104,7 +104,7 @@ impl Drop for Inner {
 
 impl Client {
     /// Connect to the scheduler at `address` (`tcp://host:8786`) and make this client the
-    /// default scheduler.
+    /// default scheduler (which keeps the connection open until [`Client::close`]).
     pub fn connect(address: &str) -> Result<Client, Error> {
         Client::connect_with(address, ClientOptions::default())
     }

@@ -76,7 +76,7 @@ fn main() -> anyhow::Result<()> {
     }
     client.shutdown();
 
-    if want("scheduler_cpu") || want("scheduler_memory") {
+    if (want("scheduler_cpu") || want("scheduler_memory")) && (full || brisk_bin().exists()) {
         let n = 100_000 / scale;
         let (cpu, mem) = scheduler_costs(n as i64)?;
         println!("BRISK case=scheduler_cpu seconds={cpu:.9} per=task n={n}");

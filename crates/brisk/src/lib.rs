@@ -31,7 +31,10 @@
 //!
 //! What lives where: [`brisk_core`] (graphs, values, functions, optimizations, the scheduler
 //! seam), [`brisk_local`] (the sync and threaded schedulers, callbacks, progress bars, the
-//! profiler), [`brisk_delayed`] (lazy calls). Configuration: [`config`].
+//! profiler), [`brisk_delayed`] (lazy calls). Configuration: [`config`]. With the default
+//! `distributed` feature: [`Client`] (a cluster, or a local one with [`Client::local`]),
+//! [`processes`], [`worker::main_if_worker`], and the `brisk scheduler` / `brisk worker`
+//! commands ([`distributed`] holds the runtime's crates).
 
 pub use brisk_core::{
     Arg, Collection, ComputeMany, ComputeOptions, Error, FailureKind, FromValue, Func, Graph,

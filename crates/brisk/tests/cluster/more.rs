@@ -271,7 +271,7 @@ pub(crate) fn workers_reconnect_after_a_scheduler_blip() -> anyhow::Result<()> {
 }
 
 pub(crate) fn sigterm_stops_a_worker_cleanly() -> anyhow::Result<()> {
-    let (_s, address) = start_scheduler(&[])?;
+    let (mut sched, address) = start_scheduler(&[])?;
     let mut worker = Proc(
         Command::new(brisk_bin())
             .args([
@@ -304,6 +304,16 @@ pub(crate) fn sigterm_stops_a_worker_cleanly() -> anyhow::Result<()> {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The scheduler stops cleanly on SIGTERM too.
+    let status = Command::new("kill")
+        .args(["-TERM", &sched.0.id().to_string()])
+        .status()?;
+    ensure!(status.success());
+    let st = wait_exit(&mut sched.0, Duration::from_secs(10))?;
+    ensure!(
+        st.success(),
+        "a scheduler stopped by SIGTERM exits cleanly: {st}"
+    );
     Ok(())
 }
 
