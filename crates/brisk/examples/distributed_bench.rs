@@ -146,17 +146,22 @@ fn proc_stat(pid: u32) -> anyhow::Result<(f64, u64)> {
     Ok((cpu, rss))
 }
 
+/// The `brisk` binary next to this example (or `BRISK_BIN`).
+fn brisk_bin() -> std::path::PathBuf {
+    std::env::var("BRISK_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|e| Some(e.parent()?.parent()?.join("brisk")))
+                .unwrap_or_default()
+        })
+}
+
 /// Scheduler CPU per task and memory per held task, with the scheduler in its own process.
 fn scheduler_costs(n: i64) -> anyhow::Result<(f64, f64)> {
     let exe = std::env::current_exe()?;
-    let bin = std::env::var("BRISK_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            exe.parent()
-                .and_then(|p| p.parent())
-                .map(|p| p.join("brisk"))
-                .unwrap_or_default()
-        });
+    let bin = brisk_bin();
     let dir = std::env::temp_dir().join(format!("brisk-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("s.json");
