@@ -538,6 +538,7 @@ impl SchedulerState {
         for w in silent {
             self.remove_worker(w, "no heartbeat", comm);
         }
+        self.fill_all(comm);
         self.steal(comm);
     }
 

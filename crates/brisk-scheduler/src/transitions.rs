@@ -744,6 +744,8 @@ impl SchedulerState {
         }
         if self.t(id).who_has.is_empty() && self.t(id).state == TaskState::Memory {
             self.lose(id, comm);
+            // A lost root goes back to the queue: hand it out.
+            self.fill_all(comm);
         }
     }
 }

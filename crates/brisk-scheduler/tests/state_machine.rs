@@ -472,3 +472,118 @@ fn pending_work_nobody_wants_is_cancelled() {
     assert_eq!(s.num_tasks(), 0);
     assert_eq!(s.snapshot().queued, 0);
 }
+
+#[test]
+fn scattered_values_are_stored_and_losing_them_is_an_error() {
+    let (mut s, mut c, now) = setup(&[(1, 1)]);
+    let value = brisk_protocol::messages::EncodedValue {
+        tag: "i64".into(),
+        bytes: Payload::from(vec![7]),
+    };
+    s.handle_client(
+        7,
+        FromClient::Scatter {
+            items: vec![("data".into(), value)],
+        },
+        &mut c,
+    );
+    let stores: Vec<WorkerId> = c
+        .to_workers
+        .drain(..)
+        .filter_map(|(w, m)| matches!(m, ToWorker::Store { .. }).then_some(w))
+        .collect();
+    assert_eq!(stores, vec![1]);
+    s.handle_worker(
+        1,
+        FromWorker::Stored {
+            key: "data".into(),
+            nbytes: 8,
+        },
+        now,
+        &mut c,
+    );
+    assert_eq!(s.task_state(&"data".into()), Some(TaskState::Memory));
+    assert!(matches!(&c.client_msgs()[..], [ToClient::InMemory { .. }]));
+    s.remove_worker(1, "killed", &mut c);
+    let msgs = c.client_msgs();
+    assert!(
+        msgs.iter()
+            .any(|m| matches!(m, ToClient::Erred { failure, .. } if failure.kind == "lost")),
+        "{msgs:?}"
+    );
+}
+
+#[test]
+fn paused_workers_get_no_new_work() {
+    let (mut s, mut c, now) = setup(&[(1, 1), (2, 1)]);
+    s.handle_worker(1, FromWorker::Paused(true), now, &mut c);
+    let tasks: Vec<NewTask> = (0..6).map(|i| task(&format!("t-{i}"), &[], i)).collect();
+    let wanted = tasks.iter().map(|t| t.key.clone()).collect();
+    s.handle_client(7, FromClient::UpdateGraph { tasks, wanted }, &mut c);
+    let sent = c.computes();
+    assert!(!sent.is_empty());
+    assert!(sent.iter().all(|(w, _)| *w == 2), "{sent:?}");
+    s.handle_worker(1, FromWorker::Paused(false), now, &mut c);
+    let sent = c.computes();
+    assert!(
+        sent.iter().all(|(w, _)| *w == 1) && !sent.is_empty(),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn stale_and_duplicate_reports_are_reconciled() {
+    let (mut s, mut c, now) = setup(&[(1, 1), (2, 1)]);
+    s.handle_client(
+        7,
+        FromClient::UpdateGraph {
+            tasks: vec![task("a", &[], 0)],
+            wanted: vec!["a".into()],
+        },
+        &mut c,
+    );
+    let (w, k) = c.computes()[0].clone();
+    let other = if w == 1 { 2 } else { 1 };
+    // The other worker reports a result it was never asked for (a steal race): accepted, and
+    // the assigned worker is told to drop its copy of the work.
+    s.handle_worker(other, finished(&k, 8), now, &mut c);
+    assert_eq!(s.task_state(&k), Some(TaskState::Memory));
+    assert_eq!(c.frees(), vec![(w, k.clone())]);
+    // A late duplicate from the first worker becomes a replica.
+    s.handle_worker(w, finished(&k, 8), now, &mut c);
+    let info = s.snapshot();
+    assert_eq!(info.workers.iter().map(|x| x.has_what).sum::<u32>(), 2);
+    // A report about a key nobody knows is answered with Free.
+    s.handle_worker(w, finished(&"ghost".into(), 8), now, &mut c);
+    assert_eq!(c.frees(), vec![(w, Key::from("ghost"))]);
+}
+
+#[test]
+fn missing_data_is_recomputed() {
+    let (mut s, mut c, now) = setup(&[(1, 1), (2, 1)]);
+    s.handle_client(
+        7,
+        FromClient::UpdateGraph {
+            tasks: vec![task("a", &[], 0), task("b", &["a"], 1)],
+            wanted: vec!["b".into()],
+        },
+        &mut c,
+    );
+    let (wa, ka) = c.computes()[0].clone();
+    s.handle_worker(wa, finished(&ka, 8), now, &mut c);
+    let (wb, _) = c.computes()[0].clone();
+    // The worker running b could not get a from its holder (say it lost it).
+    s.handle_worker(
+        wb,
+        FromWorker::Missing {
+            key: ka.clone(),
+            holder: wa,
+        },
+        now,
+        &mut c,
+    );
+    let sent = c.computes();
+    assert_eq!(sent.len(), 1, "a is recomputed: {sent:?}");
+    assert_eq!(sent[0].1, ka);
+    assert!(c.frees().contains(&(wb, Key::from("b"))), "b waits again");
+}
