@@ -15,6 +15,7 @@ mod placement;
 pub mod server;
 mod state;
 mod transitions;
+mod validate;
 
 pub use server::{SchedulerHandle, SchedulerOptions, run_until_signal, start};
 pub use state::{Comm, SchedulerConfig, SchedulerState, TaskState};

@@ -207,24 +207,28 @@ impl SchedulerState {
         let Some(id) = self.lookup(key) else {
             return;
         };
-        let Some((victim, thief)) = self.steals.remove(&id) else {
-            return;
-        };
-        if !accepted || victim != w || self.t(id).state != TaskState::Processing(victim) {
+        let record = self.steals.remove(&id);
+        if !accepted || self.t(id).state != TaskState::Processing(w) {
             return;
         }
+        // The worker dropped the task: it must run somewhere, even if the steal was called
+        // off meanwhile (its thief died).
         let est = u64::from(self.t(id).est_us);
-        if let Some(vw) = self.workers.get_mut(&victim) {
+        if let Some(vw) = self.workers.get_mut(&w) {
             vw.processing.remove(&id);
             vw.occupancy_us = vw.occupancy_us.saturating_sub(est);
         }
         self.stats.stolen += 1;
         self.tm(id).state = TaskState::Waiting;
-        if self.workers.get(&thief).is_some_and(|t| !t.paused) {
-            self.assign(id, thief, comm);
-        } else {
-            self.ready(id, comm);
+        let thief = record
+            .filter(|(victim, _)| *victim == w)
+            .map(|(_, thief)| thief)
+            .filter(|t| self.workers.get(t).is_some_and(|x| !x.paused));
+        match thief {
+            Some(t) => self.assign(id, t, comm),
+            None => self.ready(id, comm),
         }
+        let victim = w;
         self.fill(victim, comm);
     }
 }
