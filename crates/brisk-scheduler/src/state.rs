@@ -255,6 +255,11 @@ impl SchedulerState {
         }
     }
 
+    /// Whether `id` is a task record (not forgotten).
+    pub(crate) fn live(&self, id: TaskId) -> bool {
+        self.tasks.get(id as usize).is_some_and(Option::is_some)
+    }
+
     /// The task with this key.
     pub(crate) fn lookup(&self, key: &Key) -> Option<TaskId> {
         let tasks = &self.tasks;

@@ -76,6 +76,9 @@ impl SchedulerState {
             self.erred(id, key, failure, comm);
         }
         for (id, _) in &new {
+            if !self.live(*id) {
+                continue;
+            }
             let t = self.t(*id);
             if t.state == TaskState::Released
                 && (!t.who_wants.is_empty() || t.waiters > 0 || !t.dependents.is_empty())
@@ -178,7 +181,7 @@ impl SchedulerState {
         let mut stack = vec![id];
         let mut ready: Vec<TaskId> = Vec::new();
         while let Some(id) = stack.pop() {
-            if self.t(id).state != TaskState::Released {
+            if !self.live(id) || self.t(id).state != TaskState::Released {
                 continue;
             }
             if self.t(id).spec.is_none() {
@@ -229,7 +232,8 @@ impl SchedulerState {
             }
         }
         for id in ready {
-            if self.t(id).state == TaskState::Waiting && self.t(id).waiting_on == 0 {
+            if self.live(id) && self.t(id).state == TaskState::Waiting && self.t(id).waiting_on == 0
+            {
                 self.ready(id, comm);
             }
         }
@@ -461,6 +465,7 @@ impl SchedulerState {
         comm: &mut impl Comm,
     ) {
         let mut stack = vec![id];
+        let mut done = Vec::new();
         while let Some(id) = stack.pop() {
             let state = self.t(id).state;
             if state == TaskState::Erred || state == TaskState::Memory {
@@ -484,6 +489,7 @@ impl SchedulerState {
                 );
             }
             self.stats.erred += 1;
+            done.push(id);
             {
                 let t = self.tm(id);
                 t.state = TaskState::Erred;
@@ -509,7 +515,10 @@ impl SchedulerState {
                 }
             }
         }
-        self.maybe_forget(id, comm);
+        // Dependents first, so that forgetting cascades down to `id`.
+        for id in done.into_iter().rev().chain(std::iter::once(id)) {
+            self.maybe_forget(id, comm);
+        }
     }
 
     /// Drop what nobody needs: data of a task in memory, or the work of a pending task.

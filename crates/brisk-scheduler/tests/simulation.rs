@@ -66,6 +66,10 @@ enum Step {
     Join,
     Tick,
     Steals(bool),
+    Fail(u8),
+    Release(u8),
+    SecondClient,
+    SecondGone,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -76,6 +80,10 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Join),
         2 => Just(Step::Tick),
         2 => any::<bool>().prop_map(Step::Steals),
+        1 => any::<u8>().prop_map(Step::Fail),
+        1 => any::<u8>().prop_map(Step::Release),
+        1 => Just(Step::SecondClient),
+        1 => Just(Step::SecondGone),
     ]
 }
 
@@ -114,8 +122,9 @@ proptest! {
                 retries: 0,
             })
             .collect();
-        let wanted: Vec<Key> = (0..n).filter(|i| i % 3 == 0 || i + 1 == n).map(key).collect();
-        s.handle_client(1, FromClient::UpdateGraph { tasks, wanted: wanted.clone() }, &mut sim);
+        let mut wanted: Vec<Key> = (0..n).filter(|i| i % 3 == 0 || i + 1 == n).map(key).collect();
+        s.handle_client(1, FromClient::UpdateGraph { tasks: tasks.clone(), wanted: wanted.clone() }, &mut sim);
+        let mut second = false;
         prop_assert_eq!(s.validate(), Ok(()));
         let mut now = t0;
         let finish = |s: &mut SchedulerState, sim: &mut Sim, w: WorkerId, k: Key, now: Instant| {
@@ -163,6 +172,38 @@ proptest! {
                         s.handle_worker(w, FromWorker::Heartbeat(Default::default()), now, &mut sim);
                     }
                 }
+                Step::Fail(i) => {
+                    let all: Vec<(WorkerId, Key)> = sim
+                        .assigned
+                        .iter()
+                        .flat_map(|(w, a)| a.keys().map(move |k| (*w, k.clone())))
+                        .collect();
+                    if let Some((w, k)) = all.get(i as usize % all.len().max(1)).cloned() {
+                        sim.assigned.get_mut(&w).map(|a| a.remove(&k));
+                        let failure = brisk_protocol::spec::WireFailure::msg("error", "boom");
+                        s.handle_worker(w, FromWorker::Erred { key: k, failure, duration_us: 5 }, now, &mut sim);
+                    }
+                }
+                Step::Release(i) => {
+                    if !wanted.is_empty() {
+                        let k = wanted.remove(i as usize % wanted.len());
+                        s.handle_client(1, FromClient::Release { keys: vec![k] }, &mut sim);
+                    }
+                }
+                Step::SecondClient => {
+                    if !second {
+                        second = true;
+                        s.add_client(2, &mut sim);
+                        let w2: Vec<Key> = (0..n).filter(|i| i % 2 == 1).map(key).collect();
+                        s.handle_client(2, FromClient::UpdateGraph { tasks: tasks.clone(), wanted: w2 }, &mut sim);
+                    }
+                }
+                Step::SecondGone => {
+                    if second {
+                        second = false;
+                        s.remove_client(2, &mut sim);
+                    }
+                }
                 Step::Steals(accept) => {
                     for (w, k) in std::mem::take(&mut sim.steals) {
                         let started = sim.assigned.get(&w).and_then(|a| a.get(&k)).copied();
@@ -190,7 +231,7 @@ proptest! {
             .client
             .iter()
             .filter_map(|m| match m {
-                ToClient::InMemory { key, .. } => Some(key.clone()),
+                ToClient::InMemory { key, .. } | ToClient::Erred { key, .. } => Some(key.clone()),
                 _ => None,
             })
             .collect();
@@ -201,6 +242,9 @@ proptest! {
         }
         // Releasing everything forgets everything and frees every value.
         s.handle_client(1, FromClient::Release { keys: wanted }, &mut sim);
+        if second {
+            s.remove_client(2, &mut sim);
+        }
         prop_assert_eq!(s.validate(), Ok(()));
         prop_assert_eq!(s.num_tasks(), 0);
         prop_assert!(sim.held.values().all(BTreeSet::is_empty), "{:?}", sim.held);
