@@ -332,6 +332,7 @@ impl WorkerState {
                         nbytes,
                     });
                     d.owned = true;
+                    self.satisfy_fetch(key);
                     comm.send(FromWorker::Finished {
                         key: key.clone(),
                         nbytes,
@@ -355,14 +356,16 @@ impl WorkerState {
 
     /// A scattered value was stored locally.
     pub fn stored(&mut self, key: Key, nbytes: u64, comm: &mut impl WorkerComm) {
+        let users = self.data.get(&key).map_or(0, |d| d.users);
         self.data.insert(
             key.clone(),
             Data {
                 owned: true,
-                users: 0,
+                users,
                 nbytes,
             },
         );
+        self.satisfy_fetch(&key);
         comm.send(FromWorker::Stored { key, nbytes });
     }
 
@@ -396,19 +399,11 @@ impl WorkerState {
                 k.clone(),
                 Data {
                     owned: false,
-                    users: f.waiters.len() as u32,
+                    users: 0,
                     nbytes: *nbytes,
                 },
             );
-            for w in f.waiters {
-                if let Some(t) = self.tasks.get_mut(&w) {
-                    t.missing = t.missing.saturating_sub(1);
-                    if t.missing == 0 && t.state == WorkerTaskState::Waiting {
-                        t.state = WorkerTaskState::Ready;
-                        self.ready.insert((t.priority, w.clone()));
-                    }
-                }
-            }
+            self.wake(k, f.waiters);
         }
         for k in asked {
             if got.iter().any(|(g, _)| g == k) {
@@ -428,6 +423,32 @@ impl WorkerState {
         self.schedule(comm);
     }
 
+    /// `key` is now in the store: tasks waiting for a fetch of it need not wait any more.
+    fn satisfy_fetch(&mut self, key: &Key) {
+        // A fetch still under way finds no entry when it answers, and is dropped.
+        if let Some(f) = self.fetches.remove(key) {
+            self.wake(key, f.waiters);
+        }
+    }
+
+    /// Count `waiters` as users of `key` (now held) and start those that have every input.
+    fn wake(&mut self, key: &Key, waiters: Vec<Key>) {
+        let mut n = 0;
+        for w in waiters {
+            if let Some(t) = self.tasks.get_mut(&w) {
+                n += 1;
+                t.missing = t.missing.saturating_sub(1);
+                if t.missing == 0 && t.state == WorkerTaskState::Waiting {
+                    t.state = WorkerTaskState::Ready;
+                    self.ready.insert((t.priority, w.clone()));
+                }
+            }
+        }
+        if let Some(d) = self.data.get_mut(key) {
+            d.users += n;
+        }
+    }
+
     /// Memory use crossed the pause threshold, or fell back under it.
     pub fn set_paused(&mut self, paused: bool, comm: &mut impl WorkerComm) {
         if self.paused != paused {
@@ -435,6 +456,77 @@ impl WorkerState {
             comm.send(FromWorker::Paused(paused));
         }
         self.schedule(comm);
+    }
+
+    /// Check every invariant (for tests); the first broken one is described in the error.
+    pub fn validate(&self) -> Result<(), String> {
+        let executing = self
+            .tasks
+            .values()
+            .filter(|t| {
+                matches!(
+                    t.state,
+                    WorkerTaskState::Executing | WorkerTaskState::Cancelled
+                )
+            })
+            .count() as u32;
+        if executing != self.executing {
+            return Err(format!(
+                "executing {} but {executing} tasks run",
+                self.executing
+            ));
+        }
+        for (k, t) in &self.tasks {
+            let missing = t
+                .deps
+                .iter()
+                .filter(|d| !self.data.contains_key(*d))
+                .count() as u32;
+            match t.state {
+                WorkerTaskState::Waiting => {
+                    if missing == 0 || missing != t.missing {
+                        return Err(format!("{k}: waiting, missing {} vs {missing}", t.missing));
+                    }
+                    for d in t.deps.iter().filter(|d| !self.data.contains_key(*d)) {
+                        if !self.fetches.get(d).is_some_and(|f| f.waiters.contains(k)) {
+                            return Err(format!("{k}: nobody fetches its input {d}"));
+                        }
+                    }
+                }
+                WorkerTaskState::Ready => {
+                    if missing != 0 || !self.ready.contains(&(t.priority, k.clone())) {
+                        return Err(format!("{k}: ready but inputs missing or not queued"));
+                    }
+                }
+                WorkerTaskState::Executing | WorkerTaskState::Cancelled => {
+                    if missing != 0 {
+                        return Err(format!("{k}: running without its inputs"));
+                    }
+                }
+            }
+        }
+        if self.ready.len()
+            != self
+                .tasks
+                .values()
+                .filter(|t| t.state == WorkerTaskState::Ready)
+                .count()
+        {
+            return Err("the ready queue holds tasks in other states".into());
+        }
+        for (k, d) in &self.data {
+            let users = self.tasks.values().filter(|t| t.deps.contains(k)).count() as u32;
+            if users != d.users {
+                return Err(format!(
+                    "{k}: {} users counted, {users} tasks use it",
+                    d.users
+                ));
+            }
+            if !d.owned && d.users == 0 {
+                return Err(format!("{k}: a replica nobody uses is kept"));
+            }
+        }
+        Ok(())
     }
 
     /// Start what can start: tasks on free threads (highest priority first) and fetches.
