@@ -79,7 +79,7 @@ pub struct WorkerArgs {
     /// Threads that run tasks (default: the cores).
     #[arg(long)]
     nthreads: Option<usize>,
-    /// Memory limit, e.g. 4GB (0: none).
+    /// Memory limit, e.g. 4GB, or auto (the machine's memory; 0: none).
     #[arg(long, default_value = "0")]
     memory_limit: String,
     /// A name for logs and the dashboard.
@@ -99,6 +99,14 @@ pub struct WorkerArgs {
     death_timeout: f64,
     #[command(flatten)]
     security: SecurityArgs,
+}
+
+/// The machine's memory in bytes (Linux: `/proc/meminfo`).
+fn total_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
@@ -161,12 +169,16 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         }
         o.nthreads = n;
     }
-    o.memory_limit = parse_bytes(&args.memory_limit).with_context(|| {
-        format!(
-            "invalid --memory-limit {:?}: expected a size such as 4GB",
-            args.memory_limit
-        )
-    })?;
+    o.memory_limit = if args.memory_limit.trim().eq_ignore_ascii_case("auto") {
+        total_memory().context("--memory-limit auto: cannot read the machine's memory")?
+    } else {
+        parse_bytes(&args.memory_limit).with_context(|| {
+            format!(
+                "invalid --memory-limit {:?}: expected a size such as 4GB, or auto",
+                args.memory_limit
+            )
+        })?
+    };
     o.name = args.name;
     o.local_directory = args.local_directory;
     o.listen_host = args.listen_host;

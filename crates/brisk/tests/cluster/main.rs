@@ -399,7 +399,7 @@ fn separate_processes_with_the_stock_binaries() -> anyhow::Result<()> {
     let inc = Func::by_name("brisk::demo::inc")?;
     let add = Func::by_name("brisk::demo::add")?;
     let mut g = Graph::new();
-    for i in 0..2000usize {
+    for i in 0..10_000usize {
         g.insert(
             ("x", i),
             Task::new(
@@ -408,7 +408,7 @@ fn separate_processes_with_the_stock_binaries() -> anyhow::Result<()> {
             ),
         )?;
     }
-    let mut level: Vec<Key> = (0..2000).map(|i| Key::from(("x", i))).collect();
+    let mut level: Vec<Key> = (0..10_000).map(|i| Key::from(("x", i))).collect();
     let mut d = 0;
     while level.len() > 1 {
         d += 1;
@@ -432,7 +432,7 @@ fn separate_processes_with_the_stock_binaries() -> anyhow::Result<()> {
         level = next;
     }
     let v = brisk::Scheduler::get(&client, &g, &[level[0].clone()], &Default::default())?;
-    ensure!(v[0].get::<i64>()? == (1..=2000).sum::<i64>());
+    ensure!(v[0].get::<i64>()? == (1..=10_000).sum::<i64>());
     let info = client.scheduler_info()?;
     ensure!(
         info.workers
