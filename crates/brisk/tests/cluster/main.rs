@@ -50,8 +50,17 @@ fn noop(x: i64) -> i64 {
 fn addf(x: f64, y: f64) -> f64 {
     x + y
 }
+/// Fails the first time it sees `marker` (a path), succeeds afterwards.
+fn flaky(marker: String) -> Result<i64, String> {
+    if std::path::Path::new(&marker).exists() {
+        Ok(7)
+    } else {
+        std::fs::write(&marker, b"seen").map_err(|e| e.to_string())?;
+        Err("first attempt fails".into())
+    }
+}
 brisk::register!(
-    inc, add, sum, slow_inc, fail_on_13, crash, big, total, noop, addf
+    inc, add, sum, slow_inc, fail_on_13, crash, big, total, noop, addf, flaky
 );
 
 mod more;
@@ -269,6 +278,24 @@ fn errors_name_their_keys() -> anyhow::Result<()> {
         matches!(err, brisk::Error::UnregisteredFunction { .. }),
         "{err}"
     );
+    // Retries.
+    let dir = tempfile::tempdir()?;
+    let marker = dir.path().join("m").to_string_lossy().into_owned();
+    let once = client.submit(flaky, (brisk::lit(marker.clone()),))?;
+    ensure!(
+        once.result().is_err(),
+        "no retries: the first failure is final"
+    );
+    std::fs::remove_file(&marker)?;
+    let retried = client.submit_with(
+        flaky,
+        (brisk::lit(marker),),
+        brisk::SubmitOptions {
+            retries: 1,
+            key: Some("flaky-retried".into()),
+        },
+    )?;
+    ensure!(retried.result()? == 7, "one retry succeeds");
     // Cancel.
     let slow = client.map(slow_inc, 100..200i64)?;
     client.cancel(&slow);
