@@ -131,69 +131,85 @@ impl SchedulerState {
         }
     }
 
-    /// Work stealing: an idle worker takes tasks that a busy worker has not started yet, the
-    /// ones that would run last there, when moving their inputs costs less than running them.
+    /// Work stealing: each idle worker takes tasks that a busy worker has not started yet.
     pub(crate) fn steal(&mut self, comm: &mut impl Comm) {
-        let idle: Vec<(WorkerId, usize)> = self
+        let idle: Vec<WorkerId> = self
             .workers
             .iter()
             .filter(|(_, w)| !w.paused && w.processing.len() < w.nthreads as usize)
-            .map(|(&id, w)| (id, w.nthreads as usize - w.processing.len()))
+            .map(|(&id, _)| id)
             .collect();
-        if idle.is_empty() {
+        for thief in idle {
+            self.steal_for(thief, comm);
+        }
+    }
+
+    /// Steal for `thief` from the worker with the most queued work: the tasks that would run
+    /// last there, when moving their inputs costs less than running them, until the two
+    /// workers' estimated queues are about even.
+    pub(crate) fn steal_for(&mut self, thief: WorkerId, comm: &mut impl Comm) {
+        let Some(tw) = self.workers.get(&thief) else {
+            return;
+        };
+        if tw.paused || tw.processing.len() >= tw.nthreads as usize {
             return;
         }
-        for (thief, free) in idle {
-            let victim = self
-                .workers
-                .iter()
-                .filter(|(id, _)| **id != thief)
-                .map(|(&id, w)| {
-                    let keep = if w.paused { 0 } else { w.nthreads as usize };
-                    (w.processing.len().saturating_sub(keep), id)
-                })
-                .max();
-            let Some((surplus, victim)) = victim else {
-                continue;
-            };
-            if surplus == 0 {
+        let thief_occ = tw.occupancy_us as f64 / f64::from(tw.nthreads);
+        let victim = self
+            .workers
+            .iter()
+            .filter(|(id, _)| **id != thief)
+            .map(|(&id, w)| {
+                let keep = if w.paused { 0 } else { w.nthreads as usize };
+                (w.processing.len().saturating_sub(keep), id)
+            })
+            .max();
+        let Some((surplus, victim)) = victim else {
+            return;
+        };
+        if surplus == 0 {
+            return;
+        }
+        let Some(vw) = self.workers.get(&victim) else {
+            return;
+        };
+        let victim_occ = vw.occupancy_us as f64 / f64::from(vw.nthreads);
+        // Half the difference in queued time per thread moves over (at least one task).
+        let target_us = ((victim_occ - thief_occ) / 2.0).max(0.0) * f64::from(tw.nthreads);
+        let max_count = surplus.div_ceil(2).max(1);
+        let mut cands: Vec<(u64, TaskId)> = vw
+            .processing
+            .iter()
+            .filter(|id| !self.steals.contains_key(id))
+            .map(|&id| (self.t(id).priority, id))
+            .collect();
+        cands.sort_unstable_by(|a, b| b.cmp(a));
+        let mut taken = 0;
+        let mut moved_us = 0.0;
+        for (_, id) in cands {
+            if taken >= max_count || (taken > 0 && moved_us >= target_us) {
+                break;
+            }
+            let t = self.t(id);
+            if t.spec.is_none() {
                 continue;
             }
-            let want = free.min(surplus.div_ceil(2)).max(1);
-            let Some(vw) = self.workers.get(&victim) else {
-                continue;
-            };
-            let mut cands: Vec<(u64, TaskId)> = vw
-                .processing
+            let bytes: u64 = t
+                .deps
                 .iter()
-                .filter(|id| !self.steals.contains_key(id))
-                .map(|&id| (self.t(id).priority, id))
-                .collect();
-            cands.sort_unstable_by(|a, b| b.cmp(a));
-            let mut taken = 0;
-            for (_, id) in cands {
-                if taken >= want {
-                    break;
-                }
-                let t = self.t(id);
-                if t.spec.is_none() {
-                    continue;
-                }
-                let bytes: u64 = t
-                    .deps
-                    .iter()
-                    .filter(|&&d| !self.t(d).who_has.contains(&thief))
-                    .map(|&d| self.t(d).nbytes)
-                    .sum();
-                let transfer_us = bytes as f64 / self.config.bandwidth * 1e6;
-                if transfer_us > 2.0 * f64::from(self.estimate_us(id)) + 1000.0 {
-                    continue;
-                }
-                let key = t.key.clone();
-                self.steals.insert(id, (victim, thief));
-                comm.send_worker(victim, ToWorker::Steal { key });
-                taken += 1;
+                .filter(|&&d| !self.t(d).who_has.contains(&thief))
+                .map(|&d| self.t(d).nbytes)
+                .sum();
+            let est = f64::from(self.estimate_us(id));
+            let transfer_us = bytes as f64 / self.config.bandwidth * 1e6;
+            if transfer_us > 2.0 * est + 1000.0 {
+                continue;
             }
+            let key = t.key.clone();
+            self.steals.insert(id, (victim, thief));
+            comm.send_worker(victim, ToWorker::Steal { key });
+            taken += 1;
+            moved_us += est;
         }
     }
 

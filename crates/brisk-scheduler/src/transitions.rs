@@ -430,6 +430,15 @@ impl SchedulerState {
         }
         self.maybe_release(id, comm);
         self.fill(w, comm);
+        // A worker running dry takes work from a busy one now rather than at the next tick.
+        if self.queued.is_empty()
+            && self
+                .workers
+                .get(&w)
+                .is_some_and(|x| x.processing.len() < x.nthreads as usize)
+        {
+            self.steal_for(w, comm);
+        }
     }
 
     pub(crate) fn task_erred_on(

@@ -407,7 +407,11 @@ fn idle_workers_steal_and_a_new_worker_gets_work() {
             _ => None,
         })
         .collect();
-    assert_eq!(steals.len(), 1);
+    assert_eq!(
+        steals.len(),
+        10,
+        "about half the queued work moves: {steals:?}"
+    );
     assert_eq!(
         steals[0],
         Key::from("dep-19"),

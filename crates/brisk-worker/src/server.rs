@@ -310,9 +310,11 @@ impl Session<'_> {
                         None => break Exit::Lost("connection closed".into()),
                     };
                     let mut close = false;
+                    let mut batch = Vec::with_capacity(msgs.len());
                     for m in msgs {
                         match m {
                             ToWorker::Registered { id, heartbeat_ms } => {
+                                batch.push(ToWorker::Registered { id, heartbeat_ms });
                                 registered = true;
                                 tracing::info!(worker = %name, id, "registered with the scheduler");
                                 heartbeat = tokio::time::interval(Duration::from_millis(heartbeat_ms.max(10)));
@@ -328,17 +330,12 @@ impl Session<'_> {
                                     Err(e) => tracing::warn!(error = %e, "cannot store a scattered value"),
                                 }
                             }
-                            other => state.handle_scheduler(other, &mut comm),
+                            other => batch.push(other),
                         }
                     }
+                    state.handle_batch(batch, &mut comm);
                     if close {
                         break Exit::Closed;
-                    }
-                    // Drain what else has arrived, to batch replies.
-                    while let Ok(Ok(msgs)) = in_rx.try_recv() {
-                        for m in msgs {
-                            state.handle_scheduler(m, &mut comm);
-                        }
                     }
                 }
                 done = done_rx.recv() => {

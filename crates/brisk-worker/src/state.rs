@@ -97,7 +97,11 @@ pub struct WorkerState {
     executing: u32,
     data: FxHashMap<Key, Data>,
     fetches: FxHashMap<Key, Fetch>,
+    /// Fetches not under way yet (a superset: stale keys are skipped).
+    to_fetch: BTreeSet<Key>,
     peers: FxHashMap<WorkerId, String>,
+    /// This worker's id (from `Registered`): never a peer of itself.
+    me: Option<WorkerId>,
     fetching_from: FxHashMap<WorkerId, u32>,
     max_fetches_per_peer: u32,
     paused: bool,
@@ -117,7 +121,9 @@ impl WorkerState {
             executing: 0,
             data: FxHashMap::default(),
             fetches: FxHashMap::default(),
+            to_fetch: BTreeSet::new(),
             peers: FxHashMap::default(),
+            me: None,
             fetching_from: FxHashMap::default(),
             max_fetches_per_peer: 2,
             paused: false,
@@ -155,11 +161,31 @@ impl WorkerState {
 
     /// A message from the scheduler.
     pub fn handle_scheduler(&mut self, msg: ToWorker, comm: &mut impl WorkerComm) {
+        self.handle_one(msg, comm);
+        self.schedule(comm);
+    }
+
+    /// A batch of messages from the scheduler: what can start is looked at once, after all
+    /// of them (a batch may hold thousands of tasks).
+    pub fn handle_batch(&mut self, msgs: Vec<ToWorker>, comm: &mut impl WorkerComm) {
+        for m in msgs {
+            self.handle_one(m, comm);
+        }
+        self.schedule(comm);
+    }
+
+    fn handle_one(&mut self, msg: ToWorker, comm: &mut impl WorkerComm) {
         match msg {
-            ToWorker::Registered { .. } | ToWorker::Close { .. } | ToWorker::Store { .. } => {}
+            ToWorker::Registered { id, .. } => {
+                self.me = Some(id);
+                self.peers.remove(&id);
+            }
+            ToWorker::Close { .. } | ToWorker::Store { .. } => {}
             ToWorker::Peers { added, removed } => {
                 for (id, addr) in added {
-                    self.peers.insert(id, addr);
+                    if Some(id) != self.me {
+                        self.peers.insert(id, addr);
+                    }
                 }
                 for id in removed {
                     self.peers.remove(&id);
@@ -185,7 +211,6 @@ impl WorkerState {
                 comm.send(FromWorker::StealReply { key, accepted });
             }
         }
-        self.schedule(comm);
     }
 
     fn compute(&mut self, t: ComputeTask, comm: &mut impl WorkerComm) {
@@ -214,15 +239,16 @@ impl WorkerState {
                 d.users += 1;
             } else {
                 missing += 1;
-                let f = self
-                    .fetches
-                    .entry(dep.key.clone())
-                    .or_insert_with(|| Fetch {
+                let to_fetch = &mut self.to_fetch;
+                let f = self.fetches.entry(dep.key.clone()).or_insert_with(|| {
+                    to_fetch.insert(dep.key.clone());
+                    Fetch {
                         who_has: Vec::new(),
                         in_flight: None,
                         waiters: Vec::new(),
                         nbytes: dep.nbytes,
-                    });
+                    }
+                });
                 for w in dep.who_has {
                     if !f.who_has.contains(&w) {
                         f.who_has.push(w);
@@ -260,12 +286,13 @@ impl WorkerState {
         for d in &t.deps {
             if let Some(f) = self.fetches.get_mut(d) {
                 f.waiters.retain(|w| w != key);
+                if f.waiters.is_empty() && f.in_flight.is_none() {
+                    self.fetches.remove(d);
+                }
                 continue;
             }
             self.unuse(d, comm);
         }
-        self.fetches
-            .retain(|_, f| !f.waiters.is_empty() || f.in_flight.is_some());
     }
 
     fn unuse(&mut self, key: &Key, comm: &mut impl WorkerComm) {
@@ -411,6 +438,7 @@ impl WorkerState {
             }
             if let Some(f) = self.fetches.get_mut(k) {
                 f.in_flight = None;
+                self.to_fetch.insert(k.clone());
                 f.who_has.retain(|w| *w != from);
                 comm.send(FromWorker::Missing {
                     key: k.clone(),
@@ -418,8 +446,15 @@ impl WorkerState {
                 });
             }
         }
-        self.fetches
-            .retain(|_, f| !f.waiters.is_empty() || f.in_flight.is_some());
+        for k in asked {
+            if self
+                .fetches
+                .get(k)
+                .is_some_and(|f| f.waiters.is_empty() && f.in_flight.is_none())
+            {
+                self.fetches.remove(k);
+            }
+        }
         self.schedule(comm);
     }
 
@@ -553,14 +588,26 @@ impl WorkerState {
                 send_result: t.send_result,
             });
         }
+        // Fetches: only look through the pending ones when some peer can take a request.
+        let max = self.max_fetches_per_peer;
+        let any_free = self
+            .peers
+            .keys()
+            .any(|w| self.fetching_from.get(w).copied().unwrap_or(0) < max);
+        if !any_free || self.to_fetch.is_empty() {
+            return;
+        }
         let mut batches: FxHashMap<WorkerId, Vec<Key>> = FxHashMap::default();
-        let mut pending: Vec<(&Key, &mut Fetch)> = self
-            .fetches
-            .iter_mut()
-            .filter(|(_, f)| f.in_flight.is_none() && !f.waiters.is_empty())
-            .collect();
-        pending.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (k, f) in pending {
+        let mut started: Vec<Key> = Vec::new();
+        for k in &self.to_fetch {
+            let Some(f) = self.fetches.get_mut(k) else {
+                started.push(k.clone());
+                continue;
+            };
+            if f.in_flight.is_some() || f.waiters.is_empty() {
+                started.push(k.clone());
+                continue;
+            }
             // The holder with the fewest fetches under way.
             let Some(&w) = f
                 .who_has
@@ -571,12 +618,16 @@ impl WorkerState {
                 continue;
             };
             let busy = self.fetching_from.get(&w).copied().unwrap_or(0);
-            if busy >= self.max_fetches_per_peer && !batches.contains_key(&w) {
+            if busy >= max && !batches.contains_key(&w) {
                 continue;
             }
             f.in_flight = Some(w);
             let _ = f.nbytes;
+            started.push(k.clone());
             batches.entry(w).or_default().push(k.clone());
+        }
+        for k in started {
+            self.to_fetch.remove(&k);
         }
         let mut batches: Vec<_> = batches.into_iter().collect();
         batches.sort_unstable_by_key(|(w, _)| *w);

@@ -58,8 +58,35 @@ fn main() -> anyhow::Result<()> {
     if want("tree_10k") {
         let n = 10_000 / scale;
         let (g, root) = tree(n as usize);
+        let probe = std::env::var_os("BRISK_BENCH_PROBE").map(|_| {
+            let c = client.clone();
+            std::thread::spawn(move || {
+                for _ in 0..400 {
+                    if let Ok(i) = c.scheduler_info() {
+                        let p: Vec<(u32, u32, u32, u32)> = i
+                            .workers
+                            .iter()
+                            .map(|w| {
+                                (
+                                    w.processing,
+                                    w.metrics.executing,
+                                    w.metrics.ready,
+                                    w.metrics.stored_keys,
+                                )
+                            })
+                            .collect();
+                        eprintln!(
+                            "done={} queued={} processing={p:?} stolen={}",
+                            i.tasks_done, i.queued, i.tasks_stolen
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+        });
         let t = Instant::now();
         let v = brisk::Scheduler::get(&client, &g, &[root], &Default::default())?;
+        drop(probe);
         let s = t.elapsed().as_secs_f64();
         anyhow::ensure!(v[0].get::<i64>()? == (1..=n).sum::<i64>());
         println!("BRISK case=tree_10k seconds={s:.6} tasks={}", g.len());
