@@ -65,6 +65,8 @@ pub const ENV_WORKER_NTHREADS: &str = "BRISK_WORKER_NTHREADS";
 pub const ENV_WORKER_NAME: &str = "BRISK_WORKER_NAME";
 /// Environment variable with the worker's memory limit (`4GB`, bytes, …) for `main_if_worker`.
 pub const ENV_WORKER_MEMORY_LIMIT: &str = "BRISK_WORKER_MEMORY_LIMIT";
+/// Environment variable with the worker's spill directory for `main_if_worker`.
+pub const ENV_WORKER_LOCAL_DIRECTORY: &str = "BRISK_WORKER_LOCAL_DIRECTORY";
 
 /// The registered name of the identity function (used to put known values into a cluster).
 pub fn identity_function() -> &'static str {

@@ -78,6 +78,7 @@ fn options_from_env(address: String) -> Result<WorkerOptions, WorkerError> {
         })?;
     }
     o.name = var(ENV_WORKER_NAME);
+    o.local_directory = var(brisk_protocol::ENV_WORKER_LOCAL_DIRECTORY).map(Into::into);
     o.security = brisk_protocol::Security::from_env()?;
     let _ = ENV_TOKEN;
     o.listen_host = "127.0.0.1".into();

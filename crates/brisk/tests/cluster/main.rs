@@ -117,6 +117,10 @@ fn main() {
             more::sigterm_stops_a_worker_cleanly,
         ),
         ("async_api", more::async_api),
+        (
+            "a_worker_that_cannot_spill_pauses",
+            more::a_worker_that_cannot_spill_pauses,
+        ),
     ];
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut failed = 0;

@@ -342,3 +342,55 @@ pub(crate) fn async_api() -> anyhow::Result<()> {
         Ok(())
     })
 }
+
+pub(crate) fn a_worker_that_cannot_spill_pauses() -> anyhow::Result<()> {
+    let (_s, address) = start_scheduler(&[])?;
+    // Spilling is impossible (the spill directory cannot be created), so memory fills up.
+    let _w = Proc(
+        Command::new(std::env::current_exe()?)
+            .env("BRISK_WORKER_OF", &address)
+            .env("BRISK_WORKER_NTHREADS", "1")
+            .env("BRISK_WORKER_NAME", "full")
+            .env("BRISK_WORKER_MEMORY_LIMIT", "4000000")
+            .env(
+                "BRISK_WORKER_LOCAL_DIRECTORY",
+                "/dev/null/cannot-spill-here",
+            )
+            .env("BRISK_LOG", "error")
+            .env_remove("BRISK_TOKEN")
+            .stdin(Stdio::null())
+            .spawn()?,
+    );
+    let client = connect(&address, None)?;
+    client.wait_for_workers(1, Duration::from_secs(20))?;
+    // 6 values of 800 kB = 4.8 MB held: past the pause threshold (80 % of 4 MB).
+    let held = client.map(crate::big, 0..6i64)?;
+    client.wait(&held);
+    let more = client.map(crate::big, 100..104i64)?;
+    let t = Instant::now();
+    loop {
+        let info = client.scheduler_info()?;
+        if info.workers.first().is_some_and(|w| w.paused) {
+            break;
+        }
+        ensure!(
+            t.elapsed() < Duration::from_secs(20),
+            "the worker never paused: {info:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    ensure!(
+        more.iter().all(|f| !f.done()),
+        "a paused worker starts nothing new"
+    );
+    // Nothing is lost: the held values are all there.
+    let v: Vec<Vec<f64>> = client.gather(&held)?;
+    ensure!(v.len() == 6 && v[5][0] == 5.0);
+    // Releasing memory resumes the worker.
+    drop(v);
+    drop(held);
+    let got: Vec<Vec<f64>> = client.gather(&more)?;
+    ensure!(got[3][0] == 103.0);
+    Ok(())
+}
