@@ -184,6 +184,14 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
     let thread = std::thread::Builder::new()
         .name("brisk-scheduler".into())
         .spawn(move || {
+            // Mark the scheduler stopped however the core ends (an internal error panics).
+            struct Stopped(Arc<AtomicBool>);
+            impl Drop for Stopped {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::SeqCst);
+                }
+            }
+            let _stopped = Stopped(stopped2);
             rt.block_on(async move {
                 if let Some((l, _)) = dashboard {
                     tokio::spawn(serve_dashboard(l, ev_tx2.clone()));
@@ -192,7 +200,6 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
                 core(addr2, options.config, ev_rx, stop_rx).await;
             });
             rt.shutdown_timeout(Duration::from_millis(200));
-            stopped2.store(true, Ordering::SeqCst);
         })
         .map_err(|e| ProtocolError::io("cannot start the scheduler's thread", e))?;
     tracing::info!(address = %address, "scheduler listening");
@@ -538,6 +545,15 @@ pub fn run_until_signal(
         }
         Ok::<(), ProtocolError>(())
     })?;
-    handle.shutdown();
+    let _ = handle.stop.send(true);
+    let thread = handle.thread.lock().take();
+    if let Some(t) = thread
+        && t.join().is_err()
+    {
+        return Err(ProtocolError::io(
+            "the scheduler",
+            std::io::Error::other("stopped on an internal error (see the log above)"),
+        ));
+    }
     Ok(())
 }
