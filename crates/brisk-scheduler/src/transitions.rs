@@ -114,7 +114,7 @@ impl SchedulerState {
         }
         for (id, _) in new {
             if self.tasks[id as usize].is_some() {
-                self.maybe_forget(id, comm);
+                self.maybe_forget(id);
             }
         }
         self.fill_all(comm);
@@ -526,7 +526,7 @@ impl SchedulerState {
         }
         // Dependents first, so that forgetting cascades down to `id`.
         for id in done.into_iter().rev().chain(std::iter::once(id)) {
-            self.maybe_forget(id, comm);
+            self.maybe_forget(id);
         }
     }
 
@@ -582,12 +582,12 @@ impl SchedulerState {
                 }
                 _ => {}
             }
-            self.maybe_forget(id, comm);
+            self.maybe_forget(id);
         }
     }
 
     /// Remove the record of a task nobody refers to any more.
-    pub(crate) fn maybe_forget(&mut self, id: TaskId, comm: &mut impl Comm) {
+    pub(crate) fn maybe_forget(&mut self, id: TaskId) {
         let mut stack = vec![id];
         while let Some(id) = stack.pop() {
             if self.tasks.get(id as usize).is_none_or(Option::is_none) {
@@ -614,7 +614,6 @@ impl SchedulerState {
                     stack.push(d);
                 }
             }
-            let _ = &comm;
         }
     }
 
@@ -738,7 +737,7 @@ impl SchedulerState {
             }
             self.make_waiting(id, comm);
         } else {
-            self.maybe_forget(id, comm);
+            self.maybe_forget(id);
         }
     }
 

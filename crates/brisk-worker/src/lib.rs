@@ -27,7 +27,7 @@ pub use state::{Execute, Outcome, WorkerComm, WorkerState, WorkerTaskState};
 pub use store::{DataStore, StoreStats};
 
 use brisk_protocol::{
-    ENV_TOKEN, ENV_WORKER_MEMORY_LIMIT, ENV_WORKER_NAME, ENV_WORKER_NTHREADS, ENV_WORKER_OF,
+    ENV_WORKER_MEMORY_LIMIT, ENV_WORKER_NAME, ENV_WORKER_NTHREADS, ENV_WORKER_OF,
 };
 
 /// Become a worker when this process was started as one (by `Client::local` or
@@ -80,7 +80,6 @@ fn options_from_env(address: String) -> Result<WorkerOptions, WorkerError> {
     o.name = var(ENV_WORKER_NAME);
     o.local_directory = var(brisk_protocol::ENV_WORKER_LOCAL_DIRECTORY).map(Into::into);
     o.security = brisk_protocol::Security::from_env()?;
-    let _ = ENV_TOKEN;
     o.listen_host = "127.0.0.1".into();
     o.death_timeout = std::time::Duration::ZERO;
     Ok(o)

@@ -12,6 +12,9 @@ use brisk_protocol::spec::WireFailure;
 use brisk_protocol::{Payload, WorkerId};
 use rustc_hash::FxHashMap;
 
+/// The most bytes asked of one peer in one request (more keys wait for the next request).
+const MAX_FETCH_BYTES: u64 = 64 << 20;
+
 /// A task to run on the worker's thread pool.
 #[derive(Debug, Clone)]
 pub struct Execute {
@@ -597,7 +600,7 @@ impl WorkerState {
         if !any_free || self.to_fetch.is_empty() {
             return;
         }
-        let mut batches: FxHashMap<WorkerId, Vec<Key>> = FxHashMap::default();
+        let mut batches: FxHashMap<WorkerId, (Vec<Key>, u64)> = FxHashMap::default();
         let mut started: Vec<Key> = Vec::new();
         for k in &self.to_fetch {
             let Some(f) = self.fetches.get_mut(k) else {
@@ -621,17 +624,22 @@ impl WorkerState {
             if busy >= max && !batches.contains_key(&w) {
                 continue;
             }
+            // One request carries at most about 64 MB; the rest waits for the next one.
+            let batch = batches.entry(w).or_default();
+            if !batch.0.is_empty() && batch.1 + f.nbytes > MAX_FETCH_BYTES {
+                continue;
+            }
+            batch.0.push(k.clone());
+            batch.1 += f.nbytes;
             f.in_flight = Some(w);
-            let _ = f.nbytes;
             started.push(k.clone());
-            batches.entry(w).or_default().push(k.clone());
         }
         for k in started {
             self.to_fetch.remove(&k);
         }
         let mut batches: Vec<_> = batches.into_iter().collect();
         batches.sort_unstable_by_key(|(w, _)| *w);
-        for (w, keys) in batches {
+        for (w, (keys, _)) in batches {
             *self.fetching_from.entry(w).or_default() += 1;
             comm.fetch(w, keys);
         }

@@ -100,12 +100,10 @@ pub(crate) fn tls_cluster() -> anyhow::Result<()> {
 }
 
 pub(crate) fn spill_to_disk_and_read_back() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
     let mut o = LocalOptions::new(2);
     o.memory_limit = 4_000_000;
     o.set_as_default = false;
     let client = Client::local_with(o)?;
-    let _ = dir;
     // 24 values of 800 kB each: 19 MB against 2 × 4 MB of memory.
     let xs = client.map(crate::big, 0..24i64)?;
     client.wait(&xs);
