@@ -8,6 +8,19 @@
 //!
 //! [`WorkerState`] is the pure state machine; [`server`] is its tokio shell.
 //!
+//! [`main_if_worker`] reads its settings from the environment (set by `Client::local`):
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `BRISK_WORKER_OF` | the scheduler's address; unset: not a worker, return at once |
+//! | `BRISK_WORKER_NTHREADS` | threads (default: the cores) |
+//! | `BRISK_WORKER_NAME` | a name for logs |
+//! | `BRISK_WORKER_MEMORY_LIMIT` | `4GB`, bytes, … (default: none) |
+//! | `BRISK_WORKER_LOCAL_DIRECTORY` | where spilled values go (default: the temp directory) |
+//! | `BRISK_TOKEN`, `BRISK_TLS_CA`, `BRISK_TLS_CERT`, `BRISK_TLS_KEY` | security |
+//!
+//! Such a worker exits as soon as it loses its scheduler (its parent is gone).
+//!
 //! ```no_run
 //! // First line of `main` of a program whose functions run on a local cluster: in a worker
 //! // subprocess this runs the worker and exits; otherwise it returns at once.
