@@ -13,6 +13,7 @@
 
 mod placement;
 pub mod server;
+mod slab;
 mod state;
 mod transitions;
 mod validate;

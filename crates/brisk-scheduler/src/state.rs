@@ -159,7 +159,7 @@ pub(crate) struct Prefix {
 /// The scheduler's whole state.
 pub struct SchedulerState {
     pub(crate) config: SchedulerConfig,
-    pub(crate) tasks: Vec<Option<Task>>,
+    pub(crate) tasks: crate::slab::Slab<Task>,
     pub(crate) free_ids: Vec<TaskId>,
     /// Key → task id, hashing the key stored in the task (no second copy of each key).
     pub(crate) index: hashbrown::HashTable<TaskId>,
@@ -189,7 +189,7 @@ impl SchedulerState {
     pub fn new(config: SchedulerConfig) -> Self {
         SchedulerState {
             config,
-            tasks: Vec::new(),
+            tasks: crate::slab::Slab::new(),
             free_ids: Vec::new(),
             index: hashbrown::HashTable::new(),
             workers: BTreeMap::new(),
@@ -242,14 +242,14 @@ impl SchedulerState {
     }
 
     pub(crate) fn t(&self, id: TaskId) -> &Task {
-        match &self.tasks[id as usize] {
+        match self.tasks.get(id) {
             Some(t) => t,
             None => unreachable_task(id),
         }
     }
 
     pub(crate) fn tm(&mut self, id: TaskId) -> &mut Task {
-        match &mut self.tasks[id as usize] {
+        match self.tasks.get_mut(id) {
             Some(t) => t,
             None => unreachable_task(id),
         }
@@ -257,7 +257,7 @@ impl SchedulerState {
 
     /// Whether `id` is a task record (not forgotten).
     pub(crate) fn live(&self, id: TaskId) -> bool {
-        self.tasks.get(id as usize).is_some_and(Option::is_some)
+        self.tasks.get(id).is_some()
     }
 
     /// The task with this key.
@@ -265,7 +265,7 @@ impl SchedulerState {
         let tasks = &self.tasks;
         self.index
             .find(hash_key(key), |&id| {
-                tasks[id as usize].as_ref().is_some_and(|t| t.key == *key)
+                tasks.get(id).is_some_and(|t| t.key == *key)
             })
             .copied()
     }
@@ -310,18 +310,14 @@ impl SchedulerState {
         };
         let id = match self.free_ids.pop() {
             Some(id) => {
-                self.tasks[id as usize] = Some(task);
+                self.tasks.put(id, task);
                 id
             }
-            None => {
-                self.tasks.push(Some(task));
-                (self.tasks.len() - 1) as TaskId
-            }
+            None => self.tasks.push(task),
         };
         let tasks = &self.tasks;
-        self.index.insert_unique(hash, id, |&i| {
-            tasks[i as usize].as_ref().map_or(0, |t| hash_key(&t.key))
-        });
+        self.index
+            .insert_unique(hash, id, |&i| tasks.get(i).map_or(0, |t| hash_key(&t.key)));
         id
     }
 
@@ -353,7 +349,7 @@ impl SchedulerState {
         };
         let n = wants.len();
         for id in wants {
-            if self.tasks.get(id as usize).is_some_and(Option::is_some) {
+            if self.live(id) {
                 self.tm(id).who_wants.retain(|x| *x != c);
                 self.maybe_release(id, comm);
             }
@@ -550,7 +546,7 @@ impl SchedulerState {
     /// A snapshot of the cluster (the dashboard's seam).
     pub fn snapshot(&self) -> ClusterInfo {
         let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
-        for t in self.tasks.iter().flatten() {
+        for (_, t) in self.tasks.iter() {
             *counts.entry(t.state.name()).or_default() += 1;
         }
         ClusterInfo {

@@ -113,7 +113,7 @@ impl SchedulerState {
             }
         }
         for (id, _) in new {
-            if self.tasks[id as usize].is_some() {
+            if self.live(id) {
                 self.maybe_forget(id);
             }
         }
@@ -534,7 +534,7 @@ impl SchedulerState {
     pub(crate) fn maybe_release(&mut self, id: TaskId, comm: &mut impl Comm) {
         let mut stack = vec![id];
         while let Some(id) = stack.pop() {
-            if self.tasks.get(id as usize).is_none_or(Option::is_none) {
+            if !self.live(id) {
                 continue;
             }
             let t = self.t(id);
@@ -590,7 +590,7 @@ impl SchedulerState {
     pub(crate) fn maybe_forget(&mut self, id: TaskId) {
         let mut stack = vec![id];
         while let Some(id) = stack.pop() {
-            if self.tasks.get(id as usize).is_none_or(Option::is_none) {
+            if !self.live(id) {
                 continue;
             }
             let t = self.t(id);
@@ -601,13 +601,13 @@ impl SchedulerState {
             {
                 continue;
             }
-            let Some(t) = self.tasks[id as usize].take() else {
+            let Some(t) = self.tasks.take(id) else {
                 continue;
             };
             self.unindex(id, &t.key);
             self.free_ids.push(id);
             for d in t.deps {
-                if let Some(Some(dt)) = self.tasks.get_mut(d as usize) {
+                if let Some(dt) = self.tasks.get_mut(d) {
                     if let Some(pos) = dt.dependents.iter().position(|x| *x == id) {
                         dt.dependents.swap_remove(pos);
                     }
@@ -661,7 +661,7 @@ impl SchedulerState {
             self.lose(id, comm);
         }
         for id in processing {
-            if self.tasks[id as usize].is_none() || self.t(id).state != TaskState::Waiting {
+            if !self.live(id) || self.t(id).state != TaskState::Waiting {
                 continue;
             }
             let allowed = self.config.allowed_failures;

@@ -7,10 +7,8 @@ impl SchedulerState {
     /// Check every invariant; the first broken one is described in the error.
     pub fn validate(&self) -> Result<(), String> {
         let mut live = 0;
-        for (id, t) in self.tasks.iter().enumerate() {
-            let Some(t) = t else { continue };
+        for (id, t) in self.tasks.iter() {
             live += 1;
-            let id = id as u32;
             if self.lookup(&t.key) != Some(id) {
                 return Err(format!("{}: index does not point at it", t.key));
             }
@@ -116,34 +114,18 @@ impl SchedulerState {
         }
         for (w, wk) in &self.workers {
             for &id in &wk.processing {
-                if self
-                    .tasks
-                    .get(id as usize)
-                    .and_then(Option::as_ref)
-                    .map(|t| t.state)
-                    != Some(TaskState::Processing(*w))
-                {
+                if self.tasks.get(id).map(|t| t.state) != Some(TaskState::Processing(*w)) {
                     return Err(format!("worker {w} processes a task in another state"));
                 }
             }
             for &id in &wk.has_what {
-                if !self
-                    .tasks
-                    .get(id as usize)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|t| t.who_has.contains(w))
-                {
+                if !self.tasks.get(id).is_some_and(|t| t.who_has.contains(w)) {
                     return Err(format!("worker {w} has a task that does not list it"));
                 }
             }
         }
         for &(_, id) in self.queued.iter().chain(self.no_worker.iter()) {
-            if self
-                .tasks
-                .get(id as usize)
-                .and_then(Option::as_ref)
-                .is_none()
-            {
+            if self.tasks.get(id).is_none() {
                 return Err(format!("a queued id {id} is not live"));
             }
         }
