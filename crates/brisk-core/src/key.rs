@@ -187,6 +187,29 @@ fn index_part(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
 
+/// Keys cross process boundaries as `(name, index)` pairs (additive: for the distributed
+/// protocol's messages).
+impl serde::Serialize for Key {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&*self.name)?;
+        t.serialize_element(self.index.as_slice())?;
+        t.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (name, index): (std::borrow::Cow<'de, str>, Vec<u32>) =
+            serde::Deserialize::deserialize(d)?;
+        Ok(Key {
+            name: Arc::from(&*name),
+            index: SmallVec::from_vec(index),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +234,20 @@ mod tests {
         assert_eq!(Key::from("plain").prefix(), "plain");
         assert_eq!(Key::from("a-b").prefix(), "a");
         assert_eq!(Key::from("a-xyz").prefix(), "a-xyz");
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        for k in [
+            Key::from("z"),
+            Key::from(("x", 0, 1)),
+            Key::from(("y", 1, 2, 3, 4, 5)),
+        ] {
+            let bytes = rmp_serde::to_vec(&k).unwrap();
+            let back: Key = rmp_serde::from_slice(&bytes).unwrap();
+            assert_eq!(back, k);
+        }
+        assert!(rmp_serde::from_slice::<Key>(&[0xc1]).is_err());
     }
 
     #[test]

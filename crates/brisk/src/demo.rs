@@ -130,6 +130,8 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
         t,
     );
     writeln!(out)?;
+    #[cfg(feature = "distributed")]
+    crate::demo_distributed::run(out, pictures)?;
     Ok(outcomes)
 }
 

@@ -31,7 +31,10 @@
 //!
 //! What lives where: [`brisk_core`] (graphs, values, functions, optimizations, the scheduler
 //! seam), [`brisk_local`] (the sync and threaded schedulers, callbacks, progress bars, the
-//! profiler), [`brisk_delayed`] (lazy calls). Configuration: [`config`].
+//! profiler), [`brisk_delayed`] (lazy calls). Configuration: [`config`]. With the default
+//! `distributed` feature: [`Client`] (a cluster, or a local one with [`Client::local`]),
+//! [`processes`], [`worker::main_if_worker`], and the `brisk scheduler` / `brisk worker`
+//! commands ([`distributed`] holds the runtime's crates).
 
 pub use brisk_core::{
     Arg, Collection, ComputeMany, ComputeOptions, Error, FailureKind, FromValue, Func, Graph,
@@ -66,3 +69,26 @@ pub mod crates {
 }
 
 pub mod demo;
+#[cfg(feature = "distributed")]
+pub mod demo_distributed;
+
+#[cfg(feature = "distributed")]
+pub use brisk_client::{
+    Client, ClientOptions, ComputeFuture, Future, LocalOptions, SubmitOptions, processes,
+};
+
+/// Running a worker: `brisk::worker::main_if_worker()` as the first line of `main` lets a
+/// program start local clusters of itself ([`Client::local`], [`processes`]).
+#[cfg(feature = "distributed")]
+pub mod worker {
+    pub use brisk_worker::{WorkerOptions, main_if_worker, run};
+}
+
+/// The distributed runtime's crates: protocol, scheduler, worker, client.
+#[cfg(feature = "distributed")]
+pub mod distributed {
+    pub use brisk_client as client;
+    pub use brisk_protocol as protocol;
+    pub use brisk_scheduler as scheduler;
+    pub use brisk_worker as worker;
+}
