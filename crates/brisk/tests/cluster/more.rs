@@ -174,9 +174,13 @@ pub(crate) fn wide_graphs_do_not_blow_up_memory() -> anyhow::Result<()> {
     ensure!(v[0].get::<f64>()? == want);
     std::thread::sleep(Duration::from_millis(1200));
     let info = client.scheduler_info()?;
+    // The scheduler sends roots ahead within a byte window of 8 MB per thread; outputs that
+    // wait for their reduce (which goes through the scheduler) can add about one more
+    // window under load. 48 MB is that bound with slack: a Dask-style blow-up holds most of
+    // the 320 MB.
     for w in &info.workers {
         ensure!(
-            w.metrics.peak_managed_bytes < 20_000_000,
+            w.metrics.peak_managed_bytes < 48_000_000,
             "a worker held {} bytes at once (of 320 MB loaded in all)",
             w.metrics.peak_managed_bytes
         );
