@@ -112,7 +112,9 @@ pub(crate) fn open_range(
             if start >= end {
                 return Ok(Box::new(std::io::empty()));
             }
-            Ok(Box::new(ObjectReader::start(&r, options, url, start, end)?))
+            Ok(Box::new(ObjectReader::start(
+                &r, options, url, start, end, size,
+            )?))
         }
     }
 }
@@ -141,6 +143,7 @@ impl ObjectReader {
         url: &str,
         start: u64,
         end: u64,
+        size: u64,
     ) -> Result<Self, IoError> {
         let store = store_for(remote, options)?;
         let path = remote.path();
@@ -148,8 +151,9 @@ impl ObjectReader {
         let url = url.to_string();
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, IoError>>(8);
         crate::storage::spawn(async move {
+            // The whole object is a plain GET (servers without range support answer it too).
             let opts = GetOptions {
-                range: Some(GetRange::Bounded(start..end)),
+                range: (start > 0 || end < size).then_some(GetRange::Bounded(start..end)),
                 ..Default::default()
             };
             let res = match store.get_opts(&path, opts).await {

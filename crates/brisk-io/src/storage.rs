@@ -353,10 +353,11 @@ fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Arc<dyn Obje
             Arc::new(b.build().map_err(|e| config_error(url, e))?)
         }
         Scheme::Http => {
+            // An http:// URL asks for plain HTTP by itself.
             let mut b = HttpBuilder::new()
                 .with_url(url)
                 .with_retry(retry())
-                .with_client_options(client_options());
+                .with_client_options(client_options().with_allow_http(url.starts_with("http://")));
             for (k, v) in options.iter() {
                 let key: object_store::ClientConfigKey = k.parse().map_err(|_| bad_key(k))?;
                 b = b.with_config(key, v);
