@@ -122,6 +122,8 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
         t,
     );
     writeln!(out)?;
+    #[cfg(feature = "bag")]
+    crate::demo_bag::run(out, pictures)?;
     Ok(outcomes)
 }
 

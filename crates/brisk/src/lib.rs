@@ -60,3 +60,12 @@ pub mod crates {
 }
 
 pub mod demo;
+#[cfg(feature = "bag")]
+pub mod demo_bag;
+
+/// Bags of records: text lines, JSON documents (dask.bag).
+#[cfg(feature = "bag")]
+pub use brisk_bag as bag;
+/// Storage: URLs, globs, byte ranges, compression, object stores.
+#[cfg(feature = "io")]
+pub use brisk_io as io;
