@@ -173,14 +173,26 @@ pub(crate) fn read_lines(
             }
         })?;
         let mut stop = false;
-        for line in text.split_terminator('\n') {
+        let mut start = 0usize;
+        let mut emit = |line: &str| -> bool {
             let line = line.strip_suffix('\r').unwrap_or(line);
             if sink(line.to_string()).is_break() {
-                stop = true;
-                break;
+                return false;
             }
             next_line();
             lines_before += 1;
+            true
+        };
+        for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+            // `\n` is ASCII, so both ends are character boundaries.
+            if !emit(text.get(start..end).unwrap_or_default()) {
+                stop = true;
+                break;
+            }
+            start = end + 1;
+        }
+        if !stop && start < text.len() && !emit(text.get(start..).unwrap_or_default()) {
+            stop = true;
         }
         if stop || eof {
             return Ok(());
