@@ -18,10 +18,46 @@ use brisk_core::Collection;
 use brisk_io::{Storage, StorageOptions};
 
 const WORDS: [&str; 40] = [
-    "the", "of", "and", "to", "a", "in", "is", "it", "that", "for", "data", "python", "rust",
-    "task", "graph", "parallel", "computing", "array", "frame", "bag", "scheduler", "worker",
-    "memory", "disk", "cluster", "thread", "process", "value", "key", "function", "result",
-    "partition", "block", "file", "line", "word", "count", "map", "filter", "reduce",
+    "the",
+    "of",
+    "and",
+    "to",
+    "a",
+    "in",
+    "is",
+    "it",
+    "that",
+    "for",
+    "data",
+    "python",
+    "rust",
+    "task",
+    "graph",
+    "parallel",
+    "computing",
+    "array",
+    "frame",
+    "bag",
+    "scheduler",
+    "worker",
+    "memory",
+    "disk",
+    "cluster",
+    "thread",
+    "process",
+    "value",
+    "key",
+    "function",
+    "result",
+    "partition",
+    "block",
+    "file",
+    "line",
+    "word",
+    "count",
+    "map",
+    "filter",
+    "reduce",
 ];
 
 fn generate(dir: &str, files: usize, mb: usize) -> anyhow::Result<()> {
@@ -43,7 +79,9 @@ fn generate(dir: &str, files: usize, mb: usize) -> anyhow::Result<()> {
                 if j > 0 {
                     line.push(' ');
                 }
-                y = y.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                y = y
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 // Zipf-like: small indices are much more common.
                 let r = ((y >> 33) % 1000) as f64 / 1000.0;
                 let idx = ((r * r * r) * WORDS.len() as f64) as usize;
@@ -93,9 +131,21 @@ fn main() -> anyhow::Result<()> {
         }
         "filter-count" => {
             let b = brisk_bag::read_text(a(1)?)?;
-            b.filter(|l| l.contains("python")).count().compute()?.to_string()
+            b.filter(|l| l.contains("python"))
+                .count()
+                .compute()?
+                .to_string()
         }
         "wordcount" => {
+            let b = brisk_bag::read_text(a(1)?)?;
+            let top = b
+                .split_whitespace()
+                .frequencies()
+                .topk_by(10, |(_, n)| *n)
+                .compute()?;
+            format!("{top:?}").replace(' ', "")
+        }
+        "wordcount-closure" => {
             let b = brisk_bag::read_text(a(1)?)?;
             let top = b
                 .flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
@@ -123,7 +173,9 @@ fn main() -> anyhow::Result<()> {
             b.count().compute()?.to_string()
         }
         "local-count" => {
-            let b = TextSource::new(a(1)?).blocksize(blocksize(a(2)?)?).lines()?;
+            let b = TextSource::new(a(1)?)
+                .blocksize(blocksize(a(2)?)?)
+                .lines()?;
             b.count().compute()?.to_string()
         }
         other => bail!("unknown subcommand {other}"),

@@ -10,7 +10,7 @@ use brisk_core::{
 };
 
 use crate::error::BagError;
-use crate::stream::{Stream, StreamFn, arg_stream, collect, current_origin, fail, from_vec};
+use crate::stream::{Stream, StreamFn, arg_stream, collect, current_origin, fail, from_vec, push};
 
 /// What a bag can hold: any thread-safe, clonable record (text lines as `String`, JSON values,
 /// your own serde structs, tuples, numbers).
@@ -181,7 +181,12 @@ impl<T: Record> Bag<T> {
         let f = Arc::new(f);
         self.stage("map", move |s| {
             let f = Arc::clone(&f);
-            Box::new(move |sink| s(&mut |x| sink(f(x))))
+            Box::new(move |sink| {
+                s(&mut |x| match x.take() {
+                    Some(x) => push(sink, f(x)),
+                    None => ControlFlow::Continue(()),
+                })
+            })
         })
     }
 
@@ -199,9 +204,10 @@ impl<T: Record> Bag<T> {
             let f = Arc::clone(&f);
             Box::new(move |sink| {
                 let mut err = None;
-                s(&mut |x| match f(x) {
-                    Ok(y) => sink(y),
-                    Err(e) => {
+                s(&mut |x| match x.take().map(|x| f(x)) {
+                    None => ControlFlow::Continue(()),
+                    Some(Ok(y)) => push(sink, y),
+                    Some(Err(e)) => {
                         err = Some(BagError::Record {
                             op: "try_map",
                             origin: current_origin(),
@@ -221,12 +227,9 @@ impl<T: Record> Bag<T> {
         self.stage("filter", move |s| {
             let pred = Arc::clone(&pred);
             Box::new(move |sink| {
-                s(&mut |x| {
-                    if pred(&x) {
-                        sink(x)
-                    } else {
-                        ControlFlow::Continue(())
-                    }
+                s(&mut |x| match x {
+                    Some(r) if pred(r) => sink(x),
+                    _ => ControlFlow::Continue(()),
                 })
             })
         })
@@ -243,8 +246,10 @@ impl<T: Record> Bag<T> {
             let f = Arc::clone(&f);
             Box::new(move |sink| {
                 s(&mut |x| {
-                    for y in f(x) {
-                        sink(y)?;
+                    if let Some(x) = x.take() {
+                        for y in f(x) {
+                            push(sink, y)?;
+                        }
                     }
                     ControlFlow::Continue(())
                 })
@@ -270,7 +275,7 @@ impl<T: Record> Bag<T> {
             let f = Arc::clone(&f);
             Box::new(move |sink| {
                 for y in f(collect(s)?) {
-                    if sink(y).is_break() {
+                    if push(sink, y).is_break() {
                         break;
                     }
                 }
@@ -304,7 +309,7 @@ impl<T: Record> Bag<T> {
                 let run: StreamFn<T> = Box::new(move |sink| {
                     let mut rng = rand::rngs::SmallRng::seed_from_u64(part_seed);
                     s(&mut |x| {
-                        if rng.random::<f64>() < prob {
+                        if x.is_some() && rng.random::<f64>() < prob {
                             sink(x)
                         } else {
                             ControlFlow::Continue(())
@@ -346,9 +351,11 @@ impl<T: Record> Bag<T> {
             let on_self = Arc::clone(&on_self);
             Box::new(move |sink| {
                 s(&mut |x| {
-                    if let Some(matches) = index.get(&on_self(&x)) {
+                    if let Some(x) = x.as_ref()
+                        && let Some(matches) = index.get(&on_self(x))
+                    {
                         for u in matches {
-                            sink((x.clone(), u.clone()))?;
+                            push(sink, (x.clone(), u.clone()))?;
                         }
                     }
                     ControlFlow::Continue(())
@@ -371,7 +378,9 @@ impl<T: Record> Bag<T> {
                 let s = arg_stream::<T>(args, 0)?;
                 let mut got = Vec::with_capacity(want.min(1 << 16));
                 s(&mut |x| {
-                    got.push(x);
+                    if let Some(x) = x.take() {
+                        got.push(x);
+                    }
                     if got.len() >= want {
                         ControlFlow::Break(())
                     } else {

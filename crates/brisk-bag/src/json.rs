@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::bag::{Bag, Record};
 use crate::error::BagError;
-use crate::stream::current_origin;
+use crate::stream::{current_origin, push};
 use crate::text::TextSource;
 
 /// What to do with a record that cannot be parsed.
@@ -38,12 +38,15 @@ impl Bag<String> {
             Box::new(move |sink| {
                 let mut err = None;
                 let mut skipped = 0u64;
-                s(&mut |line: String| {
+                s(&mut |line| {
+                    let Some(line) = line.as_deref() else {
+                        return ControlFlow::Continue(());
+                    };
                     if line.trim().is_empty() {
                         return ControlFlow::Continue(());
                     }
-                    match serde_json::from_str::<T>(&line) {
-                        Ok(v) => sink(v),
+                    match serde_json::from_str::<T>(line) {
+                        Ok(v) => push(sink, v),
                         Err(_) if on_error == OnError::Skip => {
                             skipped += 1;
                             ControlFlow::Continue(())
@@ -138,9 +141,10 @@ impl Bag<serde_json::Value> {
             let field = Arc::clone(&field);
             Box::new(move |sink| {
                 let mut err = None;
-                s(&mut |v| match get(&v, &field) {
-                    Some(x) => sink(x.clone()),
-                    None => {
+                s(&mut |v| match v.as_ref().map(|v| get(v, &field)) {
+                    None => ControlFlow::Continue(()),
+                    Some(Some(x)) => push(sink, x.clone()),
+                    Some(None) => {
                         err = Some(BagError::MissingField {
                             field: field.to_string(),
                             origin: current_origin(),

@@ -58,13 +58,14 @@ mod json;
 mod reduce;
 mod shuffle;
 mod stream;
+mod strings;
 mod text;
 
 pub use bag::{Bag, Record};
 pub use error::{BagError, Origin};
 pub use item::Item;
 pub use json::{Field, OnError, read_json};
-pub use stream::{Sink, Stream, StreamFn};
+pub use stream::{Sink, Stream, StreamFn, push};
 pub use text::{TextSource, read_text};
 
 /// A bag of the numbers `0..n` in `npartitions` partitions (dask's `bag.range`).

@@ -140,8 +140,8 @@ impl<T: Record> Bag<T> {
             "count",
             |s| {
                 let mut n = 0u64;
-                s(&mut |_| {
-                    n += 1;
+                s(&mut |x| {
+                    n += u64::from(x.is_some());
                     ControlFlow::Continue(())
                 })?;
                 Ok(n)
@@ -161,6 +161,9 @@ impl<T: Record> Bag<T> {
             |s| {
                 let mut acc = T::zero();
                 s(&mut |x| {
+                    let Some(x) = x.take() else {
+                        return ControlFlow::Continue(());
+                    };
                     acc = std::mem::replace(&mut acc, T::zero()) + x;
                     ControlFlow::Continue(())
                 })?;
@@ -181,8 +184,10 @@ impl<T: Record> Bag<T> {
             |_, s| {
                 let (mut total, mut n) = (0.0f64, 0u64);
                 s(&mut |x| {
-                    total += x.to_f64().unwrap_or(f64::NAN);
-                    n += 1;
+                    if let Some(x) = x {
+                        total += x.to_f64().unwrap_or(f64::NAN);
+                        n += 1;
+                    }
                     ControlFlow::Continue(())
                 })?;
                 Ok((total, n))
@@ -213,6 +218,9 @@ impl<T: Record> Bag<T> {
             move |_, s| {
                 let mut acc: Option<T> = None;
                 s(&mut |x| {
+                    let Some(x) = x.take() else {
+                        return ControlFlow::Continue(());
+                    };
                     acc = pick(acc.take(), x);
                     ControlFlow::Continue(())
                 })?;
@@ -262,6 +270,9 @@ impl<T: Record> Bag<T> {
             move |s| {
                 let mut acc = Some(init.clone());
                 s(&mut |x| {
+                    let Some(x) = x.take() else {
+                        return ControlFlow::Continue(());
+                    };
                     if let Some(a) = acc.take() {
                         acc = Some(binop(a, x));
                     }
@@ -299,7 +310,14 @@ impl<T: Record> Bag<T> {
             |s| {
                 let mut counts: FxHashMap<T, u64> = FxHashMap::default();
                 s(&mut |x| {
-                    *counts.entry(x).or_insert(0) += 1;
+                    // Count a record already seen without taking it from its slot.
+                    if let Some(r) = x.as_ref()
+                        && let Some(c) = counts.get_mut(r)
+                    {
+                        *c += 1;
+                    } else if let Some(x) = x.take() {
+                        counts.insert(x, 1);
+                    }
                     ControlFlow::Continue(())
                 })?;
                 Ok(counts)
@@ -375,15 +393,22 @@ impl<T: Record> Bag<T> {
                 let mut pos = 0u64;
                 if k > 0 {
                     s(&mut |x| {
-                        let entry = (key(&x), Reverse((part, pos)), Slot(x));
+                        let Some(r) = x.as_ref() else {
+                            return ControlFlow::Continue(());
+                        };
+                        let kx = key(r);
+                        let at = Reverse((part, pos));
                         pos += 1;
-                        if heap.len() < k {
-                            heap.push(Reverse(entry));
-                        } else if let Some(min) = heap.peek()
-                            && (&entry.0, &entry.1) > (&min.0.0, &min.0.1)
-                        {
-                            heap.pop();
-                            heap.push(Reverse(entry));
+                        // Take the record from its slot only when it enters the heap.
+                        let enters = heap.len() < k
+                            || heap
+                                .peek()
+                                .is_some_and(|min| (&kx, &at) > (&min.0.0, &min.0.1));
+                        if enters && let Some(x) = x.take() {
+                            if heap.len() >= k {
+                                heap.pop();
+                            }
+                            heap.push(Reverse((kx, at, Slot(x))));
                         }
                         ControlFlow::Continue(())
                     })?;
@@ -422,7 +447,10 @@ impl<T: Record> Bag<T> {
                 let mut seen: FxHashSet<T> = FxHashSet::default();
                 let mut order = Vec::new();
                 s(&mut |x| {
-                    if !seen.contains(&x) {
+                    if let Some(r) = x.as_ref()
+                        && !seen.contains(r)
+                        && let Some(x) = x.take()
+                    {
                         seen.insert(x.clone());
                         order.push(x);
                     }
@@ -465,6 +493,9 @@ impl<T: Record> Bag<T> {
             move |s| {
                 let mut groups: FxHashMap<K, A> = FxHashMap::default();
                 s(&mut |x| {
+                    let Some(x) = x.take() else {
+                        return ControlFlow::Continue(());
+                    };
                     let k = key(&x);
                     let acc = groups.remove(&k).unwrap_or_else(|| initial.clone());
                     groups.insert(k, binop(acc, x));

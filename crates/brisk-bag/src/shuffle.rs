@@ -43,6 +43,9 @@ impl<T: Record> Bag<T> {
             let s = arg_stream::<T>(args, 0)?;
             let mut buckets: Buckets<K, T> = (0..n_out).map(|_| Vec::new()).collect();
             s(&mut |x| {
+                let Some(x) = x.take() else {
+                    return ControlFlow::Continue(());
+                };
                 let k = key(&x);
                 buckets[bucket_of(&k, n_out)].push((k, x));
                 ControlFlow::Continue(())

@@ -7,6 +7,12 @@
 //! bag chains lazy iterators). A sink answers [`ControlFlow::Break`] to stop early, which is
 //! how `take` reads only what it needs.
 //!
+//! Records travel in a slot (`&mut Option<T>`): a stage that only looks at a record (`filter`,
+//! `count`, a `frequencies` hit, writing text) leaves it in the slot, and the source reuses
+//! the slot's allocation for the next record; a stage that needs the record itself takes it
+//! out. So `read_text(..).filter(..).count()` allocates nothing per line, and
+//! `split_whitespace().frequencies()` allocates only for words it has not seen.
+//!
 //! Streams live only inside the evaluation of one task: each stage is a nested task whose
 //! value (a [`Stream`]) is consumed by the stage around it. Materialized partitions, the
 //! values stored between tasks, are plain `Vec<T>`.
@@ -20,8 +26,15 @@ use parking_lot::Mutex;
 
 use crate::error::{BagError, Origin};
 
-/// Where records go: return `Break` to stop the stream.
-pub type Sink<'a, T> = &'a mut dyn FnMut(T) -> ControlFlow<()>;
+/// Where records go: a slot holding the record (take it to own it, or leave it to let the
+/// source reuse it); return `Break` to stop the stream. An empty slot is skipped.
+pub type Sink<'a, T> = &'a mut dyn FnMut(&mut Option<T>) -> ControlFlow<()>;
+
+/// Push an owned record into a sink.
+#[inline]
+pub fn push<T>(sink: Sink<'_, T>, x: T) -> ControlFlow<()> {
+    sink(&mut Some(x))
+}
 
 /// A run of a partition: push every record into the sink.
 pub type StreamFn<T> = Box<dyn FnOnce(Sink<'_, T>) -> Result<(), BagError> + Send>;
@@ -76,7 +89,9 @@ pub(crate) fn fail(e: BagError) -> TaskFailure {
 pub(crate) fn collect<T>(run: StreamFn<T>) -> Result<Vec<T>, BagError> {
     let mut out = Vec::new();
     run(&mut |x| {
-        out.push(x);
+        if let Some(x) = x.take() {
+            out.push(x);
+        }
         ControlFlow::Continue(())
     })?;
     Ok(out)
@@ -85,8 +100,14 @@ pub(crate) fn collect<T>(run: StreamFn<T>) -> Result<Vec<T>, BagError> {
 /// A stream over a materialized partition (records are cloned out of the shared vector).
 pub(crate) fn from_vec<T: Clone + Send + Sync + 'static>(part: Arc<Vec<T>>) -> Stream<T> {
     Stream::new("partition", move |sink| {
+        // `clone_from` reuses the slot's allocation when the consumer left the record there.
+        let mut slot: Option<T> = None;
         for x in part.iter() {
-            if sink(x.clone()).is_break() {
+            match &mut slot {
+                Some(s) => s.clone_from(x),
+                None => slot = Some(x.clone()),
+            }
+            if sink(&mut slot).is_break() {
                 break;
             }
         }

@@ -134,6 +134,7 @@ pub(crate) fn read_lines(
     // buf[..filled] holds unread bytes; buf[..start] is a partial line carried over.
     let mut filled = 0usize;
     let mut lines_before = 0u64;
+    let mut slot: Option<String> = None;
     loop {
         if filled == buf.len() {
             // A line longer than the buffer: grow it.
@@ -176,7 +177,15 @@ pub(crate) fn read_lines(
         let mut start = 0usize;
         let mut emit = |line: &str| -> bool {
             let line = line.strip_suffix('\r').unwrap_or(line);
-            if sink(line.to_string()).is_break() {
+            // Reuse the slot's string when the consumer left it there.
+            match &mut slot {
+                Some(l) => {
+                    l.clear();
+                    l.push_str(line);
+                }
+                None => slot = Some(line.to_string()),
+            }
+            if sink(&mut slot).is_break() {
                 return false;
             }
             next_line();
@@ -234,9 +243,9 @@ impl<T: Record + std::fmt::Display> Bag<T> {
                 .ok_or_else(|| TaskFailure::msg("internal: missing URL"))?;
             let mut w = storage.open_writer(&url).map_err(|e| fail(e.into()))?;
             let mut err = None;
-            s(&mut |x| match writeln!(w, "{x}") {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
+            s(&mut |x| match x.as_ref().map(|x| writeln!(w, "{x}")) {
+                None | Some(Ok(())) => ControlFlow::Continue(()),
+                Some(Err(e)) => {
                     err = Some(BagError::Io(brisk_io::IoError::from_std(&url, e)));
                     ControlFlow::Break(())
                 }
