@@ -13,7 +13,8 @@ def main():
     if case == "filter-count":
         result = b.filter(lambda l: "python" in l).count().compute()
     elif case == "wordcount":
-        result = b.str.split().flatten().frequencies().topk(10, key=1).compute()
+        top = b.str.split().flatten().frequencies().topk(10, key=1).compute()
+        result = ",".join(f"{w}:{c}" for w, c in top)
     else:
         raise SystemExit(f"unknown case {case}")
     print(f"seconds={time.perf_counter() - t:.4f} result={result}")

@@ -100,6 +100,14 @@ fn generate(dir: &str, files: usize, mb: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `word:count,word:count,…`, the form the Dask side prints too.
+fn normalize(top: &[(String, u64)]) -> String {
+    top.iter()
+        .map(|(w, c)| format!("{w}:{c}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn s3(endpoint: &str, key: &str, secret: &str) -> Storage {
     Storage::new(
         StorageOptions::new()
@@ -143,7 +151,7 @@ fn main() -> anyhow::Result<()> {
                 .frequencies()
                 .topk_by(10, |(_, n)| *n)
                 .compute()?;
-            format!("{top:?}").replace(' ', "")
+            normalize(&top)
         }
         "wordcount-closure" => {
             let b = brisk_bag::read_text(a(1)?)?;
@@ -152,7 +160,7 @@ fn main() -> anyhow::Result<()> {
                 .frequencies()
                 .topk_by(10, |(_, n)| *n)
                 .compute()?;
-            format!("{top:?}").replace(' ', "")
+            normalize(&top)
         }
         "upload" => {
             let st = s3(a(2)?, a(3)?, a(4)?);

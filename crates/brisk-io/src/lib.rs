@@ -192,7 +192,7 @@ impl Storage {
             let r = self.open_reader_as(url, compression)?;
             return Ok(BlockReader::new(r, 0, None, delim));
         }
-        let raw = read::open_range(url, &self.options, offset, None)?;
+        let raw = read::open_from(url, &self.options, offset, length)?;
         Ok(BlockReader::new(raw, offset, length, delim))
     }
 

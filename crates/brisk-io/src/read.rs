@@ -119,6 +119,82 @@ pub(crate) fn open_range(
     }
 }
 
+/// A streaming reader of raw bytes from `start` to the end of `url`, for a block that will
+/// probably stop near `start + hint`: objects are fetched as a first range of about `hint`
+/// bytes and then in further ranges only while the reader keeps going, so a block never asks
+/// the server for the rest of a large object.
+pub(crate) fn open_from(
+    url: &str,
+    options: &StorageOptions,
+    start: u64,
+    hint: Option<u64>,
+) -> Result<Box<dyn Read + Send>, IoError> {
+    match parse_location(url)? {
+        Location::Local(_) => open_range(url, options, start, None),
+        Location::Remote(r) => {
+            let size = size(url, options)?;
+            Ok(Box::new(RangeChain {
+                remote: r,
+                options: options.clone(),
+                url: url.to_string(),
+                pos: start,
+                size,
+                next_len: hint.map_or(size, |h| h.saturating_add(TAIL)),
+                current: None,
+            }))
+        }
+    }
+}
+
+/// How far past a block's nominal end the first request reaches (most records end there).
+const TAIL: u64 = 64 << 10;
+/// The size of each further request.
+const MORE: u64 = 4 << 20;
+
+struct RangeChain {
+    remote: Remote,
+    options: StorageOptions,
+    url: String,
+    pos: u64,
+    size: u64,
+    next_len: u64,
+    current: Option<ObjectReader>,
+}
+
+impl Read for RangeChain {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.current.is_none() {
+                if self.pos >= self.size || buf.is_empty() {
+                    return Ok(0);
+                }
+                let end = self.size.min(self.pos.saturating_add(self.next_len.max(1)));
+                let r = ObjectReader::start(
+                    &self.remote,
+                    &self.options,
+                    &self.url,
+                    self.pos,
+                    end,
+                    self.size,
+                )
+                .map_err(std::io::Error::other)?;
+                self.current = Some(r);
+                self.next_len = MORE;
+            }
+            let n = match self.current.as_mut() {
+                Some(r) => r.read(buf)?,
+                None => 0,
+            };
+            if n == 0 {
+                self.current = None;
+                continue;
+            }
+            self.pos += n as u64;
+            return Ok(n);
+        }
+    }
+}
+
 /// Turn an `std::io::Error` from one of this crate's readers back into an [`IoError`].
 pub(crate) fn from_io(url: &str, action: &'static str, e: std::io::Error) -> IoError {
     if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<IoError>()) {
