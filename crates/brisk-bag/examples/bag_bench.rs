@@ -86,7 +86,7 @@ fn generate(dir: &str, files: usize, mb: usize) -> anyhow::Result<()> {
                 let r = ((y >> 33) % 1000) as f64 / 1000.0;
                 let idx = ((r * r * r) * WORDS.len() as f64) as usize;
                 line.push_str(WORDS[idx.min(WORDS.len() - 1)]);
-                if (y >> 20) % 97 == 0 {
+                if (y >> 20).is_multiple_of(97) {
                     // A long tail of rare words.
                     line.push_str(&format!("{}", (y >> 40) % 50_000));
                 }

@@ -41,11 +41,21 @@
 //! with [`OnError::Skip`]. [`Bag::take`] computes partitions one by one and stops reading as
 //! soon as it has enough records.
 //!
+//! ## Text
+//!
+//! Bags of `String` have built-in string operations like dask's `bag.str`:
+//! [`Bag::split_whitespace`], [`Bag::split`], [`Bag::lower`], [`Bag::trim`]. Records travel
+//! between operations in reusable slots, so `read_text(..).filter(..).count()` allocates
+//! nothing per line and `split_whitespace().frequencies()` allocates only for new words.
+//!
 //! ## Functions and processes
 //!
-//! The functions you pass are closures and run in this process on the local schedulers. A
-//! cluster (the distributed runtime) can only run functions it can find by name, and will
-//! report a bag holding closures as a clear `UnregisteredFunction` error.
+//! Within a partition, operations chain into one pass (a partition is a stream, not a vector,
+//! until something stores it); between operations that need all partitions (reductions,
+//! `groupby`), partitions are stored as `Vec<T>` values. The functions you pass are closures
+//! and run in this process on the local schedulers. The distributed runtime can only run
+//! functions it finds by name, and reports a bag task holding a closure as a clear
+//! `UnregisteredFunction` error; bag kernels are not yet registered by name.
 //!
 //! ## Not yet
 //!
@@ -65,7 +75,6 @@ pub use bag::{Bag, Record};
 pub use error::{BagError, Origin};
 pub use item::Item;
 pub use json::{Field, OnError, read_json};
-pub use stream::{Sink, Stream, StreamFn, push};
 pub use text::{TextSource, read_text};
 
 /// A bag of the numbers `0..n` in `npartitions` partitions (dask's `bag.range`).

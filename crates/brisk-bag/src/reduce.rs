@@ -17,6 +17,15 @@ use crate::stream::{StreamFn, arg_stream, fail};
 
 const SPLIT_EVERY: usize = 8;
 
+/// Merges a group of partial results into one.
+pub(crate) type Combine<A> = Arc<dyn Fn(Vec<Arc<A>>) -> Result<A, BagError> + Send + Sync>;
+
+/// A heap entry of `topk`: the key, the record's position (earlier wins ties), the record.
+type HeapEntry<K, T> = Reverse<(K, Reverse<(usize, u64)>, Slot<T>)>;
+
+/// The hash map of per-record counting: foldhash is quick on short strings.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
 fn partials<A: Send + Sync + 'static>(v: &Value) -> Result<Vec<Arc<A>>, TaskFailure> {
     let list = v
         .as_list()
@@ -36,7 +45,7 @@ impl<T: Record> Bag<T> {
         &self,
         label: &'static str,
         per_part: impl Fn(usize, StreamFn<T>) -> Result<A, BagError> + Send + Sync + 'static,
-        combine: Option<Arc<dyn Fn(Vec<Arc<A>>) -> Result<A, BagError> + Send + Sync>>,
+        combine: Option<Combine<A>>,
         finish: impl Fn(Vec<Arc<A>>) -> Result<R, BagError> + Send + Sync + 'static,
     ) -> Item<R>
     where
@@ -228,12 +237,12 @@ impl<T: Record> Bag<T> {
             },
             Some(Arc::new(move |p: Vec<Arc<Option<T>>>| {
                 Ok(p.into_iter()
-                    .filter_map(|x| Arc::unwrap_or_clone(x))
+                    .filter_map(Arc::unwrap_or_clone)
                     .fold(None, pick))
             })),
             move |p| {
                 p.into_iter()
-                    .filter_map(|x| Arc::unwrap_or_clone(x))
+                    .filter_map(Arc::unwrap_or_clone)
                     .fold(None, pick)
                     .ok_or(BagError::Empty { op })
             },
@@ -308,7 +317,7 @@ impl<T: Record> Bag<T> {
         let item = self.monoid(
             "frequencies",
             |s| {
-                let mut counts: FxHashMap<T, u64> = FxHashMap::default();
+                let mut counts: FastMap<T, u64> = FastMap::default();
                 s(&mut |x| {
                     // Count a record already seen without taking it from its slot.
                     if let Some(r) = x.as_ref()
@@ -322,15 +331,19 @@ impl<T: Record> Bag<T> {
                 })?;
                 Ok(counts)
             },
-            FxHashMap::default,
+            FastMap::default,
             |mut a, b| {
                 for (k, v) in b {
-                    *a.entry(k.clone()).or_insert(0) += v;
+                    if let Some(c) = a.get_mut(k) {
+                        *c += v;
+                    } else {
+                        a.insert(k.clone(), *v);
+                    }
                 }
                 a
             },
         );
-        self.single("frequencies", item, |m: FxHashMap<T, u64>| {
+        self.single("frequencies", item, |m: FastMap<T, u64>| {
             m.into_iter().collect()
         })
     }
@@ -388,8 +401,7 @@ impl<T: Record> Bag<T> {
         let item = self.tree_reduce(
             "topk",
             move |part, s| {
-                let mut heap: BinaryHeap<Reverse<(K, Reverse<(usize, u64)>, Slot<T>)>> =
-                    BinaryHeap::with_capacity(k + 1);
+                let mut heap: BinaryHeap<HeapEntry<K, T>> = BinaryHeap::with_capacity(k + 1);
                 let mut pos = 0u64;
                 if k > 0 {
                     s(&mut |x| {

@@ -95,6 +95,14 @@ fn the_talks_example_matches_python() -> anyhow::Result<()> {
             .compute()?;
         // Equal counts may come in any order: sort ties by word, as the reference does.
         top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        // The built-in word splitter gives the same answer.
+        let mut top2 = b
+            .split_whitespace()
+            .frequencies()
+            .topk_by(10, |(_, n)| *n)
+            .compute()?;
+        top2.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        assert_eq!(top, top2);
         if let Some((want_count, want_top)) = python_reference(&pattern) {
             assert_eq!(count, want_count, "blocksize {bs:?}");
             assert_eq!(top, want_top, "blocksize {bs:?}");
