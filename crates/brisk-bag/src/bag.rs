@@ -26,6 +26,9 @@ pub(crate) struct Inner {
     pub make: MakeTask,
     pub label: &'static str,
     materialized: OnceLock<(Arc<str>, Arc<Layer>)>,
+    /// For a bag made by `split_whitespace`: the bag of lines it splits (a `Bag<String>`), so
+    /// that `frequencies` can count words straight from the lines.
+    pub words_of: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// A lazy, partitioned collection of records: text lines, JSON documents, tuples, your own
@@ -91,6 +94,7 @@ impl<T: Record> Bag<T> {
                 make,
                 label,
                 materialized: OnceLock::new(),
+                words_of: None,
             }),
             _t: PhantomData,
         }
@@ -141,6 +145,15 @@ impl<T: Record> Bag<T> {
     #[allow(clippy::should_implement_trait)]
     pub fn from_iter(items: impl IntoIterator<Item = T>, npartitions: usize) -> Bag<T> {
         Bag::from_sequence(items.into_iter().collect(), npartitions)
+    }
+
+    /// This bag with another record type. Only for `U` equal to `T` (checked by the caller
+    /// with `TypeId`): the bag's tasks do not change.
+    pub(crate) fn same_type_as<U>(self) -> Bag<U> {
+        Bag {
+            inner: self.inner,
+            _t: PhantomData,
+        }
     }
 
     /// The number of partitions.

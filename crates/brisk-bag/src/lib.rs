@@ -62,6 +62,7 @@
 //! `to_dataframe` waits for `brisk-dataframe`.
 
 mod bag;
+mod count_str;
 mod error;
 mod item;
 mod json;

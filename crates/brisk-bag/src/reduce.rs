@@ -24,7 +24,7 @@ pub(crate) type Combine<A> = Arc<dyn Fn(Vec<Arc<A>>) -> Result<A, BagError> + Se
 type HeapEntry<K, T> = Reverse<(K, Reverse<(usize, u64)>, Slot<T>)>;
 
 /// The hash map of per-record counting: foldhash is quick on short strings.
-type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 fn partials<A: Send + Sync + 'static>(v: &Value) -> Result<Vec<Arc<A>>, TaskFailure> {
     let list = v
@@ -314,9 +314,22 @@ impl<T: Record> Bag<T> {
     where
         T: Hash + Eq,
     {
+        // Words of lines: count them straight from the lines, without a string per word.
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<String>()
+            && let Some(lines) = self
+                .inner
+                .words_of
+                .as_ref()
+                .and_then(|b| b.downcast_ref::<Bag<String>>())
+        {
+            return lines.word_frequencies().same_type_as();
+        }
         let item = self.monoid(
             "frequencies",
             |s| {
+                if std::any::TypeId::of::<T>() == std::any::TypeId::of::<String>() {
+                    return crate::count_str::count_strings::<T>(s);
+                }
                 let mut counts: FastMap<T, u64> = FastMap::default();
                 s(&mut |x| {
                     // Count a record already seen without taking it from its slot.
@@ -344,6 +357,28 @@ impl<T: Record> Bag<T> {
             },
         );
         self.single("frequencies", item, |m: FastMap<T, u64>| {
+            m.into_iter().collect()
+        })
+    }
+
+    /// `frequencies` of the whitespace-separated words of lines (`T` is `String`).
+    fn word_frequencies(&self) -> Bag<(String, u64)> {
+        let item = self.monoid(
+            "frequencies",
+            crate::count_str::count_words::<T>,
+            FastMap::default,
+            |mut a: FastMap<String, u64>, b| {
+                for (k, v) in b {
+                    if let Some(c) = a.get_mut(k) {
+                        *c += v;
+                    } else {
+                        a.insert(k.clone(), *v);
+                    }
+                }
+                a
+            },
+        );
+        self.single("frequencies", item, |m: FastMap<String, u64>| {
             m.into_iter().collect()
         })
     }

@@ -15,7 +15,10 @@ fn is_ascii_ws(b: u8) -> bool {
 /// Call `f` on each whitespace-separated word of `line` (Unicode whitespace; an ASCII line
 /// takes a byte-wise fast path with the same result).
 #[inline]
-fn for_each_word(line: &str, mut f: impl FnMut(&str) -> ControlFlow<()>) -> ControlFlow<()> {
+pub(crate) fn for_each_word(
+    line: &str,
+    mut f: impl FnMut(&str) -> ControlFlow<()>,
+) -> ControlFlow<()> {
     if !line.is_ascii() {
         for w in line.split_whitespace() {
             f(w)?;
@@ -61,7 +64,7 @@ impl Bag<String> {
     /// The words of every line, split on whitespace, as one bag of words (dask's
     /// `b.str.split().flatten()`).
     pub fn split_whitespace(&self) -> Bag<String> {
-        self.stage("split-whitespace", |s| {
+        let mut words = self.stage("split-whitespace", |s| {
             Box::new(move |sink| {
                 let mut slot: Option<String> = None;
                 s(&mut |line| match line.as_deref() {
@@ -69,7 +72,11 @@ impl Bag<String> {
                     None => ControlFlow::Continue(()),
                 })
             })
-        })
+        });
+        if let Some(inner) = Arc::get_mut(&mut words.inner) {
+            inner.words_of = Some(Arc::new(self.clone()));
+        }
+        words
     }
 
     /// The pieces of every line split on `sep`, as one bag (dask's
