@@ -6,6 +6,7 @@
 //! - `upload DIR ENDPOINT KEY SECRET BUCKET`: copy `DIR/lines_*.txt` to `s3://BUCKET/`.
 //! - `s3-count ENDPOINT KEY SECRET PATTERN BLOCKSIZE`: count lines of S3 objects.
 //! - `local-count PATTERN BLOCKSIZE`: count lines of local files.
+//! - `s3-filter-count …`, `local-filter-count …`: the same with the talk's filter.
 //!
 //! Each prints `seconds=<s>` (the compute alone) and `result=<value>`.
 

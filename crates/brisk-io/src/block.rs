@@ -195,6 +195,23 @@ impl Read for BlockReader {
                     }
                 }
                 State::Streaming => {
+                    // Nothing buffered and the whole request lies before the limit: read
+                    // straight into the caller's buffer, saving a copy (as BufReader does).
+                    let left = self.limit.saturating_sub(self.pos);
+                    if self.lo == self.hi && !self.eof && left >= out.len() as u64 {
+                        let n = loop {
+                            match self.inner.read(out) {
+                                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                                r => break r?,
+                            }
+                        };
+                        if n == 0 {
+                            self.eof = true;
+                            self.state = State::Done;
+                        }
+                        self.pos += n as u64;
+                        return Ok(n);
+                    }
                     if self.lo == self.hi && !self.fill()? {
                         self.state = State::Done;
                         continue;
