@@ -187,6 +187,26 @@ fn main() -> anyhow::Result<()> {
                 .lines()?;
             b.count().compute()?.to_string()
         }
+        "s3-filter-count" => {
+            let st = s3(a(1)?, a(2)?, a(3)?);
+            let b = TextSource::new(a(4)?)
+                .storage(st)
+                .blocksize(blocksize(a(5)?)?)
+                .lines()?;
+            b.filter(|l| l.contains("python"))
+                .count()
+                .compute()?
+                .to_string()
+        }
+        "local-filter-count" => {
+            let b = TextSource::new(a(1)?)
+                .blocksize(blocksize(a(2)?)?)
+                .lines()?;
+            b.filter(|l| l.contains("python"))
+                .count()
+                .compute()?
+                .to_string()
+        }
         other => bail!("unknown subcommand {other}"),
     };
     println!("seconds={:.4} result={result}", t.elapsed().as_secs_f64());
