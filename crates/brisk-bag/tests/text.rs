@@ -278,3 +278,21 @@ fn to_textfiles_round_trips() -> anyhow::Result<()> {
     assert_eq!(counts.values().sum::<u64>(), 1000);
     Ok(())
 }
+
+#[test]
+fn empty_files_crlf_and_missing_final_newline() -> anyhow::Result<()> {
+    setup();
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("a_0.txt"), b"")?;
+    std::fs::write(dir.path().join("a_1.txt"), b"one\r\ntwo\r\nthree")?;
+    brisk_io::write_all(&dir.path().join("a_2.txt.gz").display().to_string(), b"")?;
+    let b = read_text(&dir.path().join("a_*").display().to_string())?;
+    assert_eq!(b.compute()?, ["one", "two", "three"]);
+    let empty = read_text(&dir.path().join("a_0.txt").display().to_string())?;
+    assert_eq!(empty.npartitions(), 0);
+    assert_eq!(empty.count().compute()?, 0);
+    assert_eq!(empty.take(3)?, Vec::<String>::new());
+    assert!(empty.groupby(|l| l.len(), None).compute()?.is_empty());
+    assert!(empty.frequencies().compute()?.is_empty());
+    Ok(())
+}

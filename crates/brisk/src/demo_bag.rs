@@ -88,14 +88,14 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
 
     let t = Instant::now();
     let top = b
-        .flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .split_whitespace()
         .frequencies()
         .topk_by(10, |(_, n)| *n)
         .compute()?;
     writeln!(
         out,
         "   {:<44} = {:<22} [{}]",
-        "word count: frequencies().topk(10)",
+        "words: split_whitespace().frequencies().topk(10)",
         format!("{} words", top.len()),
         fmt_time(t.elapsed())
     )?;

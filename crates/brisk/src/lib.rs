@@ -31,7 +31,8 @@
 //!
 //! What lives where: [`brisk_core`] (graphs, values, functions, optimizations, the scheduler
 //! seam), [`brisk_local`] (the sync and threaded schedulers, callbacks, progress bars, the
-//! profiler), [`brisk_delayed`] (lazy calls). Configuration: [`config`].
+//! profiler), [`brisk_delayed`] (lazy calls), [`bag`] (bags of records, feature `bag`) and
+//! [`io`] (URLs, globs, compression, object stores, feature `io`). Configuration: [`config`].
 
 pub use brisk_core::{
     Arg, Collection, ComputeMany, ComputeOptions, Error, FailureKind, FromValue, Func, Graph,
