@@ -130,6 +130,16 @@ impl Storage {
         read::size(url, &self.options)
     }
 
+    /// Whether a file or object exists. A missing bucket or bad credentials are errors, not
+    /// `false`.
+    pub fn exists(&self, url: &str) -> Result<bool, IoError> {
+        match self.size(url) {
+            Ok(_) => Ok(true),
+            Err(IoError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The whole contents of `url`, decompressed according to its extension.
     pub fn read_all(&self, url: &str) -> Result<Vec<u8>, IoError> {
         let c = Compression::from_path(url);

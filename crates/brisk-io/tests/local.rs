@@ -66,6 +66,7 @@ fn missing_things_are_named() -> anyhow::Result<()> {
         assert!(matches!(e, IoError::NotFound { .. }), "{e:?}");
         assert!(e.to_string().contains(&missing), "{e}");
     }
+    assert!(!Storage::default().exists(&missing)?);
     let e = brisk_io::expand("ftp://host/x").unwrap_err();
     assert!(e.to_string().contains("ftp"), "{e}");
     let e = brisk_io::expand(&p(dir.path(), "[unclosed*")).unwrap_err();

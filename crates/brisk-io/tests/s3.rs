@@ -95,6 +95,13 @@ fn s3_round_trip_globs_ranges_and_errors() -> anyhow::Result<()> {
     };
     assert_eq!(s3.read_block(url, 3000, 2000, Some(b"\n"))?, local_block);
 
+    assert!(s3.exists(url)?);
+    assert!(!s3.exists("s3://brisk-test/logs/missing.txt")?);
+    assert!(matches!(
+        s3.exists("s3://no-such-bucket/x.txt"),
+        Err(IoError::BucketNotFound { .. })
+    ));
+
     // A missing object, a missing bucket: distinct errors naming the URL.
     let missing = "s3://brisk-test/logs/missing.txt";
     for e in [
