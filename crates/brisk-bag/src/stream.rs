@@ -17,7 +17,7 @@
 //! value (a [`Stream`]) is consumed by the stage around it. Materialized partitions, the
 //! values stored between tasks, are plain `Vec<T>`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -129,26 +129,28 @@ pub(crate) struct Position {
 }
 
 thread_local! {
+    /// The block being read on this thread (set once per block).
     static POSITION: RefCell<Option<Position>> = const { RefCell::new(None) };
+    /// Lines before the current one in that block (updated per line, so kept cheap).
+    static LINE: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Set the position of the record about to be pushed (None clears it).
 pub(crate) fn set_position(p: Option<Position>) {
+    LINE.with(|l| l.set(p.as_ref().map_or(0, |p| p.line_in_block)));
     POSITION.with(|c| *c.borrow_mut() = p);
 }
 
 /// Advance the current line counter by one.
+#[inline]
 pub(crate) fn next_line() {
-    POSITION.with(|c| {
-        if let Some(p) = c.borrow_mut().as_mut() {
-            p.line_in_block += 1;
-        }
-    });
+    LINE.with(|l| l.set(l.get() + 1));
 }
 
 /// The origin of the record being processed on this thread, if it came from text.
 pub(crate) fn current_origin() -> Option<Origin> {
-    let p = POSITION.with(|c| c.borrow().clone())?;
+    let mut p = POSITION.with(|c| c.borrow().clone())?;
+    p.line_in_block = LINE.with(Cell::get);
     Some(resolve(&p))
 }
 
