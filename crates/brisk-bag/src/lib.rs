@@ -63,6 +63,7 @@
 
 mod bag;
 mod count_str;
+mod counts;
 mod error;
 mod item;
 mod json;

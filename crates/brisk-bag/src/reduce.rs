@@ -309,7 +309,8 @@ impl<T: Record> Bag<T> {
         )
     }
 
-    /// How often each distinct record occurs: a one-partition bag of `(record, count)`.
+    /// How often each distinct record occurs: a bag of `(record, count)`, in no particular
+    /// order, counted and merged in parallel (see `counts.rs`).
     pub fn frequencies(&self) -> Bag<(T, u64)>
     where
         T: Hash + Eq,
@@ -324,63 +325,29 @@ impl<T: Record> Bag<T> {
         {
             return lines.word_frequencies().same_type_as();
         }
-        let item = self.monoid(
-            "frequencies",
-            |s| {
-                if std::any::TypeId::of::<T>() == std::any::TypeId::of::<String>() {
-                    return crate::count_str::count_strings::<T>(s);
+        self.count_shuffled("frequencies", |s| {
+            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<String>() {
+                return crate::count_str::count_strings::<T>(s);
+            }
+            let mut counts: FastMap<T, u64> = FastMap::default();
+            s(&mut |x| {
+                // Count a record already seen without taking it from its slot.
+                if let Some(r) = x.as_ref()
+                    && let Some(c) = counts.get_mut(r)
+                {
+                    *c += 1;
+                } else if let Some(x) = x.take() {
+                    counts.insert(x, 1);
                 }
-                let mut counts: FastMap<T, u64> = FastMap::default();
-                s(&mut |x| {
-                    // Count a record already seen without taking it from its slot.
-                    if let Some(r) = x.as_ref()
-                        && let Some(c) = counts.get_mut(r)
-                    {
-                        *c += 1;
-                    } else if let Some(x) = x.take() {
-                        counts.insert(x, 1);
-                    }
-                    ControlFlow::Continue(())
-                })?;
-                Ok(counts)
-            },
-            FastMap::default,
-            |mut a, b| {
-                for (k, v) in b {
-                    if let Some(c) = a.get_mut(k) {
-                        *c += v;
-                    } else {
-                        a.insert(k.clone(), *v);
-                    }
-                }
-                a
-            },
-        );
-        self.single("frequencies", item, |m: FastMap<T, u64>| {
-            m.into_iter().collect()
+                ControlFlow::Continue(())
+            })?;
+            Ok(counts)
         })
     }
 
     /// `frequencies` of the whitespace-separated words of lines (`T` is `String`).
     fn word_frequencies(&self) -> Bag<(String, u64)> {
-        let item = self.monoid(
-            "frequencies",
-            crate::count_str::count_words::<T>,
-            FastMap::default,
-            |mut a: FastMap<String, u64>, b| {
-                for (k, v) in b {
-                    if let Some(c) = a.get_mut(k) {
-                        *c += v;
-                    } else {
-                        a.insert(k.clone(), *v);
-                    }
-                }
-                a
-            },
-        );
-        self.single("frequencies", item, |m: FastMap<String, u64>| {
-            m.into_iter().collect()
-        })
+        self.count_shuffled("frequencies", crate::count_str::count_words::<T>)
     }
 
     /// A one-partition bag from an item holding `S`, turned into records by `to_vec`.

@@ -17,7 +17,7 @@ use crate::stream::{arg_stream, fail};
 /// Buckets of one input partition: `buckets[j]` goes to output partition `j`.
 type Buckets<K, T> = Vec<Vec<(K, T)>>;
 
-fn bucket_of<K: Hash>(k: &K, n: usize) -> usize {
+pub(crate) fn bucket_of<K: Hash>(k: &K, n: usize) -> usize {
     let mut h = FxHasher::default();
     k.hash(&mut h);
     // The high bits of FxHash are the well-mixed ones.
