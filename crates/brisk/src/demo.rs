@@ -132,6 +132,8 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
     writeln!(out)?;
     #[cfg(feature = "distributed")]
     crate::demo_distributed::run(out, pictures)?;
+    #[cfg(feature = "bag")]
+    crate::demo_bag::run(out, pictures)?;
     Ok(outcomes)
 }
 

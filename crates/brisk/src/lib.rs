@@ -31,10 +31,11 @@
 //!
 //! What lives where: [`brisk_core`] (graphs, values, functions, optimizations, the scheduler
 //! seam), [`brisk_local`] (the sync and threaded schedulers, callbacks, progress bars, the
-//! profiler), [`brisk_delayed`] (lazy calls). Configuration: [`config`]. With the default
-//! `distributed` feature: [`Client`] (a cluster, or a local one with [`Client::local`]),
-//! [`processes`], [`worker::main_if_worker`], and the `brisk scheduler` / `brisk worker`
-//! commands ([`distributed`] holds the runtime's crates).
+//! profiler), [`brisk_delayed`] (lazy calls), [`bag`] (bags of records, feature `bag`) and
+//! [`io`] (URLs, globs, compression, object stores, feature `io`). Configuration: [`config`].
+//! With the default `distributed` feature: [`Client`] (a cluster, or a local one with
+//! [`Client::local`]), [`processes`], [`worker::main_if_worker`], and the `brisk scheduler` /
+//! `brisk worker` commands ([`distributed`] holds the runtime's crates).
 
 pub use brisk_core::{
     Arg, Collection, ComputeMany, ComputeOptions, Error, FailureKind, FromValue, Func, Graph,
@@ -92,3 +93,12 @@ pub mod distributed {
     pub use brisk_scheduler as scheduler;
     pub use brisk_worker as worker;
 }
+#[cfg(feature = "bag")]
+pub mod demo_bag;
+
+/// Bags of records: text lines, JSON documents (dask.bag).
+#[cfg(feature = "bag")]
+pub use brisk_bag as bag;
+/// Storage: URLs, globs, byte ranges, compression, object stores.
+#[cfg(feature = "io")]
+pub use brisk_io as io;
