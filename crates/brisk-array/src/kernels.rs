@@ -1,0 +1,82 @@
+//! The named kernels every array task calls, so that array graphs can cross a process
+//! boundary: functions travel by name, parameters as literal arguments (programs, chunk
+//! locations, reduction specs), chunks as raw buffers ([`crate::codec`]).
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use brisk_core::func::FunctionEntry;
+use brisk_core::{Func, TaskResult, Value};
+
+type Kernel = fn(&[Value]) -> TaskResult;
+
+/// `(program, loc, inputs…) -> chunk`
+pub(crate) const EVAL: &str = "brisk_array::eval";
+/// `(spec, loc, inputs…) -> partial`
+pub(crate) const REDUCE_CHUNK: &str = "brisk_array::reduce_chunk";
+/// `(spec, partials…) -> partial`
+pub(crate) const REDUCE_COMBINE: &str = "brisk_array::reduce_combine";
+/// `(spec, partials…) -> chunk`
+pub(crate) const REDUCE_FINALIZE: &str = "brisk_array::reduce_finalize";
+/// `(spec, pieces…) -> chunk`
+pub(crate) const ASSEMBLE: &str = "brisk_array::assemble";
+
+macro_rules! kernels {
+    ($($name:expr => $f:path),+ $(,)?) => {
+        $(
+            inventory::submit! {
+                FunctionEntry {
+                    name: $name,
+                    type_id: || brisk_core::func::type_id_of_val(&$f),
+                    make: || Func::named_raw($name, $name, $f),
+                }
+            }
+        )+
+        fn kernel_fn(name: &str) -> Option<Kernel> {
+            match name {
+                $(n if n == $name => Some($f as Kernel),)+
+                _ => None,
+            }
+        }
+    };
+}
+
+kernels! {
+    EVAL => crate::eval::eval_kernel,
+    REDUCE_CHUNK => crate::reduce_kernels::reduce_chunk_kernel,
+    REDUCE_COMBINE => crate::reduce_kernels::reduce_combine_kernel,
+    REDUCE_FINALIZE => crate::reduce_kernels::reduce_finalize_kernel,
+    ASSEMBLE => crate::rechunk::assemble_kernel,
+    crate::creation::FROM_SOURCE => crate::creation::source_kernel,
+}
+
+/// The kernel `name` with `label` for pictures and profiles. One `Func` per (name, label) is
+/// kept, so tasks share it.
+pub(crate) fn func(name: &'static str, label: &'static str) -> Func {
+    static CACHE: OnceLock<Mutex<HashMap<(&'static str, &'static str), Func>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut guard = match cache.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    guard
+        .entry((name, label))
+        .or_insert_with(|| match kernel_fn(name) {
+            Some(f) => Func::named_raw(name, label, f),
+            None => Func::named_raw(name, label, move |_: &[Value]| {
+                Err(brisk_core::TaskFailure::msg(format!("unknown array kernel {name}")))
+            }),
+        })
+        .clone()
+}
+
+/// The blockwise evaluation kernel, labelled by the expression's outermost operation.
+pub(crate) fn eval_func(label: &'static str) -> Func {
+    func(EVAL, label)
+}
+
+#[allow(dead_code)]
+fn _type_ids_are_distinct() -> [TypeId; 0] {
+    []
+}

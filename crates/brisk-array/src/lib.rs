@@ -1,0 +1,62 @@
+//! # brisk-array: chunked n-dimensional arrays (dask.array for Rust)
+//!
+//! Lazy, chunked, larger-than-memory arrays with the interface numpy and ndarray users know,
+//! computed by blocked algorithms on Brisk's task graphs, with [`ndarray`] under the hood.
+//!
+//! ```
+//! use brisk_array as da;
+//! use brisk_core::Collection;
+//! # brisk_local::LocalScheduler::threaded();
+//! let x = da::arange(1e6, 1e5)?;         // the talk's example, smaller
+//! let res = (&x + 1).sum();              // nothing computed yet
+//! println!("{res}");                     // brisk.array<sum-aggregate, shape=(), dtype=i64, …>
+//! assert_eq!(res.compute()?, 500000500000);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Design
+//!
+//! - **Typed arrays.** `Array<T>` for `T` in `bool, u8, i32, i64, u64, f32, f64`: `compute()`
+//!   returns an `ndarray::ArrayD<T>`, mixing types is a compile error (convert with
+//!   [`Array::astype`]), and results follow numpy's type rules (`sum` of `i32` is `i64`, `mean`
+//!   of integers is `f64`). The runtime tag is [`DType`].
+//! - **Fused elementwise work.** Elementwise operations build a small expression program per
+//!   chunk ([`expr`]) instead of a layer of tasks; it is evaluated tile by tile in cache, and a
+//!   reduction evaluates it inside its per-chunk task. So `(x + 1).sum()` is one task per chunk
+//!   and never writes `x + 1` to memory. Cheap generated data (`arange`, `random`, `ones`, …)
+//!   is recomputed where it is used rather than stored; [`Array::persist`] stores it.
+//! - **Named kernels.** Every task calls a registered kernel with its parameters as literal
+//!   arguments, and chunks have a raw-bytes codec ([`codec`]), so graphs can run in other
+//!   processes.
+//! - **Errors.** Operations that return an `Array` through an operator (`&a + &b`) cannot
+//!   return a `Result`; a refused one yields an array carrying the error, reported by
+//!   [`Array::check`] or when computed. Everything else returns [`Result`].
+
+mod array;
+mod chunks;
+pub mod codec;
+mod creation;
+mod dtype;
+mod error;
+mod eval;
+pub mod expr;
+mod kernels;
+mod num;
+mod ops;
+mod rechunk;
+mod reduce;
+mod reduce_kernels;
+
+pub use array::{Array, Scalar};
+pub use chunks::{AxisChunks, ChunkSpec, DEFAULT_CHUNK_BYTES, UNKNOWN};
+pub use creation::{
+    ChunkSource, Length, RandomState, arange, arange_with, eye, eye_with, from_array, from_source,
+    full, linspace, linspace_with, ones, zeros,
+};
+pub use dtype::{AnyArray, Bits, DType, Element, Float, Number, ScalarValue, Signed};
+pub use error::{ArrayError, Result, fmt_shape};
+pub use eval::{ChunkLoc, TILE};
+pub use ops::{Operand, where_};
+pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOpts};
+pub use reduce_kernels::{Partial, ReduceOp, ReduceSpec};
+pub use rechunk::{AssembleSpec, Piece};

@@ -1,0 +1,23 @@
+use brisk_array as da;
+use brisk_core::Collection;
+
+#[test]
+fn smoke() -> anyhow::Result<()> {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let x = da::arange(10, 4)?;
+    println!("{x}");
+    let y = (&x + 1).sum();
+    println!("{y}");
+    assert_eq!(y.compute()?, 55);
+    let z = (&x * 2).compute()?;
+    assert_eq!(z.as_slice().unwrap(), &[0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+    let m = da::RandomState::new(1).random([7, 9], [3, 4])?;
+    let a = m.compute()?;
+    let mm = m.mean_with(&da::ReduceOpts::axis(1).keepdims(true))?;
+    let d = (&m - &mm).compute()?;
+    let want = &a - &a.mean_axis(ndarray::Axis(1)).unwrap().insert_axis(ndarray::Axis(1));
+    for (p, q) in d.iter().zip(want.iter()) {
+        assert!((p - q).abs() < 1e-12, "{p} {q}");
+    }
+    Ok(())
+}
