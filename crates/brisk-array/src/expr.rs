@@ -496,7 +496,8 @@ pub(crate) struct ExprBuilder {
     ndim: usize,
     inputs: Vec<(Arc<crate::array::Meta>, LeafView)>,
     input_slots: FxHashMap<(usize, LeafView), u32>,
-    memo: FxHashMap<(usize, LeafView), u32>,
+    /// Operands already added; holding the `Arc` keeps its address from being reused.
+    memo: FxHashMap<(usize, LeafView), (u32, Arc<crate::array::Meta>)>,
 }
 
 impl ExprBuilder {
@@ -530,8 +531,8 @@ impl ExprBuilder {
     /// array with chunk keys becomes an input leaf. The same operand twice is one node.
     pub fn operand(&mut self, meta: &Arc<crate::array::Meta>, view: LeafView) -> u32 {
         let key = (Arc::as_ptr(meta) as usize, view.clone());
-        if let Some(&id) = self.memo.get(&key) {
-            return id;
+        if let Some((id, _)) = self.memo.get(&key) {
+            return *id;
         }
         let id = match meta.expr() {
             Some(expr) => self.inline(&expr, &view),
@@ -544,7 +545,7 @@ impl ExprBuilder {
                 })
             }
         };
-        self.memo.insert(key, id);
+        self.memo.insert(key, (id, Arc::clone(meta)));
         id
     }
 
