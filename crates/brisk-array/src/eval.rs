@@ -537,15 +537,14 @@ fn gen_tile<T: KElem>(
         match generator {
             Gen::Arange { start, step } => {
                 if T::IS_FLOAT {
-                    let s = scalar_f64(*start);
+                    let s0 = scalar_f64(*start);
                     let d = scalar_f64(*step);
-                    out.extend((0..rowlen as u64).map(|j| T::from_f64(s + (base + j * inc) as f64 * d)));
+                    fill_affine_f64(&mut out, s0 + base as f64 * d, d * inc as f64, rowlen);
                 } else {
-                    let s = scalar_as::<T>(*start);
+                    let s0 = scalar_as::<T>(*start);
                     let d = scalar_as::<T>(*step);
-                    out.extend(
-                        (0..rowlen as u64).map(|j| s.add(d.mul(T::from_u64(base + j * inc)))),
-                    );
+                    let first = s0.add(d.mul(T::from_u64(base)));
+                    fill_affine(&mut out, first, d.mul(T::from_u64(inc)), rowlen);
                 }
             }
             Gen::Linspace {
@@ -605,6 +604,47 @@ fn gen_tile<T: KElem>(
         }
     }
     Ok(Buf::Owned(out))
+}
+
+/// Append `first, first + step, …` (`n` values) with eight independent running sums, so the
+/// loop vectorizes without 64-bit multiplies.
+fn fill_affine<T: Num>(out: &mut Vec<T>, first: T, step: T, n: usize) {
+    let mut lanes = [first; 8];
+    for (k, l) in lanes.iter_mut().enumerate() {
+        *l = first.add(step.mul(T::from_u64(k as u64)));
+    }
+    let step8 = step.mul(T::from_u64(8));
+    let start = out.len();
+    out.resize(start + n, first);
+    let dst = &mut out[start..];
+    let mut chunks = dst.chunks_exact_mut(8);
+    for c in &mut chunks {
+        for k in 0..8 {
+            c[k] = lanes[k];
+            lanes[k] = lanes[k].add(step8);
+        }
+    }
+    for (k, o) in chunks.into_remainder().iter_mut().enumerate() {
+        *o = lanes[k];
+    }
+}
+
+/// [`fill_affine`] for floats computed in `f64` (`first + k * step`, exact in `k`).
+fn fill_affine_f64<T: Num>(out: &mut Vec<T>, first: f64, step: f64, n: usize) {
+    let mut k = [0.0f64, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+    let start = out.len();
+    out.resize(start + n, T::ZERO);
+    let dst = &mut out[start..];
+    let mut chunks = dst.chunks_exact_mut(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            c[l] = T::from_f64(first + k[l] * step);
+            k[l] += 8.0;
+        }
+    }
+    for (l, o) in chunks.into_remainder().iter_mut().enumerate() {
+        *o = T::from_f64(first + k[l] * step);
+    }
 }
 
 fn scalar_f64(s: ScalarValue) -> f64 {
