@@ -39,7 +39,7 @@ pub struct Meta {
 }
 
 impl Meta {
-    pub fn new(
+    pub(crate) fn new(
         name: Arc<str>,
         dtype: DType,
         shape: Vec<usize>,
@@ -56,7 +56,7 @@ impl Meta {
         })
     }
 
-    pub fn failed(dtype: DType, err: ArrayError) -> Arc<Meta> {
+    pub(crate) fn failed(dtype: DType, err: ArrayError) -> Arc<Meta> {
         Meta::new(
             brisk_core::tokenize("failed"),
             dtype,
@@ -66,42 +66,42 @@ impl Meta {
         )
     }
 
-    pub fn error(&self) -> Option<&ArrayError> {
+    pub(crate) fn error(&self) -> Option<&ArrayError> {
         match &self.body {
             Body::Failed(e) => Some(e),
             _ => None,
         }
     }
 
-    pub fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         match &self.body {
             Body::Failed(e) => Err(e.clone()),
             _ => Ok(()),
         }
     }
 
-    pub fn expr(&self) -> Option<Expr> {
+    pub(crate) fn expr(&self) -> Option<Expr> {
         match &self.body {
             Body::Expr(e) => Some(e.clone()),
             _ => None,
         }
     }
 
-    pub fn ndim(&self) -> usize {
+    pub(crate) fn ndim(&self) -> usize {
         self.shape.len()
     }
 
-    pub fn numblocks(&self) -> Vec<usize> {
+    pub(crate) fn numblocks(&self) -> Vec<usize> {
         self.chunks.iter().map(Vec::len).collect()
     }
 
-    pub fn key(&self, idx: &[usize]) -> Key {
+    pub(crate) fn key(&self, idx: &[usize]) -> Key {
         let idx: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
         Key::with_shared_name(&self.name, &idx)
     }
 
     /// All chunk keys, in C order of their block index.
-    pub fn keys(&self) -> Vec<Key> {
+    pub(crate) fn keys(&self) -> Vec<Key> {
         let mut out = Vec::new();
         for_each_block(&self.numblocks(), |idx| out.push(self.key(idx)));
         out
@@ -109,7 +109,7 @@ impl Meta {
 
     /// Where chunk `idx` sits.
     #[allow(dead_code)]
-    pub fn loc(&self, idx: &[usize], offsets: &[Vec<usize>]) -> ChunkLoc {
+    pub(crate) fn loc(&self, idx: &[usize], offsets: &[Vec<usize>]) -> ChunkLoc {
         ChunkLoc {
             start: idx.iter().enumerate().map(|(a, &i)| offsets[a][i]).collect(),
             shape: idx
@@ -120,12 +120,12 @@ impl Meta {
         }
     }
 
-    pub fn offsets(&self) -> Vec<Vec<usize>> {
+    pub(crate) fn offsets(&self) -> Vec<Vec<usize>> {
         self.chunks.iter().map(|c| chunks::offsets(c)).collect()
     }
 
     /// The layer holding this array's chunk keys (building it for an expression).
-    pub fn layer(&self) -> Result<Arc<Layer>> {
+    pub(crate) fn layer(&self) -> Result<Arc<Layer>> {
         match &self.body {
             Body::Layer(l) => Ok(Arc::clone(l)),
             Body::Failed(e) => Err(e.clone()),
@@ -156,11 +156,11 @@ impl Meta {
         Layer::new(Arc::clone(&self.name), body, deps)
     }
 
-    pub fn is_known(&self) -> bool {
+    pub(crate) fn is_known(&self) -> bool {
         self.chunks.iter().all(|c| chunks::known(c))
     }
 
-    pub fn require_known(&self, op: &'static str) -> Result<()> {
+    pub(crate) fn require_known(&self, op: &'static str) -> Result<()> {
         self.check()?;
         match self.chunks.iter().position(|c| !chunks::known(c)) {
             Some(axis) => Err(ArrayError::UnknownChunkSizes { op, axis }),

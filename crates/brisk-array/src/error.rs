@@ -170,6 +170,7 @@ impl ArrayError {
         }
     }
 
+    #[allow(dead_code)]
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, e: std::io::Error) -> Self {
         ArrayError::Io {
             action,
@@ -211,7 +212,7 @@ impl From<ArrayError> for brisk_core::TaskFailure {
 pub fn fmt_shape(shape: &[usize]) -> String {
     match shape {
         [] => "()".to_string(),
-        [a] => format!("({})", fmt_dim(*a)),
+        [a] => format!("({},)", fmt_dim(*a)),
         _ => format!(
             "({})",
             shape

@@ -115,7 +115,6 @@ pub(crate) trait KElem: Num {
     fn unreg<'a>(r: Reg<'a>) -> Option<Buf<'a, Self>>;
     fn unreg_ref<'r, 'a>(r: &'r Reg<'a>) -> Option<&'r Buf<'a, Self>>;
     fn chunk_ref(a: &ArrayD<Self>) -> ChunkRef<'_>;
-    fn from_chunk_ref(c: ChunkRef<'_>) -> Option<&ArrayD<Self>>;
 }
 
 macro_rules! kelem {
@@ -138,12 +137,6 @@ macro_rules! kelem {
             }
             fn chunk_ref(a: &ArrayD<Self>) -> ChunkRef<'_> {
                 ChunkRef::$v(a)
-            }
-            fn from_chunk_ref(c: ChunkRef<'_>) -> Option<&ArrayD<Self>> {
-                match c {
-                    ChunkRef::$v(a) => Some(a),
-                    _ => None,
-                }
             }
         }
     };

@@ -2,7 +2,6 @@
 //! boundary: functions travel by name, parameters as literal arguments (programs, chunk
 //! locations, reduction specs), chunks as raw buffers ([`crate::codec`]).
 
-use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -50,6 +49,24 @@ kernels! {
     ASSEMBLE => crate::rechunk::assemble_kernel,
     crate::creation::FROM_SOURCE => crate::creation::source_kernel,
 }
+#[cfg(feature = "hdf5")]
+mod hdf5_kernels {
+    use super::*;
+    inventory::submit! {
+        FunctionEntry {
+            name: crate::io::hdf5::READ,
+            type_id: || brisk_core::func::type_id_of_val(&crate::io::hdf5::read_kernel),
+            make: || Func::named_raw(crate::io::hdf5::READ, "read-hdf5", crate::io::hdf5::read_kernel),
+        }
+    }
+    inventory::submit! {
+        FunctionEntry {
+            name: crate::io::hdf5::WRITE,
+            type_id: || brisk_core::func::type_id_of_val(&crate::io::hdf5::write_kernel),
+            make: || Func::named_raw(crate::io::hdf5::WRITE, "store-hdf5", crate::io::hdf5::write_kernel),
+        }
+    }
+}
 
 /// The kernel `name` with `label` for pictures and profiles. One `Func` per (name, label) is
 /// kept, so tasks share it.
@@ -62,7 +79,7 @@ pub(crate) fn func(name: &'static str, label: &'static str) -> Func {
     };
     guard
         .entry((name, label))
-        .or_insert_with(|| match kernel_fn(name) {
+        .or_insert_with(|| match kernel_fn(name).or_else(|| extra_kernel(name)) {
             Some(f) => Func::named_raw(name, label, f),
             None => Func::named_raw(name, label, move |_: &[Value]| {
                 Err(brisk_core::TaskFailure::msg(format!("unknown array kernel {name}")))
@@ -71,12 +88,22 @@ pub(crate) fn func(name: &'static str, label: &'static str) -> Func {
         .clone()
 }
 
+fn extra_kernel(name: &str) -> Option<Kernel> {
+    #[cfg(feature = "hdf5")]
+    {
+        if name == crate::io::hdf5::READ {
+            return Some(crate::io::hdf5::read_kernel as Kernel);
+        }
+        if name == crate::io::hdf5::WRITE {
+            return Some(crate::io::hdf5::write_kernel as Kernel);
+        }
+    }
+    let _ = name;
+    None
+}
+
 /// The blockwise evaluation kernel, labelled by the expression's outermost operation.
 pub(crate) fn eval_func(label: &'static str) -> Func {
     func(EVAL, label)
 }
 
-#[allow(dead_code)]
-fn _type_ids_are_distinct() -> [TypeId; 0] {
-    []
-}

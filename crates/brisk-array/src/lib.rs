@@ -40,6 +40,7 @@ mod dtype;
 mod error;
 mod eval;
 pub mod expr;
+pub mod io;
 mod kernels;
 mod num;
 mod ops;

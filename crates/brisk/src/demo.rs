@@ -122,6 +122,8 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
         t,
     );
     writeln!(out)?;
+    #[cfg(feature = "array")]
+    crate::demo_array::run(out, pictures)?;
     Ok(outcomes)
 }
 

@@ -60,3 +60,9 @@ pub mod crates {
 }
 
 pub mod demo;
+#[cfg(feature = "array")]
+pub mod demo_array;
+
+/// Chunked n-dimensional arrays (`dask.array`): see [`brisk_array`].
+#[cfg(feature = "array")]
+pub use brisk_array as array;
