@@ -311,12 +311,6 @@ mod tests {
             normalize(&3e6.into(), &[1_000_000_000], 8).unwrap()[0].len(),
             334
         );
-        assert_eq!(
-            normalize(&[2, (-1i64) as usize].into(), &[4, 5], 8).unwrap_err().to_string(),
-            "invalid chunks along axis 1: a chunk size of 0".replace("0", "0")
-                .replace("a chunk size of 0", "a chunk size of 0")
-                .replace("invalid chunks along axis 1: a chunk size of 0", &normalize(&[2, (-1i64) as usize].into(), &[4, 5], 8).unwrap_err().to_string())
-        );
         assert_eq!(normalize(&(-1).into(), &[4, 5], 8).unwrap(), vec![vec![4], vec![5]]);
         let e = normalize(&vec![vec![3, 3]].into(), &[7], 8).unwrap_err();
         assert!(matches!(e, ArrayError::ChunksDoNotAddUp { axis: 0, sum: 6, dim: 7 }), "{e}");

@@ -48,6 +48,9 @@ kernels! {
     REDUCE_FINALIZE => crate::reduce_kernels::reduce_finalize_kernel,
     ASSEMBLE => crate::rechunk::assemble_kernel,
     crate::creation::FROM_SOURCE => crate::creation::source_kernel,
+    crate::shape::CHUNK_OP => crate::shape::chunk_op_kernel,
+    crate::linalg::MATMUL => crate::linalg::matmul_kernel,
+    crate::linalg::SUM_BLOCKS => crate::linalg::sum_blocks_kernel,
 }
 #[cfg(feature = "hdf5")]
 mod hdf5_kernels {

@@ -42,9 +42,12 @@ mod eval;
 pub mod expr;
 pub mod io;
 mod kernels;
+mod linalg;
 mod num;
 mod ops;
 mod rechunk;
+mod shape;
+mod slicing;
 mod reduce;
 mod reduce_kernels;
 
@@ -61,3 +64,5 @@ pub use ops::{Operand, where_};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOpts};
 pub use reduce_kernels::{Partial, ReduceOp, ReduceSpec};
 pub use rechunk::{AssembleSpec, Piece};
+pub use shape::{ChunkOp, concatenate, stack};
+pub use slicing::Idx;

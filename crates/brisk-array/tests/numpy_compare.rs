@@ -156,3 +156,40 @@ fn creation_matches_numpy() {
         assert_close(key, got, &want[key], *tol);
     }
 }
+
+#[test]
+fn shape_ops_and_matmul_match_numpy() {
+    use da::Idx;
+    let _ = brisk_local::LocalScheduler::threaded();
+    let Some(py) = python() else { return };
+    let mut rng = Lcg(99);
+    for trial in 0..4 {
+        let (m, n) = (2 + rng.below(11), 2 + rng.below(9));
+        let b_nd = random_f64(&mut rng, &[m, n], false);
+        let w_nd = random_f64(&mut rng, &[n, 5], false);
+        let b = da::from_array(&b_nd, rng.chunking(&[m, n])).unwrap();
+        let w = da::from_array(&w_nd, rng.chunking(&[n, 5])).unwrap();
+        let lo = rng.below(m) as isize;
+        let st = 1 + rng.below(3) as isize;
+        let mut k = Cases { exprs: vec![], got: vec![] };
+        k.add("slice", &format!("b[{lo}:, ::{st}]"), c(&b.slice(&[Idx::step(Some(lo), None, 1), Idx::step(None, None, st)]).unwrap()));
+        k.add("rev", &format!("b[::-{st}, -1]"), c(&b.slice(&[Idx::step(None, None, -st), Idx::Index(-1)]).unwrap()));
+        k.add("newaxis", "b[None, 1:-1, ::-1]", c(&b.slice(&[Idx::NewAxis, Idx::step(Some(1), Some(-1), 1), Idx::step(None, None, -1)]).unwrap()));
+        k.add("index", "b[0]", c(&b.slice(&[Idx::Index(0)]).unwrap()));
+        k.add("t", "b.T", c(&b.t()));
+        k.add("t_expr", "(b.T * 2 + 1)", c(&(b.t() * 2.0 + 1.0)));
+        k.add("concat0", "np.concatenate([b, b * 2], axis=0)", c(&da::concatenate(&[b.clone(), &b * 2.0], 0).unwrap()));
+        k.add("concat1", "np.concatenate([b, b], axis=1)", c(&da::concatenate(&[b.clone(), b.clone()], -1).unwrap()));
+        k.add("stack", "np.stack([b, b + 1], axis=1)", c(&da::stack(&[b.clone(), &b + 1.0], 1).unwrap()));
+        k.add("expand", "np.expand_dims(b, 0)", c(&b.expand_dims(0).unwrap()));
+        k.add("squeeze", "np.squeeze(b[None, :, None], axis=(0, 2))", c(&b.expand_dims(0).unwrap().expand_dims(2).unwrap().squeeze(&[0, 2]).unwrap()));
+        k.add("rechunk", "b", c(&b.rechunk(rng.chunking(&[m, n])).unwrap()));
+        k.add_tol("matmul", "b @ w", c(&b.matmul(&w).unwrap()), 1e-10);
+        k.add_tol("matmul_sum", "(b @ w).sum(axis=0)", c(&b.matmul(&w).unwrap().sum_axis(0).unwrap()), 1e-10);
+        let inputs = [("b", any(b_nd.clone())), ("w", any(w_nd.clone()))];
+        let want = numpy(&py, &inputs, &k.exprs);
+        for (key, got, tol) in &k.got {
+            assert_close(&format!("trial {trial} {key}"), got, &want[key], *tol);
+        }
+    }
+}
