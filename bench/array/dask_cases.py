@@ -14,7 +14,7 @@ def peak_rss_mb():
 
 def main():
     case = sys.argv[1]
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    n = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else 0
     dask.config.set(scheduler="threads")
     t = time.perf_counter()
     if case == "sum1e9":
@@ -34,6 +34,13 @@ def main():
         b = da.random.random((n, n), chunks="auto").persist()
         t = time.perf_counter()
         result = float((a @ b).sum().compute())
+        secs = time.perf_counter() - t
+        an, bn = a.compute(), b.compute()
+        t1 = time.perf_counter()
+        ref = float((an @ bn).sum())
+        np_s = time.perf_counter() - t1
+        print(f"DASK case={case} seconds={secs:.3f} peak_rss_mb={peak_rss_mb():.1f} result={result} numpy_s={np_s:.3f}")
+        return
     else:
         raise SystemExit(f"unknown case {case}")
     secs = time.perf_counter() - t

@@ -25,3 +25,11 @@ run_case() {
 }
 run_case sum1e9 ""
 run_case demean "$n"
+# Blocked matmul against ndarray's own single-node dot on the same data (and Dask's, and numpy's
+# BLAS for reference).
+m="${BRISK_BENCH_MATMUL:-10000}"
+b="$("$bin" matmul "$m")"
+d="$(python "$here/dask_cases.py" matmul "$m")"
+bs="$(echo "$b" | field seconds)"; nd="$(echo "$b" | field ndarray_s)"
+ds="$(echo "$d" | field seconds)"; np_s="$(echo "$d" | field numpy_s)"
+echo "RESULT case=matmul-$m brisk_s=$bs dask_s=$ds ratio=$(python -c "print(round($ds/$bs, 2))") ndarray_dot_s=$nd brisk_vs_ndarray=$(python -c "print(round($bs/$nd, 2))") numpy_s=$np_s brisk_rss_mb=$(echo "$b" | field peak_rss_mb) dask_rss_mb=$(echo "$d" | field peak_rss_mb)"
