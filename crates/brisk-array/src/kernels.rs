@@ -49,6 +49,11 @@ kernels! {
     ASSEMBLE => crate::rechunk::assemble_kernel,
     crate::creation::FROM_SOURCE => crate::creation::source_kernel,
     crate::shape::CHUNK_OP => crate::shape::chunk_op_kernel,
+    crate::io::npy::READ => crate::io::npy::read_kernel,
+    crate::scan::SCAN => crate::scan::scan_kernel,
+    crate::scan::CARRY => crate::scan::carry_kernel,
+    crate::scan::APPLY => crate::scan::apply_kernel,
+    crate::io::npy::WRITE => crate::io::npy::write_kernel,
     crate::linalg::MATMUL => crate::linalg::matmul_kernel,
     crate::linalg::SUM_BLOCKS => crate::linalg::sum_blocks_kernel,
 }

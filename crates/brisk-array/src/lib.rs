@@ -33,6 +33,7 @@
 //!   [`Array::check`] or when computed. Everything else returns [`Result`].
 
 mod array;
+mod blockwise;
 mod chunks;
 pub mod codec;
 mod creation;
@@ -46,12 +47,14 @@ mod linalg;
 mod num;
 mod ops;
 mod rechunk;
+mod scan;
 mod shape;
 mod slicing;
 mod reduce;
 mod reduce_kernels;
 
 pub use array::{Array, Scalar};
+pub use blockwise::{Boundary, blockwise};
 pub use chunks::{AxisChunks, ChunkSpec, DEFAULT_CHUNK_BYTES, UNKNOWN};
 pub use creation::{
     ChunkSource, Length, RandomState, arange, arange_with, eye, eye_with, from_array, from_source,

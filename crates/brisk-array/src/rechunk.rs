@@ -42,11 +42,15 @@ pub struct AssembleSpec {
     pub out_shape: Vec<usize>,
     /// The pieces.
     pub pieces: Vec<Piece>,
+    /// The value of elements no piece covers (zero when `None`).
+    #[serde(default)]
+    pub fill: Option<crate::dtype::ScalarValue>,
 }
 brisk_core::data!(AssembleSpec, serde);
 
 fn assemble_typed<T: Element>(spec: &AssembleSpec, inputs: &[Value]) -> Result<ArrayD<T>, TaskFailure> {
-    let mut out = ArrayD::from_elem(IxDyn(&spec.out_shape), T::default());
+    let fill = spec.fill.and_then(T::from_scalar).unwrap_or_default();
+    let mut out = ArrayD::from_elem(IxDyn(&spec.out_shape), fill);
     for p in &spec.pieces {
         let input = inputs
             .get(p.slot as usize)
@@ -137,17 +141,29 @@ pub(crate) fn assemble_node(
         p.slot = slot as u32;
         spec_pieces.push(p);
     }
+    Node::Task(assemble_task(input, out_shape, spec_pieces, keys, None))
+}
+
+/// The assemble task itself (pieces already carry slots into `keys`).
+pub(crate) fn assemble_task(
+    input: &Meta,
+    out_shape: Vec<usize>,
+    pieces: Vec<Piece>,
+    keys: Vec<Vec<usize>>,
+    fill: Option<crate::dtype::ScalarValue>,
+) -> Task {
     let spec = AssembleSpec {
         dtype: input.dtype,
         out_shape,
-        pieces: spec_pieces,
+        pieces,
+        fill,
     };
     let mut args = vec![Arg::Literal(Value::new(spec))];
     args.extend(keys.iter().map(|k| Arg::Key(input.key(k))));
-    Node::Task(Task {
+    Task {
         func: crate::kernels::func(crate::kernels::ASSEMBLE, "getitem"),
         args,
-    })
+    }
 }
 
 /// For one axis: the pieces `(input block, start, end within it, start within output)` that

@@ -23,6 +23,8 @@ pub enum ChunkOp {
     Transpose(Vec<usize>),
     /// Same elements in C order, new shape.
     Reshape(Vec<usize>),
+    /// Keep `start..end` of each axis.
+    Crop(Vec<(usize, usize)>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +51,16 @@ fn apply<T: Element>(op: &ChunkOp, v: &Value) -> Result<ArrayD<T>, TaskFailure> 
             .to_shape(IxDyn(shape))
             .map(|c| c.into_owned())
             .map_err(|e| TaskFailure::msg(format!("reshape {:?} to {shape:?}: {e}", a.shape()))),
+        ChunkOp::Crop(r) => {
+            if r.len() != a.ndim() || r.iter().zip(a.shape()).any(|(&(s, e), &d)| s > e || e > d) {
+                return Err(TaskFailure::msg(format!("crop {r:?} does not fit a chunk of shape {:?}", a.shape())));
+            }
+            Ok(a.slice_each_axis(|ad| {
+                let (s, e) = r[ad.axis.index()];
+                ndarray::Slice::from(s..e)
+            })
+            .to_owned())
+        }
     }
 }
 
@@ -62,7 +74,7 @@ pub(crate) fn chunk_op_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
     with_dtype!(spec.dtype, T => Ok(Value::new(apply::<T>(&spec.op, chunk)?)))
 }
 
-fn chunk_task(dtype: DType, op: ChunkOp, input: Key, label: &'static str) -> Node {
+pub(crate) fn chunk_task(dtype: DType, op: ChunkOp, input: Key, label: &'static str) -> Node {
     Node::Task(Task {
         func: crate::kernels::func(CHUNK_OP, label),
         args: vec![Arg::Literal(Value::new(ChunkOpSpec { dtype, op })), Arg::Key(input)],

@@ -193,3 +193,61 @@ fn shape_ops_and_matmul_match_numpy() {
         }
     }
 }
+
+#[test]
+fn scans_stencils_blocks_and_npy_match_numpy() {
+    use da::Boundary;
+    let _ = brisk_local::LocalScheduler::threaded();
+    let Some(py) = python() else { return };
+    let mut rng = Lcg(5);
+    let dir = tempfile::tempdir().unwrap();
+    for trial in 0..3 {
+        let (m, n) = (3 + rng.below(10), 2 + rng.below(8));
+        let b_nd = random_f64(&mut rng, &[m, n], false);
+        let i_nd = random_i64(&mut rng, &[m, n]).mapv(|v| v % 3);
+        let b = da::from_array(&b_nd, rng.chunking(&[m, n])).unwrap();
+        let i = da::from_array(&i_nd.mapv(|v| v as i32), rng.chunking(&[m, n])).unwrap();
+        let mut k = Cases { exprs: vec![], got: vec![] };
+        k.add("cumsum0", "np.cumsum(b, axis=0)", c(&b.cumsum(0).unwrap()));
+        k.add("cumsum1", "np.cumsum(i.astype(np.int32), axis=1)", c(&i.cumsum(-1).unwrap()));
+        k.add("cumprod", "np.cumprod(i.astype(np.int32) + 1, axis=0)", c(&(&i + 1).cumprod(0).unwrap()));
+        let stencil = |e: &ndarray::ArrayD<f64>| {
+            let mut out = e.clone();
+            let rows = e.shape()[0];
+            for r in 0..rows {
+                let mut row = out.index_axis_mut(ndarray::Axis(0), r);
+                row.fill(0.0);
+                for dr in [-1isize, 0, 1] {
+                    let rr = r as isize + dr;
+                    if rr >= 0 && (rr as usize) < rows {
+                        row += &e.index_axis(ndarray::Axis(0), rr as usize);
+                    }
+                }
+            }
+            out
+        };
+        for (mode, bd) in [("wrap", Boundary::Periodic), ("symmetric", Boundary::Reflect), ("constant", Boundary::Constant(0.0))] {
+            k.add(
+                &format!("overlap-{mode}"),
+                &format!("(lambda p: p[:-2] + p[1:-1] + p[2:])(np.pad(b, ((1, 1), (0, 0)), mode='{mode}'))"),
+                c(&b.map_overlap(&[1, 0], bd, stencil).unwrap()),
+            );
+        }
+        k.add("map_blocks", "b * 2 - 1", c(&b.map_blocks(|x| x.mapv(|v| v * 2.0 - 1.0)).unwrap()));
+        k.add("blockwise", "b * b + 1", c(&da::blockwise(&[&b, &(&b + 1.0)], |xs| xs[0] * xs[1] - xs[0] + 1.0).unwrap()));
+        // .npy both ways.
+        let ours = dir.path().join(format!("ours{trial}.npy"));
+        da::io::npy::write(&(&b * 3.0), &ours).unwrap();
+        k.add("npy_ours", &format!("np.load({:?})", ours.display().to_string()), any(b_nd.mapv(|v| v * 3.0)));
+        let theirs = dir.path().join(format!("theirs{trial}.npy"));
+        let _ = numpy(&py, &[("b", any(b_nd.clone()))], &[("save".into(), format!("np.save({:?}, b[:, ::-1].astype(np.float32)) or 0", theirs.display().to_string()))]);
+        let back = da::io::npy::read::<f32>(&theirs, rng.chunking(&[m, n])).unwrap();
+        k.add("npy_theirs", "b[:, ::-1].astype(np.float32)", c(&back));
+        let inputs = [("b", any(b_nd.clone())), ("i", any(i_nd.mapv(|v| v as i32)))];
+        let want = numpy(&py, &inputs, &k.exprs);
+        for (key, got, tol) in &k.got {
+            assert_close(&format!("trial {trial} {key}"), got, &want[key], *tol);
+        }
+        assert!(da::io::npy::read::<f64>(&theirs, 2).unwrap_err().to_string().contains("holds f32"));
+    }
+}
