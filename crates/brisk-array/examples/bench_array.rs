@@ -65,6 +65,9 @@ fn main() -> anyhow::Result<()> {
         other => anyhow::bail!("unknown case {other}"),
     };
     let secs = t.elapsed().as_secs_f64();
-    println!("BRISK case={case} seconds={secs:.3} peak_rss_mb={:.1} result={result}", peak_rss_mb());
+    println!(
+        "BRISK case={case} seconds={secs:.3} peak_rss_mb={:.1} result={result}",
+        peak_rss_mb()
+    );
     Ok(())
 }

@@ -111,7 +111,11 @@ impl Meta {
     #[allow(dead_code)]
     pub(crate) fn loc(&self, idx: &[usize], offsets: &[Vec<usize>]) -> ChunkLoc {
         ChunkLoc {
-            start: idx.iter().enumerate().map(|(a, &i)| offsets[a][i]).collect(),
+            start: idx
+                .iter()
+                .enumerate()
+                .map(|(a, &i)| offsets[a][i])
+                .collect(),
             shape: idx
                 .iter()
                 .enumerate()
@@ -213,8 +217,16 @@ impl brisk_core::layer::LayerBody for BlockwiseBody {
         graph.reserve(self.len());
         for_each_block(&numblocks, |idx| {
             let loc = ChunkLoc {
-                start: idx.iter().enumerate().map(|(a, &i)| offsets[a][i]).collect(),
-                shape: idx.iter().enumerate().map(|(a, &i)| self.chunks[a][i]).collect(),
+                start: idx
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &i)| offsets[a][i])
+                    .collect(),
+                shape: idx
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &i)| self.chunks[a][i])
+                    .collect(),
             };
             let mut args = Vec::with_capacity(2 + self.extra.len() + self.inputs.len());
             args.push(Arg::Literal(self.program.clone()));
@@ -472,7 +484,11 @@ pub(crate) fn assemble<T: Element>(meta: &Meta, values: Vec<Value>) -> Result<Ar
         return Err(Error::Collection {
             collection: "array",
             source: Arc::new(ArrayError::ShapeMismatch {
-                op: if key.index().is_empty() { "chunk" } else { "chunk of the computed array" },
+                op: if key.index().is_empty() {
+                    "chunk"
+                } else {
+                    "chunk of the computed array"
+                },
                 expected,
                 found,
             }),

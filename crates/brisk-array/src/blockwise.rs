@@ -30,7 +30,9 @@ pub enum Boundary<T> {
     Reflect,
 }
 
-fn wrap1<T: Element, U: Element>(f: impl Fn(&ArrayD<T>) -> ArrayD<U> + Send + Sync + 'static) -> Func {
+fn wrap1<T: Element, U: Element>(
+    f: impl Fn(&ArrayD<T>) -> ArrayD<U> + Send + Sync + 'static,
+) -> Func {
     Func::raw("map_blocks", move |args: &[Value]| {
         let a = args
             .first()
@@ -63,16 +65,28 @@ fn blocks_layer<U: Element>(
             }),
         ));
     });
-    let deps = inputs.iter().map(|m| m.layer()).collect::<Result<Vec<_>>>()?;
+    let deps = inputs
+        .iter()
+        .map(|m| m.layer())
+        .collect::<Result<Vec<_>>>()?;
     let layer = Layer::from_nodes(Arc::clone(&name), nodes, deps);
     let shape = chunks.iter().map(|c| c.iter().sum()).collect();
-    Ok(Array::from_meta(Meta::new(name, U::DTYPE, shape, chunks, Body::Layer(layer))))
+    Ok(Array::from_meta(Meta::new(
+        name,
+        U::DTYPE,
+        shape,
+        chunks,
+        Body::Layer(layer),
+    )))
 }
 
 impl<T: Element> Array<T> {
     /// Apply `f` to every block; the result has the same chunks (use
     /// [`Array::map_blocks_func`] when blocks change shape).
-    pub fn map_blocks<U: Element>(&self, f: impl Fn(&ArrayD<T>) -> ArrayD<U> + Send + Sync + 'static) -> Result<Array<U>> {
+    pub fn map_blocks<U: Element>(
+        &self,
+        f: impl Fn(&ArrayD<T>) -> ArrayD<U> + Send + Sync + 'static,
+    ) -> Result<Array<U>> {
         self.meta.require_known("map_blocks")?;
         blocks_layer(
             "map_blocks",
@@ -84,10 +98,17 @@ impl<T: Element> Array<T> {
 
     /// Apply a [`Func`] (taking one block, returning a `Value` holding an `ArrayD<U>`) to every
     /// block, with the result's chunk sizes given.
-    pub fn map_blocks_func<U: Element>(&self, func: Func, chunks: Vec<Vec<usize>>) -> Result<Array<U>> {
+    pub fn map_blocks_func<U: Element>(
+        &self,
+        func: Func,
+        chunks: Vec<Vec<usize>>,
+    ) -> Result<Array<U>> {
         self.meta.require_known("map_blocks")?;
         if chunks.iter().map(Vec::len).collect::<Vec<_>>() != self.meta.numblocks() {
-            return Err(ArrayError::invalid("chunks", "map_blocks keeps the number of blocks along each axis"));
+            return Err(ArrayError::invalid(
+                "chunks",
+                "map_blocks keeps the number of blocks along each axis",
+            ));
         }
         blocks_layer("map_blocks", std::slice::from_ref(&self.meta), func, chunks)
     }
@@ -105,11 +126,17 @@ impl<T: Element> Array<T> {
         m.require_known("map_overlap")?;
         let n = m.ndim();
         if depth.len() != n {
-            return Err(ArrayError::invalid("depth", format!("{} depths for {n} axes", depth.len())));
+            return Err(ArrayError::invalid(
+                "depth",
+                format!("{} depths for {n} axes", depth.len()),
+            ));
         }
         for (a, &d) in depth.iter().enumerate() {
             if d > m.shape[a] {
-                return Err(ArrayError::invalid("depth", format!("{d} is deeper than axis {a} of length {}", m.shape[a])));
+                return Err(ArrayError::invalid(
+                    "depth",
+                    format!("{d} is deeper than axis {a} of length {}", m.shape[a]),
+                ));
             }
         }
         let func = wrap1(f);
@@ -136,13 +163,22 @@ impl<T: Element> Array<T> {
                         let mut segs = Vec::new();
                         let mut add = |g0: usize, g1: usize, rev: bool, out: usize| {
                             for (blk, ls, le, o) in overlaps(&offsets[a], g0, g1) {
-                                let at = if rev { out + (g1 - g0) - (o + (le - ls)) } else { out + o };
+                                let at = if rev {
+                                    out + (g1 - g0) - (o + (le - ls))
+                                } else {
+                                    out + o
+                                };
                                 segs.push((blk, ls, le, if rev { -1 } else { 1 }, at));
                             }
                         };
                         let inner_lo = lo.max(0);
                         let inner_hi = hi.min(len);
-                        add(inner_lo as usize, inner_hi as usize, false, (inner_lo - lo) as usize);
+                        add(
+                            inner_lo as usize,
+                            inner_hi as usize,
+                            false,
+                            (inner_lo - lo) as usize,
+                        );
                         let left = (-lo).max(0) as usize;
                         let right = (hi - len).max(0) as usize;
                         let n_ = len as usize;
@@ -172,7 +208,8 @@ impl<T: Element> Array<T> {
             .collect();
         let mut nodes = Vec::new();
         for_each_block(&m.numblocks(), |idx| {
-            let axes: Vec<&(Vec<Seg>, usize, usize)> = (0..n).map(|a| &per_axis[a][idx[a]]).collect();
+            let axes: Vec<&(Vec<Seg>, usize, usize)> =
+                (0..n).map(|a| &per_axis[a][idx[a]]).collect();
             let ext: Vec<usize> = axes.iter().map(|x| x.1).collect();
             let counts: Vec<usize> = axes.iter().map(|x| x.0.len()).collect();
             let mut keys: Vec<Vec<usize>> = Vec::new();
@@ -198,8 +235,13 @@ impl<T: Element> Array<T> {
                 .map(|a| (axes[a].2, axes[a].2 + m.chunks[a][idx[a]]))
                 .collect();
             let assemble = assemble_task(m, ext, pieces, keys, fill);
-            let applied = Task { func: func.clone(), args: vec![Arg::Task(Box::new(assemble))] };
-            let Node::Task(mut crop_task) = chunk_task(U::DTYPE, ChunkOp::Crop(crop), Key::from("x"), "trim") else {
+            let applied = Task {
+                func: func.clone(),
+                args: vec![Arg::Task(Box::new(assemble))],
+            };
+            let Node::Task(mut crop_task) =
+                chunk_task(U::DTYPE, ChunkOp::Crop(crop), Key::from("x"), "trim")
+            else {
                 return;
             };
             crop_task.args[1] = Arg::Task(Box::new(applied));
@@ -207,7 +249,13 @@ impl<T: Element> Array<T> {
         });
         let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![m.layer()?]);
         let _ = chunks::known;
-        Ok(Array::from_meta(Meta::new(name, U::DTYPE, m.shape.clone(), m.chunks.clone(), Body::Layer(layer))))
+        Ok(Array::from_meta(Meta::new(
+            name,
+            U::DTYPE,
+            m.shape.clone(),
+            m.chunks.clone(),
+            Body::Layer(layer),
+        )))
     }
 }
 
@@ -217,12 +265,18 @@ pub fn blockwise<T: Element, U: Element>(
     arrays: &[&Array<T>],
     f: impl Fn(&[&ArrayD<T>]) -> ArrayD<U> + Send + Sync + 'static,
 ) -> Result<Array<U>> {
-    let first = arrays.first().ok_or_else(|| ArrayError::invalid("arrays", "blockwise needs at least one array"))?;
+    let first = arrays
+        .first()
+        .ok_or_else(|| ArrayError::invalid("arrays", "blockwise needs at least one array"))?;
     let mut common = first.meta.chunks.clone();
     for a in arrays {
         a.meta.require_known("blockwise")?;
         if a.shape() != first.shape() {
-            return Err(ArrayError::ShapeMismatch { op: "blockwise", expected: first.shape().to_vec(), found: a.shape().to_vec() });
+            return Err(ArrayError::ShapeMismatch {
+                op: "blockwise",
+                expected: first.shape().to_vec(),
+                found: a.shape().to_vec(),
+            });
         }
         for (d, c) in common.iter_mut().enumerate() {
             *c = chunks::common_refinement(c, &a.meta.chunks[d]);
@@ -235,7 +289,10 @@ pub fn blockwise<T: Element, U: Element>(
     let func = Func::raw("blockwise", move |args: &[Value]| {
         let blocks = args
             .iter()
-            .map(|v| v.downcast_ref::<ArrayD<T>>().map_err(|m| TaskFailure::msg(format!("blockwise: {m}"))))
+            .map(|v| {
+                v.downcast_ref::<ArrayD<T>>()
+                    .map_err(|m| TaskFailure::msg(format!("blockwise: {m}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Value::new(f(&blocks)))
     });

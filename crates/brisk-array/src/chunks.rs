@@ -63,7 +63,9 @@ impl From<i64> for ChunkSpec {
         match n {
             -1 => ChunkSpec::All(AxisChunks::Full),
             n if n > 0 => ChunkSpec::All(AxisChunks::Size(n as usize)),
-            n => ChunkSpec::Invalid(format!("{n} is not a chunk size (use a positive number or -1 for the whole axis)")),
+            n => ChunkSpec::Invalid(format!(
+                "{n} is not a chunk size (use a positive number or -1 for the whole axis)"
+            )),
         }
     }
 }
@@ -158,7 +160,7 @@ pub fn regular(dim: usize, n: usize) -> Vec<usize> {
     }
     let n = n.clamp(1, dim);
     let mut v = vec![n; dim / n];
-    if dim % n != 0 {
+    if !dim.is_multiple_of(n) {
         v.push(dim % n);
     }
     v
@@ -232,9 +234,8 @@ pub fn normalize(spec: &ChunkSpec, shape: &[usize], itemsize: usize) -> Result<V
         // length and leave the rest to the others.
         loop {
             let share = budget.powf(1.0 / pending.len() as f64);
-            let (small, big): (Vec<usize>, Vec<usize>) = pending
-                .iter()
-                .partition(|&&a| (shape[a] as f64) <= share);
+            let (small, big): (Vec<usize>, Vec<usize>) =
+                pending.iter().partition(|&&a| (shape[a] as f64) <= share);
             if small.is_empty() {
                 for &a in &big {
                     out[a] = Some(regular(shape[a], (share.floor() as usize).max(1)));
@@ -306,14 +307,30 @@ mod tests {
 
     #[test]
     fn normalizes_common_forms() {
-        assert_eq!(normalize(&3.into(), &[10], 8).unwrap(), vec![vec![3, 3, 3, 1]]);
+        assert_eq!(
+            normalize(&3.into(), &[10], 8).unwrap(),
+            vec![vec![3, 3, 3, 1]]
+        );
         assert_eq!(
             normalize(&3e6.into(), &[1_000_000_000], 8).unwrap()[0].len(),
             334
         );
-        assert_eq!(normalize(&(-1).into(), &[4, 5], 8).unwrap(), vec![vec![4], vec![5]]);
+        assert_eq!(
+            normalize(&(-1).into(), &[4, 5], 8).unwrap(),
+            vec![vec![4], vec![5]]
+        );
         let e = normalize(&vec![vec![3, 3]].into(), &[7], 8).unwrap_err();
-        assert!(matches!(e, ArrayError::ChunksDoNotAddUp { axis: 0, sum: 6, dim: 7 }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ArrayError::ChunksDoNotAddUp {
+                    axis: 0,
+                    sum: 6,
+                    dim: 7
+                }
+            ),
+            "{e}"
+        );
         assert!(normalize(&[3].into(), &[4, 5], 8).is_err());
         assert!(normalize(&0.5.into(), &[4], 8).is_err());
         assert!(normalize(&"lots".into(), &[4], 8).is_err());
@@ -323,7 +340,10 @@ mod tests {
     fn auto_targets_the_byte_size() {
         let c = normalize(&"auto".into(), &[20000, 20000], 8).unwrap();
         let biggest = c[0][0] * c[1][0] * 8;
-        assert!(biggest <= DEFAULT_CHUNK_BYTES && biggest > DEFAULT_CHUNK_BYTES / 2, "{c:?}");
+        assert!(
+            biggest <= DEFAULT_CHUNK_BYTES && biggest > DEFAULT_CHUNK_BYTES / 2,
+            "{c:?}"
+        );
         let c = normalize(&"1 MiB".into(), &[10, 1_000_000], 8).unwrap();
         assert_eq!(c[0], vec![10]);
         assert!(c[1][0] * 10 * 8 <= 1 << 20);

@@ -68,10 +68,12 @@ pub fn decode_array<T: Element>(bytes: &[u8]) -> Result<ArrayD<T>, String> {
 }
 
 fn encode<T: Element>(v: &Value) -> Result<Vec<u8>, CodecError> {
-    let a = v.downcast_ref::<ArrayD<T>>().map_err(|m| CodecError::Encode {
-        type_name: m.found,
-        message: m.to_string(),
-    })?;
+    let a = v
+        .downcast_ref::<ArrayD<T>>()
+        .map_err(|m| CodecError::Encode {
+            type_name: m.found,
+            message: m.to_string(),
+        })?;
     Ok(encode_array(a))
 }
 
@@ -152,7 +154,11 @@ mod tests {
     fn corrupt_bytes_are_errors() {
         let a = ArrayD::from_elem(IxDyn(&[2, 2]), 1i64);
         let mut bytes = encode_array(&a);
-        assert!(decode_array::<f64>(&bytes).unwrap_err().contains("holds i64"));
+        assert!(
+            decode_array::<f64>(&bytes)
+                .unwrap_err()
+                .contains("holds i64")
+        );
         bytes.pop();
         assert!(decode_array::<i64>(&bytes).is_err());
         assert!(decode_array::<i64>(b"nope").is_err());

@@ -62,17 +62,20 @@ impl Length for usize {
 }
 impl Length for i32 {
     fn length(self) -> Result<usize> {
-        usize::try_from(self).map_err(|_| ArrayError::invalid("length", format!("{self} is negative")))
+        usize::try_from(self)
+            .map_err(|_| ArrayError::invalid("length", format!("{self} is negative")))
     }
 }
 impl Length for i64 {
     fn length(self) -> Result<usize> {
-        usize::try_from(self).map_err(|_| ArrayError::invalid("length", format!("{self} is negative")))
+        usize::try_from(self)
+            .map_err(|_| ArrayError::invalid("length", format!("{self} is negative")))
     }
 }
 impl Length for u64 {
     fn length(self) -> Result<usize> {
-        usize::try_from(self).map_err(|_| ArrayError::invalid("length", format!("{self} is too large")))
+        usize::try_from(self)
+            .map_err(|_| ArrayError::invalid("length", format!("{self} is too large")))
     }
 }
 impl Length for f64 {
@@ -125,7 +128,10 @@ pub fn arange_with<T: Number>(
     let i = |x: T| scalar_as::<i64>(x.to_scalar());
     let (s, e, d) = (f(start), f(stop), f(step));
     if d == 0.0 || d.is_nan() {
-        return Err(ArrayError::invalid("step", "the step of arange must not be zero"));
+        return Err(ArrayError::invalid(
+            "step",
+            "the step of arange must not be zero",
+        ));
     }
     let n = if T::DTYPE.is_float() {
         ((e - s) / d).ceil().max(0.0) as usize
@@ -151,7 +157,12 @@ pub fn arange_with<T: Number>(
 }
 
 /// `num` evenly spaced values from `start` to `stop` (included), like `numpy.linspace`.
-pub fn linspace(start: f64, stop: f64, num: usize, chunks: impl Into<ChunkSpec>) -> Result<Array<f64>> {
+pub fn linspace(
+    start: f64,
+    stop: f64,
+    num: usize,
+    chunks: impl Into<ChunkSpec>,
+) -> Result<Array<f64>> {
     linspace_with(start, stop, num, true, chunks)
 }
 
@@ -164,7 +175,11 @@ pub fn linspace_with(
     chunks: impl Into<ChunkSpec>,
 ) -> Result<Array<f64>> {
     let div = if endpoint { num.saturating_sub(1) } else { num };
-    let step = if div > 0 { (stop - start) / div as f64 } else { 0.0 };
+    let step = if div > 0 {
+        (stop - start) / div as f64
+    } else {
+        0.0
+    };
     generated::<f64>(
         "linspace",
         Some(Gen::Linspace {
@@ -180,13 +195,31 @@ pub fn linspace_with(
 }
 
 /// An array of zeros.
-pub fn zeros<T: Element>(shape: impl AsRef<[usize]>, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
-    generated::<T>("zeros", None, Some(T::default().to_scalar()), shape.as_ref().to_vec(), &chunks.into())
+pub fn zeros<T: Element>(
+    shape: impl AsRef<[usize]>,
+    chunks: impl Into<ChunkSpec>,
+) -> Result<Array<T>> {
+    generated::<T>(
+        "zeros",
+        None,
+        Some(T::default().to_scalar()),
+        shape.as_ref().to_vec(),
+        &chunks.into(),
+    )
 }
 
 /// An array of ones.
-pub fn ones<T: Element>(shape: impl AsRef<[usize]>, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
-    generated::<T>("ones", None, Some(T::DTYPE.one()), shape.as_ref().to_vec(), &chunks.into())
+pub fn ones<T: Element>(
+    shape: impl AsRef<[usize]>,
+    chunks: impl Into<ChunkSpec>,
+) -> Result<Array<T>> {
+    generated::<T>(
+        "ones",
+        None,
+        Some(T::DTYPE.one()),
+        shape.as_ref().to_vec(),
+        &chunks.into(),
+    )
 }
 
 /// An array where every element is `value`.
@@ -195,7 +228,13 @@ pub fn full<T: Element>(
     value: T,
     chunks: impl Into<ChunkSpec>,
 ) -> Result<Array<T>> {
-    generated::<T>("full", None, Some(value.to_scalar()), shape.as_ref().to_vec(), &chunks.into())
+    generated::<T>(
+        "full",
+        None,
+        Some(value.to_scalar()),
+        shape.as_ref().to_vec(),
+        &chunks.into(),
+    )
 }
 
 /// The `n × n` identity matrix.
@@ -204,8 +243,19 @@ pub fn eye<T: Element>(n: usize, chunks: impl Into<ChunkSpec>) -> Result<Array<T
 }
 
 /// An `n × m` matrix with ones on diagonal `k` (0 main, positive above, negative below).
-pub fn eye_with<T: Element>(n: usize, m: usize, k: i64, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
-    generated::<T>("eye", Some(Gen::Eye { k }), None, vec![n, m], &chunks.into())
+pub fn eye_with<T: Element>(
+    n: usize,
+    m: usize,
+    k: i64,
+    chunks: impl Into<ChunkSpec>,
+) -> Result<Array<T>> {
+    generated::<T>(
+        "eye",
+        Some(Gen::Eye { k }),
+        None,
+        vec![n, m],
+        &chunks.into(),
+    )
 }
 
 /// Random arrays whose values depend only on the seed and each element's position, never on
@@ -252,7 +302,13 @@ impl RandomState {
         crate::eval::hash64(self.seed, n)
     }
 
-    fn draw<T: Element>(&self, label: &str, dist: Dist, shape: &[usize], chunks: ChunkSpec) -> Result<Array<T>> {
+    fn draw<T: Element>(
+        &self,
+        label: &str,
+        dist: Dist,
+        shape: &[usize],
+        chunks: ChunkSpec,
+    ) -> Result<Array<T>> {
         generated::<T>(
             label,
             Some(Gen::Random {
@@ -266,7 +322,11 @@ impl RandomState {
     }
 
     /// Uniform on `[0, 1)`.
-    pub fn random(&self, shape: impl AsRef<[usize]>, chunks: impl Into<ChunkSpec>) -> Result<Array<f64>> {
+    pub fn random(
+        &self,
+        shape: impl AsRef<[usize]>,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Array<f64>> {
         self.uniform(0.0, 1.0, shape, chunks)
     }
 
@@ -279,9 +339,17 @@ impl RandomState {
         chunks: impl Into<ChunkSpec>,
     ) -> Result<Array<f64>> {
         if !(low.is_finite() && high.is_finite() && low <= high) {
-            return Err(ArrayError::invalid("bounds", format!("uniform needs finite low <= high, got {low} and {high}")));
+            return Err(ArrayError::invalid(
+                "bounds",
+                format!("uniform needs finite low <= high, got {low} and {high}"),
+            ));
         }
-        self.draw("uniform", Dist::Uniform { low, high }, shape.as_ref(), chunks.into())
+        self.draw(
+            "uniform",
+            Dist::Uniform { low, high },
+            shape.as_ref(),
+            chunks.into(),
+        )
     }
 
     /// Normal with `mean` and standard deviation `std`.
@@ -293,9 +361,17 @@ impl RandomState {
         chunks: impl Into<ChunkSpec>,
     ) -> Result<Array<f64>> {
         if !(std >= 0.0 && std.is_finite() && mean.is_finite()) {
-            return Err(ArrayError::invalid("std", format!("normal needs a finite mean and std >= 0, got {mean} and {std}")));
+            return Err(ArrayError::invalid(
+                "std",
+                format!("normal needs a finite mean and std >= 0, got {mean} and {std}"),
+            ));
         }
-        self.draw("normal", Dist::Normal { mean, std }, shape.as_ref(), chunks.into())
+        self.draw(
+            "normal",
+            Dist::Normal { mean, std },
+            shape.as_ref(),
+            chunks.into(),
+        )
     }
 
     /// Integers on `[low, high)`.
@@ -307,9 +383,17 @@ impl RandomState {
         chunks: impl Into<ChunkSpec>,
     ) -> Result<Array<i64>> {
         if low >= high {
-            return Err(ArrayError::invalid("bounds", format!("integers needs low < high, got {low} and {high}")));
+            return Err(ArrayError::invalid(
+                "bounds",
+                format!("integers needs low < high, got {low} and {high}"),
+            ));
         }
-        self.draw("integers", Dist::Integers { low, high }, shape.as_ref(), chunks.into())
+        self.draw(
+            "integers",
+            Dist::Integers { low, high },
+            shape.as_ref(),
+            chunks.into(),
+        )
     }
 }
 
@@ -336,7 +420,10 @@ pub fn from_array<T: Element, S: Data<Elem = T>, D: Dimension>(
             .as_standard_layout()
             .into_owned();
         let idx32: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
-        nodes.push((Key::with_shared_name(&name, &idx32), Node::Literal(Value::new(piece))));
+        nodes.push((
+            Key::with_shared_name(&name, &idx32),
+            Node::Literal(Value::new(piece)),
+        ));
     });
     let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![]);
     Ok(Array::from_layer(name, shape, chunks, layer))
@@ -348,7 +435,10 @@ pub trait ChunkSource<T: Element>: Send + Sync + 'static {
     /// The whole array's shape.
     fn shape(&self) -> Vec<usize>;
     /// Read the elements in `region` (one range per axis), in C order.
-    fn read(&self, region: &[Range<usize>]) -> std::result::Result<ArrayD<T>, Box<dyn std::error::Error + Send + Sync>>;
+    fn read(
+        &self,
+        region: &[Range<usize>],
+    ) -> std::result::Result<ArrayD<T>, Box<dyn std::error::Error + Send + Sync>>;
     /// A short name for keys and pictures.
     fn name(&self) -> &str {
         "from-source"
@@ -361,7 +451,10 @@ struct SourceHandle<T: Element> {
 
 /// A chunked array reading from `source` (in-process: the source itself is not sent to
 /// other processes).
-pub fn from_source<T: Element>(source: impl ChunkSource<T>, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
+pub fn from_source<T: Element>(
+    source: impl ChunkSource<T>,
+    chunks: impl Into<ChunkSpec>,
+) -> Result<Array<T>> {
     let shape = source.shape();
     let chunks = chunks::normalize(&chunks.into(), &shape, T::DTYPE.itemsize())?;
     let name = tokenize(source.name());
@@ -382,7 +475,10 @@ pub fn from_source<T: Element>(source: impl ChunkSource<T>, chunks: impl Into<Ch
     Ok(Array::from_layer(name, shape, chunks, layer))
 }
 
-fn read_source<T: Element>(v: &Value, loc: &ChunkLoc) -> Option<std::result::Result<Value, TaskFailure>> {
+fn read_source<T: Element>(
+    v: &Value,
+    loc: &ChunkLoc,
+) -> Option<std::result::Result<Value, TaskFailure>> {
     let h = v.downcast_ref::<SourceHandle<T>>().ok()?;
     let region: Vec<Range<usize>> = loc
         .start
@@ -418,7 +514,12 @@ pub(crate) fn source_kernel(args: &[Value]) -> std::result::Result<Value, TaskFa
         .or_else(|| read_source::<u64>(src, loc))
         .or_else(|| read_source::<u8>(src, loc))
         .or_else(|| read_source::<bool>(src, loc))
-        .unwrap_or_else(|| Err(TaskFailure::msg(format!("read: {} is not a chunk source", src.type_name()))))
+        .unwrap_or_else(|| {
+            Err(TaskFailure::msg(format!(
+                "read: {} is not a chunk source",
+                src.type_name()
+            )))
+        })
 }
 
 /// The program of an array that reads its own chunks as they are (for kernels that take a
@@ -434,7 +535,13 @@ pub(crate) fn constant_meta(value: ScalarValue) -> Arc<Meta> {
     let mut b = ExprBuilder::new(0);
     let id = b.push(ENode::Const(value));
     let expr = b.finish(id);
-    Meta::new(tokenize("full"), value.dtype(), vec![], vec![], Body::Expr(expr))
+    Meta::new(
+        tokenize("full"),
+        value.dtype(),
+        vec![],
+        vec![],
+        Body::Expr(expr),
+    )
 }
 
 #[allow(dead_code)]

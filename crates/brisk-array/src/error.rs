@@ -48,7 +48,9 @@ pub enum ArrayError {
         axis: usize,
     },
     /// Data of one element type was read as another.
-    #[error("{what} holds {found} values, not {expected}; read it with the matching type (or convert with astype after reading)")]
+    #[error(
+        "{what} holds {found} values, not {expected}; read it with the matching type (or convert with astype after reading)"
+    )]
     WrongDType {
         /// What was read.
         what: String,
@@ -84,7 +86,9 @@ pub enum ArrayError {
         ndim: usize,
     },
     /// The operation needs chunk sizes that are not known yet (after a boolean mask).
-    #[error("{op} needs known chunk sizes, but axis {axis} has unknown chunk sizes (after boolean indexing); call compute_chunk_sizes() first")]
+    #[error(
+        "{op} needs known chunk sizes, but axis {axis} has unknown chunk sizes (after boolean indexing); call compute_chunk_sizes() first"
+    )]
     UnknownChunkSizes {
         /// The operation.
         op: &'static str,

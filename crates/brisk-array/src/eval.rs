@@ -335,10 +335,16 @@ pub(crate) fn eval_tile<'a>(
                 dtype,
                 shape,
                 view,
-            } => with_dtype!(*dtype, T => T::reg(gen_tile::<T>(generator, shape, view, loc, tile)?)),
+            } => {
+                with_dtype!(*dtype, T => T::reg(gen_tile::<T>(generator, shape, view, loc, tile)?))
+            }
             ENode::Const(s) => scalar_reg(*s),
             ENode::Unary { op, x, dtype } => {
-                let owned = if dies(*x) { regs[*x as usize].take() } else { None };
+                let owned = if dies(*x) {
+                    regs[*x as usize].take()
+                } else {
+                    None
+                };
                 match owned {
                     Some(r) => unary(*op, Opnd::Owned(r), *dtype)?,
                     None => unary(*op, Opnd::Borrowed(get(regs, *x)?), *dtype)?,
@@ -357,9 +363,13 @@ pub(crate) fn eval_tile<'a>(
                     None => binary(*op, Opnd::Borrowed(get(regs, *a)?), rb, *dtype)?,
                 }
             }
-            ENode::Where { c, a, b, dtype } => {
-                select(get(regs, *c)?, get(regs, *a)?, get(regs, *b)?, *dtype, tile.len)?
-            }
+            ENode::Where { c, a, b, dtype } => select(
+                get(regs, *c)?,
+                get(regs, *a)?,
+                get(regs, *b)?,
+                *dtype,
+                tile.len,
+            )?,
         };
         // Free operands whose last use was this node.
         for o in operands(node).into_iter().flatten() {
@@ -518,14 +528,14 @@ fn gen_tile<T: KElem>(
     };
     for _ in 0..rows {
         let mut base = 0u64;
-        for a in 0..la {
+        for (a, ls) in lstride.iter().enumerate() {
             if view.bcast[a] {
                 continue;
             }
             let o = view.out_axis(a);
             let t = if o + 1 == n { 0 } else { pos[o] };
             let g = loc.start[o] + local[o] + t;
-            base += g as u64 * lstride[a];
+            base += g as u64 * ls;
         }
         match generator {
             Gen::Arange { start, step } => {
@@ -552,26 +562,28 @@ fn gen_tile<T: KElem>(
                     _ => T::from_f64(start + i as f64 * step),
                 }
             })),
-            Gen::Random { dist, .. } => match *dist {
-                Dist::Uniform { low, high } => out.extend((0..rowlen as u64).map(|j| {
-                    T::from_f64(low + (high - low) * unit(hash64(seed, base + j * inc)))
-                })),
-                Dist::Normal { mean, std } => out.extend((0..rowlen as u64).map(|j| {
-                    let i = base + j * inc;
-                    let u1 = 1.0 - unit(hash64(seed, 2 * i));
-                    let u2 = unit(hash64(seed, 2 * i + 1));
-                    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                    T::from_f64(mean + std * z)
-                })),
-                Dist::Integers { low, high } => {
-                    let range = high.wrapping_sub(low) as u64;
-                    out.extend((0..rowlen as u64).map(|j| {
-                        let h = hash64(seed, base + j * inc);
-                        let r = ((u128::from(h) * u128::from(range)) >> 64) as u64;
-                        T::from_i64(low.wrapping_add(r as i64))
-                    }))
+            Gen::Random { dist, .. } => {
+                match *dist {
+                    Dist::Uniform { low, high } => out.extend((0..rowlen as u64).map(|j| {
+                        T::from_f64(low + (high - low) * unit(hash64(seed, base + j * inc)))
+                    })),
+                    Dist::Normal { mean, std } => out.extend((0..rowlen as u64).map(|j| {
+                        let i = base + j * inc;
+                        let u1 = 1.0 - unit(hash64(seed, 2 * i));
+                        let u2 = unit(hash64(seed, 2 * i + 1));
+                        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                        T::from_f64(mean + std * z)
+                    })),
+                    Dist::Integers { low, high } => {
+                        let range = high.wrapping_sub(low) as u64;
+                        out.extend((0..rowlen as u64).map(|j| {
+                            let h = hash64(seed, base + j * inc);
+                            let r = ((u128::from(h) * u128::from(range)) >> 64) as u64;
+                            T::from_i64(low.wrapping_add(r as i64))
+                        }))
+                    }
                 }
-            },
+            }
             Gen::Eye { k } => {
                 let cols = leaf_shape.get(1).copied().unwrap_or(1).max(1) as u64;
                 out.extend((0..rowlen as u64).map(|j| {
@@ -690,7 +702,11 @@ fn map1_owned<'a, T: Copy + 'static>(a: Buf<'a, T>, f: impl Fn(T) -> T) -> Buf<'
     }
 }
 
-fn map2<T: Copy, U: 'static>(a: Src<'_, T>, b: Src<'_, T>, f: impl Fn(T, T) -> U) -> Buf<'static, U> {
+fn map2<T: Copy, U: 'static>(
+    a: Src<'_, T>,
+    b: Src<'_, T>,
+    f: impl Fn(T, T) -> U,
+) -> Buf<'static, U> {
     match (a, b) {
         (Src::Scalar(x), Src::Scalar(y)) => Buf::Scalar(f(x, y)),
         (Src::Scalar(x), Src::Slice(t)) => Buf::Owned(t.iter().map(|&y| f(x, y)).collect()),
@@ -701,7 +717,11 @@ fn map2<T: Copy, U: 'static>(a: Src<'_, T>, b: Src<'_, T>, f: impl Fn(T, T) -> U
     }
 }
 
-fn map2_owned<'a, T: Copy + 'static>(a: Buf<'a, T>, b: Src<'_, T>, f: impl Fn(T, T) -> T) -> Buf<'a, T> {
+fn map2_owned<'a, T: Copy + 'static>(
+    a: Buf<'a, T>,
+    b: Src<'_, T>,
+    f: impl Fn(T, T) -> T,
+) -> Buf<'a, T> {
     match (a, b) {
         (Buf::Owned(mut v), Src::Scalar(y)) => {
             for e in v.iter_mut() {
@@ -754,7 +774,10 @@ fn unary<'a>(op: UnaryOp, x: Opnd<'_, 'a>, out: DType) -> Result<Reg<'a>, TaskFa
             Opnd::Owned(Reg::F32(b)) => Ok(Reg::F32(map1_owned(b, |v| v.apply(op)))),
             Opnd::Borrowed(Reg::F64(b)) => Ok(Reg::F64(map1(b.src(), |v| v.apply(op)))),
             Opnd::Borrowed(Reg::F32(b)) => Ok(Reg::F32(map1(b.src(), |v| v.apply(op)))),
-            _ => Err(fail(format!("{} needs f32 or f64 values, found {dt}", op.name()))),
+            _ => Err(fail(format!(
+                "{} needs f32 or f64 values, found {dt}",
+                op.name()
+            ))),
         };
     }
     with_dtype!(dt, T => {
@@ -817,8 +840,10 @@ fn binary<'a>(
             let x = T::unreg_ref(ra).ok_or_else(|| type_error(op.name(), adt, T::DTYPE))?.src();
             let y = T::unreg_ref(b).ok_or_else(|| type_error(op.name(), dt, T::DTYPE))?.src();
             Ok(Reg::Bool(match op {
+                #[allow(clippy::bool_comparison)]
                 BinaryOp::Lt => map2(x, y, |p: T, q: T| p < q),
                 BinaryOp::Le => map2(x, y, |p: T, q: T| p <= q),
+                #[allow(clippy::bool_comparison)]
                 BinaryOp::Gt => map2(x, y, |p: T, q: T| p > q),
                 BinaryOp::Ge => map2(x, y, |p: T, q: T| p >= q),
                 BinaryOp::Eq => map2(x, y, |p: T, q: T| p == q),
@@ -936,7 +961,9 @@ pub(crate) fn eval_chunk<T: KElem>(
 /// The kernel behind every elementwise chunk: `(program, loc, inputs…) -> chunk`.
 pub(crate) fn eval_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
     let [program, loc, inputs @ ..] = args else {
-        return Err(fail("eval: expected a program, a chunk location and inputs"));
+        return Err(fail(
+            "eval: expected a program, a chunk location and inputs",
+        ));
     };
     let program = program
         .downcast_ref::<Program>()

@@ -449,13 +449,17 @@ impl Program {
         for (i, n) in self.nodes.iter().enumerate() {
             for o in n.operands().into_iter().flatten() {
                 if o as usize >= i {
-                    return Err(format!("node {i} refers to node {o}, which is not before it"));
+                    return Err(format!(
+                        "node {i} refers to node {o}, which is not before it"
+                    ));
                 }
             }
             let view = match n {
                 ENode::Input { slot, view, dtype } => {
                     if self.inputs.get(*slot as usize) != Some(dtype) {
-                        return Err(format!("node {i} reads input {slot}, which is not declared"));
+                        return Err(format!(
+                            "node {i} reads input {slot}, which is not declared"
+                        ));
                     }
                     Some(view)
                 }

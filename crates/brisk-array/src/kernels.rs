@@ -90,7 +90,9 @@ pub(crate) fn func(name: &'static str, label: &'static str) -> Func {
         .or_insert_with(|| match kernel_fn(name).or_else(|| extra_kernel(name)) {
             Some(f) => Func::named_raw(name, label, f),
             None => Func::named_raw(name, label, move |_: &[Value]| {
-                Err(brisk_core::TaskFailure::msg(format!("unknown array kernel {name}")))
+                Err(brisk_core::TaskFailure::msg(format!(
+                    "unknown array kernel {name}"
+                )))
             }),
         })
         .clone()
@@ -114,4 +116,3 @@ fn extra_kernel(name: &str) -> Option<Kernel> {
 pub(crate) fn eval_func(label: &'static str) -> Func {
     func(EVAL, label)
 }
-

@@ -47,11 +47,11 @@ mod linalg;
 mod num;
 mod ops;
 mod rechunk;
+mod reduce;
+mod reduce_kernels;
 mod scan;
 mod shape;
 mod slicing;
-mod reduce;
-mod reduce_kernels;
 
 pub use array::{Array, Scalar};
 pub use blockwise::{Boundary, blockwise};
@@ -64,8 +64,8 @@ pub use dtype::{AnyArray, Bits, DType, Element, Float, Number, ScalarValue, Sign
 pub use error::{ArrayError, Result, fmt_shape};
 pub use eval::{ChunkLoc, TILE};
 pub use ops::{Operand, where_};
+pub use rechunk::{AssembleSpec, Piece};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOpts};
 pub use reduce_kernels::{Partial, ReduceOp, ReduceSpec};
-pub use rechunk::{AssembleSpec, Piece};
 pub use shape::{ChunkOp, concatenate, stack};
 pub use slicing::Idx;

@@ -15,14 +15,27 @@ pub(crate) const MATMUL: &str = "brisk_array::matmul";
 /// `(blocks…) -> their sum`
 pub(crate) const SUM_BLOCKS: &str = "brisk_array::sum_blocks";
 
-fn mm<T: ndarray::LinalgScalar + Send + Sync>(a: &Value, b: &Value) -> Option<Result<Value, TaskFailure>> {
+fn mm<T: ndarray::LinalgScalar + Send + Sync>(
+    a: &Value,
+    b: &Value,
+) -> Option<Result<Value, TaskFailure>> {
     let a = a.downcast_ref::<ArrayD<T>>().ok()?;
     let b = b.downcast_ref::<ArrayD<T>>().ok()?;
     Some((|| {
-        let a2 = a.view().into_dimensionality::<Ix2>().map_err(|e| TaskFailure::msg(format!("matmul: {e}")))?;
-        let b2 = b.view().into_dimensionality::<Ix2>().map_err(|e| TaskFailure::msg(format!("matmul: {e}")))?;
+        let a2 = a
+            .view()
+            .into_dimensionality::<Ix2>()
+            .map_err(|e| TaskFailure::msg(format!("matmul: {e}")))?;
+        let b2 = b
+            .view()
+            .into_dimensionality::<Ix2>()
+            .map_err(|e| TaskFailure::msg(format!("matmul: {e}")))?;
         if a2.ncols() != b2.nrows() {
-            return Err(TaskFailure::msg(format!("matmul: blocks {:?} and {:?} do not line up", a.shape(), b.shape())));
+            return Err(TaskFailure::msg(format!(
+                "matmul: blocks {:?} and {:?} do not line up",
+                a.shape(),
+                b.shape()
+            )));
         }
         Ok(Value::new(a2.dot(&b2).into_dyn()))
     })())
@@ -34,10 +47,18 @@ pub(crate) fn matmul_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
     };
     mm::<f64>(a, b)
         .or_else(|| mm::<f32>(a, b))
-        .unwrap_or_else(|| Err(TaskFailure::msg(format!("matmul: blocks of {} and {}", a.type_name(), b.type_name()))))
+        .unwrap_or_else(|| {
+            Err(TaskFailure::msg(format!(
+                "matmul: blocks of {} and {}",
+                a.type_name(),
+                b.type_name()
+            )))
+        })
 }
 
-fn sum_typed<T: ndarray::LinalgScalar + Send + Sync + std::ops::AddAssign>(blocks: &[Value]) -> Option<Result<Value, TaskFailure>> {
+fn sum_typed<T: ndarray::LinalgScalar + Send + Sync + std::ops::AddAssign>(
+    blocks: &[Value],
+) -> Option<Result<Value, TaskFailure>> {
     let first = blocks.first()?.downcast_ref::<ArrayD<T>>().ok()?;
     let mut acc = first.clone();
     for b in &blocks[1..] {
@@ -45,7 +66,9 @@ fn sum_typed<T: ndarray::LinalgScalar + Send + Sync + std::ops::AddAssign>(block
             return Some(Err(TaskFailure::msg("sum_blocks: mixed block types")));
         };
         if b.shape() != acc.shape() {
-            return Some(Err(TaskFailure::msg("sum_blocks: blocks of different shapes")));
+            return Some(Err(TaskFailure::msg(
+                "sum_blocks: blocks of different shapes",
+            )));
         }
         acc.zip_mut_with(b, |x, y| *x += *y);
     }
@@ -66,10 +89,21 @@ impl<T: Float + ndarray::LinalgScalar> Array<T> {
         a.require_known("matmul")?;
         b.require_known("matmul")?;
         if a.ndim() != 2 || b.ndim() != 2 {
-            return Err(ArrayError::invalid("operands", format!("matmul takes 2-D arrays, got {} and {} axes", a.ndim(), b.ndim())));
+            return Err(ArrayError::invalid(
+                "operands",
+                format!(
+                    "matmul takes 2-D arrays, got {} and {} axes",
+                    a.ndim(),
+                    b.ndim()
+                ),
+            ));
         }
         if a.shape[1] != b.shape[0] {
-            return Err(ArrayError::ShapeMismatch { op: "matmul", expected: vec![a.shape[1], b.shape[1]], found: b.shape.clone() });
+            return Err(ArrayError::ShapeMismatch {
+                op: "matmul",
+                expected: vec![a.shape[1], b.shape[1]],
+                found: b.shape.clone(),
+            });
         }
         let b = crate::rechunk::rechunk_meta(b, vec![a.chunks[1].clone(), b.chunks[1].clone()])?;
         let a = crate::rechunk::rechunk_meta(a, a.chunks.clone())?;
@@ -87,7 +121,13 @@ impl<T: Float + ndarray::LinalgScalar> Array<T> {
             let mut parts = Vec::with_capacity(nk);
             for k in 0..nk {
                 let pk = Key::with_shared_name(&pname, &[i as u32, j as u32, k as u32]);
-                prods.push((pk.clone(), Node::Task(Task { func: mm.clone(), args: vec![Arg::Key(a.key(&[i, k])), Arg::Key(b.key(&[k, j]))] })));
+                prods.push((
+                    pk.clone(),
+                    Node::Task(Task {
+                        func: mm.clone(),
+                        args: vec![Arg::Key(a.key(&[i, k])), Arg::Key(b.key(&[k, j]))],
+                    }),
+                ));
                 parts.push(Arg::Key(pk));
             }
             let node = if nk == 1 {
@@ -96,7 +136,10 @@ impl<T: Float + ndarray::LinalgScalar> Array<T> {
                     _ => Node::Literal(Value::new(())),
                 }
             } else {
-                Node::Task(Task { func: add.clone(), args: parts })
+                Node::Task(Task {
+                    func: add.clone(),
+                    args: parts,
+                })
             };
             sums.push((Key::with_shared_name(&name, &[i as u32, j as u32]), node));
         });

@@ -161,29 +161,35 @@ impl<T: Element> Operand<T> for T {
     }
 }
 
-fn binop<T: Element, U: Element>(a: &Arc<Meta>, b: Arc<Meta>, op: BinaryOp) -> Array<U> {
-    Array::from_meta(elementwise(op.name(), U::DTYPE, &[Arc::clone(a), b], |ids| {
-        ENode::Binary {
+fn binop<U: Element>(a: &Arc<Meta>, b: Arc<Meta>, op: BinaryOp) -> Array<U> {
+    Array::from_meta(elementwise(
+        op.name(),
+        U::DTYPE,
+        &[Arc::clone(a), b],
+        |ids| ENode::Binary {
             op,
             a: ids[0],
             b: ids[1],
             dtype: U::DTYPE,
-        }
-    }))
+        },
+    ))
 }
 
 fn rbinop<T: Element>(a: Arc<Meta>, b: &Arc<Meta>, op: BinaryOp) -> Array<T> {
-    Array::from_meta(elementwise(op.name(), T::DTYPE, &[a, Arc::clone(b)], |ids| {
-        ENode::Binary {
+    Array::from_meta(elementwise(
+        op.name(),
+        T::DTYPE,
+        &[a, Arc::clone(b)],
+        |ids| ENode::Binary {
             op,
             a: ids[0],
             b: ids[1],
             dtype: T::DTYPE,
-        }
-    }))
+        },
+    ))
 }
 
-fn unop<T: Element, U: Element>(a: &Arc<Meta>, op: UnaryOp) -> Array<U> {
+fn unop<U: Element>(a: &Arc<Meta>, op: UnaryOp) -> Array<U> {
     Array::from_meta(elementwise(op.name(), U::DTYPE, &[Arc::clone(a)], |ids| {
         ENode::Unary {
             op,
@@ -198,19 +204,19 @@ macro_rules! std_binop {
         impl<T: $bound, R: Operand<T>> std::ops::$trait<R> for &Array<T> {
             type Output = Array<T>;
             fn $method(self, rhs: R) -> Array<T> {
-                binop::<T, T>(&self.meta, rhs.operand_meta(), $op)
+                binop::<T>(&self.meta, rhs.operand_meta(), $op)
             }
         }
         impl<T: $bound, R: Operand<T>> std::ops::$trait<R> for Array<T> {
             type Output = Array<T>;
             fn $method(self, rhs: R) -> Array<T> {
-                binop::<T, T>(&self.meta, rhs.operand_meta(), $op)
+                binop::<T>(&self.meta, rhs.operand_meta(), $op)
             }
         }
         impl<T: $bound, R: Operand<T>> std::ops::$trait<R> for &Scalar<T> {
             type Output = Array<T>;
             fn $method(self, rhs: R) -> Array<T> {
-                binop::<T, T>(&self.0.meta, rhs.operand_meta(), $op)
+                binop::<T>(&self.0.meta, rhs.operand_meta(), $op)
             }
         }
         std_binop!(@scalar_lhs $trait, $method, $op, $bound, f64, f32, i64, i32, u64, u8);
@@ -247,25 +253,25 @@ std_binop!(BitXor, bitxor, BinaryOp::BitXor, Bits);
 impl<T: Signed> std::ops::Neg for &Array<T> {
     type Output = Array<T>;
     fn neg(self) -> Array<T> {
-        unop::<T, T>(&self.meta, UnaryOp::Neg)
+        unop::<T>(&self.meta, UnaryOp::Neg)
     }
 }
 impl<T: Signed> std::ops::Neg for Array<T> {
     type Output = Array<T>;
     fn neg(self) -> Array<T> {
-        unop::<T, T>(&self.meta, UnaryOp::Neg)
+        unop::<T>(&self.meta, UnaryOp::Neg)
     }
 }
 impl<T: Bits> std::ops::Not for &Array<T> {
     type Output = Array<T>;
     fn not(self) -> Array<T> {
-        unop::<T, T>(&self.meta, UnaryOp::Not)
+        unop::<T>(&self.meta, UnaryOp::Not)
     }
 }
 impl<T: Bits> std::ops::Not for Array<T> {
     type Output = Array<T>;
     fn not(self) -> Array<T> {
-        unop::<T, T>(&self.meta, UnaryOp::Not)
+        unop::<T>(&self.meta, UnaryOp::Not)
     }
 }
 
@@ -273,7 +279,7 @@ macro_rules! cmp_methods {
     ($($name:ident => $op:expr, $doc:literal;)+) => {$(
         #[doc = $doc]
         pub fn $name(&self, other: impl Operand<T>) -> Array<bool> {
-            binop::<T, bool>(&self.meta, other.operand_meta(), $op)
+            binop::<bool>(&self.meta, other.operand_meta(), $op)
         }
     )+};
 }
@@ -282,7 +288,7 @@ macro_rules! float_methods {
     ($($name:ident => $op:expr;)+) => {$(
         #[doc = concat!("Elementwise `", stringify!($name), "` (numpy's `", stringify!($name), "`).")]
         pub fn $name(&self) -> Array<T> {
-            unop::<T, T>(&self.meta, $op)
+            unop::<T>(&self.meta, $op)
         }
     )+};
 }
@@ -303,29 +309,32 @@ impl<T: Element> Array<T> {
         if U::DTYPE == T::DTYPE {
             return Array::from_meta(Arc::clone(&self.meta));
         }
-        Array::from_meta(elementwise("astype", U::DTYPE, &[Arc::clone(&self.meta)], |ids| {
-            ENode::Cast {
+        Array::from_meta(elementwise(
+            "astype",
+            U::DTYPE,
+            &[Arc::clone(&self.meta)],
+            |ids| ENode::Cast {
                 x: ids[0],
                 dtype: U::DTYPE,
-            }
-        }))
+            },
+        ))
     }
 }
 
 impl<T: Number> Array<T> {
     /// Elementwise maximum (NaN wins, like numpy's `maximum`).
     pub fn maximum(&self, other: impl Operand<T>) -> Array<T> {
-        binop::<T, T>(&self.meta, other.operand_meta(), BinaryOp::Maximum)
+        binop::<T>(&self.meta, other.operand_meta(), BinaryOp::Maximum)
     }
 
     /// Elementwise minimum (NaN wins, like numpy's `minimum`).
     pub fn minimum(&self, other: impl Operand<T>) -> Array<T> {
-        binop::<T, T>(&self.meta, other.operand_meta(), BinaryOp::Minimum)
+        binop::<T>(&self.meta, other.operand_meta(), BinaryOp::Minimum)
     }
 
     /// Elementwise power (integer powers wrap; negative integer exponents give 0).
     pub fn pow(&self, other: impl Operand<T>) -> Array<T> {
-        binop::<T, T>(&self.meta, other.operand_meta(), BinaryOp::Pow)
+        binop::<T>(&self.meta, other.operand_meta(), BinaryOp::Pow)
     }
 
     /// Limit values to `[lo, hi]`.
@@ -335,32 +344,32 @@ impl<T: Number> Array<T> {
 
     /// The absolute value (unsigned types are unchanged).
     pub fn abs(&self) -> Array<T> {
-        unop::<T, T>(&self.meta, UnaryOp::Abs)
+        unop::<T>(&self.meta, UnaryOp::Abs)
     }
 
     /// -1, 0 or 1 by sign.
     pub fn sign(&self) -> Array<T> {
-        unop::<T, T>(&self.meta, UnaryOp::Sign)
+        unop::<T>(&self.meta, UnaryOp::Sign)
     }
 
     /// `self * self`.
     pub fn square(&self) -> Array<T> {
-        unop::<T, T>(&self.meta, UnaryOp::Square)
+        unop::<T>(&self.meta, UnaryOp::Square)
     }
 
     /// Where the elements are NaN (always false for integers).
     pub fn isnan(&self) -> Array<bool> {
-        unop::<T, bool>(&self.meta, UnaryOp::IsNan)
+        unop::<bool>(&self.meta, UnaryOp::IsNan)
     }
 
     /// Where the elements are infinite.
     pub fn isinf(&self) -> Array<bool> {
-        unop::<T, bool>(&self.meta, UnaryOp::IsInf)
+        unop::<bool>(&self.meta, UnaryOp::IsInf)
     }
 
     /// Where the elements are neither NaN nor infinite.
     pub fn isfinite(&self) -> Array<bool> {
-        unop::<T, bool>(&self.meta, UnaryOp::IsFinite)
+        unop::<bool>(&self.meta, UnaryOp::IsFinite)
     }
 }
 

@@ -48,7 +48,10 @@ pub struct AssembleSpec {
 }
 brisk_core::data!(AssembleSpec, serde);
 
-fn assemble_typed<T: Element>(spec: &AssembleSpec, inputs: &[Value]) -> Result<ArrayD<T>, TaskFailure> {
+fn assemble_typed<T: Element>(
+    spec: &AssembleSpec,
+    inputs: &[Value],
+) -> Result<ArrayD<T>, TaskFailure> {
     let fill = spec.fill.and_then(T::from_scalar).unwrap_or_default();
     let mut out = ArrayD::from_elem(IxDyn(&spec.out_shape), fill);
     for p in &spec.pieces {
@@ -168,7 +171,11 @@ pub(crate) fn assemble_task(
 
 /// For one axis: the pieces `(input block, start, end within it, start within output)` that
 /// make the output interval `[lo, hi)`.
-pub(crate) fn overlaps(in_offsets: &[usize], lo: usize, hi: usize) -> Vec<(usize, usize, usize, usize)> {
+pub(crate) fn overlaps(
+    in_offsets: &[usize],
+    lo: usize,
+    hi: usize,
+) -> Vec<(usize, usize, usize, usize)> {
     let mut out = Vec::new();
     if hi <= lo {
         return out;
@@ -258,7 +265,11 @@ pub(crate) fn rechunk_meta(meta: &Arc<Meta>, new: Vec<Vec<usize>>) -> Result<Arc
                 let mut pieces = Vec::new();
                 let counts: Vec<usize> = per_axis.iter().map(Vec::len).collect();
                 for_each_block(&counts, |sel| {
-                    let in_idx: Vec<usize> = sel.iter().enumerate().map(|(a, &s)| per_axis[a][s].0).collect();
+                    let in_idx: Vec<usize> = sel
+                        .iter()
+                        .enumerate()
+                        .map(|(a, &s)| per_axis[a][s].0)
+                        .collect();
                     let p = Piece {
                         slot: 0,
                         slices: sel
@@ -266,7 +277,11 @@ pub(crate) fn rechunk_meta(meta: &Arc<Meta>, new: Vec<Vec<usize>>) -> Result<Arc
                             .enumerate()
                             .map(|(a, &s)| (per_axis[a][s].1, per_axis[a][s].2, 1))
                             .collect(),
-                        out_start: sel.iter().enumerate().map(|(a, &s)| per_axis[a][s].3).collect(),
+                        out_start: sel
+                            .iter()
+                            .enumerate()
+                            .map(|(a, &s)| per_axis[a][s].3)
+                            .collect(),
                         out_shape: sel
                             .iter()
                             .enumerate()
@@ -283,7 +298,13 @@ pub(crate) fn rechunk_meta(meta: &Arc<Meta>, new: Vec<Vec<usize>>) -> Result<Arc
             });
             let deps = vec![meta.layer()?];
             let layer = Layer::from_nodes(Arc::clone(&name), nodes, deps);
-            Ok(Meta::new(name, meta.dtype, meta.shape.clone(), new, Body::Layer(layer)))
+            Ok(Meta::new(
+                name,
+                meta.dtype,
+                meta.shape.clone(),
+                new,
+                Body::Layer(layer),
+            ))
         }
     }
 }

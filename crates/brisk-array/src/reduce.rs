@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use brisk_core::{Arg, Graph, Key, Layer, Node, Task, Value, tokenize};
 
-use crate::array::{Array, Body, BlockwiseBody, Meta, Scalar, for_each_block};
+use crate::array::{Array, BlockwiseBody, Body, Meta, Scalar, for_each_block};
 use crate::creation::identity_expr;
 use crate::dtype::{DType, Element};
 use crate::error::{ArrayError, Result};
@@ -115,7 +115,12 @@ impl brisk_core::layer::LayerBody for TreeBody {
             let ranges: Vec<(usize, usize)> = idx
                 .iter()
                 .enumerate()
-                .map(|(a, &i)| (i * self.factor[a], ((i + 1) * self.factor[a]).min(self.below[a])))
+                .map(|(a, &i)| {
+                    (
+                        i * self.factor[a],
+                        ((i + 1) * self.factor[a]).min(self.below[a]),
+                    )
+                })
                 .collect();
             let counts: Vec<usize> = ranges.iter().map(|(s, e)| e - s).collect();
             let mut args = vec![Arg::Literal(self.spec.clone())];
@@ -149,7 +154,12 @@ impl brisk_core::layer::LayerBody for TreeBody {
 }
 
 /// Build the reduction of `meta` by `op` with result type `out`.
-pub(crate) fn reduce_meta(meta: &Arc<Meta>, op: ReduceOp, out: DType, opts: &ReduceOpts) -> Result<Arc<Meta>> {
+pub(crate) fn reduce_meta(
+    meta: &Arc<Meta>,
+    op: ReduceOp,
+    out: DType,
+    opts: &ReduceOpts,
+) -> Result<Arc<Meta>> {
     meta.check()?;
     let name = op.name();
     let ndim = meta.ndim();
@@ -165,7 +175,10 @@ pub(crate) fn reduce_meta(meta: &Arc<Meta>, op: ReduceOp, out: DType, opts: &Red
     }
     let split = opts.split_every.unwrap_or(DEFAULT_SPLIT_EVERY);
     if split < 2 {
-        return Err(ArrayError::invalid("split_every", format!("{split}; it must be at least 2")));
+        return Err(ArrayError::invalid(
+            "split_every",
+            format!("{split}; it must be at least 2"),
+        ));
     }
     for &a in &axes {
         if !crate::chunks::known(&meta.chunks[a]) && op.is_arg() {
@@ -224,7 +237,13 @@ pub(crate) fn reduce_meta(meta: &Arc<Meta>, op: ReduceOp, out: DType, opts: &Red
     };
     while axes.iter().any(|&a| grid[a] > per_axis) {
         let factor: Vec<usize> = (0..ndim)
-            .map(|a| if reduced[a] && grid[a] > 1 { per_axis } else { 1 })
+            .map(|a| {
+                if reduced[a] && grid[a] > 1 {
+                    per_axis
+                } else {
+                    1
+                }
+            })
             .collect();
         let next: Vec<usize> = (0..ndim).map(|a| grid[a].div_ceil(factor[a])).collect();
         let lname = tokenize(&format!("{name}-combine"));
@@ -246,8 +265,12 @@ pub(crate) fn reduce_meta(meta: &Arc<Meta>, op: ReduceOp, out: DType, opts: &Red
         grid = next;
     }
     // Final level: everything left on the reduced axes.
-    let factor: Vec<usize> = (0..ndim).map(|a| if reduced[a] { grid[a] } else { 1 }).collect();
-    let final_grid: Vec<usize> = (0..ndim).map(|a| if reduced[a] { 1 } else { grid[a] }).collect();
+    let factor: Vec<usize> = (0..ndim)
+        .map(|a| if reduced[a] { grid[a] } else { 1 })
+        .collect();
+    let final_grid: Vec<usize> = (0..ndim)
+        .map(|a| if reduced[a] { 1 } else { grid[a] })
+        .collect();
     let keep_axis: Vec<bool> = (0..ndim).map(|a| opts.keepdims || !reduced[a]).collect();
     let fname = tokenize(&format!("{name}-aggregate"));
     let final_layer = Layer::new(
@@ -266,8 +289,8 @@ pub(crate) fn reduce_meta(meta: &Arc<Meta>, op: ReduceOp, out: DType, opts: &Red
     );
     let mut shape = Vec::new();
     let mut chunks = Vec::new();
-    for a in 0..ndim {
-        if reduced[a] {
+    for (a, &r) in reduced.iter().enumerate() {
+        if r {
             if opts.keepdims {
                 shape.push(1);
                 chunks.push(vec![1]);
@@ -277,18 +300,30 @@ pub(crate) fn reduce_meta(meta: &Arc<Meta>, op: ReduceOp, out: DType, opts: &Red
             chunks.push(meta.chunks[a].clone());
         }
     }
-    Ok(Meta::new(fname, out, shape, chunks, Body::Layer(final_layer)))
+    Ok(Meta::new(
+        fname,
+        out,
+        shape,
+        chunks,
+        Body::Layer(final_layer),
+    ))
 }
 
-fn reduce_array<T: Element, U: Element>(a: &Array<T>, op: ReduceOp, opts: &ReduceOpts) -> Result<Array<U>> {
+fn reduce_array<T: Element, U: Element>(
+    a: &Array<T>,
+    op: ReduceOp,
+    opts: &ReduceOpts,
+) -> Result<Array<U>> {
     Ok(Array::from_meta(reduce_meta(&a.meta, op, U::DTYPE, opts)?))
 }
 
 fn reduce_scalar<T: Element, U: Element>(a: &Array<T>, op: ReduceOp) -> Scalar<U> {
-    Scalar(match reduce_meta(&a.meta, op, U::DTYPE, &ReduceOpts::new()) {
-        Ok(m) => Array::from_meta(m),
-        Err(e) => Array::failed(e),
-    })
+    Scalar(
+        match reduce_meta(&a.meta, op, U::DTYPE, &ReduceOpts::new()) {
+            Ok(m) => Array::from_meta(m),
+            Err(e) => Array::failed(e),
+        },
+    )
 }
 
 macro_rules! reductions {

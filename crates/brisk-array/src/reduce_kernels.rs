@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dtype::{AnyArray, DType, Element, with_dtype};
 use crate::error::ArrayError;
-use crate::eval::{Buf, ChunkLoc, KElem, Src, chunk_refs, check_inputs, eval_tile, for_each_tile};
+use crate::eval::{Buf, ChunkLoc, KElem, Src, check_inputs, chunk_refs, eval_tile, for_each_tile};
 use crate::expr::Program;
 use crate::num::Num;
 
@@ -125,7 +125,10 @@ pub(crate) trait Acc<T: Copy>: Copy + Send + Sync + 'static {
 }
 
 fn arr<U: Element>(shape: &[usize], v: Vec<U>) -> AnyArray {
-    U::into_any(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|_| ArrayD::from_elem(IxDyn(&[0]), U::default())))
+    U::into_any(
+        ArrayD::from_shape_vec(IxDyn(shape), v)
+            .unwrap_or_else(|_| ArrayD::from_elem(IxDyn(&[0]), U::default())),
+    )
 }
 
 fn part<U: Element>(parts: &[AnyArray], i: usize) -> Option<Vec<U>> {
@@ -142,18 +145,30 @@ where
 {
     type Out = T::Sum;
     fn init() -> Self {
-        SumAcc(if PROD { <T::Sum as Num>::ONE } else { <T::Sum as Num>::ZERO })
+        SumAcc(if PROD {
+            <T::Sum as Num>::ONE
+        } else {
+            <T::Sum as Num>::ZERO
+        })
     }
     #[inline]
     fn push(&mut self, x: T, _: i64) {
         if NAN && x.is_nan() {
             return;
         }
-        self.0 = if PROD { self.0.mul(x.widen()) } else { self.0.add(x.widen()) };
+        self.0 = if PROD {
+            self.0.mul(x.widen())
+        } else {
+            self.0.add(x.widen())
+        };
     }
     #[inline]
     fn push_slice(&mut self, xs: &[T], _: i64, _: i64) {
-        let zero = if PROD { <T::Sum as Num>::ONE } else { <T::Sum as Num>::ZERO };
+        let zero = if PROD {
+            <T::Sum as Num>::ONE
+        } else {
+            <T::Sum as Num>::ZERO
+        };
         let mut lanes = [zero; 8];
         let chunks = xs.chunks_exact(8);
         let rest = chunks.remainder();
@@ -161,7 +176,11 @@ where
             for i in 0..8 {
                 let v = c[i].widen();
                 let v = if NAN && v.is_nan() { zero } else { v };
-                lanes[i] = if PROD { lanes[i].mul(v) } else { lanes[i].add(v) };
+                lanes[i] = if PROD {
+                    lanes[i].mul(v)
+                } else {
+                    lanes[i].add(v)
+                };
             }
         }
         for &x in rest {
@@ -174,7 +193,11 @@ where
         self.0 = if PROD { self.0.mul(s) } else { self.0.add(s) };
     }
     fn merge(&mut self, o: &Self) {
-        self.0 = if PROD { self.0.mul(o.0) } else { self.0.add(o.0) };
+        self.0 = if PROD {
+            self.0.mul(o.0)
+        } else {
+            self.0.add(o.0)
+        };
     }
     fn finish(&self, _: ReduceOp, _: f64) -> Result<T::Sum, ArrayError> {
         Ok(self.0)
@@ -213,7 +236,11 @@ impl<T: KElem, const MAX: bool, const NAN: bool> Acc<T> for MinMaxAcc<T, MAX, NA
             self.v = x;
             self.seen = true;
         } else {
-            self.v = if MAX { Num::maximum(self.v, x) } else { Num::minimum(self.v, x) };
+            self.v = if MAX {
+                Num::maximum(self.v, x)
+            } else {
+                Num::minimum(self.v, x)
+            };
         }
     }
     fn merge(&mut self, o: &Self) {
@@ -223,7 +250,11 @@ impl<T: KElem, const MAX: bool, const NAN: bool> Acc<T> for MinMaxAcc<T, MAX, NA
                 self.v = o.v;
                 self.seen = true;
             } else {
-                self.v = if MAX { Num::maximum(self.v, o.v) } else { Num::minimum(self.v, o.v) };
+                self.v = if MAX {
+                    Num::maximum(self.v, o.v)
+                } else {
+                    Num::minimum(self.v, o.v)
+                };
             }
         }
     }
@@ -546,7 +577,11 @@ fn c_strides(shape: &[usize]) -> Vec<usize> {
     s
 }
 
-fn chunk_stage<T: KElem, A: Acc<T>>(spec: &ReduceSpec, loc: &ChunkLoc, inputs: &[Value]) -> Result<Partial, TaskFailure> {
+fn chunk_stage<T: KElem, A: Acc<T>>(
+    spec: &ReduceSpec,
+    loc: &ChunkLoc,
+    inputs: &[Value],
+) -> Result<Partial, TaskFailure> {
     let program = spec
         .program
         .as_ref()
@@ -653,7 +688,9 @@ fn chunk_stage<T: KElem, A: Acc<T>>(spec: &ReduceSpec, loc: &ChunkLoc, inputs: &
     })
 }
 
-fn merge_partials<T: Copy, A: Acc<T>>(partials: &[Value]) -> Result<(Vec<A>, Vec<usize>), TaskFailure> {
+fn merge_partials<T: Copy, A: Acc<T>>(
+    partials: &[Value],
+) -> Result<(Vec<A>, Vec<usize>), TaskFailure> {
     let mut out: Option<(Vec<A>, Vec<usize>)> = None;
     for v in partials {
         let p = v
@@ -686,7 +723,10 @@ fn combine_stage<T: Copy, A: Acc<T>>(partials: &[Value]) -> Result<Partial, Task
     })
 }
 
-fn finalize_stage<T: Copy, A: Acc<T>>(spec: &ReduceSpec, partials: &[Value]) -> Result<Value, TaskFailure> {
+fn finalize_stage<T: Copy, A: Acc<T>>(
+    spec: &ReduceSpec,
+    partials: &[Value],
+) -> Result<Value, TaskFailure> {
     let (accs, shape) = merge_partials::<T, A>(partials)?;
     let vals = accs
         .iter()

@@ -30,11 +30,13 @@ struct ScanSpec {
 brisk_core::data!(ScanSpec, serde);
 
 fn spec(v: &Value) -> Result<&ScanSpec, TaskFailure> {
-    v.downcast_ref::<ScanSpec>().map_err(|m| TaskFailure::msg(format!("scan: {m}")))
+    v.downcast_ref::<ScanSpec>()
+        .map_err(|m| TaskFailure::msg(format!("scan: {m}")))
 }
 
 fn chunk<'a, T: Element>(v: &'a Value, what: &str) -> Result<&'a ArrayD<T>, TaskFailure> {
-    v.downcast_ref::<ArrayD<T>>().map_err(|m| TaskFailure::msg(format!("scan {what}: {m}")))
+    v.downcast_ref::<ArrayD<T>>()
+        .map_err(|m| TaskFailure::msg(format!("scan {what}: {m}")))
 }
 
 fn op<T: Num>(prod: bool) -> impl Fn(T, T) -> T {
@@ -53,7 +55,8 @@ fn scan_t<T: Num>(s: &ScanSpec, v: &Value) -> Result<Value, TaskFailure> {
 
 fn last_slice<T: Num>(s: &ScanSpec, a: &ArrayD<T>) -> ArrayD<T> {
     let n = a.shape()[s.axis];
-    a.slice_axis(Axis(s.axis), Slice::from(n.saturating_sub(1)..n)).to_owned()
+    a.slice_axis(Axis(s.axis), Slice::from(n.saturating_sub(1)..n))
+        .to_owned()
 }
 
 fn carry_t<T: Num>(s: &ScanSpec, prev: &Value, scanned: &Value) -> Result<Value, TaskFailure> {
@@ -82,19 +85,25 @@ fn apply_t<T: Num>(s: &ScanSpec, scanned: &Value, carry: &Value) -> Result<Value
 }
 
 pub(crate) fn scan_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
-    let [s, c] = args else { return Err(TaskFailure::msg("scan: expected a spec and a chunk")) };
+    let [s, c] = args else {
+        return Err(TaskFailure::msg("scan: expected a spec and a chunk"));
+    };
     let s = spec(s)?;
     with_dtype!(s.dtype, T => scan_t::<T>(s, c))
 }
 
 pub(crate) fn carry_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
-    let [s, p, c] = args else { return Err(TaskFailure::msg("scan carry: expected 3 arguments")) };
+    let [s, p, c] = args else {
+        return Err(TaskFailure::msg("scan carry: expected 3 arguments"));
+    };
     let s = spec(s)?;
     with_dtype!(s.dtype, T => carry_t::<T>(s, p, c))
 }
 
 pub(crate) fn apply_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
-    let [s, c, k] = args else { return Err(TaskFailure::msg("scan apply: expected 3 arguments")) };
+    let [s, c, k] = args else {
+        return Err(TaskFailure::msg("scan apply: expected 3 arguments"));
+    };
     let s = spec(s)?;
     with_dtype!(s.dtype, T => apply_t::<T>(s, c, k))
 }
@@ -105,9 +114,17 @@ fn key(name: &Arc<str>, idx: &[usize]) -> Key {
 }
 
 fn scan_meta(m: &Arc<Meta>, axis: usize, prod: bool) -> Result<Arc<Meta>> {
-    let s = Value::new(ScanSpec { dtype: m.dtype, axis, prod });
+    let s = Value::new(ScanSpec {
+        dtype: m.dtype,
+        axis,
+        prod,
+    });
     let label = if prod { "cumprod" } else { "cumsum" };
-    let (sname, cname, name) = (tokenize(label), tokenize(&format!("{label}-carry")), tokenize(label));
+    let (sname, cname, name) = (
+        tokenize(label),
+        tokenize(&format!("{label}-carry")),
+        tokenize(label),
+    );
     let nb = m.numblocks();
     let mut nodes = Vec::new();
     let (fs, fc, fa) = (
@@ -116,27 +133,54 @@ fn scan_meta(m: &Arc<Meta>, axis: usize, prod: bool) -> Result<Arc<Meta>> {
         crate::kernels::func(APPLY, label),
     );
     for_each_block(&nb, |idx| {
-        nodes.push((key(&sname, idx), Node::Task(Task { func: fs.clone(), args: vec![Arg::Literal(s.clone()), Arg::Key(m.key(idx))] })));
+        nodes.push((
+            key(&sname, idx),
+            Node::Task(Task {
+                func: fs.clone(),
+                args: vec![Arg::Literal(s.clone()), Arg::Key(m.key(idx))],
+            }),
+        ));
         let j = idx[axis];
         if j + 1 < nb[axis] {
-            let prev = if j == 0 { Arg::Literal(Value::new(())) } else {
+            let prev = if j == 0 {
+                Arg::Literal(Value::new(()))
+            } else {
                 let mut p = idx.to_vec();
                 p[axis] = j - 1;
                 Arg::Key(key(&cname, &p))
             };
-            nodes.push((key(&cname, idx), Node::Task(Task { func: fc.clone(), args: vec![Arg::Literal(s.clone()), prev, Arg::Key(key(&sname, idx))] })));
+            nodes.push((
+                key(&cname, idx),
+                Node::Task(Task {
+                    func: fc.clone(),
+                    args: vec![Arg::Literal(s.clone()), prev, Arg::Key(key(&sname, idx))],
+                }),
+            ));
         }
         let out = if j == 0 {
             Node::Alias(key(&sname, idx))
         } else {
             let mut p = idx.to_vec();
             p[axis] = j - 1;
-            Node::Task(Task { func: fa.clone(), args: vec![Arg::Literal(s.clone()), Arg::Key(key(&sname, idx)), Arg::Key(key(&cname, &p))] })
+            Node::Task(Task {
+                func: fa.clone(),
+                args: vec![
+                    Arg::Literal(s.clone()),
+                    Arg::Key(key(&sname, idx)),
+                    Arg::Key(key(&cname, &p)),
+                ],
+            })
         };
         nodes.push((key(&name, idx), out));
     });
     let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![m.layer()?]);
-    Ok(Meta::new(name, m.dtype, m.shape.clone(), m.chunks.clone(), Body::Layer(layer)))
+    Ok(Meta::new(
+        name,
+        m.dtype,
+        m.shape.clone(),
+        m.chunks.clone(),
+        Body::Layer(layer),
+    ))
 }
 
 impl<T: Element> Array<T> {

@@ -43,9 +43,15 @@ fn apply<T: Element>(op: &ChunkOp, v: &Value) -> Result<ArrayD<T>, TaskFailure> 
             let mut sorted = perm.clone();
             sorted.sort_unstable();
             if sorted != (0..a.ndim()).collect::<Vec<_>>() {
-                return Err(TaskFailure::msg(format!("transpose: {perm:?} is not a permutation of {} axes", a.ndim())));
+                return Err(TaskFailure::msg(format!(
+                    "transpose: {perm:?} is not a permutation of {} axes",
+                    a.ndim()
+                )));
             }
-            Ok(a.view().permuted_axes(IxDyn(perm)).as_standard_layout().into_owned())
+            Ok(a.view()
+                .permuted_axes(IxDyn(perm))
+                .as_standard_layout()
+                .into_owned())
         }
         ChunkOp::Reshape(shape) => a
             .to_shape(IxDyn(shape))
@@ -53,7 +59,10 @@ fn apply<T: Element>(op: &ChunkOp, v: &Value) -> Result<ArrayD<T>, TaskFailure> 
             .map_err(|e| TaskFailure::msg(format!("reshape {:?} to {shape:?}: {e}", a.shape()))),
         ChunkOp::Crop(r) => {
             if r.len() != a.ndim() || r.iter().zip(a.shape()).any(|(&(s, e), &d)| s > e || e > d) {
-                return Err(TaskFailure::msg(format!("crop {r:?} does not fit a chunk of shape {:?}", a.shape())));
+                return Err(TaskFailure::msg(format!(
+                    "crop {r:?} does not fit a chunk of shape {:?}",
+                    a.shape()
+                )));
             }
             Ok(a.slice_each_axis(|ad| {
                 let (s, e) = r[ad.axis.index()];
@@ -77,7 +86,10 @@ pub(crate) fn chunk_op_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
 pub(crate) fn chunk_task(dtype: DType, op: ChunkOp, input: Key, label: &'static str) -> Node {
     Node::Task(Task {
         func: crate::kernels::func(CHUNK_OP, label),
-        args: vec![Arg::Literal(Value::new(ChunkOpSpec { dtype, op })), Arg::Key(input)],
+        args: vec![
+            Arg::Literal(Value::new(ChunkOpSpec { dtype, op })),
+            Arg::Key(input),
+        ],
     })
 }
 
@@ -99,7 +111,10 @@ impl<T: Element> Array<T> {
         m.check()?;
         let n = m.ndim();
         if axes.len() != n {
-            return Err(ArrayError::invalid("axes", format!("{axes:?} does not name each of the {n} axes once")));
+            return Err(ArrayError::invalid(
+                "axes",
+                format!("{axes:?} does not name each of the {n} axes once"),
+            ));
         }
         let mut perm = Vec::with_capacity(n);
         for &a in axes {
@@ -109,7 +124,10 @@ impl<T: Element> Array<T> {
         sorted.sort_unstable();
         sorted.dedup();
         if sorted.len() != n {
-            return Err(ArrayError::invalid("axes", format!("{axes:?} repeats an axis")));
+            return Err(ArrayError::invalid(
+                "axes",
+                format!("{axes:?} repeats an axis"),
+            ));
         }
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
             return Ok(self.clone());
@@ -122,7 +140,15 @@ impl<T: Element> Array<T> {
             for (i, &p) in perm.iter().enumerate() {
                 src[p] = idx[i];
             }
-            nodes.push((key_of(&name, idx), chunk_task(T::DTYPE, ChunkOp::Transpose(perm.clone()), m.key(&src), "transpose")));
+            nodes.push((
+                key_of(&name, idx),
+                chunk_task(
+                    T::DTYPE,
+                    ChunkOp::Transpose(perm.clone()),
+                    m.key(&src),
+                    "transpose",
+                ),
+            ));
         });
         let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![m.layer()?]);
         Ok(Array::from_meta(Meta::new(
@@ -134,17 +160,37 @@ impl<T: Element> Array<T> {
         )))
     }
 
-    fn reshape_chunks(&self, label: &'static str, shape: Vec<usize>, chunks: Vec<Vec<usize>>, src_of: impl Fn(&[usize]) -> Vec<usize>) -> Result<Array<T>> {
+    fn reshape_chunks(
+        &self,
+        label: &'static str,
+        shape: Vec<usize>,
+        chunks: Vec<Vec<usize>>,
+        src_of: impl Fn(&[usize]) -> Vec<usize>,
+    ) -> Result<Array<T>> {
         let m = &self.meta;
         let name = tokenize(label);
         let nb: Vec<usize> = chunks.iter().map(Vec::len).collect();
         let mut nodes = Vec::new();
         for_each_block(&nb, |idx| {
             let cshape: Vec<usize> = idx.iter().enumerate().map(|(a, &i)| chunks[a][i]).collect();
-            nodes.push((key_of(&name, idx), chunk_task(T::DTYPE, ChunkOp::Reshape(cshape), m.key(&src_of(idx)), label)));
+            nodes.push((
+                key_of(&name, idx),
+                chunk_task(
+                    T::DTYPE,
+                    ChunkOp::Reshape(cshape),
+                    m.key(&src_of(idx)),
+                    label,
+                ),
+            ));
         });
         let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![m.layer()?]);
-        Ok(Array::from_meta(Meta::new(name, T::DTYPE, shape, chunks, Body::Layer(layer))))
+        Ok(Array::from_meta(Meta::new(
+            name,
+            T::DTYPE,
+            shape,
+            chunks,
+            Body::Layer(layer),
+        )))
     }
 
     /// Insert an axis of length one at `axis`.
@@ -172,7 +218,10 @@ impl<T: Element> Array<T> {
         } else {
             let d = normalize_axes("squeeze", axes, m.ndim())?;
             if let Some(&a) = d.iter().find(|&&a| m.shape[a] != 1) {
-                return Err(ArrayError::invalid("axis", format!("cannot squeeze axis {a} of length {}", m.shape[a])));
+                return Err(ArrayError::invalid(
+                    "axis",
+                    format!("cannot squeeze axis {a} of length {}", m.shape[a]),
+                ));
             }
             d
         };
@@ -213,9 +262,9 @@ pub fn concatenate<T: Element>(arrays: &[Array<T>], axis: isize) -> Result<Array
     // Common chunks on the other axes.
     let mut common = first.meta.chunks.clone();
     for a in arrays {
-        for d in 0..n {
+        for (d, c) in common.iter_mut().enumerate() {
             if d != ax {
-                common[d] = crate::chunks::common_refinement(&common[d], &a.meta.chunks[d]);
+                *c = crate::chunks::common_refinement(c, &a.meta.chunks[d]);
             }
         }
     }
@@ -227,7 +276,10 @@ pub fn concatenate<T: Element>(arrays: &[Array<T>], axis: isize) -> Result<Array
     }
     let name = tokenize("concatenate");
     let mut chunks = common.clone();
-    chunks[ax] = metas.iter().flat_map(|m| m.chunks[ax].iter().copied()).collect();
+    chunks[ax] = metas
+        .iter()
+        .flat_map(|m| m.chunks[ax].iter().copied())
+        .collect();
     let mut shape = first.shape().to_vec();
     shape[ax] = metas.iter().map(|m| m.shape[ax]).sum();
     let mut owner = Vec::new();
@@ -244,9 +296,18 @@ pub fn concatenate<T: Element>(arrays: &[Array<T>], axis: isize) -> Result<Array
         src[ax] = j;
         nodes.push((key_of(&name, idx), Node::Alias(metas[i].key(&src))));
     });
-    let deps = metas.iter().map(|m| m.layer()).collect::<Result<Vec<_>>>()?;
+    let deps = metas
+        .iter()
+        .map(|m| m.layer())
+        .collect::<Result<Vec<_>>>()?;
     let layer = Layer::from_nodes(Arc::clone(&name), nodes, deps);
-    Ok(Array::from_meta(Meta::new(name, T::DTYPE, shape, chunks, Body::Layer(layer))))
+    Ok(Array::from_meta(Meta::new(
+        name,
+        T::DTYPE,
+        shape,
+        chunks,
+        Body::Layer(layer),
+    )))
 }
 
 /// Join arrays of one shape along a new axis.

@@ -33,11 +33,19 @@ pub enum Idx {
 impl Idx {
     /// `:`
     pub fn all() -> Idx {
-        Idx::Range { start: None, stop: None, step: 1 }
+        Idx::Range {
+            start: None,
+            stop: None,
+            step: 1,
+        }
     }
     /// `start:stop`
     pub fn range(start: isize, stop: isize) -> Idx {
-        Idx::Range { start: Some(start), stop: Some(stop), step: 1 }
+        Idx::Range {
+            start: Some(start),
+            stop: Some(stop),
+            step: 1,
+        }
     }
     /// `start:stop:step` with optional ends.
     pub fn step(start: Option<isize>, stop: Option<isize>, step: isize) -> Idx {
@@ -46,14 +54,25 @@ impl Idx {
 }
 
 /// Python's `slice.indices`: first index, step, count.
-fn resolve(start: Option<isize>, stop: Option<isize>, step: isize, len: usize) -> (isize, isize, usize) {
+fn resolve(
+    start: Option<isize>,
+    stop: Option<isize>,
+    step: isize,
+    len: usize,
+) -> (isize, isize, usize) {
     let n = len as isize;
     let clamp = |v: isize, lo: isize, hi: isize| v.max(lo).min(hi);
     let norm = |v: isize| if v < 0 { v + n } else { v };
     let (s, e) = if step > 0 {
-        (start.map(|v| clamp(norm(v), 0, n)).unwrap_or(0), stop.map(|v| clamp(norm(v), 0, n)).unwrap_or(n))
+        (
+            start.map(|v| clamp(norm(v), 0, n)).unwrap_or(0),
+            stop.map(|v| clamp(norm(v), 0, n)).unwrap_or(n),
+        )
     } else {
-        (start.map(|v| clamp(norm(v), -1, n - 1)).unwrap_or(n - 1), stop.map(|v| clamp(norm(v), -1, n - 1)).unwrap_or(-1))
+        (
+            start.map(|v| clamp(norm(v), -1, n - 1)).unwrap_or(n - 1),
+            stop.map(|v| clamp(norm(v), -1, n - 1)).unwrap_or(-1),
+        )
     };
     let count = if step > 0 {
         if e > s { (e - s + step - 1) / step } else { 0 }
@@ -76,7 +95,11 @@ fn axis_pieces(off: &[usize], s: isize, step: isize, count: usize) -> AxisPieces
     }
     let k = step.unsigned_abs();
     let s = s as usize;
-    let blocks: Vec<usize> = if step > 0 { (0..nblocks).collect() } else { (0..nblocks).rev().collect() };
+    let blocks: Vec<usize> = if step > 0 {
+        (0..nblocks).collect()
+    } else {
+        (0..nblocks).rev().collect()
+    };
     for b in blocks {
         let (bs, be) = (off[b], off[b + 1]);
         if be == bs {
@@ -90,7 +113,11 @@ fn axis_pieces(off: &[usize], s: isize, step: isize, count: usize) -> AxisPieces
             let last = ((be - 1 - s) / k).min(count - 1);
             (first, last)
         } else {
-            let first = if s <= be - 1 { 0 } else { (s - (be - 1)).div_ceil(k) };
+            let first = if s < be {
+                0
+            } else {
+                (s - (be - 1)).div_ceil(k)
+            };
             if s < bs {
                 continue;
             }
@@ -101,7 +128,11 @@ fn axis_pieces(off: &[usize], s: isize, step: isize, count: usize) -> AxisPieces
             continue;
         }
         let g = |i: usize| if step > 0 { s + i * k } else { s - i * k };
-        let (lo, hi) = if step > 0 { (g(first) - bs, g(last) - bs + 1) } else { (g(last) - bs, g(first) - bs + 1) };
+        let (lo, hi) = if step > 0 {
+            (g(first) - bs, g(last) - bs + 1)
+        } else {
+            (g(last) - bs, g(first) - bs + 1)
+        };
         out.push((b, lo, hi, step, last - first + 1));
     }
     out
@@ -137,7 +168,11 @@ impl<T: Element> Array<T> {
                     let len = m.shape[a];
                     let p = if v < 0 { v + len as isize } else { v };
                     if p < 0 || p >= len as isize {
-                        return Err(ArrayError::IndexOutOfRange { axis: a, index: v, dim: len });
+                        return Err(ArrayError::IndexOutOfRange {
+                            axis: a,
+                            index: v,
+                            dim: len,
+                        });
                     }
                     let p = p as usize;
                     let b = offsets[a].partition_point(|&o| o <= p) - 1;
@@ -187,13 +222,31 @@ impl<T: Element> Array<T> {
                     slices[*a] = (lo, hi, st);
                 }
             }
-            let out_shape: Vec<usize> = oidx.iter().enumerate().map(|(o, &i)| out_chunks[o][i]).collect();
-            let piece = Piece { slot: 0, slices, out_start: vec![0; out_shape.len()], out_shape: out_shape.clone() };
+            let out_shape: Vec<usize> = oidx
+                .iter()
+                .enumerate()
+                .map(|(o, &i)| out_chunks[o][i])
+                .collect();
+            let piece = Piece {
+                slot: 0,
+                slices,
+                out_start: vec![0; out_shape.len()],
+                out_shape: out_shape.clone(),
+            };
             let idx32: Vec<u32> = oidx.iter().map(|&i| i as u32).collect();
-            nodes.push((Key::with_shared_name(&name, &idx32), assemble_node(m, out_shape, vec![(in_idx, piece)])));
+            nodes.push((
+                Key::with_shared_name(&name, &idx32),
+                assemble_node(m, out_shape, vec![(in_idx, piece)]),
+            ));
         });
         let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![m.layer()?]);
         let _ = chunks::known;
-        Ok(Array::from_meta(Meta::new(name, T::DTYPE, shape, out_chunks, Body::Layer(layer))))
+        Ok(Array::from_meta(Meta::new(
+            name,
+            T::DTYPE,
+            shape,
+            out_chunks,
+            Body::Layer(layer),
+        )))
     }
 }

@@ -1,5 +1,7 @@
 //! Bad input gives clear errors; results never depend on the chunking.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use brisk_array::{self as da, ArrayError, Idx, ReduceOpts};
 use brisk_core::Collection;
 use ndarray::{ArrayD, IxDyn};
@@ -29,7 +31,17 @@ fn bad_axes_chunks_and_indices_are_errors() {
     setup();
     let a = da::ones::<f64>([3, 4], 2).unwrap();
     let e = a.sum_axis(2).unwrap_err();
-    assert!(matches!(e, ArrayError::AxisOutOfRange { axis: 2, ndim: 2, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            ArrayError::AxisOutOfRange {
+                axis: 2,
+                ndim: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(a.mean_with(&ReduceOpts::axes([0, -2])).is_err());
     let e = a.argmax_with(&ReduceOpts::axes([0, 1]).keepdims(false));
     assert!(e.is_ok());
@@ -37,16 +49,35 @@ fn bad_axes_chunks_and_indices_are_errors() {
     assert!(e.to_string().contains("add up to 6"), "{e}");
     assert!(da::arange(10, 0usize).is_err());
     assert!(da::arange(1.5, 2).is_err());
-    assert!(a.slice(&[Idx::Index(3)]).unwrap_err().to_string().contains("out of bounds"));
+    assert!(
+        a.slice(&[Idx::Index(3)])
+            .unwrap_err()
+            .to_string()
+            .contains("out of bounds")
+    );
     assert!(a.slice(&[Idx::all(), Idx::all(), Idx::all()]).is_err());
     assert!(a.rechunk(vec![vec![1, 1], vec![4]]).is_err());
     assert!(da::concatenate::<f64>(&[], 0).is_err());
     let b = da::ones::<f64>([4, 4], 2).unwrap();
-    assert!(da::concatenate(&[a.clone(), b.t().slice(&[Idx::all(), Idx::range(0, 3)]).unwrap()], 0).is_err());
+    assert!(
+        da::concatenate(
+            &[
+                a.clone(),
+                b.t().slice(&[Idx::all(), Idx::range(0, 3)]).unwrap()
+            ],
+            0
+        )
+        .is_err()
+    );
     assert!(a.matmul(&a).is_err());
     let e = a.transpose(&[0, 0]).unwrap_err();
     assert!(e.to_string().contains("repeats"), "{e}");
-    let e = da::ones::<f64>([0], 1).unwrap().min().compute().unwrap_err().to_string();
+    let e = da::ones::<f64>([0], 1)
+        .unwrap()
+        .min()
+        .compute()
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("zero-size array"), "{e}");
     let nan = da::full([4], f64::NAN, 2).unwrap();
     let e = nan.nanargmax().compute().unwrap_err().to_string();

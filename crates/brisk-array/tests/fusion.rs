@@ -1,5 +1,7 @@
 //! Fusion: elementwise work runs inside the tasks that consume it; linear chains fuse.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::{Arc, Mutex};
 
 use brisk_array::{self as da, ChunkSource, ReduceOpts};
@@ -35,7 +37,9 @@ impl ChunkSource<f64> for Grid {
     ) -> Result<ArrayD<f64>, Box<dyn std::error::Error + Send + Sync>> {
         let shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
         Ok(ArrayD::from_shape_fn(IxDyn(&shape), |i| {
-            (0..region.len()).map(|a| ((region[a].start + i[a]) * (a + 1)) as f64).sum()
+            (0..region.len())
+                .map(|a| ((region[a].start + i[a]) * (a + 1)) as f64)
+                .sum()
         }))
     }
     fn name(&self) -> &str {
@@ -83,5 +87,8 @@ fn expressions_of_100k_chunks_are_cheap_to_build() {
     assert_eq!(x.npartitions(), 100_000);
     // Building is O(operations): no task exists until the graph is materialized.
     assert!(t.elapsed() < std::time::Duration::from_secs(1));
-    assert!(y.to_string().starts_with("brisk.array<sum-aggregate, shape=()"));
+    assert!(
+        y.to_string()
+            .starts_with("brisk.array<sum-aggregate, shape=()")
+    );
 }

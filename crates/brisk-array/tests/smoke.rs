@@ -1,3 +1,7 @@
+//! A first end-to-end check: arange, sum, random, demeaning against ndarray.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use brisk_array as da;
 use brisk_core::Collection;
 
@@ -15,7 +19,10 @@ fn smoke() -> anyhow::Result<()> {
     let a = m.compute()?;
     let mm = m.mean_with(&da::ReduceOpts::axis(1).keepdims(true))?;
     let d = (&m - &mm).compute()?;
-    let want = &a - &a.mean_axis(ndarray::Axis(1)).unwrap().insert_axis(ndarray::Axis(1));
+    let want = &a
+        - &a.mean_axis(ndarray::Axis(1))
+            .unwrap()
+            .insert_axis(ndarray::Axis(1));
     for (p, q) in d.iter().zip(want.iter()) {
         assert!((p - q).abs() < 1e-12, "{p} {q}");
     }

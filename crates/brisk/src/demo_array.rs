@@ -20,7 +20,10 @@ fn secs(t: Instant) -> String {
 /// Run the array examples, printing to `out` and writing pictures (and the HDF5 file) under
 /// `pictures`.
 pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
-    writeln!(out, "4. Arrays: x = da.arange(1e9, chunks=3e6); res = (x + 1).sum()")?;
+    writeln!(
+        out,
+        "4. Arrays: x = da.arange(1e9, chunks=3e6); res = (x + 1).sum()"
+    )?;
     let x = da::arange(1e9, 3e6)?;
     let res = (&x + 1).sum();
     writeln!(out, "   x   = {x}")?;
@@ -28,12 +31,7 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
     let t = Instant::now();
     let v = res.compute()?;
     anyhow::ensure!(v == 500_000_000_500_000_000, "wrong sum {v}");
-    writeln!(
-        out,
-        "   {:<44} = {v:<22} [{}]",
-        "res.compute()",
-        secs(t)
-    )?;
+    writeln!(out, "   {:<44} = {v:<22} [{}]", "res.compute()", secs(t))?;
     let small = (&da::arange(1e9, 1e8)? + 1).sum();
     let pic = picture(|p| small.visualize(p), pictures, "array-sum")?;
     writeln!(
@@ -42,7 +40,10 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
         pic.display()
     )?;
 
-    writeln!(out, "\n5. Arrays over HDF5: x = f['/x']; x - x.mean(axis=1, keepdims=True)")?;
+    writeln!(
+        out,
+        "\n5. Arrays over HDF5: x = f['/x']; x - x.mean(axis=1, keepdims=True)"
+    )?;
     let file = pictures.join("myfile.hdf5");
     let n = 4000;
     let t = Instant::now();
@@ -60,7 +61,9 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
     writeln!(out, "   centered = {centered}")?;
     let t = Instant::now();
     let c = centered.compute()?;
-    let row_means = c.mean_axis(ndarray::Axis(1)).ok_or_else(|| anyhow::anyhow!("empty"))?;
+    let row_means = c
+        .mean_axis(ndarray::Axis(1))
+        .ok_or_else(|| anyhow::anyhow!("empty"))?;
     let worst = row_means.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     writeln!(
         out,
@@ -69,12 +72,19 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
         format!("{:?} array", c.shape()),
         secs(t)
     )?;
-    anyhow::ensure!(worst < 1e-9, "row means of the centered data are not 0: {worst}");
+    anyhow::ensure!(
+        worst < 1e-9,
+        "row means of the centered data are not 0: {worst}"
+    );
     writeln!(out, "   largest |row mean| after centering: {worst:.1e}")?;
     let small = da::io::hdf5::read::<f64>(&file, "x", [2000, 2000])?;
     let small = &small - &small.mean_with(&ReduceOpts::axis(1).keepdims(true))?;
     let pic = picture(|p| small.visualize(p), pictures, "array-hdf5-demean")?;
-    writeln!(out, "   picture of the graph (2x2 chunks): {}", pic.display())?;
+    writeln!(
+        out,
+        "   picture of the graph (2x2 chunks): {}",
+        pic.display()
+    )?;
     writeln!(out)?;
     Ok(())
 }

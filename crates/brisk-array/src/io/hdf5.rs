@@ -40,7 +40,10 @@ pub struct Hdf5Dataset {
 brisk_core::data!(Hdf5Dataset, serde);
 
 fn h5err(ctx: &Hdf5Dataset, e: h5::Error) -> ArrayError {
-    ArrayError::storage(format!("HDF5 dataset {} in {}", ctx.dataset, ctx.path.display()), e)
+    ArrayError::storage(
+        format!("HDF5 dataset {} in {}", ctx.dataset, ctx.path.display()),
+        e,
+    )
 }
 
 fn dtype_of(d: &h5::Datatype) -> Option<DType> {
@@ -69,7 +72,11 @@ fn selection(loc: &ChunkLoc) -> h5::Hyperslab {
 
 /// A chunked array over dataset `dataset` of the HDF5 file at `path`, read one chunk per task.
 /// `chunks` may be `"auto"`; the element type must match the dataset's.
-pub fn read<T: Element>(path: impl AsRef<Path>, dataset: &str, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
+pub fn read<T: Element>(
+    path: impl AsRef<Path>,
+    dataset: &str,
+    chunks: impl Into<ChunkSpec>,
+) -> Result<Array<T>> {
     let path = path.as_ref().to_path_buf();
     let ctx = Hdf5Dataset {
         path: path.clone(),
@@ -131,14 +138,24 @@ fn read_typed<T: Element + h5::H5Type>(ctx: &Hdf5Dataset, loc: &ChunkLoc) -> Res
 
 pub(crate) fn read_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
     let [ctx, loc] = args else {
-        return Err(TaskFailure::msg("hdf5 read: expected a dataset and a location"));
+        return Err(TaskFailure::msg(
+            "hdf5 read: expected a dataset and a location",
+        ));
     };
-    let ctx = ctx.downcast_ref::<Hdf5Dataset>().map_err(|m| TaskFailure::msg(m.to_string()))?;
-    let loc = loc.downcast_ref::<ChunkLoc>().map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let ctx = ctx
+        .downcast_ref::<Hdf5Dataset>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let loc = loc
+        .downcast_ref::<ChunkLoc>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
     with_dtype!(ctx.dtype, T => Ok(Value::new(read_typed::<T>(ctx, loc)?)))
 }
 
-fn write_typed<T: Element + h5::H5Type>(ctx: &Hdf5Dataset, loc: &ChunkLoc, chunk: &Value) -> Result<()> {
+fn write_typed<T: Element + h5::H5Type>(
+    ctx: &Hdf5Dataset,
+    loc: &ChunkLoc,
+    chunk: &Value,
+) -> Result<()> {
     let a = chunk
         .downcast_ref::<ArrayD<T>>()
         .map_err(|m| ArrayError::invalid("chunk", m.to_string()))?;
@@ -152,10 +169,16 @@ fn write_typed<T: Element + h5::H5Type>(ctx: &Hdf5Dataset, loc: &ChunkLoc, chunk
 
 pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
     let [ctx, loc, chunk] = args else {
-        return Err(TaskFailure::msg("hdf5 write: expected a dataset, a location and a chunk"));
+        return Err(TaskFailure::msg(
+            "hdf5 write: expected a dataset, a location and a chunk",
+        ));
     };
-    let ctx = ctx.downcast_ref::<Hdf5Dataset>().map_err(|m| TaskFailure::msg(m.to_string()))?;
-    let loc = loc.downcast_ref::<ChunkLoc>().map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let ctx = ctx
+        .downcast_ref::<Hdf5Dataset>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let loc = loc
+        .downcast_ref::<ChunkLoc>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
     with_dtype!(ctx.dtype, T => write_typed::<T>(ctx, loc, chunk)?);
     Ok(Value::new(()))
 }

@@ -61,7 +61,8 @@ pub fn header(path: impl AsRef<Path>) -> Result<NpyFile> {
     let path = path.as_ref();
     let mut f = File::open(path).map_err(|e| ArrayError::io("cannot open", path, e))?;
     let mut pre = [0u8; 10];
-    f.read_exact(&mut pre).map_err(|_| bad(path, "too short for a header"))?;
+    f.read_exact(&mut pre)
+        .map_err(|_| bad(path, "too short for a header"))?;
     if &pre[..6] != b"\x93NUMPY" {
         return Err(bad(path, "missing the \\x93NUMPY magic"));
     }
@@ -69,17 +70,25 @@ pub fn header(path: impl AsRef<Path>) -> Result<NpyFile> {
         1 => (usize::from(u16::from_le_bytes([pre[8], pre[9]])), 10u64),
         2 | 3 => {
             let mut more = [0u8; 2];
-            f.read_exact(&mut more).map_err(|_| bad(path, "truncated header"))?;
-            (u32::from_le_bytes([pre[8], pre[9], more[0], more[1]]) as usize, 12u64)
+            f.read_exact(&mut more)
+                .map_err(|_| bad(path, "truncated header"))?;
+            (
+                u32::from_le_bytes([pre[8], pre[9], more[0], more[1]]) as usize,
+                12u64,
+            )
         }
         v => return Err(bad(path, format!("unsupported format version {v}"))),
     };
     let mut h = vec![0u8; hlen];
-    f.read_exact(&mut h).map_err(|_| bad(path, "truncated header"))?;
+    f.read_exact(&mut h)
+        .map_err(|_| bad(path, "truncated header"))?;
     let h = String::from_utf8_lossy(&h);
     let field = |k: &str| -> Option<String> {
         let i = h.find(&format!("'{k}'"))?;
-        let rest = h[i + k.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
+        let rest = h[i + k.len() + 2..]
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start();
         Some(rest.to_string())
     };
     let descr = field("descr").ok_or_else(|| bad(path, "no 'descr' in the header"))?;
@@ -87,9 +96,13 @@ pub fn header(path: impl AsRef<Path>) -> Result<NpyFile> {
     let descr = &descr[..descr.find('\'').unwrap_or(0)];
     let dtype = DType::from_npy_descr(descr)
         .ok_or_else(|| bad(path, format!("element type {descr:?} is not supported (little-endian bool, u8, i32, i64, u64, f32, f64 are)")))?;
-    let fortran = field("fortran_order").ok_or_else(|| bad(path, "no 'fortran_order' in the header"))?;
+    let fortran =
+        field("fortran_order").ok_or_else(|| bad(path, "no 'fortran_order' in the header"))?;
     if fortran.starts_with("True") {
-        return Err(bad(path, "Fortran-ordered arrays are not supported; save it in C order"));
+        return Err(bad(
+            path,
+            "Fortran-ordered arrays are not supported; save it in C order",
+        ));
     }
     let shape_txt = field("shape").ok_or_else(|| bad(path, "no 'shape' in the header"))?;
     let inner = shape_txt
@@ -163,7 +176,10 @@ pub fn read<T: Element>(path: impl AsRef<Path>, chunks: impl Into<ChunkSpec>) ->
         .len();
     let need = h.offset + (h.shape.iter().product::<usize>() * h.dtype.itemsize()) as u64;
     if len < need {
-        return Err(bad(&h.path, format!("{len} bytes, but the header promises {need}")));
+        return Err(bad(
+            &h.path,
+            format!("{len} bytes, but the header promises {need}"),
+        ));
     }
     let shape = h.shape.clone();
     let chunks = chunks::normalize(&chunks.into(), &shape, T::DTYPE.itemsize())?;
@@ -200,8 +216,12 @@ pub(crate) fn read_kernel(args: &[Value]) -> std::result::Result<Value, TaskFail
     let [h, loc] = args else {
         return Err(TaskFailure::msg("npy read: expected a file and a location"));
     };
-    let h = h.downcast_ref::<NpyFile>().map_err(|m| TaskFailure::msg(m.to_string()))?;
-    let loc = loc.downcast_ref::<ChunkLoc>().map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let h = h
+        .downcast_ref::<NpyFile>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let loc = loc
+        .downcast_ref::<ChunkLoc>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
     with_dtype!(h.dtype, T => Ok(Value::new(read_typed::<T>(h, loc)?)))
 }
 
@@ -210,7 +230,11 @@ fn write_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc, chunk: &Value) -> Result
         .downcast_ref::<ArrayD<T>>()
         .map_err(|m| ArrayError::invalid("chunk", m.to_string()))?;
     if a.shape() != loc.shape.as_slice() {
-        return Err(ArrayError::ShapeMismatch { op: "npy write", expected: loc.shape.clone(), found: a.shape().to_vec() });
+        return Err(ArrayError::ShapeMismatch {
+            op: "npy write",
+            expected: loc.shape.clone(),
+            found: a.shape().to_vec(),
+        });
     }
     let f = std::fs::OpenOptions::new()
         .write(true)
@@ -233,10 +257,16 @@ fn write_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc, chunk: &Value) -> Result
 
 pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
     let [h, loc, chunk] = args else {
-        return Err(TaskFailure::msg("npy write: expected a file, a location and a chunk"));
+        return Err(TaskFailure::msg(
+            "npy write: expected a file, a location and a chunk",
+        ));
     };
-    let h = h.downcast_ref::<NpyFile>().map_err(|m| TaskFailure::msg(m.to_string()))?;
-    let loc = loc.downcast_ref::<ChunkLoc>().map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let h = h
+        .downcast_ref::<NpyFile>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let loc = loc
+        .downcast_ref::<ChunkLoc>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
     with_dtype!(h.dtype, T => write_typed::<T>(h, loc, chunk)?);
     Ok(Value::new(()))
 }
@@ -244,9 +274,19 @@ pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFai
 fn header_bytes(dtype: DType, shape: &[usize]) -> Vec<u8> {
     let shape_txt = match shape {
         [a] => format!("({a},)"),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
-    let mut dict = format!("{{'descr': '{}', 'fortran_order': False, 'shape': {shape_txt}, }}", dtype.npy_descr());
+    let mut dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape_txt}, }}",
+        dtype.npy_descr()
+    );
     let unpadded = 10 + dict.len() + 1;
     dict.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     dict.push('\n');
@@ -266,10 +306,17 @@ pub fn write<T: Element>(array: &Array<T>, path: impl AsRef<Path>) -> Result<()>
     let total = head.len() as u64 + (array.size() * T::DTYPE.itemsize()) as u64;
     {
         let f = File::create(&path).map_err(|e| ArrayError::io("cannot create", &path, e))?;
-        f.write_all_at(&head, 0).map_err(|e| ArrayError::io("cannot write", &path, e))?;
-        f.set_len(total).map_err(|e| ArrayError::io("cannot size", &path, e))?;
+        f.write_all_at(&head, 0)
+            .map_err(|e| ArrayError::io("cannot write", &path, e))?;
+        f.set_len(total)
+            .map_err(|e| ArrayError::io("cannot size", &path, e))?;
     }
-    let h = Value::new(NpyFile { path, dtype: T::DTYPE, shape: meta.shape.clone(), offset: head.len() as u64 });
+    let h = Value::new(NpyFile {
+        path,
+        dtype: T::DTYPE,
+        shape: meta.shape.clone(),
+        offset: head.len() as u64,
+    });
     let name = tokenize("store-npy");
     let offsets = meta.offsets();
     let func = crate::kernels::func(WRITE, "store-npy");
@@ -278,10 +325,17 @@ pub fn write<T: Element>(array: &Array<T>, path: impl AsRef<Path>) -> Result<()>
     for_each_block(&meta.numblocks(), |idx| {
         let idx32: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
         let key = Key::with_shared_name(&name, &idx32);
-        nodes.push((key.clone(), Node::Task(Task {
-            func: func.clone(),
-            args: vec![Arg::Literal(h.clone()), Arg::Literal(Value::new(meta.loc(idx, &offsets))), Arg::Key(meta.key(idx))],
-        })));
+        nodes.push((
+            key.clone(),
+            Node::Task(Task {
+                func: func.clone(),
+                args: vec![
+                    Arg::Literal(h.clone()),
+                    Arg::Literal(Value::new(meta.loc(idx, &offsets))),
+                    Arg::Key(meta.key(idx)),
+                ],
+            }),
+        ));
         keys.push(key);
     });
     if meta.shape.is_empty() {

@@ -1,5 +1,6 @@
 //! Test helpers: numpy as the reference (through BRISK_PYTHON), random chunkings, comparisons.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -30,9 +31,13 @@ pub fn python() -> Option<String> {
         }
     }
     if std::env::var("BRISK_REQUIRE_PYTHON").as_deref() == Ok("1") {
-        panic!("numpy is required (BRISK_REQUIRE_PYTHON=1) but no interpreter with numpy was found; run `source .ci/python-venv.sh`");
+        panic!(
+            "numpy is required (BRISK_REQUIRE_PYTHON=1) but no interpreter with numpy was found; run `source .ci/python-venv.sh`"
+        );
     }
-    eprintln!("note: skipping the numpy comparison: no Python with numpy (set BRISK_PYTHON or run `source .ci/python-venv.sh`)");
+    eprintln!(
+        "note: skipping the numpy comparison: no Python with numpy (set BRISK_PYTHON or run `source .ci/python-venv.sh`)"
+    );
     None
 }
 
@@ -52,7 +57,10 @@ pub fn to_json(a: &AnyArray) -> Json {
         AnyArray::I32(x) => ("int32", x.iter().map(|v| json!(v)).collect()),
         AnyArray::I64(x) => ("int64", x.iter().map(|v| json!(v)).collect()),
         AnyArray::U64(x) => ("uint64", x.iter().map(|v| json!(v)).collect()),
-        AnyArray::F32(x) => ("float32", x.iter().map(|v| num_json(f64::from(*v))).collect()),
+        AnyArray::F32(x) => (
+            "float32",
+            x.iter().map(|v| num_json(f64::from(*v))).collect(),
+        ),
         AnyArray::F64(x) => ("float64", x.iter().map(|v| num_json(*v)).collect()),
     };
     json!({"dtype": dtype, "shape": a.shape(), "data": data})
@@ -103,7 +111,11 @@ pub fn numpy(py: &str, inputs: &[(&str, AnyArray)], exprs: &[(String, String)]) 
         .write_all(req.to_string().as_bytes())
         .expect("write request");
     let out = child.wait_with_output().expect("python finished");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("python's JSON")
 }
 
@@ -152,9 +164,7 @@ pub fn assert_close(what: &str, got: &AnyArray, want: &Json, rtol: f64) {
     };
     for (i, (g, w)) in got_f.iter().zip(data).enumerate() {
         let w = json_f64(w);
-        let ok = (g.is_nan() && w.is_nan())
-            || g == &w
-            || (g - w).abs() <= rtol * w.abs().max(1.0);
+        let ok = (g.is_nan() && w.is_nan()) || g == &w || (g - w).abs() <= rtol * w.abs().max(1.0);
         assert!(ok, "{what}: element {i}: got {g}, numpy {w}");
     }
 }
@@ -164,7 +174,10 @@ pub struct Lcg(pub u64);
 
 impl Lcg {
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     pub fn below(&mut self, n: usize) -> usize {
@@ -178,7 +191,7 @@ impl Lcg {
         if self.below(2) == 0 {
             let n = 1 + self.below(dim);
             let mut v = vec![n; dim / n];
-            if dim % n != 0 {
+            if !dim.is_multiple_of(n) {
                 v.push(dim % n);
             }
             v
