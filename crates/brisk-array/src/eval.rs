@@ -542,7 +542,7 @@ fn gen_tile<T: KElem>(
                 if T::IS_FLOAT {
                     let s0 = scalar_f64(*start);
                     let d = scalar_f64(*step);
-                    fill_affine_f64(&mut out, s0 + base as f64 * d, d * inc as f64, rowlen);
+                    fill_affine_f64(&mut out, s0, d, base, inc, rowlen);
                 } else {
                     let s0 = scalar_as::<T>(*start);
                     let d = scalar_as::<T>(*step);
@@ -611,44 +611,28 @@ fn gen_tile<T: KElem>(
     Ok(Buf::Owned(out))
 }
 
-/// Append `first, first + step, …` (`n` values) with eight independent running sums, so the
-/// loop vectorizes without 64-bit multiplies.
+/// Append `first, first + step, …` (`n` values) as a running sum: an induction variable the
+/// compiler vectorizes without 64-bit multiplies.
 fn fill_affine<T: Num>(out: &mut Vec<T>, first: T, step: T, n: usize) {
-    let mut lanes = [first; 8];
-    for (k, l) in lanes.iter_mut().enumerate() {
-        *l = first.add(step.mul(T::from_u64(k as u64)));
-    }
-    let step8 = step.mul(T::from_u64(8));
     let start = out.len();
     out.resize(start + n, first);
-    let dst = &mut out[start..];
-    let mut chunks = dst.chunks_exact_mut(8);
-    for c in &mut chunks {
-        for k in 0..8 {
-            c[k] = lanes[k];
-            lanes[k] = lanes[k].add(step8);
-        }
-    }
-    for (k, o) in chunks.into_remainder().iter_mut().enumerate() {
-        *o = lanes[k];
+    let mut v = first;
+    for o in &mut out[start..] {
+        *o = v;
+        v = v.add(step);
     }
 }
 
 /// [`fill_affine`] for floats computed in `f64` (`first + k * step`, exact in `k`).
-fn fill_affine_f64<T: Num>(out: &mut Vec<T>, first: f64, step: f64, n: usize) {
-    let mut k = [0.0f64, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
-    let start = out.len();
-    out.resize(start + n, T::ZERO);
-    let dst = &mut out[start..];
-    let mut chunks = dst.chunks_exact_mut(8);
-    for c in &mut chunks {
-        for l in 0..8 {
-            c[l] = T::from_f64(first + k[l] * step);
-            k[l] += 8.0;
-        }
-    }
-    for (l, o) in chunks.into_remainder().iter_mut().enumerate() {
-        *o = T::from_f64(first + k[l] * step);
+fn fill_affine_f64<T: Num>(out: &mut Vec<T>, start: f64, step: f64, base: u64, inc: u64, n: usize) {
+    let begin = out.len();
+    out.resize(begin + n, T::ZERO);
+    let (base, inc) = (base as f64, inc as f64);
+    for (k, o) in out[begin..].iter_mut().enumerate() {
+        // `start + i * step` with the global index `i` exact in f64, so values never depend on
+        // the chunking; tiles are far below 2^31 elements, and i32 -> f64 converts in vector
+        // registers.
+        *o = T::from_f64(start + (base + f64::from(k as i32) * inc) * step);
     }
 }
 

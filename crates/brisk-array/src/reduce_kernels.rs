@@ -164,31 +164,28 @@ where
     }
     #[inline]
     fn push_slice(&mut self, xs: &[T], _: i64, _: i64) {
-        let zero = if PROD {
-            <T::Sum as Num>::ONE
-        } else {
-            <T::Sum as Num>::ZERO
+        let zero = if PROD { <T::Sum as Num>::ONE } else { <T::Sum as Num>::ZERO };
+        let f = |a: T::Sum, x: &T| {
+            let v = x.widen();
+            let v = if NAN && v.is_nan() { zero } else { v };
+            if PROD { a.mul(v) } else { a.add(v) }
         };
+        if !<T::Sum as Num>::IS_FLOAT {
+            // Integer sums reassociate freely: one fold vectorizes.
+            let s = xs.iter().fold(zero, f);
+            self.0 = if PROD { self.0.mul(s) } else { self.0.add(s) };
+            return;
+        }
+        // Floats: eight independent partial sums (also closer to numpy's pairwise sum).
         let mut lanes = [zero; 8];
         let chunks = xs.chunks_exact(8);
         let rest = chunks.remainder();
         for c in chunks {
-            for i in 0..8 {
-                let v = c[i].widen();
-                let v = if NAN && v.is_nan() { zero } else { v };
-                lanes[i] = if PROD {
-                    lanes[i].mul(v)
-                } else {
-                    lanes[i].add(v)
-                };
-            }
+            lanes = std::array::from_fn(|i| f(lanes[i], &c[i]));
         }
-        for &x in rest {
-            self.push(x, 0);
-        }
-        let mut s = lanes[0];
-        for l in &lanes[1..] {
-            s = if PROD { s.mul(*l) } else { s.add(*l) };
+        let mut s = rest.iter().fold(zero, f);
+        for l in lanes {
+            s = if PROD { s.mul(l) } else { s.add(l) };
         }
         self.0 = if PROD { self.0.mul(s) } else { self.0.add(s) };
     }

@@ -130,6 +130,11 @@ proptest! {
         let r2 = da::RandomState::new(seed).normal(0.0, 1.0, [m, n], c2.clone()).unwrap();
         let (a1, a2) = (r1.compute().unwrap(), r2.compute().unwrap());
         prop_assert_eq!(&a1, &a2);
+        // So are generated ranges.
+        let g = |c: usize| da::arange_with(-3.25, 40.0, 0.37, c).unwrap().compute().unwrap();
+        prop_assert_eq!(g(1 + (s1 % 50) as usize), g(1 + (s2 % 50) as usize));
+        let l = |c: usize| da::linspace(-1.0, 7.0, 97, c).unwrap().compute().unwrap();
+        prop_assert_eq!(l(1 + (s1 % 30) as usize), l(1 + (s2 % 30) as usize));
         // Integer work is exact whatever the chunks.
         let i1 = da::from_array(&a1.mapv(|v| (v * 100.0) as i64), c1.clone()).unwrap();
         let i2 = da::from_array(&a1.mapv(|v| (v * 100.0) as i64), c2.clone()).unwrap();
