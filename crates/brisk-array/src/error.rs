@@ -183,6 +183,7 @@ impl ArrayError {
         }
     }
 
+    #[allow(dead_code)]
     pub(crate) fn storage(
         context: impl Into<String>,
         e: impl std::error::Error + Send + Sync + 'static,

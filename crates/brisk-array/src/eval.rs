@@ -919,6 +919,48 @@ pub(crate) fn chunk_refs<'a>(
         .collect()
 }
 
+/// `loc` with unknown sizes (after boolean indexing) filled in from the input chunks.
+pub(crate) fn resolve_loc(
+    program: &Program,
+    inputs: &[ChunkRef<'_>],
+    loc: &ChunkLoc,
+) -> Result<ChunkLoc, TaskFailure> {
+    if !loc.shape.contains(&crate::chunks::UNKNOWN) {
+        return Ok(loc.clone());
+    }
+    let mut out = loc.clone();
+    for n in &program.nodes {
+        match n {
+            ENode::Input { slot, view, .. } => {
+                let cs = inputs
+                    .get(*slot as usize)
+                    .map(|c| c.shape())
+                    .ok_or_else(|| fail("expression input missing"))?;
+                for (a, &d) in cs.iter().enumerate() {
+                    let o = view.out_axis(a);
+                    if !view.bcast.get(a).copied().unwrap_or(true)
+                        && out.shape.get(o) == Some(&crate::chunks::UNKNOWN)
+                    {
+                        out.shape[o] = d;
+                    }
+                }
+            }
+            ENode::Gen { .. } => {
+                return Err(fail(
+                    "generated values cannot be combined with chunks of unknown size; call compute_chunk_sizes() first",
+                ));
+            }
+            _ => {}
+        }
+    }
+    if out.shape.contains(&crate::chunks::UNKNOWN) {
+        return Err(fail(
+            "chunk of unknown size; call compute_chunk_sizes() first",
+        ));
+    }
+    Ok(out)
+}
+
 /// Evaluate `program` over a whole chunk at `loc`.
 pub(crate) fn eval_chunk<T: KElem>(
     program: &Program,
@@ -957,5 +999,6 @@ pub(crate) fn eval_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
         .map_err(|m| fail(format!("eval: {m}")))?;
     program.validate().map_err(fail)?;
     let refs = chunk_refs(program, inputs)?;
-    with_dtype!(program.dtype(), T => Ok(Value::new(eval_chunk::<T>(program, &refs, loc)?)))
+    let loc = resolve_loc(program, &refs, loc)?;
+    with_dtype!(program.dtype(), T => Ok(Value::new(eval_chunk::<T>(program, &refs, &loc)?)))
 }

@@ -164,7 +164,11 @@ where
     }
     #[inline]
     fn push_slice(&mut self, xs: &[T], _: i64, _: i64) {
-        let zero = if PROD { <T::Sum as Num>::ONE } else { <T::Sum as Num>::ZERO };
+        let zero = if PROD {
+            <T::Sum as Num>::ONE
+        } else {
+            <T::Sum as Num>::ZERO
+        };
         let f = |a: T::Sum, x: &T| {
             let v = x.widen();
             let v = if NAN && v.is_nan() { zero } else { v };
@@ -588,6 +592,7 @@ fn chunk_stage<T: KElem, A: Acc<T>>(
         return Err(fail("reduce: spec and chunk disagree"));
     }
     let refs = chunk_refs(program, inputs)?;
+    let loc = &crate::eval::resolve_loc(program, &refs, loc)?;
     check_inputs(program, &refs, &loc.shape)?;
     let last = program.last_uses();
     let n = loc.shape.len();

@@ -516,3 +516,80 @@ fn scans_stencils_blocks_and_npy_match_numpy() {
         );
     }
 }
+
+#[test]
+fn masks_reshape_and_tsqr_match_numpy() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let Some(py) = python() else { return };
+    let mut rng = Lcg(11);
+    for trial in 0..3 {
+        let n = 2 + rng.below(4);
+        let m = 2 * n + rng.below(8);
+        let b_nd = random_f64(&mut rng, &[m, n], false);
+        let b = da::from_array(&b_nd, rng.chunking(&[m, n])).unwrap();
+        let mut k = Cases {
+            exprs: vec![],
+            got: vec![],
+        };
+        let masked = b.mask(&b.gt(0.0)).unwrap();
+        assert!(!masked.has_known_chunks());
+        assert!(masked.to_string().contains("shape=(nan,)"), "{masked}");
+        k.add("mask", "b[b > 0]", c(&masked));
+        k.add(
+            "mask_then_ops",
+            "(b[b > 0] * 2).sum()",
+            c((&masked * 2.0).sum().as_array()),
+        );
+        let known = masked.compute_chunk_sizes().unwrap();
+        assert!(known.has_known_chunks());
+        k.add(
+            "mask_known_slice",
+            "b[b > 0][::2]",
+            c(&known.slice(&[da::Idx::step(None, None, 2)]).unwrap()),
+        );
+        k.add(
+            "reshape",
+            &format!("b.reshape({n}, {m})"),
+            c(&b.reshape(&[n as isize, m as isize]).unwrap()),
+        );
+        k.add(
+            "reshape3",
+            &format!("b.reshape(-1, {m}, 1)"),
+            c(&b.reshape(&[-1, m as isize, 1]).unwrap()),
+        );
+        k.add("ravel", "b.ravel()", c(&b.ravel().unwrap()));
+        let tall = da::from_array(&b_nd, vec![vec![m / 2, m - m / 2], vec![n]]).unwrap();
+        let (q, r) = tall.qr().unwrap();
+        k.add_tol(
+            "qr_r",
+            "(lambda r: r * np.sign(np.diag(r))[:, None])(np.linalg.qr(b)[1])",
+            c(&r),
+            1e-9,
+        );
+        k.add_tol("qr_qr", "b", c(&q.matmul(&r).unwrap()), 1e-9);
+        k.add_tol(
+            "qr_qtq",
+            &format!("np.eye({n})"),
+            c(&q.t().matmul(&q).unwrap()),
+            1e-9,
+        );
+        let (u, s, vt) = tall.svd().unwrap();
+        k.add_tol("svd_s", "np.linalg.svd(b, compute_uv=False)", c(&s), 1e-9);
+        let us = &u * &s;
+        k.add_tol("svd_usv", "b", c(&us.matmul(&vt).unwrap()), 1e-9);
+        let inputs = [("b", any(b_nd.clone()))];
+        let want = numpy(&py, &inputs, &k.exprs);
+        for (key, got, tol) in &k.got {
+            assert_close(&format!("trial {trial} {key}"), got, &want[key], *tol);
+        }
+        assert!(
+            da::from_array(&b_nd, vec![vec![1; m], vec![n]])
+                .unwrap()
+                .qr()
+                .is_err()
+                || n <= 1
+        );
+        assert!(b.reshape(&[7, -1, -1]).is_err());
+        assert!(b.reshape(&[(m * n + 1) as isize]).is_err());
+    }
+}
