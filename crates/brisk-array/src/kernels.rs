@@ -104,7 +104,35 @@ pub(crate) fn func(name: &'static str, label: &'static str) -> Func {
         .clone()
 }
 
+#[cfg(feature = "zarr")]
+mod zarr_kernels {
+    use super::*;
+    inventory::submit! {
+        FunctionEntry {
+            name: crate::io::zarr::READ,
+            type_id: || brisk_core::func::type_id_of_val(&crate::io::zarr::read_kernel),
+            make: || Func::named_raw(crate::io::zarr::READ, "read-zarr", crate::io::zarr::read_kernel),
+        }
+    }
+    inventory::submit! {
+        FunctionEntry {
+            name: crate::io::zarr::WRITE,
+            type_id: || brisk_core::func::type_id_of_val(&crate::io::zarr::write_kernel),
+            make: || Func::named_raw(crate::io::zarr::WRITE, "store-zarr", crate::io::zarr::write_kernel),
+        }
+    }
+}
+
 fn extra_kernel(name: &str) -> Option<Kernel> {
+    #[cfg(feature = "zarr")]
+    {
+        if name == crate::io::zarr::READ {
+            return Some(crate::io::zarr::read_kernel as Kernel);
+        }
+        if name == crate::io::zarr::WRITE {
+            return Some(crate::io::zarr::write_kernel as Kernel);
+        }
+    }
     #[cfg(feature = "hdf5")]
     {
         if name == crate::io::hdf5::READ {

@@ -54,6 +54,7 @@ mod reshape;
 mod scan;
 mod shape;
 mod slicing;
+mod store;
 mod tsqr;
 
 pub use array::{Array, Scalar};
@@ -72,4 +73,5 @@ pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOpts};
 pub use reduce_kernels::{Partial, ReduceOp, ReduceSpec};
 pub use shape::{ChunkOp, concatenate, stack};
 pub use slicing::Idx;
+pub use store::ChunkSink;
 pub use tsqr::{QrPair, householder_qr, jacobi_svd};

@@ -36,7 +36,7 @@ impl<T: Element> Array<T> {
             .iter()
             .map(|&d| {
                 if d < 0 {
-                    if known == 0 { 0 } else { total / known }
+                    total.checked_div(known).unwrap_or(0)
                 } else {
                     d as usize
                 }

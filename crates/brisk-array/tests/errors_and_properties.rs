@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use brisk_array::{self as da, ArrayError, Idx, ReduceOpts};
+use std::sync::Arc;
+
 use brisk_core::Collection;
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
@@ -99,6 +101,51 @@ fn hdf5_round_trip_and_wrong_dtype() {
     assert!(e.to_string().contains("holds f64 values, not i64"), "{e}");
     assert!(da::io::hdf5::read::<f64>(&p, "nope", "auto").is_err());
     assert!(da::io::hdf5::read::<f64>(dir.path().join("missing.h5"), "x", "auto").is_err());
+}
+
+#[cfg(feature = "zarr")]
+#[test]
+fn zarr_round_trip_irregular_chunks_and_wrong_dtype() {
+    setup();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.zarr");
+    let x = da::RandomState::new(3)
+        .integers(-5, 5, [13, 7], vec![vec![5, 3, 5], vec![7]])
+        .unwrap();
+    x.to_zarr(&p).unwrap();
+    let back = da::io::zarr::read::<i64>(&p, [4, 3]).unwrap();
+    assert_eq!(back.compute().unwrap(), x.compute().unwrap());
+    let e = da::io::zarr::read::<f32>(&p, "auto").unwrap_err();
+    assert!(e.to_string().contains("holds i64 values, not f32"), "{e}");
+    assert!(da::io::zarr::read::<f32>(dir.path().join("missing"), "auto").is_err());
+}
+
+#[test]
+fn store_hands_every_chunk_to_a_sink() {
+    use std::sync::Mutex;
+    setup();
+    type Seen = Arc<Mutex<Vec<(Vec<usize>, usize)>>>;
+    struct Collect(Seen);
+    impl da::ChunkSink<f64> for Collect {
+        fn write(
+            &self,
+            start: &[usize],
+            c: &ArrayD<f64>,
+        ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            self.0.lock().unwrap().push((start.to_vec(), c.len()));
+            Ok(())
+        }
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    da::ones::<f64>([10, 6], [4, 3])
+        .unwrap()
+        .store(Collect(seen.clone()))
+        .unwrap();
+    let mut v = seen.lock().unwrap().clone();
+    v.sort();
+    assert_eq!(v.len(), 6);
+    assert_eq!(v.iter().map(|x| x.1).sum::<usize>(), 60);
+    assert_eq!(v[0], (vec![0, 0], 12));
 }
 
 fn chunks_for(len: usize, seed: u64) -> Vec<usize> {
