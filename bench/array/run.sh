@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brisk arrays vs dask.array, same machine, same run.
-#   bench/compare.sh array [demean-size]
+#   bench/compare.sh array [demean-size]      (BRISK_BENCH_MATMUL=<n>, default 10000; 0 skips it)
 # Cases: the talk's (arange(1e9, chunks=3e6) + 1).sum(); (x - x.mean(axis=1, keepdims=True)).sum()
 # over an N x N random f64 array (default 20000, generated inside the graph by both).
 # Each case prints: RESULT case=<name> brisk_s=<s> dask_s=<s> ratio=<dask/brisk> brisk_rss_mb=… dask_rss_mb=…
@@ -37,6 +37,7 @@ run_case demean "$n"
 # Blocked matmul against ndarray's own single-node dot on the same data (and Dask's, and numpy's
 # BLAS for reference).
 m="${BRISK_BENCH_MATMUL:-10000}"
+[ "$m" = 0 ] && exit 0
 b="$("$bin" matmul "$m")"
 d="$(python "$here/dask_cases.py" matmul "$m")"
 bs="$(echo "$b" | field seconds)"; nd="$(echo "$b" | field ndarray_s)"

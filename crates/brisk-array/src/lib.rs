@@ -67,6 +67,7 @@ pub use creation::{
 pub use dtype::{AnyArray, Bits, DType, Element, Float, Number, ScalarValue, Signed};
 pub use error::{ArrayError, Result, fmt_shape};
 pub use eval::{ChunkLoc, TILE};
+pub use linalg::tensordot;
 pub use ops::{Operand, where_};
 pub use rechunk::{AssembleSpec, Piece};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOpts};

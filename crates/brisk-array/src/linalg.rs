@@ -162,3 +162,67 @@ impl<T: Float + ndarray::LinalgScalar> Array<T> {
 
 #[allow(dead_code)]
 fn _d(_: DType) {}
+
+/// numpy's `tensordot`: sum the products over `axes_a` of `a` and `axes_b` of `b` (same
+/// lengths), by moving them together, reshaping to matrices and multiplying by blocks.
+pub fn tensordot<T: Float + ndarray::LinalgScalar>(
+    a: &Array<T>,
+    b: &Array<T>,
+    axes_a: &[isize],
+    axes_b: &[isize],
+) -> Result<Array<T>> {
+    use crate::reduce::normalize_axes;
+    if axes_a.len() != axes_b.len() {
+        return Err(ArrayError::invalid(
+            "axes",
+            format!("{axes_a:?} and {axes_b:?} differ in length"),
+        ));
+    }
+    let sa = normalize_axes("tensordot", axes_a, a.ndim())?;
+    let sb = normalize_axes("tensordot", axes_b, b.ndim())?;
+    // normalize_axes sorts; keep the pairing given by the caller.
+    let pa: Vec<usize> = axes_a
+        .iter()
+        .map(|&x| {
+            if x < 0 {
+                (x + a.ndim() as isize) as usize
+            } else {
+                x as usize
+            }
+        })
+        .collect();
+    let pb: Vec<usize> = axes_b
+        .iter()
+        .map(|&x| {
+            if x < 0 {
+                (x + b.ndim() as isize) as usize
+            } else {
+                x as usize
+            }
+        })
+        .collect();
+    for (&x, &y) in pa.iter().zip(&pb) {
+        if a.shape()[x] != b.shape()[y] {
+            return Err(ArrayError::ShapeMismatch {
+                op: "tensordot",
+                expected: a.shape().to_vec(),
+                found: b.shape().to_vec(),
+            });
+        }
+    }
+    let free_a: Vec<usize> = (0..a.ndim()).filter(|x| !sa.contains(x)).collect();
+    let free_b: Vec<usize> = (0..b.ndim()).filter(|x| !sb.contains(x)).collect();
+    let perm_a: Vec<isize> = free_a.iter().chain(&pa).map(|&x| x as isize).collect();
+    let perm_b: Vec<isize> = pb.iter().chain(&free_b).map(|&x| x as isize).collect();
+    let m: usize = free_a.iter().map(|&x| a.shape()[x]).product();
+    let n: usize = free_b.iter().map(|&x| b.shape()[x]).product();
+    let k: usize = pa.iter().map(|&x| a.shape()[x]).product();
+    let a2 = a.transpose(&perm_a)?.reshape(&[m as isize, k as isize])?;
+    let b2 = b.transpose(&perm_b)?.reshape(&[k as isize, n as isize])?;
+    let out: Vec<isize> = free_a
+        .iter()
+        .map(|&x| a.shape()[x] as isize)
+        .chain(free_b.iter().map(|&x| b.shape()[x] as isize))
+        .collect();
+    a2.matmul(&b2)?.reshape(&out)
+}
