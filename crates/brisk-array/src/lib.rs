@@ -69,7 +69,7 @@ pub use error::{ArrayError, Result, fmt_shape};
 pub use eval::{ChunkLoc, TILE};
 pub use linalg::tensordot;
 pub use ops::{Operand, where_};
-pub use rechunk::{AssembleSpec, Piece};
+pub use rechunk::{AssembleSpec, Piece, RECHUNK_TASK_LIMIT};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOpts};
 pub use reduce_kernels::{Partial, ReduceOp, ReduceSpec};
 pub use shape::{ChunkOp, concatenate, stack};

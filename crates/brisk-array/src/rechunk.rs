@@ -13,7 +13,7 @@ use ndarray::{ArrayD, IxDyn, Slice};
 use serde::{Deserialize, Serialize};
 
 use crate::array::{Array, Body, Meta, for_each_block};
-use crate::chunks::{self, ChunkSpec};
+use crate::chunks::{self, ChunkSpec, offsets};
 use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
 use crate::expr::Expr;
@@ -198,8 +198,45 @@ pub(crate) fn overlaps(
     out
 }
 
+/// The default limit of input bytes one rechunk task may read (Dask's `block_size_limit`
+/// plays the same role).
+pub const RECHUNK_TASK_LIMIT: usize = 64 << 20;
+
 /// `meta` with chunks `new` (same shape).
 pub(crate) fn rechunk_meta(meta: &Arc<Meta>, new: Vec<Vec<usize>>) -> Result<Arc<Meta>> {
+    rechunk_meta_limited(meta, new, RECHUNK_TASK_LIMIT)
+}
+
+/// The most input bytes one output chunk of `new` would read from chunks `old`.
+fn max_task_input(old: &[Vec<usize>], new: &[Vec<usize>], itemsize: usize) -> (usize, usize) {
+    let mut read = itemsize;
+    let mut out = itemsize;
+    for (o, n) in old.iter().zip(new) {
+        let off = offsets(o);
+        let noff = offsets(n);
+        let mut worst = 0usize;
+        for j in 0..n.len() {
+            let s: usize = overlaps(&off, noff[j], noff[j + 1])
+                .iter()
+                .map(|p| o[p.0])
+                .sum();
+            worst = worst.max(s);
+        }
+        read = read.saturating_mul(worst.max(1));
+        out = out.saturating_mul(n.iter().copied().max().unwrap_or(1).max(1));
+    }
+    (read, out)
+}
+
+/// [`rechunk_meta`] where no task reads more than `limit` bytes of input when it can be
+/// avoided: past the limit (and past four times the output chunk), chunks are first cut to the
+/// common refinement of both chunkings (each piece from one input chunk), then merged (each
+/// output chunk from exactly its own pieces).
+pub(crate) fn rechunk_meta_limited(
+    meta: &Arc<Meta>,
+    new: Vec<Vec<usize>>,
+    limit: usize,
+) -> Result<Arc<Meta>> {
     meta.check()?;
     if new.len() != meta.ndim() {
         return Err(ArrayError::ChunksNdim {
@@ -252,6 +289,19 @@ pub(crate) fn rechunk_meta(meta: &Arc<Meta>, new: Vec<Vec<usize>>) -> Result<Arc
             ))
         }
         Body::Layer(_) => {
+            let (read, out) = max_task_input(&meta.chunks, &new, meta.dtype.itemsize());
+            if read > limit && read > 4 * out {
+                let refined: Vec<Vec<usize>> = meta
+                    .chunks
+                    .iter()
+                    .zip(&new)
+                    .map(|(a, b)| chunks::common_refinement(a, b))
+                    .collect();
+                if refined != new && refined != meta.chunks {
+                    let mid = rechunk_meta_limited(meta, refined, limit)?;
+                    return rechunk_meta_limited(&mid, new, limit);
+                }
+            }
             let name = tokenize("rechunk-merge");
             let in_off = meta.offsets();
             let out_off: Vec<Vec<usize>> = new.iter().map(|c| chunks::offsets(c)).collect();
@@ -317,5 +367,20 @@ impl<T: Element> Array<T> {
         self.meta.require_known("rechunk")?;
         let new = chunks::normalize(&chunks.into(), &self.meta.shape, T::DTYPE.itemsize())?;
         Ok(Array::from_meta(rechunk_meta(&self.meta, new)?))
+    }
+
+    /// [`Array::rechunk`] where no task reads more than `limit` bytes of input chunks when the
+    /// chunkings allow it (two stages through the common refinement past the limit; the
+    /// default limit is [`RECHUNK_TASK_LIMIT`]).
+    pub fn rechunk_with_limit(
+        &self,
+        chunks: impl Into<ChunkSpec>,
+        limit: usize,
+    ) -> Result<Array<T>> {
+        self.meta.require_known("rechunk")?;
+        let new = chunks::normalize(&chunks.into(), &self.meta.shape, T::DTYPE.itemsize())?;
+        Ok(Array::from_meta(rechunk_meta_limited(
+            &self.meta, new, limit,
+        )?))
     }
 }

@@ -92,3 +92,30 @@ fn expressions_of_100k_chunks_are_cheap_to_build() {
             .starts_with("brisk.array<sum-aggregate, shape=()")
     );
 }
+
+#[test]
+fn rechunk_past_the_limit_goes_through_small_pieces() {
+    // Rows to columns: every output chunk overlaps every input chunk.
+    let a = ndarray::Array2::from_shape_fn((40, 40), |(i, j)| (i * 40 + j) as f64);
+    let x = da::from_array(&a, [4, 40]).unwrap();
+    let one = x.rechunk_with_limit([40, 4], usize::MAX).unwrap();
+    let two = x.rechunk_with_limit([40, 4], 1024).unwrap();
+    let (v1, l1) = run(|| one.compute().unwrap());
+    let (v2, l2) = run(|| two.compute().unwrap());
+    assert_eq!(v1, a.clone().into_dyn());
+    assert_eq!(v2, a.into_dyn());
+    // One stage: 10 tasks each reading all 10 input chunks (the whole array). Two stages: 100
+    // pieces each cut from one input chunk, then 10 merges each reading only its own pieces.
+    assert_eq!(l1.len(), 10, "{l1:?}");
+    assert_eq!(l2.len(), 110, "{l2:?}");
+    let g = brisk_core::Collection::graph(&two);
+    let widest = g
+        .iter()
+        .filter_map(|(_, n)| match n {
+            brisk_core::Node::Task(t) => Some(t.args.len() - 1),
+            _ => None,
+        })
+        .max()
+        .unwrap();
+    assert_eq!(widest, 10);
+}
