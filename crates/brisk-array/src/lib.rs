@@ -14,6 +14,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## What is here
+//!
+//! | area | API |
+//! |---|---|
+//! | creation | [`arange`], [`arange_with`], [`linspace`], [`zeros`], [`ones`], [`full`], [`eye`], [`RandomState`] (uniform, normal, integers; values independent of the chunking), [`from_array`], [`from_source`] over any [`ChunkSource`] |
+//! | files | [`io::npy`], [`io::hdf5`] (feature `hdf5`), [`io::zarr`] (feature `zarr`); writing with [`Array::store`] into any [`ChunkSink`], `to_npy`, `to_hdf5`, `to_zarr` — chunk by chunk |
+//! | elementwise | `+ - * / %` and `& \| ^ ! -` on arrays, references, lazy scalars and numbers, with numpy broadcasting; `lt`/`le`/`gt`/`ge`/`equal`/`not_equal`, `maximum`, `minimum`, `pow`, `clip`, `abs`, `sign`, `sqrt`, `exp`, `log`, trig, rounding, `isnan`/`isinf`/`isfinite`, [`where_`], [`Array::astype`] |
+//! | reductions | `sum prod min max any all mean var std argmin argmax` and the `nan…` variants, over every axis (`x.sum()` → [`Scalar`]), one axis (`sum_axis`) or any ([`ReduceOpts`]: axes, `keepdims`, `split_every`, `ddof`); `cumsum`, `cumprod` |
+//! | shape | [`Array::slice`] with [`Idx`] (steps, negative, integers, new axes), boolean [`Array::mask`] with unknown chunk sizes and [`Array::compute_chunk_sizes`], `t`/`transpose`, `reshape`/`ravel`, [`concatenate`], [`stack`], `squeeze`, `expand_dims`, `rechunk` (two stages past [`RECHUNK_TASK_LIMIT`]) |
+//! | linear algebra | `matmul`/`dot` by blocks, [`tensordot`], tall-and-skinny `qr` and `svd` |
+//! | your functions | `map_blocks`, [`blockwise`], `map_overlap` with a [`Boundary`] |
+//! | running | [`brisk_core::Collection`]: `compute()` (an `ndarray::ArrayD<T>`), `compute((&a, &b))`, `visualize()`; [`Array::persist`]; `Display` like Dask's repr |
+//!
 //! ## Design
 //!
 //! - **Typed arrays.** `Array<T>` for `T` in `bool, u8, i32, i64, u64, f32, f64`: `compute()`
@@ -31,6 +44,11 @@
 //! - **Errors.** Operations that return an `Array` through an operator (`&a + &b`) cannot
 //!   return a `Result`; a refused one yields an array carrying the error, reported by
 //!   [`Array::check`] or when computed. Everything else returns [`Result`].
+//! - **Chunks of unknown size** (after a boolean mask) are `UNKNOWN` (`nan` in `Display`):
+//!   elementwise work and reductions still run; slicing, rechunking and the like ask for
+//!   [`Array::compute_chunk_sizes`] first.
+//! - **Closures** (`map_blocks`, `blockwise`, `map_overlap`, `store`, `from_source`) run
+//!   in-process; everything else is named and crosses process boundaries.
 
 mod array;
 mod blockwise;

@@ -11,20 +11,35 @@ fn array_graphs_encode_decode_and_compute_the_same() {
     let _ = brisk_local::LocalScheduler::threaded();
     let dir = tempfile::tempdir().unwrap();
     let npy = dir.path().join("x.npy");
-    let x = da::RandomState::new(4).normal(1.0, 2.0, [30, 20], [7, 6]).unwrap();
+    let x = da::RandomState::new(4)
+        .normal(1.0, 2.0, [30, 20], [7, 6])
+        .unwrap();
     x.to_npy(&npy).unwrap();
     let r = da::io::npy::read::<f64>(&npy, [10, 10]).unwrap();
     let m = r.mean_with(&ReduceOpts::axis(1).keepdims(true)).unwrap();
     let cases: Vec<da::Array<f64>> = vec![
-        (&da::arange(1000, 97).unwrap() + 1).astype::<f64>().sum().into_array(),
+        (&da::arange(1000, 97).unwrap() + 1)
+            .astype::<f64>()
+            .sum()
+            .into_array(),
         &r - &m,
-        r.slice(&[Idx::step(Some(3), None, 2), Idx::Index(-1)]).unwrap(),
+        r.slice(&[Idx::step(Some(3), None, 2), Idx::Index(-1)])
+            .unwrap(),
         r.rechunk([30, 3]).unwrap().t().cumsum(0).unwrap(),
         r.matmul(&r.t()).unwrap(),
         r.mask(&r.gt(1.0)).unwrap(),
-        da::concatenate(&[r.clone(), x.clone()], 0).unwrap().reshape(&[-1, 10]).unwrap(),
+        da::concatenate(&[r.clone(), x.clone()], 0)
+            .unwrap()
+            .reshape(&[-1, 10])
+            .unwrap(),
         r.std_with(&ReduceOpts::axis(0).ddof(1.0)).unwrap(),
-        r.slice(&[Idx::all(), Idx::range(0, 10)]).unwrap().rechunk([15, 10]).unwrap().qr().unwrap().0,
+        r.slice(&[Idx::all(), Idx::range(0, 10)])
+            .unwrap()
+            .rechunk([15, 10])
+            .unwrap()
+            .qr()
+            .unwrap()
+            .0,
     ];
     for a in &cases {
         let g = a.graph();
