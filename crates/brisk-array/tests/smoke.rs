@@ -28,3 +28,20 @@ fn smoke() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// DESIGN.md's snippet, with the core error type (array errors convert into it).
+#[test]
+fn design_snippet_compiles_and_runs() -> Result<(), brisk_core::Error> {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let dir = tempfile::tempdir().map_err(|e| brisk_core::Error::io("tempdir", "/tmp", e))?;
+    let x = da::arange(1e9, 3e6)?;
+    let res = (&x + 1).sum();
+    assert!(
+        res.to_string()
+            .starts_with("brisk.array<sum-aggregate, shape=(), dtype=i64")
+    );
+    let small = (&da::arange(1e7, 2e6)? + 1).sum();
+    small.visualize(dir.path().join("res.dot"))?;
+    assert_eq!(small.compute()?, 50000005000000);
+    Ok(())
+}
