@@ -50,6 +50,7 @@
 //! - **Closures** (`map_blocks`, `blockwise`, `map_overlap`, `store`, `from_source`) run
 //!   in-process; everything else is named and crosses process boundaries.
 
+mod accumulators;
 mod array;
 mod blockwise;
 mod chunks;
@@ -58,7 +59,9 @@ mod creation;
 mod dtype;
 mod error;
 mod eval;
+mod eval_ops;
 pub mod expr;
+mod generate;
 pub mod io;
 mod kernels;
 mod linalg;
