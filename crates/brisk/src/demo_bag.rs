@@ -63,7 +63,7 @@ fn fmt_time(d: Duration) -> String {
 pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
     writeln!(
         out,
-        "4. Bags: semi-structured data (the talk's dask.bag example)"
+        "6. Bags: semi-structured data (the talk's dask.bag example)"
     )?;
     let dir = pictures.join("bag-data");
     let (files, lines) = (8, 50_000);
