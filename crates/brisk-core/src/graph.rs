@@ -1,6 +1,7 @@
 //! Graphs: keys to nodes, as in the talk's dict.
 
-use rustc_hash::FxHashMap;
+use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 
 use crate::error::Error;
 use crate::{Key, Node};
@@ -11,7 +12,9 @@ use crate::{Key, Node};
 /// missing dependencies, cycles and unknown output keys are clear errors.
 #[derive(Clone, Default)]
 pub struct Graph {
-    nodes: FxHashMap<Key, Node>,
+    /// Nodes in a hash-indexed vector: compiling a plan looks each key up once and then
+    /// works with its dense position (no second million-entry map).
+    nodes: IndexMap<Key, Node, FxBuildHasher>,
     /// The first key given twice to [`Graph::insert_noting_duplicates`]; reported when the
     /// graph is validated, so that a `graph!` literal never panics.
     duplicate: Option<Key>,
@@ -26,7 +29,7 @@ impl Graph {
     /// An empty graph with room for `n` nodes.
     pub fn with_capacity(n: usize) -> Self {
         Graph {
-            nodes: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            nodes: IndexMap::with_capacity_and_hasher(n, FxBuildHasher),
             duplicate: None,
         }
     }
@@ -35,10 +38,10 @@ impl Graph {
     pub fn insert(&mut self, key: impl Into<Key>, node: impl crate::IntoNode) -> Result<(), Error> {
         let key = key.into();
         match self.nodes.entry(key) {
-            std::collections::hash_map::Entry::Occupied(e) => Err(Error::DuplicateKey {
+            indexmap::map::Entry::Occupied(e) => Err(Error::DuplicateKey {
                 key: e.key().clone(),
             }),
-            std::collections::hash_map::Entry::Vacant(e) => {
+            indexmap::map::Entry::Vacant(e) => {
                 e.insert(node.into_node());
                 Ok(())
             }
@@ -75,6 +78,11 @@ impl Graph {
         self.nodes.get_key_value(key)
     }
 
+    /// The dense position (below [`Graph::len`]), stored key and node under `key`.
+    pub(crate) fn get_full(&self, key: &Key) -> Option<(usize, &Key, &Node)> {
+        self.nodes.get_full(key)
+    }
+
     /// Whether `key` is in the graph.
     pub fn contains(&self, key: &Key) -> bool {
         self.nodes.contains_key(key)
@@ -82,7 +90,7 @@ impl Graph {
 
     /// Remove and return the node under `key`.
     pub fn remove(&mut self, key: &Key) -> Option<Node> {
-        self.nodes.remove(key)
+        self.nodes.swap_remove(key)
     }
 
     /// The number of nodes.

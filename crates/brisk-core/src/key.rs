@@ -21,10 +21,19 @@ const INLINE: usize = 3;
 /// assert_eq!(b.name(), "x");
 /// assert_eq!(b.index(), &[0, 1]);
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
     name: Arc<str>,
     index: SmallVec<[u32; INLINE]>,
+}
+
+impl PartialEq for Key {
+    /// Equal names and indices. Names are usually shared (interned), so the index (stored
+    /// inline) is compared first and the name's bytes only when the pointers differ.
+    fn eq(&self, other: &Self) -> bool {
+        self.index == other.index
+            && (Arc::ptr_eq(&self.name, &other.name) || self.name == other.name)
+    }
 }
 
 impl Key {

@@ -234,9 +234,12 @@ fn dependents_csr(deps: &[Deps]) -> (Vec<u32>, Vec<u32>) {
 }
 
 /// A node reached through aliases: its key and node, or a literal to inline.
+/// A dependency followed through aliases; `usize` is the key's dense position in the graph.
+const UNSEEN: u32 = u32::MAX;
+
 enum Resolved<'g> {
-    Task(&'g Key, &'g Task),
-    Literal(&'g Key, &'g Value),
+    Task(&'g Key, &'g Task, usize),
+    Literal(&'g Key, &'g Value, usize),
 }
 
 struct Frame<'g> {
@@ -248,7 +251,8 @@ struct Frame<'g> {
 
 struct Compiler<'g> {
     graph: &'g Graph,
-    ids: FxHashMap<&'g Key, u32>,
+    /// Plan id of each graph position (`UNSEEN` until visited).
+    ids: Vec<u32>,
     done: Vec<bool>,
     keys: Vec<Key>,
     nodes: Vec<Option<PlanNode>>,
@@ -264,7 +268,7 @@ impl<'g> Compiler<'g> {
         let n = graph.len();
         Compiler {
             graph,
-            ids: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            ids: vec![UNSEEN; n],
             done: Vec::with_capacity(n),
             keys: Vec::with_capacity(n),
             nodes: Vec::with_capacity(n),
@@ -280,16 +284,16 @@ impl<'g> Compiler<'g> {
         let mut key = key;
         let mut chain: Vec<&'g Key> = Vec::new();
         loop {
-            let node = self
-                .graph
-                .get(key)
-                .ok_or_else(|| Error::MissingDependency {
-                    key: from.clone(),
-                    dependency: key.clone(),
-                })?;
+            let (pos, _, node) =
+                self.graph
+                    .get_full(key)
+                    .ok_or_else(|| Error::MissingDependency {
+                        key: from.clone(),
+                        dependency: key.clone(),
+                    })?;
             match node {
-                Node::Task(t) => return Ok(Resolved::Task(key, t)),
-                Node::Literal(v) => return Ok(Resolved::Literal(key, v)),
+                Node::Task(t) => return Ok(Resolved::Task(key, t, pos)),
+                Node::Literal(v) => return Ok(Resolved::Literal(key, v, pos)),
                 Node::Alias(target) => {
                     // Alias chains are short; only a chain longer than the graph can be a
                     // cycle, and only then is it worth finding where it closes.
@@ -311,40 +315,40 @@ impl<'g> Compiler<'g> {
     }
 
     fn visit_output(&mut self, out: &Key) -> Result<u32, Error> {
-        let (key, node) = self
+        let (pos, key, node) = self
             .graph
-            .nodes_entry(out)
+            .get_full(out)
             .ok_or_else(|| Error::UnknownKey { key: out.clone() })?;
         let resolved = match node {
             Node::Alias(_) => self.resolve(key, key)?,
-            Node::Task(t) => Resolved::Task(key, t),
-            Node::Literal(v) => Resolved::Literal(key, v),
+            Node::Task(t) => Resolved::Task(key, t, pos),
+            Node::Literal(v) => Resolved::Literal(key, v, pos),
         };
         match resolved {
-            Resolved::Literal(k, v) => {
-                if let Some(&id) = self.ids.get(k) {
-                    return Ok(id);
+            Resolved::Literal(k, v, pos) => {
+                if self.ids[pos] != UNSEEN {
+                    return Ok(self.ids[pos]);
                 }
-                let id = self.new_id(k);
+                let id = self.new_id(k, pos);
                 self.nodes[id as usize] = Some(PlanNode::Value(v.clone()));
                 self.done[id as usize] = true;
                 self.post_order.push(id);
                 Ok(id)
             }
-            Resolved::Task(k, t) => {
-                if let Some(&id) = self.ids.get(k) {
-                    return Ok(id);
+            Resolved::Task(k, t, pos) => {
+                if self.ids[pos] != UNSEEN {
+                    return Ok(self.ids[pos]);
                 }
-                let id = self.push_frame(k, t)?;
+                let id = self.push_frame(k, t, pos)?;
                 self.run()?;
                 Ok(id)
             }
         }
     }
 
-    fn new_id(&mut self, key: &'g Key) -> u32 {
+    fn new_id(&mut self, key: &'g Key, pos: usize) -> u32 {
         let id = self.keys.len() as u32;
-        self.ids.insert(key, id);
+        self.ids[pos] = id;
         self.keys.push(key.clone());
         self.nodes.push(None);
         self.deps.push(Deps::new());
@@ -352,7 +356,7 @@ impl<'g> Compiler<'g> {
         id
     }
 
-    fn push_frame(&mut self, key: &'g Key, task: &'g Task) -> Result<u32, Error> {
+    fn push_frame(&mut self, key: &'g Key, task: &'g Task, pos: usize) -> Result<u32, Error> {
         let mut deps = Vec::new();
         let mut err = None;
         task.for_each_dependency(&mut |d| {
@@ -366,7 +370,7 @@ impl<'g> Compiler<'g> {
         if let Some(e) = err {
             return Err(e);
         }
-        let id = self.new_id(key);
+        let id = self.new_id(key, pos);
         self.stack.push(Frame {
             id,
             task,
@@ -381,12 +385,12 @@ impl<'g> Compiler<'g> {
             if frame.pos < frame.deps.len() {
                 let next = match &frame.deps[frame.pos] {
                     Resolved::Literal(..) => None,
-                    Resolved::Task(k, t) => Some((*k, *t)),
+                    Resolved::Task(k, t, pos) => Some((*k, *t, *pos)),
                 };
                 frame.pos += 1;
-                let Some((k, t)) = next else { continue };
-                match self.ids.get(k) {
-                    Some(&id) if !self.done[id as usize] => {
+                let Some((k, t, pos)) = next else { continue };
+                match Some(self.ids[pos]).filter(|&id| id != UNSEEN) {
+                    Some(id) if !self.done[id as usize] => {
                         let start = self.stack.iter().position(|f| f.id == id).unwrap_or(0);
                         return Err(Error::Cycle {
                             keys: self.stack[start..]
@@ -397,7 +401,7 @@ impl<'g> Compiler<'g> {
                     }
                     Some(_) => {}
                     None => {
-                        self.push_frame(k, t)?;
+                        self.push_frame(k, t, pos)?;
                     }
                 }
             } else if let Some(frame) = self.stack.pop() {
@@ -437,9 +441,9 @@ impl<'g> Compiler<'g> {
     ) -> PArg {
         match arg {
             Arg::Key(_) => match resolved.next() {
-                Some(Resolved::Literal(_, v)) => PArg::Lit((*v).clone()),
-                Some(Resolved::Task(k, _)) => {
-                    let id = self.ids.get(k).copied().unwrap_or(0);
+                Some(Resolved::Literal(_, v, _)) => PArg::Lit((*v).clone()),
+                Some(Resolved::Task(_, _, pos)) => {
+                    let id = self.ids[*pos];
                     PArg::Dep(deps.slot(id))
                 }
                 None => PArg::Lit(Value::new(())),
