@@ -21,7 +21,7 @@ const INLINE: usize = 3;
 /// assert_eq!(b.name(), "x");
 /// assert_eq!(b.index(), &[0, 1]);
 /// ```
-#[derive(Clone, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Eq, PartialOrd, Ord)]
 pub struct Key {
     name: Arc<str>,
     index: SmallVec<[u32; INLINE]>,
@@ -33,6 +33,15 @@ impl PartialEq for Key {
     fn eq(&self, other: &Self) -> bool {
         self.index == other.index
             && (Arc::ptr_eq(&self.name, &other.name) || self.name == other.name)
+    }
+}
+
+impl std::hash::Hash for Key {
+    /// The name's bytes and the index: equal keys hash alike whether or not their names are
+    /// shared.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.index.hash(state);
     }
 }
 

@@ -63,6 +63,7 @@ brisk::register!(
     inc, add, sum, slow_inc, fail_on_13, crash, big, total, noop, addf, flaky
 );
 
+mod collections;
 mod more;
 
 type TestFn = fn() -> anyhow::Result<()>;
@@ -116,6 +117,10 @@ fn main() {
             more::sigterm_stops_a_worker_cleanly,
         ),
         ("async_api", more::async_api),
+        (
+            "the_talks_array_examples_on_a_cluster",
+            collections::the_talks_array_examples_on_a_cluster,
+        ),
         (
             "a_worker_that_cannot_spill_pauses",
             more::a_worker_that_cannot_spill_pauses,
