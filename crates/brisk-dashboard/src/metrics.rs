@@ -57,6 +57,17 @@ pub fn render(s: &Snapshot) -> String {
     let _ = writeln!(o, "brisk_tasks_erred_total {}", s.totals.erred);
     head(
         &mut o,
+        "brisk_dashboard_core_seconds_total",
+        "counter",
+        "Seconds the scheduler's thread spent preparing dashboard data.",
+    );
+    let _ = writeln!(
+        o,
+        "brisk_dashboard_core_seconds_total {}",
+        s.totals.dashboard_seconds
+    );
+    head(
+        &mut o,
         "brisk_tasks_per_second",
         "gauge",
         "Recent task throughput.",

@@ -80,6 +80,8 @@ pub(crate) struct Shared {
     epoch: Instant,
     /// µs after `epoch` until which a page counts as open (set by every read).
     open_until_us: AtomicU64,
+    /// ns the core has spent on the dashboard's requests and early span publishing.
+    core_ns: AtomicU64,
 }
 
 impl Shared {
@@ -88,6 +90,7 @@ impl Shared {
             published: Mutex::new(Published::default()),
             epoch,
             open_until_us: AtomicU64::new(0),
+            core_ns: AtomicU64::new(0),
         })
     }
 
@@ -144,6 +147,7 @@ impl Shared {
         };
         p.totals = Totals {
             tasks_per_second: tps,
+            dashboard_seconds: self.core_ns.load(Ordering::Relaxed) as f64 / 1e9,
             bytes_in_memory: workers.iter().map(|w| w.memory_managed).sum(),
             ..snap_totals
         };
@@ -157,6 +161,13 @@ impl Shared {
     pub(crate) fn publish_spans(&self, state: &SchedulerState, now: Instant) {
         let t = now.saturating_duration_since(self.epoch).as_secs_f64();
         take_spans(&mut self.published.lock(), state, t);
+        self.count_core_time(now);
+    }
+
+    /// Count the core's time since `since` as the dashboard's.
+    fn count_core_time(&self, since: Instant) {
+        let ns = since.elapsed().as_nanos() as u64;
+        self.core_ns.fetch_add(ns, Ordering::Relaxed);
     }
 
     /// The span log position after which the core should publish spans early.
@@ -278,6 +289,7 @@ impl Source for SchedulerSource {
 
 /// Answer a dashboard request (on the core's thread).
 pub(crate) fn answer(state: &SchedulerState, shared: &Shared, req: Request, now: Instant) {
+    let started = Instant::now();
     match req {
         Request::Publish(tx) => {
             shared.publish(state, now);
@@ -290,4 +302,5 @@ pub(crate) fn answer(state: &SchedulerState, shared: &Shared, req: Request, now:
             let _ = tx.try_send(state.graph_view(max));
         }
     }
+    shared.count_core_time(started);
 }

@@ -117,6 +117,7 @@ impl SchedulerState {
             tasks_per_second: 0.0,
             clients: self.clients.len() as u32,
             bytes_in_memory: 0,
+            dashboard_seconds: 0.0,
         }
     }
 
