@@ -54,8 +54,9 @@ impl Client {
     }
 
     /// The task spans from position `since` on (a cursor from [`Client::record_task_stream`]
-    /// or an earlier call); ends this client's recording. Without a recording only the
-    /// scheduler's recent window is kept; `dropped` counts what was lost.
+    /// or an earlier call); ends this client's recording. Without a recording the scheduler
+    /// logs spans only while a dashboard page is open, and keeps only its recent window;
+    /// `dropped` counts what was lost.
     pub fn task_stream(&self, since: u64) -> Result<TaskStream, Error> {
         self.ask_task_stream(since, false)
     }

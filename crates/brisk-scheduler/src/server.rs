@@ -327,6 +327,8 @@ async fn core(
     state.set_epoch(options.epoch);
     state.set_dashboard_address(options.dashboard_link);
     let dash = options.dashboard;
+    // Task spans are logged while a page is open (or a client records).
+    state.set_task_stream_watched(false);
     let window = state.config().task_stream_length;
     let mut early_mark = u64::MAX;
     let mut comm = ShellComm::default();
@@ -353,7 +355,9 @@ async fn core(
                 }
             }
             _ = tick.tick() => {
-                state.tick(Instant::now(), &mut comm);
+                let now = Instant::now();
+                state.set_task_stream_watched(dash.as_ref().is_some_and(|d| d.page_open(now)));
+                state.tick(now, &mut comm);
             }
             _ = stop.changed() => break,
         }
@@ -446,6 +450,8 @@ impl Core<'_> {
             }
             Event::Dashboard(req) => {
                 if let Some(d) = dash {
+                    // A page is open: log task spans from now on.
+                    state.set_task_stream_watched(true);
                     crate::dashboard::answer(state, d, req, now);
                 }
             }

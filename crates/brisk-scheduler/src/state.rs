@@ -597,12 +597,7 @@ impl SchedulerState {
                 nbytes,
                 timing,
                 value,
-            } => {
-                if let Some(t) = timing {
-                    self.record_span(w, &key, t, true);
-                }
-                self.task_finished(w, &key, nbytes, timing, value, comm)
-            }
+            } => self.task_finished(w, &key, nbytes, timing, value, comm),
             FromWorker::Stored { key, nbytes } => {
                 self.task_finished(w, &key, nbytes, None, None, comm)
             }
@@ -610,12 +605,7 @@ impl SchedulerState {
                 key,
                 failure,
                 timing,
-            } => {
-                if let Some(t) = timing {
-                    self.record_span(w, &key, t, false);
-                }
-                self.task_erred_on(w, &key, failure, comm)
-            }
+            } => self.task_erred_on(w, &key, failure, timing, comm),
             FromWorker::StealReply { key, accepted } => self.steal_reply(w, &key, accepted, comm),
             FromWorker::Missing { key, holder } => self.missing(&key, holder, comm),
             FromWorker::Heartbeat(m) => {

@@ -9,6 +9,11 @@
 //! a constant cost per task, whatever the rate). A client that records (a performance report)
 //! makes the ring keep everything from its start position until it stops, up to
 //! `task_stream_limit` spans.
+//!
+//! Spans are only logged while someone looks: the scheduler's shell marks the log *watched*
+//! while a dashboard page is open, and a recording client always counts. So a scheduler
+//! nobody watches does no per-task work for its task stream (a bare [`SchedulerState`] is
+//! watched from the start).
 
 use std::collections::VecDeque;
 
@@ -42,6 +47,8 @@ pub(crate) struct TaskStreamLog {
     recordings: FxHashMap<ClientId, u64>,
     /// The smallest position some recording needs.
     keep_from: Option<u64>,
+    /// Whether a page is open (spans are logged when it is or a client records).
+    watched: bool,
 }
 
 impl TaskStreamLog {
@@ -53,7 +60,13 @@ impl TaskStreamLog {
             limit: limit.max(window.max(1)),
             recordings: FxHashMap::default(),
             keep_from: None,
+            watched: true,
         }
+    }
+
+    /// Whether spans are logged now.
+    pub(crate) fn wanted(&self) -> bool {
+        self.watched || !self.recordings.is_empty()
     }
 
     /// The position the next span gets (the cursor "now").
@@ -115,13 +128,24 @@ impl TaskStreamLog {
 }
 
 impl SchedulerState {
-    /// Log that `key` ran on worker `w` (times on the worker's clock).
-    pub(crate) fn record_span(&mut self, w: WorkerId, key: &Key, timing: TaskTiming, ok: bool) {
+    /// Log that `key` (of key prefix `prefix`, when it is still known) ran on worker `w` (times
+    /// on the worker's clock).
+    pub(crate) fn record_span(
+        &mut self,
+        w: WorkerId,
+        key: &Key,
+        prefix: Option<u32>,
+        timing: TaskTiming,
+        ok: bool,
+    ) {
+        if !self.stream.wanted() {
+            return;
+        }
         let Some(off) = self.workers.get(&w).map(|x| x.clock_offset_us) else {
             return;
         };
-        let prefix = match self.lookup(key) {
-            Some(id) => self.t(id).prefix,
+        let prefix = match prefix {
+            Some(p) => p,
             None => self.prefix_id(key),
         };
         self.stream.push(SpanRecord {
@@ -133,6 +157,12 @@ impl SchedulerState {
             stop_us: timing.stop_us as i64 + off,
             ok,
         });
+    }
+
+    /// Log task spans (or not) while no client records: the shell says whether a dashboard
+    /// page is open.
+    pub fn set_task_stream_watched(&mut self, watched: bool) {
+        self.stream.watched = watched;
     }
 
     /// The name of worker `w`, also after it left.

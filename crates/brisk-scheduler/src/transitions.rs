@@ -348,7 +348,12 @@ impl SchedulerState {
         mut value: Option<EncodedValue>,
         comm: &mut impl Comm,
     ) {
-        let Some(id) = self.lookup(key) else {
+        let id = self.lookup(key);
+        if let Some(t) = timing {
+            let prefix = id.map(|id| self.t(id).prefix);
+            self.record_span(w, key, prefix, t, true);
+        }
+        let Some(id) = id else {
             comm.send_worker(
                 w,
                 ToWorker::Free {
@@ -447,9 +452,15 @@ impl SchedulerState {
         w: WorkerId,
         key: &Key,
         failure: WireFailure,
+        timing: Option<TaskTiming>,
         comm: &mut impl Comm,
     ) {
-        let Some(id) = self.lookup(key) else {
+        let id = self.lookup(key);
+        if let Some(t) = timing {
+            let prefix = id.map(|id| self.t(id).prefix);
+            self.record_span(w, key, prefix, t, false);
+        }
+        let Some(id) = id else {
             return;
         };
         if self.t(id).state != TaskState::Processing(w) {

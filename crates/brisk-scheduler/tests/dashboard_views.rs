@@ -455,3 +455,48 @@ fn a_recording_keeps_every_span_until_it_stops() {
     let st = c.stream_reply();
     assert_eq!((st.spans.len(), st.dropped), (4, 6));
 }
+
+#[test]
+fn spans_are_logged_only_while_watched_or_recorded() {
+    let (mut s, mut c, t0) = setup(SchedulerConfig::default());
+    let run = |s: &mut SchedulerState, c: &mut Rec, from: usize, n: usize| {
+        let tasks: Vec<NewTask> = (from..from + n)
+            .map(|i| task(&format!("u-{i:x}"), &[], i as u32))
+            .collect();
+        let wanted = tasks.iter().map(|t| t.key.clone()).collect();
+        s.handle_client(7, FromClient::UpdateGraph { tasks, wanted }, c);
+        loop {
+            let sent = c.computes();
+            if sent.is_empty() {
+                break;
+            }
+            for (w, k) in sent {
+                s.handle_worker(w, ran(&k, 8, 1_000_010, 1_000_020), t0, c);
+            }
+        }
+        c.to_clients.clear();
+    };
+    // No page open (what the scheduler's shell says while nobody looks): nothing is logged,
+    // but progress is still counted.
+    s.set_task_stream_watched(false);
+    run(&mut s, &mut c, 0, 5);
+    assert_eq!(s.task_stream_cursor(), 0);
+    assert_eq!(s.snapshot().tasks_done, 5);
+    // A page opens.
+    s.set_task_stream_watched(true);
+    run(&mut s, &mut c, 10, 3);
+    assert_eq!(s.task_stream_cursor(), 3);
+    // It closes, but a client records (a performance report): logged all the same.
+    s.set_task_stream_watched(false);
+    s.handle_client(
+        7,
+        FromClient::TaskStream {
+            request: 1,
+            since: u64::MAX,
+            keep: true,
+        },
+        &mut c,
+    );
+    run(&mut s, &mut c, 20, 4);
+    assert_eq!(s.task_stream_cursor(), 7);
+}

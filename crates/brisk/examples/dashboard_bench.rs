@@ -12,7 +12,8 @@
 //! scheduler's thread spent preparing its data (`brisk_dashboard_core_seconds_total` of
 //! `/metrics`).
 //!
-//! `cargo run --release -p brisk --example dashboard_bench -- [--tasks N] [--rounds R]`
+//! `cargo run --release -p brisk --example dashboard_bench -- [--tasks N] [--rounds R]
+//! [--no-page]`
 //! prints `BRISK case=... ` lines per round and one
 //! `RESULT case=dashboard_overhead ... overhead_pct=<%> dashboard_share_pct=<%>` line
 //! (medians over the rounds).
@@ -213,6 +214,8 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n = arg(&args, "--tasks").unwrap_or(2_000);
     let rounds = arg(&args, "--rounds").unwrap_or(1).max(1);
+    // Only rounds without a page (to compare schedulers, e.g. an older `BRISK_BIN`).
+    let no_page_only = args.iter().any(|a| a == "--no-page");
 
     let exe = std::env::current_exe()?;
     let bin = std::env::var("BRISK_BIN")
@@ -242,7 +245,7 @@ fn main() -> anyhow::Result<()> {
         {
             break (
                 v["address"].as_str().context("address")?.to_string(),
-                v["dashboard"].as_str().context("dashboard")?.to_string(),
+                v["dashboard"].as_str().unwrap_or_default().to_string(),
             );
         }
         ensure!(t.elapsed() < Duration::from_secs(20), "no scheduler");
@@ -280,6 +283,9 @@ fn main() -> anyhow::Result<()> {
     let mut received = (0u64, 0u64);
     for round in 0..rounds {
         for (with_page, name) in [(false, "no_page"), (true, "page_open")] {
+            if with_page && no_page_only {
+                continue;
+            }
             let page = if with_page {
                 let p = Page::open(&hostport)?;
                 // Let the page receive its opening snapshot first.
