@@ -2,7 +2,8 @@
 //! page or a performance report adds per task), without any I/O: maps of `n` independent
 //! tasks from one client onto 2 simulated workers, each finished and released.
 //!
-//! `cargo run --release -p brisk-scheduler --example state_bench -- [n] [rounds]` prints
+//! `cargo run --release -p brisk-scheduler --example state_bench -- [n] [rounds] [window]`
+//! (window: `task_stream_length`) prints
 //! `BRISK case=state_machine_per_task logged=<bool> ns=<ns per task>` (median of the rounds)
 //! and the difference.
 
@@ -30,8 +31,11 @@ impl Comm for Sim {
 }
 
 /// Nanoseconds per task for one map of `n` tasks.
-fn one_map(n: usize, logged: bool, round: usize) -> f64 {
-    let mut s = SchedulerState::new(SchedulerConfig::default());
+fn one_map(n: usize, logged: bool, round: usize, window: usize) -> f64 {
+    let mut s = SchedulerState::new(SchedulerConfig {
+        task_stream_length: window,
+        ..SchedulerConfig::default()
+    });
     s.set_task_stream_watched(logged);
     let mut sim = Sim::default();
     let now = Instant::now();
@@ -103,10 +107,14 @@ fn main() {
         .collect();
     let n = args.first().copied().unwrap_or(10_000);
     let rounds = args.get(1).copied().unwrap_or(3).max(1);
+    let window = args
+        .get(2)
+        .copied()
+        .unwrap_or(SchedulerConfig::default().task_stream_length);
     let (mut off, mut on) = (Vec::new(), Vec::new());
     for r in 0..rounds {
-        off.push(one_map(n, false, 2 * r));
-        on.push(one_map(n, true, 2 * r + 1));
+        off.push(one_map(n, false, 2 * r, window));
+        on.push(one_map(n, true, 2 * r + 1, window));
     }
     let (off, on) = (median(off), median(on));
     println!("BRISK case=state_machine_per_task logged=false ns={off:.1} n={n} rounds={rounds}");

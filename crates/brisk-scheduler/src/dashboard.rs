@@ -32,7 +32,7 @@ use crate::state::SchedulerState;
 use crate::stream::SpanRecord;
 
 /// About this many task spans per second reach the pages (sampled when more tasks run).
-pub const SPANS_PER_SECOND: f64 = 8000.0;
+pub const SPANS_PER_SECOND: f64 = 4000.0;
 /// Spans kept for pages that open (a few seconds' worth of samples).
 const KEPT_SPANS: usize = 40_000;
 /// A page opening shows the spans of the last this many seconds.

@@ -104,6 +104,25 @@ impl TaskStreamLog {
         (it, dropped)
     }
 
+    /// Up to about `budget` spans from position `since` on, evenly spread when there are more,
+    /// the newest always among them; reads only those it returns.
+    pub(crate) fn sample(
+        &self,
+        since: u64,
+        budget: usize,
+    ) -> impl Iterator<Item = (u64, &SpanRecord)> + '_ {
+        let from = since.max(self.first).min(self.end());
+        let skip = (from - self.first) as usize;
+        let n = self.ring.len() - skip;
+        let stride = n.div_ceil(budget.max(1)).max(1);
+        // Step back from the newest.
+        let offset = (n + stride - 1) % stride;
+        let first = self.first;
+        (skip + offset..self.ring.len())
+            .step_by(stride)
+            .filter_map(move |i| Some((first + i as u64, self.ring.get(i)?)))
+    }
+
     /// Keep every span from `from` on for client `c` (until [`Self::stop_recording`]).
     pub(crate) fn record(&mut self, c: ClientId, from: u64) {
         self.recordings.insert(c, from.max(self.first));
@@ -254,6 +273,22 @@ mod tests {
         assert_eq!(dropped, 0);
         let (it, dropped) = log.since(u64::MAX);
         assert_eq!((it.len(), dropped), (0, 0));
+    }
+
+    #[test]
+    fn samples_are_spread_and_keep_the_newest() {
+        let mut log = TaskStreamLog::new(100, 100);
+        for i in 0..250 {
+            log.push(span(i));
+        }
+        let all: Vec<u64> = log.sample(0, 1000).map(|(p, _)| p).collect();
+        assert_eq!(all, (150..250).collect::<Vec<_>>());
+        let some: Vec<u64> = log.sample(200, 10).map(|(p, _)| p).collect();
+        assert_eq!(some, vec![204, 209, 214, 219, 224, 229, 234, 239, 244, 249]);
+        let uneven: Vec<u64> = log.sample(240, 3).map(|(p, _)| p).collect();
+        assert_eq!(uneven, vec![241, 245, 249]);
+        assert_eq!(log.sample(250, 10).count(), 0);
+        assert_eq!(log.sample(u64::MAX, 10).count(), 0);
     }
 
     #[test]

@@ -132,14 +132,10 @@ impl SchedulerState {
     /// Up to about `budget` spans from position `since` on, evenly spread over them when
     /// there are more (the dashboard's sampling), with their positions.
     pub(crate) fn sample_spans(&self, since: u64, budget: usize) -> Vec<(u64, SpanRecord)> {
-        let (it, _) = self.stream.since(since);
-        let n = it.len();
-        let stride = n.div_ceil(budget.max(1)).max(1);
-        // Keep the newest span: step back from the end.
-        let offset = (n + stride - 1) % stride;
-        it.enumerate()
-            .filter(|(i, _)| i % stride == offset)
-            .map(|(_, (p, r))| (p, r.clone()))
+        // Only the sampled records are read (the log is large and cold).
+        self.stream
+            .sample(since, budget)
+            .map(|(p, r)| (p, r.clone()))
             .collect()
     }
 
