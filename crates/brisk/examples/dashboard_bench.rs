@@ -225,6 +225,14 @@ fn main() -> anyhow::Result<()> {
                 .and_then(|p| Some(p.parent()?.join("brisk")))
                 .unwrap_or_default()
         });
+    if args.is_empty() && !bin.exists() {
+        // The smoke run (CI runs every example without arguments) needs the `brisk` binary.
+        println!(
+            "dashboard_bench: no {} (build the `brisk` binary first)",
+            bin.display()
+        );
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("s.json");
     let sched = Proc(
