@@ -183,10 +183,15 @@ mod tests {
                 memory: 3,
                 ..Default::default()
             }],
+            totals: crate::model::Totals {
+                dashboard_seconds: 0.25,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let text = render(&s);
         assert!(text.contains("brisk_workers 1\n"));
+        assert!(text.contains("\nbrisk_dashboard_core_seconds_total 0.25\n"));
         assert!(text.contains("brisk_tasks{state=\"waiting\"} 2\n"));
         assert!(
             text.contains("brisk_worker_memory_bytes{worker=\"w\\\"1\",kind=\"managed\"} 10\n")

@@ -14,6 +14,11 @@
 //!
 //! The task and graph pages, opened by a person now and then, are answered by the core
 //! directly (an event with a reply channel).
+//!
+//! Task spans are logged only while a page is open (see [`crate::stream`]): a page opening
+//! shows the task stream from that moment on, and a scheduler nobody watches pays only its
+//! per-prefix counters. The core's time spent on the dashboard is counted and published as
+//! `brisk_dashboard_core_seconds_total`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
