@@ -11,7 +11,7 @@ use brisk_core::{
     PlanOptions, Scheduler, Value,
 };
 use brisk_protocol::conn::connect;
-use brisk_protocol::messages::{ClusterInfo, FromClient, NewTask, Role};
+use brisk_protocol::messages::{ClusterInfo, FromClient, NewTask, Role, TaskStream};
 use brisk_protocol::peer::PeerPool;
 use brisk_protocol::spec::{encode_task, encode_value};
 use brisk_protocol::{Address, Security, WorkerId};
@@ -82,6 +82,9 @@ pub(crate) struct Inner {
     pub(crate) workers: RwLock<FxHashMap<WorkerId, String>>,
     pub(crate) peers: PeerPool,
     pub(crate) info: Mutex<FxHashMap<u64, oneshot::Sender<ClusterInfo>>>,
+    pub(crate) streams: Mutex<FxHashMap<u64, oneshot::Sender<TaskStream>>>,
+    /// The dashboard's address, once known.
+    pub(crate) dashboard: Mutex<Option<String>>,
     pub(crate) next: AtomicU64,
     pub(crate) address: String,
     pub(crate) disconnected: Mutex<Option<String>>,
@@ -159,6 +162,8 @@ impl Client {
             workers: RwLock::new(FxHashMap::default()),
             peers: PeerPool::new(options.security.clone(), options.name.clone()),
             info: Mutex::new(FxHashMap::default()),
+            streams: Mutex::new(FxHashMap::default()),
+            dashboard: Mutex::new(None),
             next: AtomicU64::new(1),
             address: addr.to_string(),
             disconnected: Mutex::new(None),
@@ -181,6 +186,7 @@ impl Client {
     pub fn set_as_default(&self) {
         brisk_core::set_default_scheduler(Some(Arc::new(self.clone())));
         self.inner.is_default.store(true, Ordering::SeqCst);
+        *crate::observe::DEFAULT.lock() = Some(Arc::downgrade(&self.inner));
     }
 
     /// The scheduler's address.

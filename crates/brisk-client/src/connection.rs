@@ -168,6 +168,11 @@ impl Inner {
                     let _ = tx.send(info);
                 }
             }
+            ToClient::TaskStream { request, stream } => {
+                if let Some(tx) = self.streams.lock().remove(&request) {
+                    let _ = tx.send(stream);
+                }
+            }
         }
     }
 
@@ -190,6 +195,7 @@ impl Inner {
             }
         }
         self.info.lock().clear();
+        self.streams.lock().clear();
         self.progress.notify_waiters();
     }
 

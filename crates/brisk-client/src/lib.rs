@@ -13,6 +13,10 @@
 //! soon as no future refers to it. Everything has an async form (`*_async`) on tokio; the
 //! plain methods block (do not call them from async code).
 //!
+//! [`Client::dashboard_link`] is the cluster's live dashboard; [`Client::record_task_stream`]
+//! and [`Client::task_stream`] read when and where tasks ran (what `performance_report` of the
+//! `brisk` crate puts in its file).
+//!
 //! Functions travel by registered name (`brisk::register!`); an unregistered closure is a
 //! clear [`brisk_core::Error::UnregisteredFunction`] before anything is sent.
 
@@ -22,8 +26,10 @@ mod connection;
 mod error;
 mod future;
 mod local;
+mod observe;
 
 pub use args::{IntoArgs, Returns};
+pub use brisk_protocol::messages::{TaskSpan, TaskStream};
 pub use client::{AsCompleted, Client, ClientOptions, SubmitOptions};
 pub use error::ClientError;
 pub use future::{ComputeFuture, Future};

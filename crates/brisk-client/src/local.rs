@@ -35,6 +35,9 @@ pub struct LocalOptions {
     pub args: Vec<String>,
     /// How long to wait for the workers to join.
     pub startup_timeout: Duration,
+    /// Serve the live dashboard on this port (default 8787, as Dask; any free port when it
+    /// is taken; 0: any free port; `None`: no dashboard). See [`Client::dashboard_link`].
+    pub dashboard_port: Option<u16>,
 }
 
 impl LocalOptions {
@@ -48,6 +51,7 @@ impl LocalOptions {
             program: None,
             args: Vec::new(),
             startup_timeout: Duration::from_secs(30),
+            dashboard_port: Some(8787),
         }
     }
 }
@@ -110,9 +114,11 @@ impl Client {
             host: "127.0.0.1".into(),
             port: 0,
             security: security.clone(),
+            dashboard_port: options.dashboard_port,
         })
         .map_err(ClientError::from)?;
         let address = scheduler.address();
+        let dashboard = scheduler.dashboard_address();
         let mut cluster = LocalCluster {
             scheduler,
             children: Vec::new(),
@@ -167,6 +173,7 @@ impl Client {
             std::thread::sleep(Duration::from_millis(10));
         }
         *client.inner.cluster.lock() = Some(cluster);
+        *client.inner.dashboard.lock() = dashboard.map(|d| format!("{d}/status"));
         if options.set_as_default {
             client.set_as_default();
         }

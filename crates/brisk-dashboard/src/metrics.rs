@@ -57,6 +57,17 @@ pub fn render(s: &Snapshot) -> String {
     let _ = writeln!(o, "brisk_tasks_erred_total {}", s.totals.erred);
     head(
         &mut o,
+        "brisk_dashboard_core_seconds_total",
+        "counter",
+        "Seconds the scheduler's thread spent preparing dashboard data.",
+    );
+    let _ = writeln!(
+        o,
+        "brisk_dashboard_core_seconds_total {}",
+        s.totals.dashboard_seconds
+    );
+    head(
+        &mut o,
         "brisk_tasks_per_second",
         "gauge",
         "Recent task throughput.",
@@ -172,10 +183,15 @@ mod tests {
                 memory: 3,
                 ..Default::default()
             }],
+            totals: crate::model::Totals {
+                dashboard_seconds: 0.25,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let text = render(&s);
         assert!(text.contains("brisk_workers 1\n"));
+        assert!(text.contains("\nbrisk_dashboard_core_seconds_total 0.25\n"));
         assert!(text.contains("brisk_tasks{state=\"waiting\"} 2\n"));
         assert!(
             text.contains("brisk_worker_memory_bytes{worker=\"w\\\"1\",kind=\"managed\"} 10\n")

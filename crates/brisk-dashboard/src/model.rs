@@ -85,6 +85,10 @@ pub struct Totals {
     pub clients: u32,
     /// Bytes of results in memory across workers.
     pub bytes_in_memory: u64,
+    /// Seconds the scheduler's own thread has spent preparing data for the dashboard (what a
+    /// page costs it beyond the dashboard's threads).
+    #[serde(default)]
+    pub dashboard_seconds: f64,
 }
 
 /// Everything the status page needs at one moment.

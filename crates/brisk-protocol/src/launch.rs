@@ -26,6 +26,9 @@ pub struct LaunchOptions {
     pub port: u16,
     /// Token and TLS.
     pub security: Security,
+    /// Serve the dashboard on this port (0: any free port; taken: any free port instead;
+    /// `None`: no dashboard).
+    pub dashboard_port: Option<u16>,
 }
 
 /// A scheduler running in this process.
@@ -34,6 +37,10 @@ pub trait RunningScheduler: Send + Sync {
     fn address(&self) -> String;
     /// Stop serving and close every connection.
     fn shutdown(&self);
+    /// The dashboard's address (`http://host:port`), when it serves one.
+    fn dashboard_address(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A way to start a scheduler in this process (submitted with `inventory`).

@@ -79,6 +79,8 @@ pub struct WorkerRegistration {
     pub peer_address: String,
     /// The operating-system process id.
     pub pid: u32,
+    /// The worker's clock when it sent this (µs since it started; see [`TaskTiming`]).
+    pub clock_us: u64,
 }
 
 /// A dependency of a task sent to a worker: where its data lives.
@@ -161,8 +163,8 @@ pub enum FromWorker {
         key: Key,
         /// The value's size.
         nbytes: u64,
-        /// How long it ran.
-        duration_us: u64,
+        /// When and on which thread it ran (`None`: it did not run, the value was here).
+        timing: Option<TaskTiming>,
         /// The encoded value, when asked for and small.
         value: Option<EncodedValue>,
     },
@@ -172,8 +174,8 @@ pub enum FromWorker {
         key: Key,
         /// Why, with the original message.
         failure: WireFailure,
-        /// How long it ran.
-        duration_us: u64,
+        /// When and on which thread it ran (`None`: it never started).
+        timing: Option<TaskTiming>,
     },
     /// The answer to a [`ToWorker::Steal`].
     StealReply {
@@ -202,6 +204,26 @@ pub enum FromWorker {
     Paused(bool),
 }
 
+/// When and where a task ran on its worker: µs on the worker's own clock (time since the worker
+/// started), which the scheduler maps onto its clock with the `clock_us` of registrations and
+/// heartbeats (the task stream of the dashboard and of performance reports).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TaskTiming {
+    /// Start, µs on the worker's clock.
+    pub start_us: u64,
+    /// End, µs on the worker's clock.
+    pub stop_us: u64,
+    /// The worker thread that ran it.
+    pub thread: u32,
+}
+
+impl TaskTiming {
+    /// How long the task ran, in µs.
+    pub fn duration_us(&self) -> u64 {
+        self.stop_us.saturating_sub(self.start_us)
+    }
+}
+
 /// A worker's state in numbers, for the scheduler, the dashboard and tests.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct WorkerMetrics {
@@ -223,6 +245,16 @@ pub struct WorkerMetrics {
     pub tasks_done: u64,
     /// Values spilled to disk since the worker started.
     pub spill_count: u64,
+    /// Threads running a task right now.
+    pub running: u32,
+    /// CPU use of the worker process since the previous heartbeat, in percent of one core.
+    pub cpu_percent: f64,
+    /// Bytes of values received (fetched from peers, scattered by clients) since it started.
+    pub bytes_in: u64,
+    /// Bytes of values sent to peers and clients since it started.
+    pub bytes_out: u64,
+    /// The worker's clock when it sent this (µs since it started; see [`TaskTiming`]).
+    pub clock_us: u64,
 }
 
 /// A new task from a client.
@@ -264,6 +296,19 @@ pub enum FromClient {
     Info {
         /// Echoed in the reply.
         request: u64,
+    },
+    /// Ask for the task stream (when and where tasks ran) from position `since` on; the
+    /// reply's `cursor` is where to continue. `keep: true` makes the scheduler keep every
+    /// span from `since` on (not just its recent window) until this client asks again with
+    /// `keep: false` or disconnects: this is how a performance report records a whole
+    /// computation.
+    TaskStream {
+        /// Echoed in the reply.
+        request: u64,
+        /// First position wanted (`u64::MAX`: none, only the current cursor).
+        since: u64,
+        /// Keep recording from `since` for this client.
+        keep: bool,
     },
     /// Ask every worker to close and the scheduler to stop.
     Shutdown,
@@ -316,6 +361,44 @@ pub enum ToClient {
         /// The snapshot.
         info: ClusterInfo,
     },
+    /// The answer to [`FromClient::TaskStream`].
+    TaskStream {
+        /// The request number.
+        request: u64,
+        /// The spans.
+        stream: TaskStream,
+    },
+}
+
+/// One task run, on the scheduler's clock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaskSpan {
+    /// The task.
+    pub key: Key,
+    /// The worker that ran it (its name).
+    pub worker: String,
+    /// The worker's thread.
+    pub thread: u32,
+    /// Start, seconds since the scheduler started.
+    pub start: f64,
+    /// End, seconds since the scheduler started.
+    pub stop: f64,
+    /// Whether it succeeded.
+    pub ok: bool,
+}
+
+/// Task spans from the scheduler's task stream ([`FromClient::TaskStream`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TaskStream {
+    /// Ask from here next time.
+    pub cursor: u64,
+    /// The scheduler's clock now (seconds since it started).
+    pub time: f64,
+    /// The spans, oldest first.
+    pub spans: Vec<TaskSpan>,
+    /// Spans after `since` that were no longer kept (the stream keeps a recent window unless
+    /// someone records).
+    pub dropped: u64,
 }
 
 /// One worker in a [`ClusterInfo`].
@@ -346,6 +429,8 @@ pub struct WorkerSummary {
 pub struct ClusterInfo {
     /// The scheduler's address.
     pub address: String,
+    /// The dashboard's address (`http://host:port`), when it serves one.
+    pub dashboard: Option<String>,
     /// The workers.
     pub workers: Vec<WorkerSummary>,
     /// Connected clients.

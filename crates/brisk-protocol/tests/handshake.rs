@@ -3,7 +3,7 @@
 
 use brisk_protocol::conn::{Listener, connect};
 use brisk_protocol::messages::Role;
-use brisk_protocol::{Address, ProtocolError, Security};
+use brisk_protocol::{Address, PROTOCOL_VERSION, ProtocolError, Security};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn rt() -> tokio::runtime::Runtime {
@@ -99,7 +99,7 @@ fn version_mismatch_is_named_on_the_connecting_side() {
             matches!(
                 e,
                 ProtocolError::VersionMismatch {
-                    ours: 1,
+                    ours: PROTOCOL_VERSION,
                     theirs: 99,
                     ..
                 }

@@ -10,13 +10,22 @@
 //! inputs at once; idle workers steal tasks that busy ones have not started; a lost worker's
 //! tasks are rescheduled and its lost values recomputed from lineage, and a task blamed for
 //! more than `allowed_failures` worker deaths fails with an error naming it.
+//!
+//! The scheduler serves the live dashboard ([`brisk_dashboard`]) on a port of its own
+//! ([`SchedulerOptions::dashboard_port`]): the state keeps cheap running aggregates (task
+//! counts per key prefix and state, a ring of recent task spans timed by the workers) and the
+//! shell publishes a copy of them for the pages a few times per second while a page is open.
 
+mod dashboard;
 mod placement;
 pub mod server;
 mod slab;
 mod state;
+mod stream;
 mod transitions;
 mod validate;
+mod views;
 
 pub use server::{SchedulerHandle, SchedulerOptions, run_until_signal, start};
 pub use state::{Comm, SchedulerConfig, SchedulerState, TaskState};
+pub use views::parse_key;

@@ -235,7 +235,7 @@ impl SchedulerState {
             vw.occupancy_us = vw.occupancy_us.saturating_sub(est);
         }
         self.stats.stolen += 1;
-        self.tm(id).state = TaskState::Waiting;
+        self.set_state(id, TaskState::Waiting);
         let thief = record
             .filter(|(victim, _)| *victim == w)
             .map(|(_, thief)| thief)

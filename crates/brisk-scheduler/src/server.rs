@@ -30,8 +30,13 @@ pub struct SchedulerOptions {
     pub security: Security,
     /// State-machine tunables.
     pub config: SchedulerConfig,
-    /// Serve a JSON snapshot of the cluster over HTTP on this port (the dashboard's seam).
+    /// Serve the live dashboard on this port (0: any free port; `None`: no dashboard).
     pub dashboard_port: Option<u16>,
+    /// When the dashboard's port is taken, serve it on any free port instead of failing (what
+    /// `brisk scheduler` does for its default port, 8787, as Dask does).
+    pub dashboard_fallback: bool,
+    /// How often the dashboard pushes an update to an open page.
+    pub dashboard_interval: Duration,
     /// Threads of the I/O runtime (1: everything on the scheduler's own thread).
     pub threads: usize,
 }
@@ -44,12 +49,14 @@ impl Default for SchedulerOptions {
             security: Security::none(),
             config: SchedulerConfig::default(),
             dashboard_port: None,
+            dashboard_fallback: false,
+            dashboard_interval: Duration::from_millis(250),
             threads: 1,
         }
     }
 }
 
-enum Event {
+pub(crate) enum Event {
     WorkerJoined(
         WorkerId,
         WorkerRegistration,
@@ -61,6 +68,7 @@ enum Event {
     Client(ClientId, Vec<FromClient>),
     ClientGone(ClientId),
     Snapshot(oneshot::Sender<ClusterInfo>),
+    Dashboard(crate::dashboard::Request),
 }
 
 /// A running scheduler. Dropping the handle does not stop it; call [`SchedulerHandle::shutdown`].
@@ -119,6 +127,9 @@ impl RunningScheduler for SchedulerHandle {
     fn shutdown(&self) {
         SchedulerHandle::shutdown(self);
     }
+    fn dashboard_address(&self) -> Option<String> {
+        self.dashboard.clone()
+    }
 }
 
 inventory::submit! {
@@ -128,6 +139,8 @@ inventory::submit! {
                 host: o.host,
                 port: o.port,
                 security: o.security,
+                dashboard_port: o.dashboard_port,
+                dashboard_fallback: true,
                 ..SchedulerOptions::default()
             })?;
             Ok(Box::new(h) as Box<dyn RunningScheduler>)
@@ -157,30 +170,24 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
         &options.security,
     ))?;
     let address = listener.address().to_string();
-    let dashboard = match options.dashboard_port {
-        Some(p) => {
-            let l = rt
-                .block_on(tokio::net::TcpListener::bind((options.host.as_str(), p)))
-                .map_err(|e| {
-                    ProtocolError::io(format!("cannot listen on dashboard port {p}"), e)
-                })?;
-            let a = l
-                .local_addr()
-                .map_err(|e| ProtocolError::io("dashboard address", e))?;
-            Some((
-                l,
-                format!("http://{}:{}", listener.address().host, a.port()),
-            ))
-        }
-        None => None,
-    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let epoch = Instant::now();
+    let dashboard = match options.dashboard_port {
+        Some(port) => Some(start_dashboard(
+            &options,
+            port,
+            &listener.address().host,
+            epoch,
+            ev_tx.clone(),
+        )?),
+        None => None,
+    };
     let stopped = Arc::new(AtomicBool::new(false));
     let stopped2 = Arc::clone(&stopped);
     let ev_tx2 = ev_tx.clone();
     let addr2 = address.clone();
-    let dash_addr = dashboard.as_ref().map(|d| d.1.clone());
+    let dash_addr = dashboard.as_ref().map(|d| d.link.clone());
     let thread = std::thread::Builder::new()
         .name("brisk-scheduler".into())
         .spawn(move || {
@@ -192,13 +199,22 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
                 }
             }
             let _stopped = Stopped(stopped2);
+            let (shared, server, link) = match dashboard {
+                Some(d) => (Some(d.shared), Some(d.server), Some(d.link)),
+                None => (None, None, None),
+            };
             rt.block_on(async move {
-                if let Some((l, _)) = dashboard {
-                    tokio::spawn(serve_dashboard(l, ev_tx2.clone()));
-                }
                 tokio::spawn(accept_loop(listener, ev_tx2, stop_rx.clone()));
-                core(addr2, options.config, ev_rx, stop_rx).await;
+                let core_options = CoreOptions {
+                    address: addr2,
+                    config: options.config,
+                    epoch,
+                    dashboard: shared,
+                    dashboard_link: link,
+                };
+                core(core_options, ev_rx, stop_rx).await;
             });
+            drop(server);
             rt.shutdown_timeout(Duration::from_millis(200));
         })
         .map_err(|e| ProtocolError::io("cannot start the scheduler's thread", e))?;
@@ -228,14 +244,93 @@ impl Comm for ShellComm {
     }
 }
 
-async fn core(
+struct CoreOptions {
     address: String,
     config: SchedulerConfig,
+    epoch: Instant,
+    dashboard: Option<Arc<crate::dashboard::Shared>>,
+    dashboard_link: Option<String>,
+}
+
+/// The dashboard's server and the copy of the state it reads.
+struct Dashboard {
+    server: brisk_dashboard::server::Running,
+    shared: Arc<crate::dashboard::Shared>,
+    link: String,
+}
+
+fn start_dashboard(
+    options: &SchedulerOptions,
+    port: u16,
+    shown_host: &str,
+    epoch: Instant,
+    events: mpsc::UnboundedSender<Event>,
+) -> Result<Dashboard, ProtocolError> {
+    let shared = crate::dashboard::Shared::new(epoch);
+    let source = || -> Arc<dyn brisk_dashboard::Source> {
+        Arc::new(crate::dashboard::SchedulerSource::new(
+            Arc::clone(&shared),
+            events.clone(),
+            options.dashboard_interval,
+        ))
+    };
+    let at = |p: u16| format!("{}:{p}", options.host);
+    let server = match brisk_dashboard::server::Running::start(
+        &at(port),
+        source(),
+        options.dashboard_interval,
+    ) {
+        Ok(s) => s,
+        Err(brisk_dashboard::DashboardError::Bind { source: e, .. })
+            if options.dashboard_fallback
+                && port != 0
+                && e.kind() == std::io::ErrorKind::AddrInUse =>
+        {
+            let s = brisk_dashboard::server::Running::start(
+                &at(0),
+                source(),
+                options.dashboard_interval,
+            )
+            .map_err(|e| {
+                ProtocolError::io("cannot serve the dashboard", std::io::Error::other(e))
+            })?;
+            tracing::warn!(
+                port,
+                instead = s.addr().port(),
+                "the dashboard's port is taken; serving it on another"
+            );
+            s
+        }
+        Err(e) => {
+            return Err(ProtocolError::io(
+                format!("cannot serve the dashboard on port {port}"),
+                std::io::Error::other(e),
+            ));
+        }
+    };
+    let link = format!("http://{shown_host}:{}", server.addr().port());
+    tracing::info!(dashboard = %link, "dashboard listening");
+    Ok(Dashboard {
+        server,
+        shared,
+        link,
+    })
+}
+
+async fn core(
+    options: CoreOptions,
     mut events: mpsc::UnboundedReceiver<Event>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut state = SchedulerState::new(config);
-    state.set_address(address);
+    let mut state = SchedulerState::new(options.config);
+    state.set_address(options.address);
+    state.set_epoch(options.epoch);
+    state.set_dashboard_address(options.dashboard_link);
+    let dash = options.dashboard;
+    // Task spans are logged while a page is open (or a client records).
+    state.set_task_stream_watched(false);
+    let window = state.config().task_stream_length;
+    let mut early_mark = u64::MAX;
     let mut comm = ShellComm::default();
     let mut worker_tx: FxHashMap<WorkerId, mpsc::UnboundedSender<Vec<ToWorker>>> =
         FxHashMap::default();
@@ -247,19 +342,22 @@ async fn core(
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { break };
-                let now = Instant::now();
-                handle(&mut state, ev, now, &mut comm, &mut worker_tx, &mut client_tx);
+                let mut core = Core { state: &mut state, comm: &mut comm, worker_tx: &mut worker_tx, client_tx: &mut client_tx, dash: dash.as_deref() };
+                core.handle(ev, Instant::now());
                 let mut n = 0;
                 while n < 4096 {
                     match events.try_recv() {
-                        Ok(ev) => handle(&mut state, ev, now, &mut comm, &mut worker_tx, &mut client_tx),
+                        // Each event gets its own time: heartbeats set the workers' clock offsets.
+                        Ok(ev) => core.handle(ev, Instant::now()),
                         Err(_) => break,
                     }
                     n += 1;
                 }
             }
             _ = tick.tick() => {
-                state.tick(Instant::now(), &mut comm);
+                let now = Instant::now();
+                state.set_task_stream_watched(dash.as_ref().is_some_and(|d| d.page_open(now)));
+                state.tick(now, &mut comm);
             }
             _ = stop.changed() => break,
         }
@@ -272,6 +370,20 @@ async fn core(
             if let Some(tx) = client_tx.get(&c) {
                 let _ = tx.send(msgs);
             }
+        }
+        // A page is open and tasks finish fast: sample their spans before the log turns over.
+        if let Some(d) = &dash
+            && state.task_stream_cursor() >= early_mark
+        {
+            let now = Instant::now();
+            if d.page_open(now) {
+                d.publish_spans(&state, now);
+            }
+            early_mark = d.early_mark(window);
+        } else if let Some(d) = &dash
+            && early_mark == u64::MAX
+        {
+            early_mark = d.early_mark(window);
         }
         // Workers the state machine removed (no heartbeat) lose their connection.
         if worker_tx.len() != state.num_workers() {
@@ -286,44 +398,63 @@ async fn core(
     tracing::info!("scheduler stopped");
 }
 
-fn handle(
-    state: &mut SchedulerState,
-    ev: Event,
-    now: Instant,
-    comm: &mut ShellComm,
-    worker_tx: &mut FxHashMap<WorkerId, mpsc::UnboundedSender<Vec<ToWorker>>>,
-    client_tx: &mut FxHashMap<ClientId, mpsc::UnboundedSender<Vec<ToClient>>>,
-) {
-    match ev {
-        Event::WorkerJoined(id, reg, tx) => {
-            worker_tx.insert(id, tx);
-            state.add_worker(id, reg, now, comm);
-        }
-        Event::Worker(id, msgs) => {
-            for m in msgs {
-                state.handle_worker(id, m, now, comm);
+/// What the core's event handler works on.
+struct Core<'a> {
+    state: &'a mut SchedulerState,
+    comm: &'a mut ShellComm,
+    worker_tx: &'a mut FxHashMap<WorkerId, mpsc::UnboundedSender<Vec<ToWorker>>>,
+    client_tx: &'a mut FxHashMap<ClientId, mpsc::UnboundedSender<Vec<ToClient>>>,
+    dash: Option<&'a crate::dashboard::Shared>,
+}
+
+impl Core<'_> {
+    fn handle(&mut self, ev: Event, now: Instant) {
+        let Core {
+            state,
+            comm,
+            worker_tx,
+            client_tx,
+            dash,
+        } = self;
+        let comm = &mut **comm;
+        match ev {
+            Event::WorkerJoined(id, reg, tx) => {
+                worker_tx.insert(id, tx);
+                state.add_worker(id, reg, now, comm);
             }
-        }
-        Event::WorkerGone(id, reason) => {
-            worker_tx.remove(&id);
-            state.remove_worker(id, &reason, comm);
-        }
-        Event::ClientJoined(id, tx) => {
-            client_tx.insert(id, tx);
-            state.add_client(id, comm);
-        }
-        Event::Client(id, msgs) => {
-            for m in msgs {
-                state.handle_client(id, m, comm);
+            Event::Worker(id, msgs) => {
+                for m in msgs {
+                    state.handle_worker(id, m, now, comm);
+                }
             }
-        }
-        Event::ClientGone(id) => {
-            client_tx.remove(&id);
-            comm.clients.remove(&id);
-            state.remove_client(id, comm);
-        }
-        Event::Snapshot(tx) => {
-            let _ = tx.send(state.snapshot());
+            Event::WorkerGone(id, reason) => {
+                worker_tx.remove(&id);
+                state.remove_worker(id, &reason, comm);
+            }
+            Event::ClientJoined(id, tx) => {
+                client_tx.insert(id, tx);
+                state.add_client(id, comm);
+            }
+            Event::Client(id, msgs) => {
+                for m in msgs {
+                    state.handle_client(id, m, comm);
+                }
+            }
+            Event::ClientGone(id) => {
+                client_tx.remove(&id);
+                comm.clients.remove(&id);
+                state.remove_client(id, comm);
+            }
+            Event::Snapshot(tx) => {
+                let _ = tx.send(state.snapshot());
+            }
+            Event::Dashboard(req) => {
+                if let Some(d) = dash {
+                    // A page is open: log task spans from now on.
+                    state.set_task_stream_watched(true);
+                    crate::dashboard::answer(state, d, req, now);
+                }
+            }
         }
     }
 }
@@ -472,35 +603,6 @@ async fn write_loop<T: Serialize>(
         }
     }
     writer.shutdown().await;
-}
-
-async fn serve_dashboard(listener: tokio::net::TcpListener, events: mpsc::UnboundedSender<Event>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    loop {
-        let Ok((mut s, _)) = listener.accept().await else {
-            continue;
-        };
-        let events = events.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            let _ = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await;
-            let (tx, rx) = oneshot::channel();
-            if events.send(Event::Snapshot(tx)).is_err() {
-                return;
-            }
-            let body = match rx.await {
-                Ok(info) => serde_json::to_string(&info).unwrap_or_default(),
-                Err(_) => return,
-            };
-            let resp = format!(
-                "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
-                body.len(),
-                body
-            );
-            let _ = s.write_all(resp.as_bytes()).await;
-            let _ = s.shutdown().await;
-        });
-    }
 }
 
 /// Run a scheduler until SIGINT/SIGTERM (or a client's shutdown request); `on_ready` gets the

@@ -50,6 +50,10 @@ pub struct SchedulerConfig {
     pub worker_timeout: Duration,
     /// Results up to this size travel with the finish message to a waiting client.
     pub inline_result_limit: u64,
+    /// Task spans kept for the dashboard's task stream (the most recent ones).
+    pub task_stream_length: usize,
+    /// Task spans kept at most while a client records them (a performance report).
+    pub task_stream_limit: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -65,6 +69,8 @@ impl Default for SchedulerConfig {
             heartbeat_interval: Duration::from_millis(500),
             worker_timeout: Duration::from_secs(30),
             inline_result_limit: 64 * 1024,
+            task_stream_length: 16 * 1024,
+            task_stream_limit: 4 << 20,
         }
     }
 }
@@ -90,16 +96,33 @@ pub enum TaskState {
     Erred,
 }
 
+/// The names of the states, in the order of [`TaskState::index`].
+pub(crate) const STATE_NAMES: [&str; 7] = [
+    "released",
+    "waiting",
+    "queued",
+    "no-worker",
+    "processing",
+    "memory",
+    "erred",
+];
+
 impl TaskState {
-    fn name(self) -> &'static str {
+    /// The state's name (`processing` for every worker).
+    pub fn name(self) -> &'static str {
+        STATE_NAMES[self.index()]
+    }
+
+    /// A small number per state (without the worker), for counting.
+    pub(crate) fn index(self) -> usize {
         match self {
-            TaskState::Released => "released",
-            TaskState::Waiting => "waiting",
-            TaskState::Queued => "queued",
-            TaskState::NoWorker => "no-worker",
-            TaskState::Processing(_) => "processing",
-            TaskState::Memory => "memory",
-            TaskState::Erred => "erred",
+            TaskState::Released => 0,
+            TaskState::Waiting => 1,
+            TaskState::Queued => 2,
+            TaskState::NoWorker => 3,
+            TaskState::Processing(_) => 4,
+            TaskState::Memory => 5,
+            TaskState::Erred => 6,
         }
     }
 
@@ -148,12 +171,21 @@ pub(crate) struct Worker {
     pub occupancy_us: u64,
     pub last_seen: Instant,
     pub metrics: WorkerMetrics,
+    /// The scheduler's clock minus the worker's, in µs (see [`crate::stream`]).
+    pub clock_offset_us: i64,
 }
 
-#[derive(Default)]
+/// What the scheduler knows about one key prefix (one kind of task).
 pub(crate) struct Prefix {
+    pub name: std::sync::Arc<str>,
     pub duration_us: Option<f64>,
     pub nbytes: Option<f64>,
+    /// Task records in each state ([`TaskState::index`]).
+    pub counts: [u64; 7],
+    /// Tasks finished since the scheduler started.
+    pub done: u64,
+    /// Tasks failed since the scheduler started.
+    pub erred: u64,
 }
 
 /// The scheduler's whole state.
@@ -174,6 +206,14 @@ pub struct SchedulerState {
     pub(crate) address: String,
     pub(crate) shutdown: bool,
     pub(crate) stats: Stats,
+    /// Time zero of the task stream and the dashboard (set by the shell, or the first event).
+    pub(crate) epoch: Option<Instant>,
+    /// The latest time handlers were given, µs since the epoch.
+    pub(crate) now_us: i64,
+    pub(crate) stream: crate::stream::TaskStreamLog,
+    /// Names of workers that left (for the task stream of their past work).
+    pub(crate) past_workers: FxHashMap<WorkerId, String>,
+    pub(crate) dashboard: Option<String>,
 }
 
 #[derive(Default, Clone)]
@@ -188,6 +228,14 @@ impl SchedulerState {
     /// An empty scheduler.
     pub fn new(config: SchedulerConfig) -> Self {
         SchedulerState {
+            stream: crate::stream::TaskStreamLog::new(
+                config.task_stream_length,
+                config.task_stream_limit,
+            ),
+            epoch: None,
+            now_us: 0,
+            past_workers: FxHashMap::default(),
+            dashboard: None,
             config,
             tasks: crate::slab::Slab::new(),
             free_ids: Vec::new(),
@@ -209,6 +257,24 @@ impl SchedulerState {
     /// Set the address shown in snapshots.
     pub fn set_address(&mut self, address: String) {
         self.address = address;
+    }
+
+    /// Set the dashboard's address shown in snapshots (`http://host:port`).
+    pub fn set_dashboard_address(&mut self, address: Option<String>) {
+        self.dashboard = address;
+    }
+
+    /// Set time zero of the task stream (otherwise the first event's time).
+    pub fn set_epoch(&mut self, epoch: Instant) {
+        self.epoch = Some(epoch);
+    }
+
+    /// µs from the epoch to `now` (setting the epoch at `now` when it is not set).
+    pub(crate) fn clock_us(&mut self, now: Instant) -> i64 {
+        let epoch = *self.epoch.get_or_insert(now);
+        let us = now.saturating_duration_since(epoch).as_micros() as i64;
+        self.now_us = self.now_us.max(us);
+        us
     }
 
     /// The configuration.
@@ -282,13 +348,35 @@ impl SchedulerState {
             return id;
         }
         let id = self.prefixes.len() as u32;
-        self.prefixes.push(Prefix::default());
-        self.prefix_ids.insert(p.into(), id);
+        let name: std::sync::Arc<str> = p.into();
+        self.prefixes.push(Prefix {
+            name: std::sync::Arc::clone(&name),
+            duration_us: None,
+            nbytes: None,
+            counts: [0; 7],
+            done: 0,
+            erred: 0,
+        });
+        self.prefix_ids.insert(name.as_ref().into(), id);
         id
+    }
+
+    /// Move a task to another state, keeping the per-prefix counts true.
+    pub(crate) fn set_state(&mut self, id: TaskId, new: TaskState) {
+        let t = self.tm(id);
+        let old = t.state;
+        t.state = new;
+        let p = t.prefix as usize;
+        if old.index() != new.index() {
+            let c = &mut self.prefixes[p].counts;
+            c[old.index()] = c[old.index()].saturating_sub(1);
+            c[new.index()] += 1;
+        }
     }
 
     pub(crate) fn new_task(&mut self, key: Key, spec: Option<&[u8]>, priority: u64) -> TaskId {
         let prefix = self.prefix_id(&key);
+        self.prefixes[prefix as usize].counts[TaskState::Released.index()] += 1;
         let hash = hash_key(&key);
         let task = Task {
             key,
@@ -347,6 +435,7 @@ impl SchedulerState {
         let Some(wants) = self.clients.remove(&c) else {
             return;
         };
+        self.stream.stop_recording(c);
         let n = wants.len();
         for id in wants {
             if self.live(id) {
@@ -385,6 +474,14 @@ impl SchedulerState {
                     },
                 );
             }
+            FromClient::TaskStream {
+                request,
+                since,
+                keep,
+            } => {
+                let stream = self.task_stream_reply(c, since, keep);
+                comm.send_client(c, ToClient::TaskStream { request, stream });
+            }
             FromClient::Shutdown => {
                 self.shutdown = true;
                 for &w in self.workers.keys() {
@@ -413,6 +510,7 @@ impl SchedulerState {
             worker = %reg.name, address = %reg.peer_address, nthreads = reg.nthreads,
             "worker joined"
         );
+        let clock_offset_us = self.clock_us(now) - reg.clock_us as i64;
         comm.send_worker(
             w,
             ToWorker::Registered {
@@ -464,6 +562,7 @@ impl SchedulerState {
                 occupancy_us: 0,
                 last_seen: now,
                 metrics: WorkerMetrics::default(),
+                clock_offset_us,
             },
         );
         let waiting: Vec<TaskId> = std::mem::take(&mut self.no_worker)
@@ -471,7 +570,7 @@ impl SchedulerState {
             .map(|(_, id)| id)
             .collect();
         for id in waiting {
-            self.tm(id).state = TaskState::Waiting;
+            self.set_state(id, TaskState::Waiting);
             self.ready(id, comm);
         }
         self.fill_all(comm);
@@ -490,26 +589,29 @@ impl SchedulerState {
         } else {
             return;
         }
+        self.clock_us(now);
         match msg {
             FromWorker::Register(_) => {}
             FromWorker::Finished {
                 key,
                 nbytes,
-                duration_us,
+                timing,
                 value,
-            } => self.task_finished(w, &key, nbytes, Some(duration_us), value, comm),
+            } => self.task_finished(w, &key, nbytes, timing, value, comm),
             FromWorker::Stored { key, nbytes } => {
                 self.task_finished(w, &key, nbytes, None, None, comm)
             }
             FromWorker::Erred {
                 key,
                 failure,
-                duration_us: _,
-            } => self.task_erred_on(w, &key, failure, comm),
+                timing,
+            } => self.task_erred_on(w, &key, failure, timing, comm),
             FromWorker::StealReply { key, accepted } => self.steal_reply(w, &key, accepted, comm),
             FromWorker::Missing { key, holder } => self.missing(&key, holder, comm),
             FromWorker::Heartbeat(m) => {
+                let recv = self.clock_us(now);
                 if let Some(wk) = self.workers.get_mut(&w) {
+                    wk.clock_offset_us = wk.clock_offset_us.min(recv - m.clock_us as i64);
                     wk.metrics = m;
                 }
             }
@@ -529,6 +631,7 @@ impl SchedulerState {
 
     /// Time passes: remove silent workers, steal work for idle ones.
     pub fn tick(&mut self, now: Instant, comm: &mut impl Comm) {
+        self.clock_us(now);
         let timeout = self.config.worker_timeout;
         let silent: Vec<WorkerId> = self
             .workers
@@ -545,12 +648,15 @@ impl SchedulerState {
 
     /// A snapshot of the cluster (the dashboard's seam).
     pub fn snapshot(&self) -> ClusterInfo {
-        let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
-        for (_, t) in self.tasks.iter() {
-            *counts.entry(t.state.name()).or_default() += 1;
+        let mut counts = [0u64; 7];
+        for p in &self.prefixes {
+            for (c, n) in counts.iter_mut().zip(p.counts) {
+                *c += n;
+            }
         }
         ClusterInfo {
             address: self.address.clone(),
+            dashboard: self.dashboard.clone(),
             workers: self
                 .workers
                 .iter()
@@ -567,8 +673,10 @@ impl SchedulerState {
                 })
                 .collect(),
             clients: self.clients.len() as u32,
-            tasks_by_state: counts
-                .into_iter()
+            tasks_by_state: STATE_NAMES
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| *n > 0)
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
             queued: self.queued.len() as u64,

@@ -1,7 +1,9 @@
 //! The transitions of the task state machine (see `docs/design/scheduler-state-machine.md`).
 
 use brisk_core::Key;
-use brisk_protocol::messages::{ComputeTask, DepInfo, EncodedValue, NewTask, ToClient, ToWorker};
+use brisk_protocol::messages::{
+    ComputeTask, DepInfo, EncodedValue, NewTask, TaskTiming, ToClient, ToWorker,
+};
 use brisk_protocol::spec::WireFailure;
 use brisk_protocol::{ClientId, WorkerId};
 use smallvec::SmallVec;
@@ -167,7 +169,7 @@ impl SchedulerState {
                 );
                 continue;
             };
-            self.tm(id).state = TaskState::Processing(w);
+            self.set_state(id, TaskState::Processing(w));
             if let Some(wk) = self.workers.get_mut(&w) {
                 wk.processing.insert(id);
             }
@@ -224,9 +226,8 @@ impl SchedulerState {
             for &d in &deps {
                 self.tm(d).waiters += 1;
             }
-            let t = self.tm(id);
-            t.state = TaskState::Waiting;
-            t.waiting_on = waiting_on;
+            self.set_state(id, TaskState::Waiting);
+            self.tm(id).waiting_on = waiting_on;
             if waiting_on == 0 {
                 ready.push(id);
             }
@@ -244,7 +245,7 @@ impl SchedulerState {
         let t = self.t(id);
         if t.deps.is_empty() {
             let p = t.priority;
-            self.tm(id).state = TaskState::Queued;
+            self.set_state(id, TaskState::Queued);
             self.queued.insert((p, id));
             return;
         }
@@ -252,7 +253,7 @@ impl SchedulerState {
             Some(w) => self.assign(id, w, comm),
             None => {
                 let p = self.t(id).priority;
-                self.tm(id).state = TaskState::NoWorker;
+                self.set_state(id, TaskState::NoWorker);
                 self.no_worker.insert((p, id));
             }
         }
@@ -288,9 +289,8 @@ impl SchedulerState {
                 deps,
             )
         };
-        let t = self.tm(id);
-        t.state = TaskState::Processing(w);
-        t.est_us = est;
+        self.set_state(id, TaskState::Processing(w));
+        self.tm(id).est_us = est;
         if let Some(wk) = self.workers.get_mut(&w) {
             wk.processing.insert(id);
             wk.occupancy_us += u64::from(est);
@@ -344,11 +344,16 @@ impl SchedulerState {
         w: WorkerId,
         key: &Key,
         nbytes: u64,
-        duration_us: Option<u64>,
+        timing: Option<TaskTiming>,
         mut value: Option<EncodedValue>,
         comm: &mut impl Comm,
     ) {
-        let Some(id) = self.lookup(key) else {
+        let id = self.lookup(key);
+        if let Some(t) = timing {
+            let prefix = id.map(|id| self.t(id).prefix);
+            self.record_span(w, key, prefix, t, true);
+        }
+        let Some(id) = id else {
             comm.send_worker(
                 w,
                 ToWorker::Free {
@@ -389,9 +394,9 @@ impl SchedulerState {
         }
         self.leave_processing(id);
         self.stats.done += 1;
+        self.set_state(id, TaskState::Memory);
         {
             let t = self.tm(id);
-            t.state = TaskState::Memory;
             t.nbytes = nbytes;
             t.who_has.clear();
             t.who_has.push(w);
@@ -401,7 +406,8 @@ impl SchedulerState {
         }
         let prefix = self.t(id).prefix as usize;
         let p = &mut self.prefixes[prefix];
-        if let Some(d) = duration_us {
+        p.done += 1;
+        if let Some(d) = timing.map(|t| t.duration_us()) {
             let d = d as f64;
             p.duration_us = Some(p.duration_us.map_or(d, |old| 0.5 * old + 0.5 * d));
         }
@@ -446,9 +452,15 @@ impl SchedulerState {
         w: WorkerId,
         key: &Key,
         failure: WireFailure,
+        timing: Option<TaskTiming>,
         comm: &mut impl Comm,
     ) {
-        let Some(id) = self.lookup(key) else {
+        let id = self.lookup(key);
+        if let Some(t) = timing {
+            let prefix = id.map(|id| self.t(id).prefix);
+            self.record_span(w, key, prefix, t, false);
+        }
+        let Some(id) = id else {
             return;
         };
         if self.t(id).state != TaskState::Processing(w) {
@@ -457,7 +469,7 @@ impl SchedulerState {
         self.leave_processing(id);
         if self.t(id).retries > 0 {
             self.tm(id).retries -= 1;
-            self.tm(id).state = TaskState::Waiting;
+            self.set_state(id, TaskState::Waiting);
             self.ready(id, comm);
         } else {
             self.erred(id, key.clone(), failure, comm);
@@ -499,11 +511,10 @@ impl SchedulerState {
             }
             self.stats.erred += 1;
             done.push(id);
-            {
-                let t = self.tm(id);
-                t.state = TaskState::Erred;
-                t.error = Some(Box::new((cause.clone(), failure.clone())));
-            }
+            self.set_state(id, TaskState::Erred);
+            let p = self.t(id).prefix as usize;
+            self.prefixes[p].erred += 1;
+            self.tm(id).error = Some(Box::new((cause.clone(), failure.clone())));
             if state.needs_deps() {
                 self.leave_needs(id, comm);
             }
@@ -556,7 +567,7 @@ impl SchedulerState {
                             },
                         );
                     }
-                    self.tm(id).state = TaskState::Released;
+                    self.set_state(id, TaskState::Released);
                 }
                 s if s.needs_deps() => {
                     // Cancelled: nobody wants it any more.
@@ -572,7 +583,7 @@ impl SchedulerState {
                     self.queued.remove(&(p, id));
                     self.no_worker.remove(&(p, id));
                     self.leave_processing(id);
-                    self.tm(id).state = TaskState::Released;
+                    self.set_state(id, TaskState::Released);
                     let deps = self.t(id).deps.clone();
                     for d in deps {
                         let dt = self.tm(d);
@@ -604,6 +615,8 @@ impl SchedulerState {
             let Some(t) = self.tasks.take(id) else {
                 continue;
             };
+            let c = &mut self.prefixes[t.prefix as usize].counts[t.state.index()];
+            *c = c.saturating_sub(1);
             self.unindex(id, &t.key);
             self.free_ids.push(id);
             for d in t.deps {
@@ -624,6 +637,10 @@ impl SchedulerState {
         };
         self.stats.workers_lost += 1;
         tracing::info!(worker = %wk.name, address = %wk.address, reason, "worker left");
+        if self.past_workers.len() >= 10_000 {
+            self.past_workers.clear();
+        }
+        self.past_workers.insert(w, wk.name.clone());
         for &other in self.workers.keys() {
             comm.send_worker(
                 other,
@@ -646,7 +663,7 @@ impl SchedulerState {
         let mut processing: Vec<TaskId> = wk.processing.into_iter().collect();
         processing.sort_unstable_by_key(|&id| self.t(id).priority);
         for &id in &processing {
-            self.tm(id).state = TaskState::Waiting;
+            self.set_state(id, TaskState::Waiting);
         }
         let mut lost: Vec<TaskId> = Vec::new();
         for id in wk.has_what {
@@ -685,7 +702,7 @@ impl SchedulerState {
                 continue;
             }
             if self.t(id).spec.is_none() {
-                self.tm(id).state = TaskState::Released;
+                self.set_state(id, TaskState::Released);
                 self.make_waiting(id, comm);
                 continue;
             }
@@ -705,7 +722,7 @@ impl SchedulerState {
 
     /// `id`'s value is gone from every worker.
     fn lose(&mut self, id: TaskId, comm: &mut impl Comm) {
-        self.tm(id).state = TaskState::Released;
+        self.set_state(id, TaskState::Released);
         let dependents = self.t(id).dependents.clone();
         for d in dependents {
             match self.t(d).state {
@@ -717,13 +734,13 @@ impl SchedulerState {
                         },
                     );
                     self.leave_processing(d);
-                    self.tm(d).state = TaskState::Waiting;
+                    self.set_state(d, TaskState::Waiting);
                     self.recount(d);
                 }
                 TaskState::NoWorker => {
                     let p = self.t(d).priority;
                     self.no_worker.remove(&(p, d));
-                    self.tm(d).state = TaskState::Waiting;
+                    self.set_state(d, TaskState::Waiting);
                     self.recount(d);
                 }
                 TaskState::Waiting => self.recount(d),

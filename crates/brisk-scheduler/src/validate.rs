@@ -106,6 +106,18 @@ impl SchedulerState {
                 }
             }
         }
+        let mut counts = vec![[0u64; 7]; self.prefixes.len()];
+        for (_, t) in self.tasks.iter() {
+            counts[t.prefix as usize][t.state.index()] += 1;
+        }
+        for (p, c) in self.prefixes.iter().zip(&counts) {
+            if p.counts != *c {
+                return Err(format!(
+                    "prefix {}: counts {:?} but the tasks are {c:?}",
+                    p.name, p.counts
+                ));
+            }
+        }
         if live != self.index.len() {
             return Err(format!(
                 "{live} live tasks but {} indexed",

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use brisk_core::Key;
 use brisk_protocol::messages::{
-    FromClient, FromWorker, NewTask, ToClient, ToWorker, WorkerRegistration,
+    FromClient, FromWorker, NewTask, TaskTiming, ToClient, ToWorker, WorkerRegistration,
 };
 use brisk_protocol::{ClientId, Payload, WorkerId};
 use brisk_scheduler::{Comm, SchedulerConfig, SchedulerState};
@@ -55,6 +55,7 @@ fn reg(w: WorkerId) -> WorkerRegistration {
         memory_limit: 0,
         peer_address: format!("tcp://127.0.0.1:{}", 1000 + w),
         pid: w,
+        clock_us: 0,
     }
 }
 
@@ -132,7 +133,7 @@ proptest! {
                 a.remove(&k);
             }
             sim.held.entry(w).or_default().insert(k.clone());
-            s.handle_worker(w, FromWorker::Finished { key: k, nbytes: 100, duration_us: 1000, value: None }, now, sim);
+            s.handle_worker(w, FromWorker::Finished { key: k, nbytes: 100, timing: Some(TaskTiming { start_us: 0, stop_us: 1000, thread: 0 }), value: None }, now, sim);
         };
         for st in steps {
             now += Duration::from_millis(10);
@@ -181,7 +182,7 @@ proptest! {
                     if let Some((w, k)) = all.get(i as usize % all.len().max(1)).cloned() {
                         sim.assigned.get_mut(&w).map(|a| a.remove(&k));
                         let failure = brisk_protocol::spec::WireFailure::msg("error", "boom");
-                        s.handle_worker(w, FromWorker::Erred { key: k, failure, duration_us: 5 }, now, &mut sim);
+                        s.handle_worker(w, FromWorker::Erred { key: k, failure, timing: Some(TaskTiming { start_us: 0, stop_us: 5, thread: 0 }) }, now, &mut sim);
                     }
                 }
                 Step::Release(i) => {

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use brisk_core::Key;
 use brisk_protocol::messages::{
-    FromClient, FromWorker, NewTask, ToClient, ToWorker, WorkerRegistration,
+    FromClient, FromWorker, NewTask, TaskTiming, ToClient, ToWorker, WorkerRegistration,
 };
 use brisk_protocol::spec::WireFailure;
 use brisk_protocol::{ClientId, Payload, WorkerId};
@@ -61,6 +61,7 @@ fn reg(name: &str, nthreads: u32) -> WorkerRegistration {
         memory_limit: 0,
         peer_address: format!("tcp://127.0.0.1:1{name}"),
         pid: 1,
+        clock_us: 0,
     }
 }
 
@@ -78,7 +79,11 @@ fn finished(key: &Key, nbytes: u64) -> FromWorker {
     FromWorker::Finished {
         key: key.clone(),
         nbytes,
-        duration_us: 100,
+        timing: Some(TaskTiming {
+            start_us: 0,
+            stop_us: 100,
+            thread: 0,
+        }),
         value: None,
     }
 }
@@ -183,7 +188,11 @@ fn wide_graphs_queue_root_tasks() {
             FromWorker::Finished {
                 key: k,
                 nbytes,
-                duration_us: 50_000,
+                timing: Some(TaskTiming {
+                    start_us: 0,
+                    stop_us: 50_000,
+                    thread: 0,
+                }),
                 value: None,
             },
             now,
@@ -221,7 +230,11 @@ fn quick_roots_open_the_window() {
         FromWorker::Finished {
             key: first[0].1.clone(),
             nbytes: 8,
-            duration_us: 5,
+            timing: Some(TaskTiming {
+                start_us: 0,
+                stop_us: 5,
+                thread: 0,
+            }),
             value: None,
         },
         now,
@@ -333,7 +346,11 @@ fn errors_reach_dependents_and_retries_rerun() {
     let fail = |k: &str| FromWorker::Erred {
         key: k.into(),
         failure: WireFailure::msg("error", format!("{k} went wrong")),
-        duration_us: 1,
+        timing: Some(TaskTiming {
+            start_us: 0,
+            stop_us: 1,
+            thread: 0,
+        }),
     };
     s.handle_worker(1, fail("flaky"), now, &mut c);
     assert_eq!(c.computes(), vec![(1, Key::from("flaky"))], "one retry");
@@ -385,7 +402,11 @@ fn idle_workers_steal_and_a_new_worker_gets_work() {
         FromWorker::Finished {
             key: sent[0].1.clone(),
             nbytes: 10,
-            duration_us: 1_000_000,
+            timing: Some(TaskTiming {
+                start_us: 0,
+                stop_us: 1_000_000,
+                thread: 0,
+            }),
             value: None,
         },
         now,

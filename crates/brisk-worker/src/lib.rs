@@ -29,6 +29,7 @@
 //! ```
 
 mod error;
+mod metrics;
 mod pool;
 pub mod server;
 mod state;

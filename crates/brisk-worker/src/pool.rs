@@ -2,17 +2,28 @@
 //! results into it, and reports each outcome to the shell.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use brisk_core::eval::run_task;
+use brisk_protocol::messages::TaskTiming;
 use brisk_protocol::spec::{WireFailure, decode_task, encode_value};
 use tokio::sync::mpsc;
 
 use crate::state::{Execute, Outcome};
 use crate::store::DataStore;
 
-/// A finished job: key, outcome, duration in µs.
-pub(crate) type Done = (brisk_core::Key, Outcome, u64);
+/// A finished job: key, outcome, when and on which thread it ran.
+pub(crate) type Done = (brisk_core::Key, Outcome, TaskTiming);
+
+/// What the threads share: the store, the worker's clock, and how many run a task now.
+pub(crate) struct PoolShared {
+    pub(crate) store: Arc<DataStore>,
+    /// The worker's clock starts here (task timings are µs since then).
+    pub(crate) epoch: Instant,
+    pub(crate) running: AtomicU32,
+    pub(crate) inline_limit: u64,
+}
 
 pub(crate) struct Pool {
     tx: Option<std::sync::mpsc::Sender<Execute>>,
@@ -22,16 +33,15 @@ pub(crate) struct Pool {
 impl Pool {
     pub(crate) fn new(
         nthreads: usize,
-        store: Arc<DataStore>,
+        shared: Arc<PoolShared>,
         done: mpsc::UnboundedSender<Done>,
-        inline_limit: u64,
     ) -> std::io::Result<Pool> {
         let (tx, rx) = std::sync::mpsc::channel::<Execute>();
         let rx = Arc::new(parking_lot::Mutex::new(rx));
         let mut threads = Vec::new();
         for i in 0..nthreads.max(1) {
             let rx = Arc::clone(&rx);
-            let store = Arc::clone(&store);
+            let shared = Arc::clone(&shared);
             let done = done.clone();
             threads.push(
                 std::thread::Builder::new()
@@ -41,8 +51,10 @@ impl Pool {
                             let job = rx.lock().recv();
                             let Ok(job) = job else { break };
                             let key = job.key.clone();
-                            let (outcome, us) = run(job, &store, inline_limit);
-                            if done.send((key, outcome, us)).is_err() {
+                            shared.running.fetch_add(1, Ordering::Relaxed);
+                            let (outcome, timing) = run(job, &shared, i as u32);
+                            shared.running.fetch_sub(1, Ordering::Relaxed);
+                            if done.send((key, outcome, timing)).is_err() {
                                 break;
                             }
                         }
@@ -74,8 +86,19 @@ impl Drop for Pool {
     }
 }
 
-fn run(job: Execute, store: &DataStore, inline_limit: u64) -> (Outcome, u64) {
-    let failed = |m: String| (Outcome::Failed(WireFailure::msg("error", m)), 0);
+fn run(job: Execute, shared: &PoolShared, thread: u32) -> (Outcome, TaskTiming) {
+    let store = &*shared.store;
+    let clock = |t: Instant| t.saturating_duration_since(shared.epoch).as_micros() as u64;
+    let t0 = Instant::now();
+    let failed = |m: String| {
+        let at = clock(t0);
+        let timing = TaskTiming {
+            start_us: at,
+            stop_us: at,
+            thread,
+        };
+        (Outcome::Failed(WireFailure::msg("error", m)), timing)
+    };
     let task = match decode_task(&job.key, &job.spec) {
         Ok(t) => t,
         Err(e) => return failed(e.to_string()),
@@ -89,20 +112,24 @@ fn run(job: Execute, store: &DataStore, inline_limit: u64) -> (Outcome, u64) {
         }
     }
     drop(job.spec);
-    let t0 = Instant::now();
+    let start = Instant::now();
     let r = run_task(&task, &inputs);
-    let us = t0.elapsed().as_micros() as u64;
+    let timing = TaskTiming {
+        start_us: clock(start),
+        stop_us: clock(Instant::now()),
+        thread,
+    };
     drop(inputs);
     match r {
         Ok(v) => {
-            let value = if job.send_result && (v.nbytes() as u64) <= inline_limit {
+            let value = if job.send_result && (v.nbytes() as u64) <= shared.inline_limit {
                 encode_value(&v).ok()
             } else {
                 None
             };
             let nbytes = store.put(job.key, v);
-            (Outcome::Done { nbytes, value }, us)
+            (Outcome::Done { nbytes, value }, timing)
         }
-        Err(f) => (Outcome::Failed(WireFailure::from(&f)), us),
+        Err(f) => (Outcome::Failed(WireFailure::from(&f)), timing),
     }
 }

@@ -17,7 +17,8 @@ use brisk_protocol::{Address, Security, WorkerId};
 use tokio::sync::mpsc;
 
 use crate::error::WorkerError;
-use crate::pool::{Done, Pool};
+use crate::metrics::{CpuMeter, Traffic, rss_bytes};
+use crate::pool::{Done, Pool, PoolShared};
 use crate::state::{Execute, WorkerComm, WorkerState};
 use crate::store::DataStore;
 
@@ -104,16 +105,24 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
     ));
     let listener = Listener::bind(&options.listen_host, 0, &options.security).await?;
     let port = listener.address().port;
-    tokio::spawn(serve_peers(listener, Arc::clone(&store), name.clone()));
+    let traffic = Arc::new(Traffic::default());
+    tokio::spawn(serve_peers(
+        listener,
+        Arc::clone(&store),
+        name.clone(),
+        Arc::clone(&traffic),
+    ));
     let peers = Arc::new(PeerPool::new(options.security.clone(), name.clone()));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-    let pool = Pool::new(
-        options.nthreads,
-        Arc::clone(&store),
-        done_tx,
-        options.inline_result_limit,
-    )
-    .map_err(|e| brisk_protocol::ProtocolError::io("cannot start worker threads", e))?;
+    let shared = Arc::new(PoolShared {
+        store: Arc::clone(&store),
+        epoch: Instant::now(),
+        running: std::sync::atomic::AtomicU32::new(0),
+        inline_limit: options.inline_result_limit,
+    });
+    let pool = Pool::new(options.nthreads, Arc::clone(&shared), done_tx)
+        .map_err(|e| brisk_protocol::ProtocolError::io("cannot start worker threads", e))?;
+    let mut cpu = CpuMeter::new();
     let mut lost_since: Option<Instant> = None;
     loop {
         let conn = connect(&address, &options.security, Role::Worker, &name).await;
@@ -164,14 +173,17 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
             memory_limit: options.memory_limit,
             peer_address: peer_address.clone(),
             pid: std::process::id(),
+            clock_us: shared.epoch.elapsed().as_micros() as u64,
         };
         let session = Session {
             options: &options,
             store: &store,
             pool: &pool,
+            shared: &shared,
             peers: &peers,
+            traffic: &traffic,
         };
-        let exit = session.serve(conn, reg, &mut done_rx).await;
+        let exit = session.serve(conn, reg, &mut done_rx, &mut cpu).await;
         store.clear();
         match exit {
             Exit::Closed => {
@@ -227,7 +239,9 @@ struct Session<'a> {
     options: &'a WorkerOptions,
     store: &'a Arc<DataStore>,
     pool: &'a Pool,
+    shared: &'a Arc<PoolShared>,
     peers: &'a Arc<PeerPool>,
+    traffic: &'a Arc<Traffic>,
 }
 
 #[derive(Default)]
@@ -261,6 +275,7 @@ impl Session<'_> {
         conn: Connection,
         reg: WorkerRegistration,
         done_rx: &mut mpsc::UnboundedReceiver<Done>,
+        cpu: &mut CpuMeter,
     ) -> Exit {
         let Connection {
             mut reader,
@@ -325,6 +340,7 @@ impl Session<'_> {
                                 close = true;
                             }
                             ToWorker::Store { key, value } => {
+                                self.traffic.received(value.bytes.len() as u64);
                                 match self.store.put_encoded(key.clone(), &value) {
                                     Ok(n) => state.stored(key, n, &mut comm),
                                     Err(e) => tracing::warn!(error = %e, "cannot store a scattered value"),
@@ -339,10 +355,10 @@ impl Session<'_> {
                     }
                 }
                 done = done_rx.recv() => {
-                    let Some((key, outcome, us)) = done else { break Exit::Lost("pool stopped".into()) };
-                    state.task_done(&key, outcome, us, &mut comm);
-                    while let Ok((key, outcome, us)) = done_rx.try_recv() {
-                        state.task_done(&key, outcome, us, &mut comm);
+                    let Some((key, outcome, timing)) = done else { break Exit::Lost("pool stopped".into()) };
+                    state.task_done(&key, outcome, timing, &mut comm);
+                    while let Ok((key, outcome, timing)) = done_rx.try_recv() {
+                        state.task_done(&key, outcome, timing, &mut comm);
                     }
                 }
                 f = fetch_rx.recv() => {
@@ -353,6 +369,7 @@ impl Session<'_> {
                 _ = heartbeat.tick() => {
                     if registered {
                         let s = self.store.stats();
+                        let (bytes_in, bytes_out) = self.traffic.totals();
                         let mut m = WorkerMetrics {
                             managed_bytes: s.managed,
                             spilled_bytes: s.spilled,
@@ -360,6 +377,11 @@ impl Session<'_> {
                             rss_bytes: rss_bytes(),
                             stored_keys: s.keys as u32,
                             spill_count: s.spill_count,
+                            running: self.shared.running.load(std::sync::atomic::Ordering::Relaxed),
+                            cpu_percent: cpu.percent(),
+                            bytes_in,
+                            bytes_out,
+                            clock_us: self.shared.epoch.elapsed().as_micros() as u64,
                             ..WorkerMetrics::default()
                         };
                         state.fill_metrics(&mut m);
@@ -417,6 +439,7 @@ impl Session<'_> {
             };
             let peers = Arc::clone(self.peers);
             let store = Arc::clone(self.store);
+            let traffic = Arc::clone(self.traffic);
             let tx = fetched.clone();
             tokio::spawn(async move {
                 let got = match peers.get_data(&addr, keys.clone()).await {
@@ -424,6 +447,7 @@ impl Session<'_> {
                         let mut got = Vec::new();
                         for (k, v) in items {
                             let Some(v) = v else { continue };
+                            traffic.received(v.bytes.len() as u64);
                             match store.put_encoded(k.clone(), &v) {
                                 Ok(n) => got.push((k, n)),
                                 Err(e) => {
@@ -448,7 +472,12 @@ impl Session<'_> {
     }
 }
 
-async fn serve_peers(listener: Listener, store: Arc<DataStore>, name: String) {
+async fn serve_peers(
+    listener: Listener,
+    store: Arc<DataStore>,
+    name: String,
+    traffic: Arc<Traffic>,
+) {
     loop {
         let Ok(pending) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -456,6 +485,7 @@ async fn serve_peers(listener: Listener, store: Arc<DataStore>, name: String) {
         };
         let store = Arc::clone(&store);
         let name = name.clone();
+        let traffic = Arc::clone(&traffic);
         tokio::spawn(async move {
             let peer = pending.peer().to_string();
             let mut conn = match pending.handshake(&name, &[Role::Peer]).await {
@@ -485,6 +515,11 @@ async fn serve_peers(listener: Listener, store: Arc<DataStore>, name: String) {
                             }
                         }
                     }
+                    let sent: u64 = items
+                        .iter()
+                        .filter_map(|(_, v)| v.as_ref().map(|v| v.bytes.len() as u64))
+                        .sum();
+                    traffic.sent(sent);
                     let reply = error.unwrap_or(PeerReply::Data { items });
                     if conn.writer.send_msg(&reply).await.is_err() {
                         return;
@@ -493,11 +528,4 @@ async fn serve_peers(listener: Listener, store: Arc<DataStore>, name: String) {
             }
         });
     }
-}
-
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
 }

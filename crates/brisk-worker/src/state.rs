@@ -7,7 +7,9 @@
 use std::collections::BTreeSet;
 
 use brisk_core::Key;
-use brisk_protocol::messages::{ComputeTask, EncodedValue, FromWorker, ToWorker, WorkerMetrics};
+use brisk_protocol::messages::{
+    ComputeTask, EncodedValue, FromWorker, TaskTiming, ToWorker, WorkerMetrics,
+};
 use brisk_protocol::spec::WireFailure;
 use brisk_protocol::{Payload, WorkerId};
 use rustc_hash::FxHashMap;
@@ -230,7 +232,7 @@ impl WorkerState {
             comm.send(FromWorker::Finished {
                 key: t.key,
                 nbytes: d.nbytes,
-                duration_us: 0,
+                timing: None,
                 value: None,
             });
             return;
@@ -327,12 +329,12 @@ impl WorkerState {
         }
     }
 
-    /// A task finished running.
+    /// A task finished running (`timing`: when and on which thread, on this worker's clock).
     pub fn task_done(
         &mut self,
         key: &Key,
         outcome: Outcome,
-        duration_us: u64,
+        timing: TaskTiming,
         comm: &mut impl WorkerComm,
     ) {
         let Some(t) = self.tasks.remove(key) else {
@@ -342,7 +344,7 @@ impl WorkerState {
             return;
         };
         self.executing = self.executing.saturating_sub(1);
-        let d = duration_us as f64;
+        let d = timing.duration_us() as f64;
         self.avg_us = Some(self.avg_us.map_or(d, |a| 0.9 * a + 0.1 * d));
         for d in &t.deps {
             self.unuse(d, comm);
@@ -366,7 +368,7 @@ impl WorkerState {
                     comm.send(FromWorker::Finished {
                         key: key.clone(),
                         nbytes,
-                        duration_us,
+                        timing: Some(timing),
                         value,
                     });
                 }
@@ -376,7 +378,7 @@ impl WorkerState {
                     comm.send(FromWorker::Erred {
                         key: key.clone(),
                         failure,
-                        duration_us,
+                        timing: Some(timing),
                     });
                 }
             }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use brisk_core::Key;
-use brisk_protocol::messages::{ComputeTask, DepInfo, FromWorker, ToWorker};
+use brisk_protocol::messages::{ComputeTask, DepInfo, FromWorker, TaskTiming, ToWorker};
 use brisk_protocol::spec::WireFailure;
 use brisk_protocol::{Payload, WorkerId};
 use brisk_worker::{Execute, Outcome, WorkerComm, WorkerState};
@@ -100,7 +100,7 @@ proptest! {
                         } else {
                             Outcome::Failed(WireFailure::msg("error", "x"))
                         };
-                        s.task_done(&job.key, outcome, 10, &mut sh);
+                        s.task_done(&job.key, outcome, ran(), &mut sh);
                     }
                 }
                 Step::Fetched(i, ok) => {
@@ -131,5 +131,14 @@ proptest! {
             }
             prop_assert_eq!(s.validate(), Ok(()));
         }
+    }
+}
+
+/// A run of 10 µs on thread 0.
+fn ran() -> TaskTiming {
+    TaskTiming {
+        start_us: 100,
+        stop_us: 110,
+        thread: 0,
     }
 }

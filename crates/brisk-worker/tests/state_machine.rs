@@ -1,7 +1,7 @@
 //! The worker's state machine driven by hand through a recording fake shell.
 
 use brisk_core::Key;
-use brisk_protocol::messages::{ComputeTask, DepInfo, FromWorker, ToWorker};
+use brisk_protocol::messages::{ComputeTask, DepInfo, FromWorker, TaskTiming, ToWorker};
 use brisk_protocol::spec::WireFailure;
 use brisk_protocol::{Payload, WorkerId};
 use brisk_worker::{Execute, Outcome, WorkerComm, WorkerState, WorkerTaskState};
@@ -78,7 +78,7 @@ fn runs_by_priority_one_thread_at_a_time() {
     s.handle_scheduler(compute("b", 3, &[]), &mut c);
     s.handle_scheduler(compute("a", 1, &[]), &mut c);
     assert_eq!(c.exec.len(), 1);
-    s.task_done(&"late".into(), done(8), 10, &mut c);
+    s.task_done(&"late".into(), done(8), ran(), &mut c);
     assert_eq!(c.exec[1].key, Key::from("a"), "highest priority next");
     assert!(
         matches!(&c.sent[0], FromWorker::Finished { key, nbytes: 8, .. } if *key == Key::from("late"))
@@ -125,7 +125,7 @@ fn fetches_inputs_and_drops_replicas_after_use() {
     s.fetched(1, &["y".into()], &[("y".into(), 10)], &mut c);
     assert_eq!(c.exec.len(), 1);
     assert_eq!(c.exec[0].inputs, vec![Key::from("x"), Key::from("y")]);
-    s.task_done(&"sum".into(), done(8), 10, &mut c);
+    s.task_done(&"sum".into(), done(8), ran(), &mut c);
     let mut rel = c.released.clone();
     rel.sort();
     assert_eq!(rel, vec![Key::from("x"), Key::from("y")]);
@@ -172,7 +172,7 @@ fn steals_only_what_has_not_started_and_cancels_what_runs() {
         Some(WorkerTaskState::Cancelled)
     );
     c.sent.clear();
-    s.task_done(&"running".into(), done(8), 10, &mut c);
+    s.task_done(&"running".into(), done(8), ran(), &mut c);
     assert!(
         c.sent.is_empty(),
         "a cancelled task's result is not reported"
@@ -193,9 +193,18 @@ fn failures_are_reported_and_pause_holds_new_work() {
     s.task_done(
         &"t".into(),
         Outcome::Failed(WireFailure::msg("error", "bad input")),
-        3,
+        ran(),
         &mut c,
     );
     assert!(c.sent.iter().any(|m| matches!(m, FromWorker::Erred { key, failure, .. } if *key == Key::from("t") && failure.message == "bad input")));
     assert!(!s.has_data(&"t".into()));
+}
+
+/// A run of 10 µs on thread 0.
+fn ran() -> TaskTiming {
+    TaskTiming {
+        start_us: 100,
+        stop_us: 110,
+        thread: 0,
+    }
 }

@@ -52,9 +52,13 @@ pub struct SchedulerArgs {
     /// Port to listen on (0: any free port).
     #[arg(long, default_value_t = 8786)]
     port: u16,
-    /// Port of the status page (JSON for now; the dashboard comes later).
+    /// Port of the live dashboard (default 8787, or any free port when 8787 is taken; 0: any
+    /// free port).
     #[arg(long)]
     dashboard_port: Option<u16>,
+    /// Serve no dashboard.
+    #[arg(long, conflicts_with = "dashboard_port")]
+    no_dashboard: bool,
     /// Write the scheduler's address to this JSON file (for `brisk worker --scheduler-file`).
     #[arg(long)]
     scheduler_file: Option<PathBuf>,
@@ -119,15 +123,21 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
             allowed_failures: args.allowed_failures,
             ..SchedulerConfig::default()
         },
-        dashboard_port: args.dashboard_port,
-        threads: 1,
+        // The default port falls back to a free one when taken; a port asked for must be free.
+        dashboard_port: if args.no_dashboard {
+            None
+        } else {
+            Some(args.dashboard_port.unwrap_or(8787))
+        },
+        dashboard_fallback: args.dashboard_port.is_none(),
+        ..SchedulerOptions::default()
     };
     let file = args.scheduler_file.clone();
     let mut write_err = None;
     run_until_signal(options, |h| {
         eprintln!("brisk scheduler at {}", h.address());
         if let Some(d) = h.dashboard_address() {
-            eprintln!("status at {d}");
+            eprintln!("dashboard at {d}/status");
         }
         if let Some(f) = &file {
             let body = serde_json::json!({

@@ -1,5 +1,8 @@
-//! `performance_report(path, || …)`: profile the local computations a closure runs and write
-//! one self-contained HTML file with their task stream and time per operation.
+//! `performance_report(path, || …)`: profile the computations a closure runs and write one
+//! self-contained HTML file with their task stream and time per operation. Local computations
+//! are timed by the profiler; when the default scheduler is a cluster ([`crate::Client`], or
+//! `processes`), the scheduler records its task stream for the duration of the closure and the
+//! report shows where each task ran.
 
 use std::path::Path;
 use std::time::Instant;
@@ -9,8 +12,12 @@ use brisk_local::{Profiler, with_callbacks};
 
 use crate::Error;
 
-/// Run `f`, profiling the computations it starts on this thread, and write a performance report
-/// to `path` (open it in any browser, offline). Returns what `f` returned.
+/// Run `f`, profiling the computations it starts, and write a performance report to `path`
+/// (open it in any browser, offline). Returns what `f` returned.
+///
+/// Local computations (threaded, sync) are profiled on this thread; computations on a cluster
+/// (when a [`crate::Client`] is the default scheduler, or `processes`) come from the
+/// scheduler's task stream, one row per worker thread.
 ///
 /// ```
 /// use brisk::{delayed, Collection};
@@ -26,10 +33,12 @@ pub fn performance_report<R>(path: impl AsRef<Path>, f: impl FnOnce() -> R) -> R
     let path = path.as_ref();
     let profiler = Profiler::new();
     let started = Instant::now();
+    #[cfg(feature = "distributed")]
+    let remote = cluster::start(started);
     let callbacks: [std::sync::Arc<dyn brisk_local::Callback>; 1] = [profiler.clone()];
     let out = with_callbacks(&callbacks, f);
     let wall = started.elapsed();
-    let spans: Vec<TaskSpan> = profiler
+    let mut spans: Vec<TaskSpan> = profiler
         .records()
         .into_iter()
         .map(|r| TaskSpan {
@@ -42,21 +51,22 @@ pub fn performance_report<R>(path: impl AsRef<Path>, f: impl FnOnce() -> R) -> R
             ok: r.ok,
         })
         .collect();
-    let threads = crate::config::config()
-        .map(|c| c.num_threads.to_string())
-        .unwrap_or_else(|_| "?".into());
     let scheduler = crate::default_scheduler()
         .map(|s| s.name().to_string())
         .unwrap_or_else(|_| "?".into());
-    let report = Report::from_spans(
-        format!("{}", path.display()),
-        spans,
-        vec![
-            ("scheduler".into(), scheduler),
-            ("threads of the scheduler".into(), threads),
-            ("wall time of the closure".into(), format!("{wall:.3?}")),
-        ],
-    );
+    let mut metadata = vec![("scheduler".to_string(), scheduler)];
+    if !spans.is_empty() {
+        let threads = crate::config::config()
+            .map(|c| c.num_threads.to_string())
+            .unwrap_or_else(|_| "?".into());
+        metadata.push(("threads of the local scheduler".into(), threads));
+    }
+    #[cfg(feature = "distributed")]
+    if let Some(r) = remote {
+        r.finish(&mut spans, &mut metadata);
+    }
+    metadata.push(("wall time of the closure".into(), format!("{wall:.3?}")));
+    let report = Report::from_spans(format!("{}", path.display()), spans, metadata);
     report.write(path).map_err(|e| match e {
         DashboardError::Write { path, source } => Error::io("cannot write", path, source),
         other => Error::Tool {
@@ -66,4 +76,87 @@ pub fn performance_report<R>(path: impl AsRef<Path>, f: impl FnOnce() -> R) -> R
         },
     })?;
     Ok(out)
+}
+
+#[cfg(feature = "distributed")]
+mod cluster {
+    use std::time::Instant;
+
+    use brisk_client::Client;
+    use brisk_dashboard::TaskSpan;
+
+    /// A task-stream recording on the cluster the closure computes on.
+    pub(super) struct Recording {
+        client: Client,
+        cursor: u64,
+        /// Seconds to add to the scheduler's clock to get the profiler's.
+        shift: f64,
+    }
+
+    /// Start recording when the default scheduler is a cluster.
+    pub(super) fn start(profiler_start: Instant) -> Option<Recording> {
+        let client = match crate::default_scheduler().ok()?.name() {
+            "distributed" => Client::current()?,
+            "processes" => brisk_client::processes::cluster().ok()?,
+            _ => return None,
+        };
+        let asked = Instant::now();
+        match client.record_task_stream() {
+            Ok(s) => {
+                // The reply's clock was read about half way through the round trip.
+                let mid = asked.duration_since(profiler_start).as_secs_f64()
+                    + asked.elapsed().as_secs_f64() / 2.0;
+                Some(Recording {
+                    client,
+                    cursor: s.cursor,
+                    shift: mid - s.time,
+                })
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record the cluster's task stream");
+                None
+            }
+        }
+    }
+
+    impl Recording {
+        /// Add the recorded spans and what is known about the cluster.
+        pub(super) fn finish(self, spans: &mut Vec<TaskSpan>, meta: &mut Vec<(String, String)>) {
+            meta.push(("cluster".into(), self.client.address().to_string()));
+            if let Ok(info) = self.client.scheduler_info() {
+                let threads: u32 = info.workers.iter().map(|w| w.nthreads).sum();
+                meta.push((
+                    "workers".into(),
+                    format!("{} ({threads} threads)", info.workers.len()),
+                ));
+            }
+            if let Some(link) = self.client.dashboard_link() {
+                meta.push(("dashboard".into(), link));
+            }
+            match self.client.task_stream(self.cursor) {
+                Ok(s) => {
+                    meta.push(("tasks run on the cluster".into(), s.spans.len().to_string()));
+                    if s.dropped > 0 {
+                        meta.push((
+                            "tasks not recorded".into(),
+                            format!(
+                                "{} (more than the scheduler keeps while recording)",
+                                s.dropped
+                            ),
+                        ));
+                    }
+                    spans.extend(s.spans.into_iter().map(|x| TaskSpan {
+                        prefix: x.key.prefix().to_string(),
+                        key: x.key.to_string(),
+                        worker: x.worker,
+                        thread: x.thread,
+                        start: x.start + self.shift,
+                        stop: x.stop + self.shift,
+                        ok: x.ok,
+                    }));
+                }
+                Err(e) => meta.push(("cluster task stream".into(), format!("unavailable: {e}"))),
+            }
+        }
+    }
 }

@@ -64,6 +64,7 @@ brisk::register!(
 );
 
 mod collections;
+mod dashboard;
 mod more;
 
 type TestFn = fn() -> anyhow::Result<()>;
@@ -124,6 +125,14 @@ fn main() {
         (
             "a_worker_that_cannot_spill_pauses",
             more::a_worker_that_cannot_spill_pauses,
+        ),
+        (
+            "dashboard_of_a_real_cluster",
+            dashboard::dashboard_of_a_real_cluster,
+        ),
+        (
+            "performance_report_of_a_cluster",
+            dashboard::performance_report_of_a_cluster,
         ),
     ];
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -327,10 +336,16 @@ thread_local! {
     static DASHBOARD: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
+/// GET `http://host:port/path` (HTTP/1.0); the whole response, headers included.
 fn http_get(url: String) -> anyhow::Result<String> {
-    let hostport = url.trim_start_matches("http://").to_string();
-    let mut s = std::net::TcpStream::connect(&hostport)?;
-    s.write_all(format!("GET / HTTP/1.0\r\nHost: {hostport}\r\n\r\n").as_bytes())?;
+    let rest = url.trim_start_matches("http://");
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut s = std::net::TcpStream::connect(hostport)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n").as_bytes())?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     Ok(out)
@@ -470,12 +485,13 @@ fn separate_processes_with_the_stock_binaries() -> anyhow::Result<()> {
             .iter()
             .all(|w| w.metrics.tasks_done > 0 || info.tasks_done > 0)
     );
-    // The status page (the dashboard's seam) serves the same snapshot as JSON.
-    let status = http_get(
+    // The dashboard's JSON API lists both workers.
+    let status = http_get(format!(
+        "{}/api/snapshot",
         DASHBOARD
             .with(|d| d.borrow().clone())
-            .context("a dashboard address")?,
-    )?;
+            .context("a dashboard address")?
+    ))?;
     let v: serde_json::Value = serde_json::from_str(status.split("\r\n\r\n").nth(1).unwrap_or(""))?;
     ensure!(v["workers"].as_array().map(Vec::len) == Some(2), "{status}");
     // Functions the stock worker does not know fail with a clear error.
