@@ -65,19 +65,19 @@ fn npy_and_zarr_round_trip_through_s3() -> anyhow::Result<()> {
     // Small arrays of other types, ranks and chunkings: one part each.
     let ints_nd = random_i64(&mut rng, &[7, 11, 5]);
     let ints = da::from_array(&ints_nd, [3, 4, 2])?;
-    ints.to_npy(&at(&server, "arrays/ints.npy"))?;
+    ints.to_npy(at(&server, "arrays/ints.npy"))?;
     let back = da::io::npy::read::<i64>(&at(&server, "arrays/ints.npy"), [2, 11, 5])?;
     assert_eq!(back.compute()?, ints_nd);
     let flags = ints.gt(0i64);
-    flags.to_npy(&at(&server, "arrays/flags.npy"))?;
+    flags.to_npy(at(&server, "arrays/flags.npy"))?;
     let back = da::io::npy::read::<bool>(&at(&server, "arrays/flags.npy"), [5, 5, 5])?;
     assert_eq!(back.compute()?, ints_nd.mapv(|v| v > 0));
     let small = da::arange(1000, 300)?.astype::<i32>();
-    small.to_npy(&at(&server, "arrays/small.npy"))?;
+    small.to_npy(at(&server, "arrays/small.npy"))?;
     let back = da::io::npy::read::<i32>(&at(&server, "arrays/small.npy"), 128)?;
     assert_eq!(back.compute()?, small.compute()?);
     let empty = da::zeros::<f32>([0, 4], 2)?;
-    empty.to_npy(&at(&server, "arrays/empty.npy"))?;
+    empty.to_npy(at(&server, "arrays/empty.npy"))?;
     let back = da::io::npy::read::<f32>(&at(&server, "arrays/empty.npy"), 2)?;
     assert_eq!(back.shape(), &[0, 4]);
 

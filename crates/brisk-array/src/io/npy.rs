@@ -71,9 +71,8 @@ pub fn header(location: impl Into<UrlPath>) -> Result<NpyFile> {
     let loc = location.into();
     let (url, storage) = (loc.url(), loc.storage());
     let mut head = storage.read_range(url, 0, HEADER_PROBE)?;
-    let need = match header_len(&loc, &head)? {
-        (hlen, start) => start + hlen,
-    };
+    let (hlen, start) = header_len(&loc, &head)?;
+    let need = start + hlen;
     if (head.len() as u64) < need && head.len() as u64 == HEADER_PROBE {
         head.extend(storage.read_range(url, HEADER_PROBE, need - HEADER_PROBE)?);
     }
