@@ -161,6 +161,21 @@ pub enum ArrayError {
         /// The library's error.
         source: Arc<dyn std::error::Error + Send + Sync>,
     },
+    /// Finding, reading or writing a file or object through brisk-io failed (the error names
+    /// the URL).
+    #[error(transparent)]
+    Url(#[from] brisk_io::IoError),
+    /// A format that needs a local file was given an object store URL.
+    #[error(
+        "{format} files can only be read and written on the local filesystem ({url} is not \
+         local); copy it to a local file first, or use .npy or Zarr for object stores"
+    )]
+    NotLocal {
+        /// The format.
+        format: &'static str,
+        /// The URL as given.
+        url: String,
+    },
     /// Computing failed (a task failed, or no scheduler is available).
     #[error(transparent)]
     Compute(#[from] brisk_core::Error),

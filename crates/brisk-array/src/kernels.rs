@@ -60,6 +60,7 @@ kernels! {
     crate::scan::CARRY => crate::scan::carry_kernel,
     crate::scan::APPLY => crate::scan::apply_kernel,
     crate::io::npy::WRITE => crate::io::npy::write_kernel,
+    crate::io::npy_parts::WRITE_PART => crate::io::npy_parts::write_part_kernel,
     crate::linalg::MATMUL => crate::linalg::matmul_kernel,
     crate::linalg::SUM_BLOCKS => crate::linalg::sum_blocks_kernel,
 }

@@ -1,7 +1,6 @@
 //! Writing arrays chunk by chunk: [`Array::store`] into any [`ChunkSink`], and the file
 //! formats as methods (`to_npy`, `to_hdf5`, `to_zarr`).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use brisk_core::{ComputeOptions, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
@@ -10,6 +9,7 @@ use ndarray::ArrayD;
 use crate::array::{Array, for_each_block};
 use crate::dtype::Element;
 use crate::error::{ArrayError, Result};
+use crate::io::UrlPath;
 
 /// Anything that can take the chunks of an array, one region at a time (from several threads
 /// at once).
@@ -68,20 +68,21 @@ impl<T: Element> Array<T> {
         Ok(())
     }
 
-    /// Write a numpy `.npy` file chunk by chunk.
-    pub fn to_npy(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::io::npy::write(self, path)
+    /// Write a numpy `.npy` file chunk by chunk, to a local path or an object store URL
+    /// (see [`crate::io::npy::write`]).
+    pub fn to_npy(&self, location: impl Into<UrlPath>) -> Result<()> {
+        crate::io::npy::write(self, location)
     }
 
-    /// Write dataset `dataset` of an HDF5 file chunk by chunk.
+    /// Write dataset `dataset` of an HDF5 file chunk by chunk (local files only).
     #[cfg(feature = "hdf5")]
-    pub fn to_hdf5(&self, path: impl AsRef<Path>, dataset: &str) -> Result<()> {
-        crate::io::hdf5::write(self, path, dataset)
+    pub fn to_hdf5(&self, location: impl Into<UrlPath>, dataset: &str) -> Result<()> {
+        crate::io::hdf5::write(self, location, dataset)
     }
 
-    /// Write a Zarr v3 array (a directory) chunk by chunk.
+    /// Write a Zarr v3 array chunk by chunk, to a local directory or an object store prefix.
     #[cfg(feature = "zarr")]
-    pub fn to_zarr(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::io::zarr::write(self, path)
+    pub fn to_zarr(&self, location: impl Into<UrlPath>) -> Result<()> {
+        crate::io::zarr::write(self, location)
     }
 }

@@ -12,7 +12,11 @@
 //! - **read one block** of a large file aligned to a delimiter ([`read_block`],
 //!   [`open_block`]): the way one task reads its share of a CSV or text file, with
 //!   [`blocks`] splitting files into such blocks;
-//! - **write**, compressed by extension ([`open_writer`], [`write_all`]).
+//! - **write**, compressed by extension ([`open_writer`], [`write_all`]);
+//! - for formats with a layout of their own (arrays): read several byte runs into one buffer
+//!   ([`Storage::read_ranges_into`], positioned reads for local files), put the parts of one
+//!   object from many tasks in any order ([`Storage::create_upload`]), or hand the
+//!   object_store client to a library ([`Storage::object_store`]).
 //!
 //! Compression by extension: `.gz` (gzip), `.zst` (zstd), `.bz2`, `.xz`, for reading and
 //! writing ([`Compression`]). Compressed files cannot be split, so they are always one block.
@@ -70,6 +74,7 @@
 
 mod block;
 mod compression;
+mod direct;
 mod error;
 mod expand;
 mod read;
@@ -80,8 +85,11 @@ use std::io::Read;
 
 pub use block::{Block, BlockReader, blocks};
 pub use compression::{Compression, CompressionChoice};
+pub use direct::{COALESCE, MAX_PARTS, MIN_PART_SIZE, Upload, UploadedPart, block_on};
 pub use error::IoError;
 pub use expand::{FileInfo, is_glob};
+/// The object_store crate, for [`Storage::object_store`]'s client.
+pub use object_store;
 pub use storage::StorageOptions;
 pub use write::Writer;
 

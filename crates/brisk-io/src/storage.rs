@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use object_store::ObjectStore;
+use object_store::multipart::MultipartStore;
 use object_store::path::Path as StorePath;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -236,6 +237,13 @@ where
     }
 }
 
+/// Run `fut` (which may borrow) to completion on this thread, inside brisk-io's runtime
+/// context so that its I/O is driven by brisk-io's threads.
+pub(crate) fn block_on_borrowed<F: Future>(fut: F) -> F::Output {
+    let _guard = runtime().enter();
+    futures::executor::block_on(fut)
+}
+
 /// Start `fut` on brisk-io's runtime without waiting for it.
 pub(crate) fn spawn<F>(fut: F)
 where
@@ -246,9 +254,16 @@ where
 
 type StoreKey = (String, StorageOptions);
 
-fn store_cache() -> &'static Mutex<std::collections::HashMap<StoreKey, Arc<dyn ObjectStore>>> {
-    static CACHE: OnceLock<Mutex<std::collections::HashMap<StoreKey, Arc<dyn ObjectStore>>>> =
-        OnceLock::new();
+/// One bucket's client, also as a [`MultipartStore`] where the store has explicit multipart
+/// uploads (S3, GCS, Azure; not plain HTTP).
+#[derive(Clone)]
+pub(crate) struct Clients {
+    pub store: Arc<dyn ObjectStore>,
+    pub multipart: Option<Arc<dyn MultipartStore>>,
+}
+
+fn store_cache() -> &'static Mutex<std::collections::HashMap<StoreKey, Clients>> {
+    static CACHE: OnceLock<Mutex<std::collections::HashMap<StoreKey, Clients>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -271,13 +286,26 @@ pub(crate) fn store_for(
     remote: &Remote,
     options: &StorageOptions,
 ) -> Result<Arc<dyn ObjectStore>, IoError> {
+    clients_for(remote, options).map(|c| c.store)
+}
+
+/// The (cached) clients for `remote`'s bucket under `options`.
+pub(crate) fn clients_for(remote: &Remote, options: &StorageOptions) -> Result<Clients, IoError> {
     let key = (remote.base.clone(), options.clone());
     if let Some(s) = store_cache().lock().get(&key) {
-        return Ok(Arc::clone(s));
+        return Ok(s.clone());
     }
-    let store = build_store(remote, options)?;
-    store_cache().lock().insert(key, Arc::clone(&store));
-    Ok(store)
+    let clients = build_store(remote, options)?;
+    store_cache().lock().insert(key, clients.clone());
+    Ok(clients)
+}
+
+fn with_multipart<S: ObjectStore + MultipartStore>(s: S) -> Clients {
+    let s = Arc::new(s);
+    Clients {
+        store: Arc::clone(&s) as Arc<dyn ObjectStore>,
+        multipart: Some(s as Arc<dyn MultipartStore>),
+    }
 }
 
 fn config_error(url: &str, e: impl std::fmt::Display) -> IoError {
@@ -287,7 +315,7 @@ fn config_error(url: &str, e: impl std::fmt::Display) -> IoError {
     }
 }
 
-fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Arc<dyn ObjectStore>, IoError> {
+fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Clients, IoError> {
     use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
     use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
     use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
@@ -328,7 +356,7 @@ fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Arc<dyn Obje
                     b = b.with_region("us-east-1");
                 }
             }
-            Arc::new(b.build().map_err(|e| config_error(url, e))?)
+            with_multipart(b.build().map_err(|e| config_error(url, e))?)
         }
         Scheme::Gcs => {
             let mut b = GoogleCloudStorageBuilder::from_env()
@@ -339,7 +367,7 @@ fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Arc<dyn Obje
                 let key: GoogleConfigKey = k.parse().map_err(|_| bad_key(k))?;
                 b = b.with_config(key, v);
             }
-            Arc::new(b.build().map_err(|e| config_error(url, e))?)
+            with_multipart(b.build().map_err(|e| config_error(url, e))?)
         }
         Scheme::Azure => {
             let mut b = MicrosoftAzureBuilder::from_env()
@@ -350,7 +378,7 @@ fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Arc<dyn Obje
                 let key: AzureConfigKey = k.parse().map_err(|_| bad_key(k))?;
                 b = b.with_config(key, v);
             }
-            Arc::new(b.build().map_err(|e| config_error(url, e))?)
+            with_multipart(b.build().map_err(|e| config_error(url, e))?)
         }
         Scheme::Http => {
             // An http:// URL asks for plain HTTP by itself.
@@ -362,7 +390,10 @@ fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Arc<dyn Obje
                 let key: object_store::ClientConfigKey = k.parse().map_err(|_| bad_key(k))?;
                 b = b.with_config(key, v);
             }
-            Arc::new(b.build().map_err(|e| config_error(url, e))?)
+            Clients {
+                store: Arc::new(b.build().map_err(|e| config_error(url, e))?),
+                multipart: None,
+            }
         }
     })
 }

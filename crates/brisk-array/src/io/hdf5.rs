@@ -8,7 +8,7 @@
 //! # Ok::<(), brisk_array::ArrayError>(())
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use brisk_core::{Arg, ComputeOptions, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
@@ -16,6 +16,7 @@ use hdf5_metno as h5;
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
+use super::UrlPath;
 use crate::array::{Array, BlockwiseBody, for_each_block};
 use crate::chunks::{self, ChunkSpec};
 use crate::dtype::{DType, Element, with_dtype};
@@ -70,14 +71,16 @@ fn selection(loc: &ChunkLoc) -> h5::Hyperslab {
     h5::Hyperslab::from(v)
 }
 
-/// A chunked array over dataset `dataset` of the HDF5 file at `path`, read one chunk per task.
-/// `chunks` may be `"auto"`; the element type must match the dataset's.
+/// A chunked array over dataset `dataset` of the HDF5 file at `location`, read one chunk per
+/// task. `chunks` may be `"auto"`; the element type must match the dataset's. The file must be
+/// local (a path or `file://` URL): libhdf5 opens files itself, so an object store URL is an
+/// [`ArrayError::NotLocal`] error.
 pub fn read<T: Element>(
-    path: impl AsRef<Path>,
+    location: impl Into<UrlPath>,
     dataset: &str,
     chunks: impl Into<ChunkSpec>,
 ) -> Result<Array<T>> {
-    let path = path.as_ref().to_path_buf();
+    let path = location.into().require_local("HDF5")?;
     let ctx = Hdf5Dataset {
         path: path.clone(),
         dataset: dataset.to_string(),
@@ -183,11 +186,16 @@ pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFai
     Ok(Value::new(()))
 }
 
-/// Write `array` to dataset `dataset` of the HDF5 file at `path` (created, or opened and the
-/// dataset replaced), one task per chunk: chunks are computed and written as they come.
-pub fn write<T: Element>(array: &Array<T>, path: impl AsRef<Path>, dataset: &str) -> Result<()> {
+/// Write `array` to dataset `dataset` of the HDF5 file at `location` (created, or opened and
+/// the dataset replaced), one task per chunk: chunks are computed and written as they come.
+/// The file must be local, as for [`read`].
+pub fn write<T: Element>(
+    array: &Array<T>,
+    location: impl Into<UrlPath>,
+    dataset: &str,
+) -> Result<()> {
     array.meta.require_known("to_hdf5")?;
-    let path = path.as_ref().to_path_buf();
+    let path: PathBuf = location.into().require_local("HDF5")?;
     let ctx = Hdf5Dataset {
         path: path.clone(),
         dataset: dataset.to_string(),

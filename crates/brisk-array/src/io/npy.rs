@@ -1,5 +1,13 @@
 //! numpy's `.npy` files (format 1.0/2.0, little-endian, C order), read and written one chunk
-//! per task with positioned reads and writes: no step holds the whole array.
+//! per task: no step holds the whole array.
+//!
+//! Files are named by [`UrlPath`]: a local path or any URL brisk-io reads (`s3://…`). A
+//! chunk is read as byte ranges, one per contiguous run of the chunk in the file: positioned
+//! reads on one open file for local files, ranged requests (runs close together merged) for
+//! objects. A local file is written with one positioned write per run as chunks are computed.
+//! An object is written as a multipart upload whose parts are bands of whole rows (axis 0),
+//! each part put by its own task as soon as the chunks it covers are computed, in any order:
+//! memory stays bounded by a few bands, never the whole array (see [`write`]).
 //!
 //! ```
 //! use brisk_core::Collection;
@@ -14,15 +22,14 @@
 //! ```
 
 use std::fs::File;
-use std::io::Read;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use brisk_core::{Arg, ComputeOptions, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
+use super::UrlPath;
 use crate::array::{Array, BlockwiseBody, for_each_block};
 use crate::chunks::{self, ChunkSpec};
 use crate::dtype::{DType, Element, with_dtype};
@@ -37,8 +44,8 @@ pub(crate) const WRITE: &str = "brisk_array::npy_write";
 /// An `.npy` file's layout (what read and write tasks carry).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NpyFile {
-    /// The file.
-    pub path: PathBuf,
+    /// The file or object.
+    pub location: UrlPath,
     /// Element type.
     pub dtype: DType,
     /// Shape.
@@ -48,41 +55,60 @@ pub struct NpyFile {
 }
 brisk_core::data!(NpyFile, serde);
 
-fn bad(path: &Path, reason: impl Into<String>) -> ArrayError {
+pub(crate) fn bad(location: &UrlPath, reason: impl Into<String>) -> ArrayError {
     ArrayError::Format {
-        path: path.to_path_buf(),
+        path: location.display_path(),
         format: ".npy",
         reason: reason.into(),
     }
 }
 
-/// Read the header of the `.npy` file at `path`.
-pub fn header(path: impl AsRef<Path>) -> Result<NpyFile> {
-    let path = path.as_ref();
-    let mut f = File::open(path).map_err(|e| ArrayError::io("cannot open", path, e))?;
-    let mut pre = [0u8; 10];
-    f.read_exact(&mut pre)
-        .map_err(|_| bad(path, "too short for a header"))?;
-    if &pre[..6] != b"\x93NUMPY" {
-        return Err(bad(path, "missing the \\x93NUMPY magic"));
+/// How much of a file [`header`] reads at first (headers are usually 128 bytes).
+const HEADER_PROBE: u64 = 4096;
+
+/// Read the header of the `.npy` file at `location` (a path or URL).
+pub fn header(location: impl Into<UrlPath>) -> Result<NpyFile> {
+    let loc = location.into();
+    let (url, storage) = (loc.url(), loc.storage());
+    let mut head = storage.read_range(url, 0, HEADER_PROBE)?;
+    let (hlen, start) = header_len(&loc, &head)?;
+    let need = start + hlen;
+    if (head.len() as u64) < need && head.len() as u64 == HEADER_PROBE {
+        head.extend(storage.read_range(url, HEADER_PROBE, need - HEADER_PROBE)?);
     }
-    let (hlen, start) = match pre[6] {
-        1 => (usize::from(u16::from_le_bytes([pre[8], pre[9]])), 10u64),
+    parse_header(loc, &head)
+}
+
+/// The header's length and where it starts, from the preamble.
+fn header_len(loc: &UrlPath, pre: &[u8]) -> Result<(u64, u64)> {
+    if pre.len() < 10 {
+        return Err(bad(loc, "too short for a header"));
+    }
+    if &pre[..6] != b"\x93NUMPY" {
+        return Err(bad(loc, "missing the \\x93NUMPY magic"));
+    }
+    match pre[6] {
+        1 => Ok((u64::from(u16::from_le_bytes([pre[8], pre[9]])), 10)),
         2 | 3 => {
-            let mut more = [0u8; 2];
-            f.read_exact(&mut more)
-                .map_err(|_| bad(path, "truncated header"))?;
-            (
-                u32::from_le_bytes([pre[8], pre[9], more[0], more[1]]) as usize,
-                12u64,
-            )
+            if pre.len() < 12 {
+                return Err(bad(loc, "truncated header"));
+            }
+            Ok((
+                u64::from(u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]])),
+                12,
+            ))
         }
-        v => return Err(bad(path, format!("unsupported format version {v}"))),
-    };
-    let mut h = vec![0u8; hlen];
-    f.read_exact(&mut h)
-        .map_err(|_| bad(path, "truncated header"))?;
-    let h = String::from_utf8_lossy(&h);
+        v => Err(bad(loc, format!("unsupported format version {v}"))),
+    }
+}
+
+fn parse_header(loc: UrlPath, bytes: &[u8]) -> Result<NpyFile> {
+    let (hlen, start) = header_len(&loc, bytes)?;
+    let end = start + hlen;
+    if (bytes.len() as u64) < end {
+        return Err(bad(&loc, "truncated header"));
+    }
+    let h = String::from_utf8_lossy(&bytes[start as usize..end as usize]);
     let field = |k: &str| -> Option<String> {
         let i = h.find(&format!("'{k}'"))?;
         let rest = h[i + k.len() + 2..]
@@ -91,41 +117,41 @@ pub fn header(path: impl AsRef<Path>) -> Result<NpyFile> {
             .trim_start();
         Some(rest.to_string())
     };
-    let descr = field("descr").ok_or_else(|| bad(path, "no 'descr' in the header"))?;
+    let descr = field("descr").ok_or_else(|| bad(&loc, "no 'descr' in the header"))?;
     let descr = descr.trim_start_matches('\'');
     let descr = &descr[..descr.find('\'').unwrap_or(0)];
     let dtype = DType::from_npy_descr(descr)
-        .ok_or_else(|| bad(path, format!("element type {descr:?} is not supported (little-endian bool, u8, i32, i64, u64, f32, f64 are)")))?;
+        .ok_or_else(|| bad(&loc, format!("element type {descr:?} is not supported (little-endian bool, u8, i32, i64, u64, f32, f64 are)")))?;
     let fortran =
-        field("fortran_order").ok_or_else(|| bad(path, "no 'fortran_order' in the header"))?;
+        field("fortran_order").ok_or_else(|| bad(&loc, "no 'fortran_order' in the header"))?;
     if fortran.starts_with("True") {
         return Err(bad(
-            path,
+            &loc,
             "Fortran-ordered arrays are not supported; save it in C order",
         ));
     }
-    let shape_txt = field("shape").ok_or_else(|| bad(path, "no 'shape' in the header"))?;
+    let shape_txt = field("shape").ok_or_else(|| bad(&loc, "no 'shape' in the header"))?;
     let inner = shape_txt
         .strip_prefix('(')
         .and_then(|s| s.split(')').next())
-        .ok_or_else(|| bad(path, "malformed shape"))?;
+        .ok_or_else(|| bad(&loc, "malformed shape"))?;
     let shape = inner
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.trim_end_matches('L').parse::<usize>())
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|_| bad(path, format!("malformed shape {inner:?}")))?;
+        .map_err(|_| bad(&loc, format!("malformed shape {inner:?}")))?;
     Ok(NpyFile {
-        path: path.to_path_buf(),
+        location: loc,
         dtype,
         shape,
-        offset: start + hlen as u64,
+        offset: end,
     })
 }
 
 /// Contiguous runs of a region in C order: (first flat index, length) pairs.
-fn runs(shape: &[usize], loc: &ChunkLoc) -> Vec<(usize, usize)> {
+pub(crate) fn runs(shape: &[usize], loc: &ChunkLoc) -> Vec<(usize, usize)> {
     let n = shape.len();
     if n == 0 {
         return vec![(0, 1)];
@@ -161,23 +187,25 @@ fn runs(shape: &[usize], loc: &ChunkLoc) -> Vec<(usize, usize)> {
     out
 }
 
-/// A chunked array over the `.npy` file at `path`, read one chunk per task.
-pub fn read<T: Element>(path: impl AsRef<Path>, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
-    let h = header(&path)?;
+/// A chunked array over the `.npy` file at `location` (a local path or a URL such as
+/// `s3://bucket/x.npy`), read one chunk per task.
+pub fn read<T: Element>(
+    location: impl Into<UrlPath>,
+    chunks: impl Into<ChunkSpec>,
+) -> Result<Array<T>> {
+    let h = header(location)?;
     if h.dtype != T::DTYPE {
         return Err(ArrayError::WrongDType {
-            what: format!("{}", h.path.display()),
+            what: h.location.url().to_string(),
             expected: T::DTYPE,
             found: h.dtype,
         });
     }
-    let len = std::fs::metadata(&h.path)
-        .map_err(|e| ArrayError::io("cannot read", &h.path, e))?
-        .len();
+    let len = h.location.storage().size(h.location.url())?;
     let need = h.offset + (h.shape.iter().product::<usize>() * h.dtype.itemsize()) as u64;
     if len < need {
         return Err(bad(
-            &h.path,
+            &h.location,
             format!("{len} bytes, but the header promises {need}"),
         ));
     }
@@ -197,19 +225,18 @@ pub fn read<T: Element>(path: impl AsRef<Path>, chunks: impl Into<ChunkSpec>) ->
 }
 
 fn read_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc) -> Result<ArrayD<T>> {
-    let f = File::open(&h.path).map_err(|e| ArrayError::io("cannot open", &h.path, e))?;
     let item = T::DTYPE.itemsize();
     let total: usize = loc.shape.iter().product();
     let mut bytes = vec![0u8; total * item];
-    let mut at = 0;
-    for (flat, len) in runs(&h.shape, loc) {
-        let buf = &mut bytes[at..at + len * item];
-        f.read_exact_at(buf, h.offset + (flat * item) as u64)
-            .map_err(|e| ArrayError::io("cannot read", &h.path, e))?;
-        at += len * item;
-    }
-    let v = T::read_le(&bytes).ok_or_else(|| bad(&h.path, "a bool byte other than 0 or 1"))?;
-    ArrayD::from_shape_vec(IxDyn(&loc.shape), v).map_err(|e| bad(&h.path, e.to_string()))
+    let byte_runs: Vec<(u64, usize)> = runs(&h.shape, loc)
+        .into_iter()
+        .map(|(flat, len)| (h.offset + (flat * item) as u64, len * item))
+        .collect();
+    h.location
+        .storage()
+        .read_ranges_into(h.location.url(), &byte_runs, &mut bytes)?;
+    let v = T::read_le(&bytes).ok_or_else(|| bad(&h.location, "a bool byte other than 0 or 1"))?;
+    ArrayD::from_shape_vec(IxDyn(&loc.shape), v).map_err(|e| bad(&h.location, e.to_string()))
 }
 
 pub(crate) fn read_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
@@ -236,10 +263,11 @@ fn write_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc, chunk: &Value) -> Result
             found: a.shape().to_vec(),
         });
     }
+    let path = h.location.require_local(".npy positioned write")?;
     let f = std::fs::OpenOptions::new()
         .write(true)
-        .open(&h.path)
-        .map_err(|e| ArrayError::io("cannot open", &h.path, e))?;
+        .open(&path)
+        .map_err(|e| ArrayError::io("cannot open", &path, e))?;
     let std = a.as_standard_layout();
     let data = std.as_slice().unwrap_or(&[]);
     let item = T::DTYPE.itemsize();
@@ -249,7 +277,7 @@ fn write_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc, chunk: &Value) -> Result
         bytes.clear();
         T::write_le(&data[at..at + len], &mut bytes);
         f.write_all_at(&bytes, h.offset + (flat * item) as u64)
-            .map_err(|e| ArrayError::io("cannot write", &h.path, e))?;
+            .map_err(|e| ArrayError::io("cannot write", &path, e))?;
         at += len;
     }
     Ok(())
@@ -271,7 +299,7 @@ pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFai
     Ok(Value::new(()))
 }
 
-fn header_bytes(dtype: DType, shape: &[usize]) -> Vec<u8> {
+pub(crate) fn header_bytes(dtype: DType, shape: &[usize]) -> Vec<u8> {
     let shape_txt = match shape {
         [a] => format!("({a},)"),
         _ => format!(
@@ -296,13 +324,24 @@ fn header_bytes(dtype: DType, shape: &[usize]) -> Vec<u8> {
     out
 }
 
-/// Write `array` to a `.npy` file at `path`, one positioned write per chunk as chunks are
-/// computed.
-pub fn write<T: Element>(array: &Array<T>, path: impl AsRef<Path>) -> Result<()> {
+/// Write `array` as a `.npy` file at `location` (a local path or a URL such as
+/// `s3://bucket/x.npy`), chunk by chunk as chunks are computed.
+///
+/// A local file is created at its full size and each chunk is written in place with one
+/// positioned write per contiguous run. An object is written as one multipart upload: the
+/// file is cut into parts of whole rows (axis 0) of 8 to 32 MiB (S3 wants 5 MiB), at band
+/// boundaries of the chunk grid where possible; each part is a task that depends on the
+/// chunks it covers and uploads as soon as they are computed, in any order. Memory is bounded
+/// by the parts in flight and the chunks they wait for (about one band of chunks along axis 0
+/// per running part), never the whole array. A failed write aborts the upload.
+pub fn write<T: Element>(array: &Array<T>, location: impl Into<UrlPath>) -> Result<()> {
     let meta = &array.meta;
     meta.require_known("to_npy")?;
-    let path = path.as_ref().to_path_buf();
+    let location = location.into();
     let head = header_bytes(T::DTYPE, &meta.shape);
+    let Some(path) = location.local_path()? else {
+        return super::npy_parts::write_object(array, &location, head);
+    };
     let total = head.len() as u64 + (array.size() * T::DTYPE.itemsize()) as u64;
     {
         let f = File::create(&path).map_err(|e| ArrayError::io("cannot create", &path, e))?;
@@ -312,7 +351,7 @@ pub fn write<T: Element>(array: &Array<T>, path: impl AsRef<Path>) -> Result<()>
             .map_err(|e| ArrayError::io("cannot size", &path, e))?;
     }
     let h = Value::new(NpyFile {
-        path,
+        location: location.clone(),
         dtype: T::DTYPE,
         shape: meta.shape.clone(),
         offset: head.len() as u64,
@@ -338,9 +377,6 @@ pub fn write<T: Element>(array: &Array<T>, path: impl AsRef<Path>) -> Result<()>
         ));
         keys.push(key);
     });
-    if meta.shape.is_empty() {
-        // A 0-d array has one chunk with key index [].
-    }
     let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![meta.layer()?]);
     let graph = brisk_core::layer::materialize(&[&layer]);
     brisk_core::default_scheduler()?.get(&graph, &keys, &ComputeOptions::optimized())?;

@@ -1,6 +1,11 @@
-//! Zarr (v3) arrays on the local filesystem through the `zarrs` crate, read and written one
-//! chunk per task. Writing uses the brisk chunks as the Zarr chunk grid (irregular chunks are
-//! made regular first), so tasks never touch the same Zarr chunk.
+//! Zarr (v3) arrays through the `zarrs` crate, read and written one chunk per task. Writing
+//! uses the brisk chunks as the Zarr chunk grid (irregular chunks are made regular first), so
+//! tasks never touch the same Zarr chunk.
+//!
+//! The array lives in a local directory, or under a prefix of an object store
+//! (`s3://bucket/x.zarr`, with the storage options of its [`UrlPath`]): local directories use
+//! zarrs' filesystem store, objects go through brisk-io's object_store client
+//! (`zarrs_object_store`), driven by brisk-io's runtime.
 //!
 //! ```
 //! use brisk_core::Collection;
@@ -15,14 +20,21 @@
 //! ```
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use brisk_core::{Arg, ComputeOptions, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
+use brisk_io::object_store::prefix::PrefixStore;
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 use zarrs::array::{Array as ZArray, ArrayBuilder, DataType, data_type};
 use zarrs::filesystem::FilesystemStore;
+use zarrs::storage::ReadableWritableListableStorage;
+use zarrs::storage::storage_adapter::async_to_sync::{
+    AsyncToSyncBlockOn, AsyncToSyncStorageAdapter,
+};
+use zarrs_object_store::AsyncObjectStore;
+
+use super::UrlPath;
 
 use crate::array::{Array, BlockwiseBody, for_each_block};
 use crate::chunks::{self, AxisChunks, ChunkSpec};
@@ -35,18 +47,42 @@ pub(crate) const READ: &str = "brisk_array::zarr_read";
 /// `(store, loc, chunk) -> ()`
 pub(crate) const WRITE: &str = "brisk_array::zarr_write";
 
-/// A Zarr array in a directory (what read and write tasks carry).
+/// A Zarr array in a directory or under an object store prefix (what read and write tasks
+/// carry).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ZarrArray {
-    /// The directory.
-    pub path: PathBuf,
+    /// The directory or prefix.
+    pub location: UrlPath,
     /// Element type.
     pub dtype: DType,
 }
 brisk_core::data!(ZarrArray, serde);
 
-fn zerr(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> ArrayError {
-    ArrayError::storage(format!("Zarr array {}", path.display()), e)
+fn zerr(location: &UrlPath, e: impl std::error::Error + Send + Sync + 'static) -> ArrayError {
+    ArrayError::storage(format!("Zarr array {location}"), e)
+}
+
+/// zarrs' synchronous API over object_store's futures, on brisk-io's runtime.
+struct BriskBlockOn;
+
+impl AsyncToSyncBlockOn for BriskBlockOn {
+    fn block_on<F: core::future::Future>(&self, future: F) -> F::Output {
+        brisk_io::block_on(future)
+    }
+}
+
+/// The zarrs store for `location`: its directory, or its prefix in an object store.
+fn store(location: &UrlPath) -> Result<ReadableWritableListableStorage> {
+    if let Some(path) = location.local_path()? {
+        let fs = FilesystemStore::new(&path).map_err(|e| zerr(location, e))?;
+        return Ok(Arc::new(fs));
+    }
+    let (client, prefix) = location.storage().object_store(location.url())?;
+    let prefixed = PrefixStore::new(client, prefix);
+    Ok(Arc::new(AsyncToSyncStorageAdapter::new(
+        Arc::new(AsyncObjectStore::new(prefixed)),
+        BriskBlockOn,
+    )))
 }
 
 fn zdtype(d: DType) -> DataType {
@@ -61,27 +97,31 @@ fn zdtype(d: DType) -> DataType {
     }
 }
 
-fn open(path: &Path) -> Result<ZArray<FilesystemStore>> {
-    let store = FilesystemStore::new(path).map_err(|e| zerr(path, e))?;
-    ZArray::open(Arc::new(store), "/").map_err(|e| zerr(path, e))
+type ZStore = dyn zarrs::storage::ReadableWritableListableStorageTraits;
+
+fn open(location: &UrlPath) -> Result<ZArray<ZStore>> {
+    ZArray::open(store(location)?, "/").map_err(|e| zerr(location, e))
 }
 
-/// A chunked array over the Zarr array in directory `path`. `"auto"` chunks follow the Zarr
-/// chunk grid.
-pub fn read<T: Element>(path: impl AsRef<Path>, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
-    let path = path.as_ref().to_path_buf();
-    let z = open(&path)?;
+/// A chunked array over the Zarr array in directory (or object store prefix) `location`.
+/// `"auto"` chunks follow the Zarr chunk grid.
+pub fn read<T: Element>(
+    location: impl Into<UrlPath>,
+    chunks: impl Into<ChunkSpec>,
+) -> Result<Array<T>> {
+    let location = location.into();
+    let z = open(&location)?;
     let found = DType::ALL
         .into_iter()
         .find(|d| zdtype(*d) == *z.data_type())
         .ok_or_else(|| ArrayError::Format {
-            path: path.clone(),
+            path: location.display_path(),
             format: "Zarr",
             reason: format!("element type {:?} is not supported", z.data_type()),
         })?;
     if found != T::DTYPE {
         return Err(ArrayError::WrongDType {
-            what: format!("Zarr array {}", path.display()),
+            what: format!("Zarr array {location}"),
             expected: T::DTYPE,
             found,
         });
@@ -105,7 +145,7 @@ pub fn read<T: Element>(path: impl AsRef<Path>, chunks: impl Into<ChunkSpec>) ->
         chunks: chunks.clone(),
         func: crate::kernels::func(READ, "read-zarr"),
         program: Value::new(ZarrArray {
-            path,
+            location,
             dtype: T::DTYPE,
         }),
         inputs: vec![],
@@ -119,7 +159,7 @@ fn read_typed<T: Element + zarrs::array::ElementOwned>(
     z: &ZarrArray,
     loc: &ChunkLoc,
 ) -> Result<ArrayD<T>> {
-    let a = open(&z.path)?;
+    let a = open(&z.location)?;
     let subset: Vec<Range<u64>> = loc
         .start
         .iter()
@@ -128,7 +168,7 @@ fn read_typed<T: Element + zarrs::array::ElementOwned>(
         .collect();
     let v: Vec<T> = a
         .retrieve_array_subset(&subset)
-        .map_err(|e| zerr(&z.path, e))?;
+        .map_err(|e| zerr(&z.location, e))?;
     ArrayD::from_shape_vec(IxDyn(&loc.shape), v)
         .map_err(|e| ArrayError::invalid("chunk", e.to_string()))
 }
@@ -156,7 +196,7 @@ fn write_typed<T: Element + zarrs::array::Element>(
     let a = chunk
         .downcast_ref::<ArrayD<T>>()
         .map_err(|m| ArrayError::invalid("chunk", m.to_string()))?;
-    let za = open(&z.path)?;
+    let za = open(&z.location)?;
     let std = a.as_standard_layout();
     let data: Vec<T> = std.iter().copied().collect();
     // Edge chunks are smaller than the grid's, so write the region (one task per Zarr chunk,
@@ -168,7 +208,7 @@ fn write_typed<T: Element + zarrs::array::Element>(
         .map(|(&s, &n)| s as u64..(s + n) as u64)
         .collect();
     za.store_array_subset(&subset, &data)
-        .map_err(|e| zerr(&z.path, e))
+        .map_err(|e| zerr(&z.location, e))
 }
 
 pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
@@ -187,11 +227,14 @@ pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFai
     Ok(Value::new(()))
 }
 
-/// Write `array` as a Zarr v3 array in directory `path` (created), one task per chunk.
-pub fn write<T: Element>(array: &Array<T>, path: impl AsRef<Path>) -> Result<()> {
+/// Write `array` as a Zarr v3 array in directory (created) or object store prefix `location`,
+/// one task per chunk.
+pub fn write<T: Element>(array: &Array<T>, location: impl Into<UrlPath>) -> Result<()> {
     array.meta.require_known("to_zarr")?;
-    let path = path.as_ref().to_path_buf();
-    std::fs::create_dir_all(&path).map_err(|e| ArrayError::io("cannot create", &path, e))?;
+    let location = location.into();
+    if let Some(path) = location.local_path()? {
+        std::fs::create_dir_all(&path).map_err(|e| ArrayError::io("cannot create", &path, e))?;
+    }
     let size = array.chunksize();
     let regular: Vec<Vec<usize>> = array
         .shape()
@@ -200,7 +243,7 @@ pub fn write<T: Element>(array: &Array<T>, path: impl AsRef<Path>) -> Result<()>
         .map(|(&d, &c)| chunks::regular(d, c.max(1)))
         .collect();
     let meta = crate::rechunk::rechunk_meta(&array.meta, regular)?;
-    let store = Arc::new(FilesystemStore::new(&path).map_err(|e| zerr(&path, e))?);
+    let store = store(&location)?;
     let mut fill = Vec::new();
     T::write_le(&[T::default()], &mut fill);
     let shape: Vec<u64> = meta.shape.iter().map(|&d| d as u64).collect();
@@ -212,10 +255,10 @@ pub fn write<T: Element>(array: &Array<T>, path: impl AsRef<Path>) -> Result<()>
         zarrs::array::FillValue::from(fill),
     )
     .build(store, "/")
-    .map_err(|e| zerr(&path, e))?;
-    za.store_metadata().map_err(|e| zerr(&path, e))?;
+    .map_err(|e| zerr(&location, e))?;
+    za.store_metadata().map_err(|e| zerr(&location, e))?;
     let z = Value::new(ZarrArray {
-        path,
+        location,
         dtype: T::DTYPE,
     });
     let name = tokenize("store-zarr");
