@@ -83,7 +83,7 @@ impl DataFrame {
         }
         let n = parts.len();
         let values = parts.into_iter().map(partition::value).collect();
-        let src = crate::io::memory::frames(values, schema.clone(), "from-polars");
+        let src = crate::io::memory::frames(values, "from-polars");
         Ok(Self::from_node(Node::new(
             Op::Scan {
                 source: src,
@@ -381,7 +381,7 @@ impl DataFrame {
             &self.output_keys(),
             &ComputeOptions::optimized(),
         )?;
-        let src = crate::io::memory::frames(values, self.node.schema.clone(), "persisted");
+        let src = crate::io::memory::frames(values, "persisted");
         Ok(Self::from_node(Node::new(
             Op::Scan {
                 source: src,

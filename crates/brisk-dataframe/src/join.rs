@@ -196,3 +196,202 @@ pub(crate) fn lower(
     }
     nodes
 }
+
+/// Options of [`crate::DataFrame::join_with`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct JoinOptions {
+    how: How,
+    left_on: Vec<String>,
+    right_on: Vec<String>,
+    suffix: String,
+    broadcast: Option<bool>,
+    npartitions: Option<usize>,
+    method: Option<crate::ShuffleMethod>,
+    nulls_equal: bool,
+}
+
+impl JoinOptions {
+    /// Join on `left_on` (left side) and `right_on` (right side).
+    pub fn new(
+        left_on: impl crate::IntoColumns,
+        right_on: impl crate::IntoColumns,
+        how: How,
+    ) -> JoinOptions {
+        JoinOptions {
+            how,
+            left_on: left_on.into_columns(),
+            right_on: right_on.into_columns(),
+            suffix: "_right".into(),
+            broadcast: None,
+            npartitions: None,
+            method: None,
+            nulls_equal: false,
+        }
+    }
+
+    /// The suffix of right columns whose names clash with left ones (default `"_right"`).
+    pub fn suffix(mut self, s: impl Into<String>) -> Self {
+        self.suffix = s.into();
+        self
+    }
+
+    /// Force (`Some(true)`) or forbid (`Some(false)`) broadcasting the smaller side; by default
+    /// a side with one partition is broadcast.
+    pub fn broadcast(mut self, b: Option<bool>) -> Self {
+        self.broadcast = b;
+        self
+    }
+
+    /// Partitions of a shuffled join's result (default: the larger side's count).
+    pub fn npartitions(mut self, n: usize) -> Self {
+        self.npartitions = Some(n);
+        self
+    }
+
+    /// How the shuffle moves data (default: `BRISK_SHUFFLE`, else disk).
+    pub fn shuffle_method(mut self, m: crate::ShuffleMethod) -> Self {
+        self.method = Some(m);
+        self
+    }
+
+    /// Let null keys match each other (as pandas does).
+    pub fn nulls_equal(mut self, yes: bool) -> Self {
+        self.nulls_equal = yes;
+        self
+    }
+}
+
+impl crate::DataFrame {
+    /// Join with `other` on columns of the same names: `a.merge(&b, "id", How::Left)`.
+    pub fn merge(
+        &self,
+        other: &crate::DataFrame,
+        on: impl crate::IntoColumns,
+        how: How,
+    ) -> Result<crate::DataFrame> {
+        let on = on.into_columns();
+        self.join_with(other, JoinOptions::new(on.clone(), on, how))
+    }
+
+    /// Join with `other` on `left_on` = `right_on`.
+    pub fn join(
+        &self,
+        other: &crate::DataFrame,
+        left_on: impl crate::IntoColumns,
+        right_on: impl crate::IntoColumns,
+        how: How,
+    ) -> Result<crate::DataFrame> {
+        self.join_with(other, JoinOptions::new(left_on, right_on, how))
+    }
+
+    /// Join with `other` as `options` say. A side with one partition (or any side, with
+    /// `broadcast(Some(true))`) is broadcast to every partition of the other when the join kind
+    /// allows it; otherwise both sides are shuffled by a hash of their keys.
+    pub fn join_with(&self, other: &crate::DataFrame, o: JoinOptions) -> Result<crate::DataFrame> {
+        use crate::node::{Node, Op};
+        use crate::shuffle::Partitioner;
+        let (ls, rs) = (self.schema(), other.schema());
+        if o.left_on.is_empty() || o.left_on.len() != o.right_on.len() {
+            return Err(DataFrameError::invalid(
+                "join keys",
+                format!(
+                    "give the same positive number of left and right keys (got {} and {})",
+                    o.left_on.len(),
+                    o.right_on.len()
+                ),
+            ));
+        }
+        crate::reduce::check_columns("join (left keys)", &ls, &o.left_on)?;
+        crate::reduce::check_columns("join (right keys)", &rs, &o.right_on)?;
+        let (nl, nr) = (self.npartitions(), other.npartitions());
+        let broadcast_right = o.how.can_broadcast_right()
+            && match o.broadcast {
+                Some(true) => nr <= nl,
+                Some(false) => false,
+                None => nr == 1,
+            };
+        let broadcast_left = !broadcast_right
+            && o.how.can_broadcast_left()
+            && match o.broadcast {
+                Some(true) => nl <= nr,
+                Some(false) => false,
+                None => nl == 1,
+            };
+        if o.broadcast == Some(true) && !broadcast_left && !broadcast_right {
+            return Err(DataFrameError::invalid(
+                "broadcast",
+                format!(
+                    "a {:?} join cannot broadcast its smaller side; use broadcast(None)",
+                    o.how
+                ),
+            ));
+        }
+        let mut spec = JoinSpec {
+            left_on: o.left_on.clone(),
+            right_on: o.right_on.clone(),
+            how: o.how,
+            suffix: o.suffix.clone(),
+            nulls_equal: o.nulls_equal,
+            strategy: JoinStrategy::Partitionwise,
+        };
+        let schema = spec
+            .output_schema(&ls, &rs)
+            .map_err(DataFrameError::polars("join"))?;
+        let (left, right, n) = if nl == 1 && nr == 1 {
+            (self.clone(), other.clone(), 1)
+        } else if broadcast_right {
+            spec.strategy = JoinStrategy::BroadcastRight;
+            (self.clone(), other.clone(), nl)
+        } else if broadcast_left {
+            spec.strategy = JoinStrategy::BroadcastLeft;
+            (self.clone(), other.clone(), nr)
+        } else {
+            let n = o.npartitions.unwrap_or(nl.max(nr));
+            if n == 0 {
+                return Err(DataFrameError::invalid("npartitions", "must be at least 1"));
+            }
+            let mut cast = Vec::new();
+            for (l, r) in o.left_on.iter().zip(&o.right_on) {
+                let (a, b) = (ls.get(l).cloned(), rs.get(r).cloned());
+                let (Some(a), Some(b)) = (a, b) else { continue };
+                let t = polars_core::utils::try_get_supertype(&a, &b)
+                    .map_err(DataFrameError::polars("join (key types)"))?;
+                cast.push(t);
+            }
+            let method = match o.method {
+                Some(m) => m,
+                None => crate::ShuffleMethod::from_env()?,
+            };
+            let l = self.shuffle_node(
+                Partitioner::Hash {
+                    columns: o.left_on.clone(),
+                    cast: cast.clone(),
+                    npartitions: n,
+                },
+                None,
+                method,
+            );
+            let r = other.shuffle_node(
+                Partitioner::Hash {
+                    columns: o.right_on.clone(),
+                    cast,
+                    npartitions: n,
+                },
+                None,
+                method,
+            );
+            (l, r, n)
+        };
+        Ok(crate::DataFrame::from_node(Node::new(
+            Op::Join {
+                left: Arc::clone(&left.node),
+                right: Arc::clone(&right.node),
+                spec: Arc::new(spec),
+            },
+            schema,
+            n,
+            None,
+        )))
+    }
+}

@@ -68,6 +68,7 @@ mod repartition;
 mod scalar;
 mod series;
 mod shuffle;
+mod sort;
 mod source;
 mod steps;
 
@@ -77,7 +78,7 @@ pub use frame::{DataFrame, concat};
 pub use groupby::{DEFAULT_SPLIT_EVERY, GroupBy, IntoColumns, SeriesGroupBy};
 pub use io::DEFAULT_BLOCKSIZE;
 pub use io::csv::{ReadCsv, read_csv};
-pub use join::How;
+pub use join::{How, JoinOptions};
 pub use node::Divisions;
 pub use scalar::{FromAnyValue, Scalar};
 pub use series::Series;

@@ -48,8 +48,6 @@ pub struct Divisions {
 pub(crate) trait ScanSource: Send + Sync {
     /// The layer name prefix (`"read-csv"`).
     fn label(&self) -> &'static str;
-    /// The schema of every partition before projection.
-    fn schema(&self) -> &SchemaRef;
     /// The number of partitions.
     fn npartitions(&self) -> usize;
     /// Whether the source can read only some columns.

@@ -7,8 +7,7 @@
 //! Used by `describe` and to pick the boundaries of `sort_values` / `set_index`.
 
 use polars::prelude::{
-    DataFrame as PlFrame, DataType, IdxCa, IdxSize, NamedFrom, PolarsResult, Series, SortOptions,
-    df,
+    DataFrame as PlFrame, IdxCa, IdxSize, NamedFrom, PolarsResult, Series, SortOptions, df,
 };
 use serde::{Deserialize, Serialize};
 
@@ -124,11 +123,6 @@ impl QuantileSpec {
             ))?
         };
         df!("quantile" => self.probs.clone(), VALUE => values)
-    }
-
-    /// The output schema's value type for an input column of type `dtype`.
-    pub fn value_dtype(dtype: &DataType) -> DataType {
-        dtype.clone()
     }
 }
 

@@ -439,3 +439,65 @@ pub(crate) fn lower(
     }
     nodes
 }
+
+impl crate::frame::DataFrame {
+    pub(crate) fn shuffle_node(
+        &self,
+        partitioner: Partitioner,
+        boundaries: Option<crate::node::NodeRef>,
+        method: ShuffleMethod,
+    ) -> crate::frame::DataFrame {
+        let n = partitioner.npartitions();
+        crate::frame::DataFrame::from_node(crate::node::Node::new(
+            crate::node::Op::Shuffle {
+                input: Arc::clone(&self.node),
+                partitioner: Arc::new(partitioner),
+                boundaries,
+                method,
+            },
+            self.node.schema.clone(),
+            n,
+            None,
+        ))
+    }
+
+    /// Move rows so that equal values of `on` share a partition (hash partitioning into
+    /// `npartitions`, default: as many as now). Uses `BRISK_SHUFFLE` (`disk` or `tasks`).
+    pub fn shuffle(
+        &self,
+        on: impl crate::groupby::IntoColumns,
+        npartitions: Option<usize>,
+    ) -> Result<crate::frame::DataFrame> {
+        self.shuffle_with(on, npartitions, ShuffleMethod::from_env()?)
+    }
+
+    /// [`Self::shuffle`] with an explicit method.
+    pub fn shuffle_with(
+        &self,
+        on: impl crate::groupby::IntoColumns,
+        npartitions: Option<usize>,
+        method: ShuffleMethod,
+    ) -> Result<crate::frame::DataFrame> {
+        let columns = on.into_columns();
+        crate::reduce::check_columns("shuffle", &self.node.schema, &columns)?;
+        if columns.is_empty() {
+            return Err(DataFrameError::invalid(
+                "shuffle",
+                "give at least one column",
+            ));
+        }
+        let n = npartitions.unwrap_or(self.node.npartitions);
+        if n == 0 {
+            return Err(DataFrameError::invalid("npartitions", "must be at least 1"));
+        }
+        Ok(self.shuffle_node(
+            Partitioner::Hash {
+                columns,
+                cast: Vec::new(),
+                npartitions: n,
+            },
+            None,
+            method,
+        ))
+    }
+}

@@ -39,3 +39,31 @@ fn smoke() -> anyhow::Result<()> {
     println!("{}", ddf.column("s")?.value_counts()?.compute()?);
     Ok(())
 }
+
+#[test]
+fn smoke_join_sort() -> anyhow::Result<()> {
+    use brisk_dataframe::{How, JoinOptions, ShuffleMethod};
+    let _ = brisk_local::LocalScheduler::threaded();
+    let a = df!("id" => (0..100i64).collect::<Vec<_>>(), "x" => (0..100i64).map(|i| i * 2).collect::<Vec<_>>())?;
+    let b = df!("id" => (0..100i64).rev().step_by(3).collect::<Vec<_>>(), "y" => (0..34i64).collect::<Vec<_>>())?;
+    let da = DataFrame::from_polars(a, 4)?;
+    let db = DataFrame::from_polars(b, 3)?;
+    for m in [ShuffleMethod::Disk, ShuffleMethod::Tasks] {
+        let j = da.join_with(
+            &db,
+            JoinOptions::new("id", "id", How::Inner).shuffle_method(m),
+        )?;
+        println!("{j}");
+        let r = j.compute()?;
+        println!("{}", r.sort(["id"], Default::default())?.head(Some(5)));
+        assert_eq!(r.height(), 34);
+    }
+    let s = da.sort_values("x", true)?;
+    let r = s.compute()?;
+    println!("{}", r.head(Some(3)));
+    let si = db.set_index("id")?;
+    println!("{si}");
+    let r = si.compute()?;
+    println!("{}", r.head(Some(3)));
+    Ok(())
+}

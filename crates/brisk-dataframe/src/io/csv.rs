@@ -143,15 +143,11 @@ struct CsvScan {
     files: Vec<FileInfo>,
     blocks: Vec<Block>,
     options: Arc<CsvOptions>,
-    schema: SchemaRef,
 }
 
 impl ScanSource for CsvScan {
     fn label(&self) -> &'static str {
         "read-csv"
-    }
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
     }
     fn npartitions(&self) -> usize {
         self.blocks.len()
@@ -345,7 +341,6 @@ impl ReadCsv {
             files,
             blocks,
             options,
-            schema: schema.clone(),
         };
         Ok(DataFrame::from_node(Node::new(
             Op::Scan {

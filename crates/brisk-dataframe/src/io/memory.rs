@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use brisk_core::{Node as GNode, Value};
-use polars::prelude::{Expr, SchemaRef};
+use polars::prelude::Expr;
 
 use crate::node::ScanSource;
 
@@ -12,8 +12,6 @@ use crate::node::ScanSource;
 pub(crate) struct Frames {
     /// One value (a Polars frame) per partition.
     pub parts: Vec<Value>,
-    /// Their schema.
-    pub schema: SchemaRef,
     /// The layer label.
     pub label: &'static str,
 }
@@ -21,9 +19,6 @@ pub(crate) struct Frames {
 impl ScanSource for Frames {
     fn label(&self) -> &'static str {
         self.label
-    }
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
     }
     fn npartitions(&self) -> usize {
         self.parts.len()
@@ -37,10 +32,6 @@ impl ScanSource for Frames {
 }
 
 /// A source from values.
-pub(crate) fn frames(parts: Vec<Value>, schema: SchemaRef, label: &'static str) -> Arc<Frames> {
-    Arc::new(Frames {
-        parts,
-        schema,
-        label,
-    })
+pub(crate) fn frames(parts: Vec<Value>, label: &'static str) -> Arc<Frames> {
+    Arc::new(Frames { parts, label })
 }
