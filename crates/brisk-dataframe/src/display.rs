@@ -83,3 +83,48 @@ impl fmt::Debug for Series {
         )
     }
 }
+
+fn describe_node(n: &crate::node::Node) -> String {
+    use crate::node::Op;
+    let mut s = format!("{} [{} partitions", n.op.label(), n.npartitions);
+    match &n.op {
+        Op::Scan {
+            columns, predicate, ..
+        } => {
+            match columns {
+                Some(c) => s.push_str(&format!(", columns {}", partition::names_text(c.iter()))),
+                None => s.push_str(", all columns"),
+            }
+            if let Some(p) = predicate {
+                s.push_str(&format!(", predicate {p:?}"));
+            }
+        }
+        Op::Map { steps, .. } => {
+            s.push_str(&format!(", steps {steps:?}"));
+        }
+        Op::Reduce { split_every, .. } => {
+            s.push_str(&format!(", split_every {split_every}"));
+        }
+        Op::Shuffle { method, .. } => s.push_str(&format!(", {method:?}")),
+        Op::Join { spec, .. } => s.push_str(&format!(", {:?} {:?}", spec.how, spec.strategy)),
+        _ => {}
+    }
+    s.push(']');
+    s
+}
+
+impl DataFrame {
+    /// The optimized plan, one operation per line, inputs first: what will run, with the
+    /// columns each reader reads and any predicate pushed into it.
+    pub fn explain(&self) -> String {
+        let plan = match crate::optimize::optimize(&self.node) {
+            Ok(p) => p,
+            Err(e) => return format!("cannot optimize: {e}"),
+        };
+        topo(std::slice::from_ref(&plan))
+            .iter()
+            .map(|n| describe_node(n))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

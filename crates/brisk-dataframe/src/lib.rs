@@ -78,6 +78,8 @@ pub use frame::{DataFrame, concat};
 pub use groupby::{DEFAULT_SPLIT_EVERY, GroupBy, IntoColumns, SeriesGroupBy};
 pub use io::DEFAULT_BLOCKSIZE;
 pub use io::csv::{ReadCsv, read_csv};
+pub use io::json::{ReadJson, read_json};
+pub use io::parquet::{ReadParquet, SplitRowGroups, read_parquet};
 pub use join::{How, JoinOptions};
 pub use node::Divisions;
 pub use scalar::{FromAnyValue, Scalar};

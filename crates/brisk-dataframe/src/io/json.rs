@@ -1,1 +1,182 @@
-//! (in progress)
+//! `read_json`: newline-delimited JSON files, split into blocks at line boundaries like CSV.
+//! The schema comes from a sample of the first file.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use brisk_core::{Arg, Node as GNode, Task, Value};
+use polars::prelude::{DataType, Expr, Schema};
+use serde::{Deserialize, Serialize};
+
+use super::{Block, DEFAULT_BLOCKSIZE, blocks, sample_lines};
+use crate::error::{DataFrameError, Result};
+use crate::frame::DataFrame;
+use crate::node::{Node, Op, ScanSource};
+use crate::partition;
+use crate::source::{self, FileInfo};
+
+/// One block of newline-delimited JSON to read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct JsonBlock {
+    /// The file.
+    pub path: String,
+    /// Byte range (moved to line starts when read).
+    pub start: u64,
+    /// Byte range end.
+    pub end: u64,
+    /// Columns to return (all if `None`).
+    pub columns: Option<Vec<String>>,
+    /// The full schema.
+    pub schema: Arc<Schema>,
+}
+brisk_core::register_serde_type!(JsonBlock);
+
+/// Kernel: read one block.
+pub(crate) fn read_json_block(b: Arc<JsonBlock>) -> Result<Value> {
+    let bytes = source::read_block(&b.path, b.start, b.end, b'\n')?;
+    let projected: Schema = match &b.columns {
+        Some(c) => crate::optimize::select_schema(&b.schema, c),
+        None => (*b.schema).clone(),
+    };
+    if bytes.iter().all(|c| c.is_ascii_whitespace()) {
+        return Ok(partition::value(partition::empty(&projected)));
+    }
+    let df = polars::io::ndjson::core::parse_ndjson(&bytes, None, &b.schema, false).map_err(
+        |source| DataFrameError::Parse {
+            path: b.path.clone(),
+            start: b.start,
+            end: b.end,
+            source,
+        },
+    )?;
+    let df = match &b.columns {
+        Some(c) => df
+            .select(c.iter().map(String::as_str))
+            .map_err(DataFrameError::polars("read_json (projection)"))?,
+        None => df,
+    };
+    Ok(partition::value(df))
+}
+
+brisk_core::register!(read_json_block as "brisk_dataframe.read_json_block");
+
+struct JsonScan {
+    files: Vec<FileInfo>,
+    blocks: Vec<Block>,
+    schema: Arc<Schema>,
+}
+
+impl ScanSource for JsonScan {
+    fn label(&self) -> &'static str {
+        "read-json"
+    }
+    fn npartitions(&self) -> usize {
+        self.blocks.len()
+    }
+    fn projectable(&self) -> bool {
+        true
+    }
+    fn partition(&self, i: usize, columns: Option<&[String]>, _: Option<&Expr>) -> GNode {
+        let b = &self.blocks[i];
+        let spec = JsonBlock {
+            path: self.files[b.file].path.clone(),
+            start: b.start,
+            end: b.end,
+            columns: columns.map(<[String]>::to_vec),
+            schema: Arc::clone(&self.schema),
+        };
+        GNode::Task(Task::new(
+            read_json_block,
+            vec![Arg::Literal(Value::new(spec))],
+        ))
+    }
+}
+
+/// A lazy reader of newline-delimited JSON: `ReadJson::new("logs/*.jsonl").finish()`.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ReadJson {
+    pattern: String,
+    blocksize: Option<u64>,
+    sample: u64,
+    dtypes: Vec<(String, DataType)>,
+}
+
+impl ReadJson {
+    /// Read the files matching `pattern`.
+    pub fn new(pattern: impl Into<String>) -> Self {
+        ReadJson {
+            pattern: pattern.into(),
+            blocksize: Some(DEFAULT_BLOCKSIZE),
+            sample: 256 * 1024,
+            dtypes: Vec::new(),
+        }
+    }
+
+    /// Partition size in bytes (`None`: one partition per file).
+    pub fn blocksize(mut self, bytes: Option<u64>) -> Self {
+        self.blocksize = bytes;
+        self
+    }
+
+    /// How many bytes of the first file to sample for the schema (default 256 KiB).
+    pub fn sample(mut self, bytes: u64) -> Self {
+        self.sample = bytes.max(1);
+        self
+    }
+
+    /// Read `column` as `dtype` instead of the inferred type.
+    pub fn dtype(mut self, column: impl Into<String>, dtype: DataType) -> Self {
+        self.dtypes.push((column.into(), dtype));
+        self
+    }
+
+    /// Build the lazy dataframe.
+    pub fn finish(self) -> Result<DataFrame> {
+        let files = source::expand(&self.pattern)?;
+        let first = &files[0];
+        let sample = sample_lines(&first.path, first.size, self.sample)?;
+        let mut schema = polars::io::ndjson::infer_schema(&mut Cursor::new(&sample), None)
+            .map_err(|source| DataFrameError::Parse {
+                path: first.path.clone(),
+                start: 0,
+                end: sample.len() as u64,
+                source,
+            })?;
+        for (c, dt) in &self.dtypes {
+            match schema.get_mut(c) {
+                Some(slot) => *slot = dt.clone(),
+                None => {
+                    return Err(DataFrameError::ColumnNotFound {
+                        operation: "read_json dtype",
+                        column: c.clone(),
+                        available: partition::names_text(schema.iter_names()),
+                    });
+                }
+            }
+        }
+        let blocks = blocks(&files, self.blocksize)?;
+        let n = blocks.len();
+        let schema = Arc::new(schema);
+        let scan = JsonScan {
+            files,
+            blocks,
+            schema: Arc::clone(&schema),
+        };
+        Ok(DataFrame::from_node(Node::new(
+            Op::Scan {
+                source: Arc::new(scan),
+                columns: None,
+                predicate: None,
+            },
+            schema,
+            n,
+            None,
+        )))
+    }
+}
+
+/// Read newline-delimited JSON files named by a path or glob.
+pub fn read_json(pattern: impl Into<String>) -> Result<DataFrame> {
+    ReadJson::new(pattern).finish()
+}
