@@ -130,7 +130,7 @@ pub(crate) fn names_text<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polars::prelude::*;
+    use polars::prelude::{DataType, Field, df};
 
     #[test]
     fn frames_round_trip_through_the_codec() {

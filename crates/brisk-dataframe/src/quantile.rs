@@ -152,7 +152,7 @@ mod tests {
         // 4 partitions of 10_000 values each: quantiles within 2% of the rank.
         let parts: Vec<PlFrame> = (0..4)
             .map(|p| {
-                let v: Vec<f64> = (0..10_000).map(|i| ((i * 4 + p) as f64)).collect();
+                let v: Vec<f64> = (0..10_000).map(|i| (i * 4 + p) as f64).collect();
                 spec.chunk(df!("x" => v).unwrap()).unwrap()
             })
             .collect();

@@ -52,7 +52,7 @@ pub(crate) fn expand(pattern: &str) -> Result<Vec<FileInfo>> {
                 v.push(p);
             }
         }
-        v.sort();
+        v.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
         v
     } else {
         let p = PathBuf::from(pattern);
@@ -70,7 +70,7 @@ pub(crate) fn expand(pattern: &str) -> Result<Vec<FileInfo>> {
                     v.push(path);
                 }
             }
-            v.sort();
+            v.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
             v
         } else if p.exists() {
             vec![p]
@@ -95,6 +95,36 @@ pub(crate) fn expand(pattern: &str) -> Result<Vec<FileInfo>> {
             })
         })
         .collect()
+}
+
+/// Compare paths with runs of digits as numbers: `part.2` before `part.10`.
+pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for (x, y) in ca.iter().zip(&cb) {
+        let o = match (x, y) {
+            ((true, p), (true, q)) => {
+                let (p, q) = (p.trim_start_matches('0'), q.trim_start_matches('0'));
+                p.len().cmp(&q.len()).then_with(|| p.cmp(q))
+            }
+            ((_, p), (_, q)) => p.cmp(q),
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
 }
 
 fn url_scheme(p: &str) -> Option<&str> {
@@ -220,6 +250,13 @@ mod tests {
             }
             assert_eq!(String::from_utf8(all).unwrap(), text, "blocksize {bs}");
         }
+    }
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec!["part.10.csv", "part.2.csv", "part.1.csv", "a", "part.02.csv"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, ["a", "part.1.csv", "part.02.csv", "part.2.csv", "part.10.csv"]);
     }
 
     #[test]

@@ -36,7 +36,8 @@ fn flip(op: Operator) -> Option<Operator> {
 /// The "may match" rewrite of `pred`; `float` says which columns are floating point (where a
 /// NaN, absent from statistics, compares greater than everything).
 pub(crate) fn may_match_expr(pred: &Expr, float: &dyn Fn(&str) -> bool) -> Expr {
-    let always = || lit(true);
+    // "true" for every row group (a literal would give one row, not one per row group).
+    let always = || col("__len").is_not_null();
     match pred {
         Expr::BinaryExpr { left, op, right } => {
             match op {
@@ -48,17 +49,20 @@ pub(crate) fn may_match_expr(pred: &Expr, float: &dyn Fn(&str) -> bool) -> Expr 
                 }
                 _ => {}
             }
-            let (c, v, op) = match (&**left, &**right) {
-                (Expr::Column(c), Expr::Literal(_)) => (c, (**right).clone(), *op),
-                (Expr::Literal(_), Expr::Column(c)) => match flip(*op) {
-                    Some(f) => (c, (**left).clone(), f),
+            let (c, v, op, nan) = match (&**left, &**right) {
+                (Expr::Column(c), Expr::Literal(l)) => (c, (**right).clone(), *op, l.is_nan()),
+                (Expr::Literal(l), Expr::Column(c)) => match flip(*op) {
+                    Some(f) => (c, (**left).clone(), f, l.is_nan()),
                     None => return always(),
                 },
                 _ => return always(),
             };
             let (min, max) = (stat(c, "min"), stat(c, "max"));
+            // Statistics leave NaN out, and in Polars NaN is larger than every number and
+            // equal to itself: `>`/`>=` on floats, and `== NaN`, cannot be decided (as in
+            // Polars' own reader).
             match op {
-                Operator::Eq if !float(c) => min.lt_eq(v.clone()).and(max.gt_eq(v)),
+                Operator::Eq if !nan => min.lt_eq(v.clone()).and(max.gt_eq(v)),
                 Operator::NotEq => min.clone().neq(v.clone()).or(max.neq(v)),
                 Operator::Lt => min.lt(v),
                 Operator::LtEq => min.lt_eq(v),
@@ -161,7 +165,8 @@ pub(crate) fn row_groups_may_match(
         }
     }
     match lf
-        .select([may.fill_null(lit(true)).alias("keep")])
+        .with_columns([may.fill_null(lit(true)).alias("keep")])
+        .select([col("keep")])
         .collect()
     {
         Ok(df) => match df.column("keep").and_then(|c| c.bool().cloned()) {
@@ -216,6 +221,16 @@ mod tests {
             eval(col("x").gt(lit(5)).and(col("x").lt(lit(12)))),
             [true, true, false]
         );
+        // Floats: `>` cannot rule out hidden NaNs, `<` and `==` can.
+        let e = may_match_expr(&col("x").gt(lit(100.0)), &|_| true);
+        let out = stats
+            .clone()
+            .lazy()
+            .with_columns([e.alias("keep")])
+            .select([col("keep")])
+            .collect()
+            .unwrap();
+        assert!(out.columns()[0].bool().unwrap().iter().all(|b| b == Some(true)));
         // What the rewrite does not understand keeps everything.
         assert_eq!(eval((col("x") * lit(2)).gt(lit(100))), [true, true, true]);
     }
