@@ -84,7 +84,7 @@ pub use join::{How, JoinOptions};
 pub use node::Divisions;
 pub use scalar::{FromAnyValue, Scalar};
 pub use series::Series;
-pub use shuffle::ShuffleMethod;
+pub use shuffle::{ShuffleMethod, set_temporary_directory};
 
 /// The Polars crate this one is built on (its `prelude` has `col`, `lit`, `DataType`, …).
 pub use polars;

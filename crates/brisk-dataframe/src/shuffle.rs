@@ -9,8 +9,9 @@
 //!   (Arrow IPC) under a temporary directory, one directory per output partition; after all
 //!   inputs are written, each output reads its directory and deletes it. Memory holds a few
 //!   partitions at a time, so the data may be larger than memory.
-//!   The directory is `$BRISK_TEMPORARY_DIRECTORY` (or the system's temporary directory)
-//!   `/brisk-shuffle-<layer>`; it must be visible to every worker.
+//!   The directory is `/brisk-shuffle-<layer>` under [`set_temporary_directory`]'s choice,
+//!   else `$BRISK_TEMPORARY_DIRECTORY`, else the system's temporary directory; it must be
+//!   visible to every worker.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -331,11 +332,21 @@ brisk_core::register!(
     shuffle_collect as "brisk_dataframe.shuffle_collect",
 );
 
+static TEMP_DIR: parking_lot::RwLock<Option<PathBuf>> = parking_lot::RwLock::new(None);
+
+/// Where disk shuffles put their files, for graphs built from now on (`None`: back to
+/// `BRISK_TEMPORARY_DIRECTORY`, else the system's temporary directory).
+pub fn set_temporary_directory(dir: Option<PathBuf>) {
+    *TEMP_DIR.write() = dir;
+}
+
 /// The directory a disk shuffle of layer `name` uses.
 pub(crate) fn spill_dir(name: &str) -> PathBuf {
-    let base = std::env::var_os("BRISK_TEMPORARY_DIRECTORY")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
+    let base = TEMP_DIR.read().clone().unwrap_or_else(|| {
+        std::env::var_os("BRISK_TEMPORARY_DIRECTORY")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+    });
     base.join(format!("brisk-shuffle-{name}"))
 }
 

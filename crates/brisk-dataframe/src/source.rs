@@ -254,9 +254,24 @@ mod tests {
 
     #[test]
     fn natural_order() {
-        let mut v = vec!["part.10.csv", "part.2.csv", "part.1.csv", "a", "part.02.csv"];
+        let mut v = vec![
+            "part.10.csv",
+            "part.2.csv",
+            "part.1.csv",
+            "a",
+            "part.02.csv",
+        ];
         v.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(v, ["a", "part.1.csv", "part.02.csv", "part.2.csv", "part.10.csv"]);
+        assert_eq!(
+            v,
+            [
+                "a",
+                "part.1.csv",
+                "part.02.csv",
+                "part.2.csv",
+                "part.10.csv"
+            ]
+        );
     }
 
     #[test]

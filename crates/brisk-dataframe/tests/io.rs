@@ -22,7 +22,10 @@ fn csv_blocks_split_at_lines_and_give_the_same_rows() -> anyhow::Result<()> {
         let df = ReadCsv::new(&pattern).blocksize(Some(bs)).finish()?;
         let got = df.compute()?;
         assert_eq!(got.height(), 2100, "blocksize {bs}");
-        assert!(got.equals_missing(&all), "blocksize {bs}: rows differ or are out of order");
+        assert!(
+            got.equals_missing(&all),
+            "blocksize {bs}: rows differ or are out of order"
+        );
     }
     // A glob over a directory, and a directory itself.
     let by_dir = read_csv(dir.path().to_str().unwrap_or_default())?;
@@ -61,7 +64,10 @@ fn csv_schema_inference_dtypes_and_dates() -> anyhow::Result<()> {
         .size()?
         .compute()?;
     assert_eq!(hours.column("size")?.i64()?.sum(), Some(100));
-    let err = ReadCsv::new(&pattern).dtype("nope", DataType::Int64).finish().unwrap_err();
+    let err = ReadCsv::new(&pattern)
+        .dtype("nope", DataType::Int64)
+        .finish()
+        .unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
     Ok(())
 }
@@ -94,7 +100,13 @@ fn csv_empty_and_header_only_files_are_empty_partitions() -> anyhow::Result<()> 
     let df = read_csv(dir.path().join("*.csv").to_str().unwrap_or_default())?;
     assert_eq!(df.npartitions(), 3);
     let out = df.compute()?;
-    assert_eq!(out.column("x")?.i64()?.into_no_null_iter().collect::<Vec<_>>(), [1, 3, 5]);
+    assert_eq!(
+        out.column("x")?
+            .i64()?
+            .into_no_null_iter()
+            .collect::<Vec<_>>(),
+        [1, 3, 5]
+    );
     assert_eq!(df.get_partition(1)?.compute()?.height(), 0);
     assert_eq!(df.len()?, 3);
     Ok(())
@@ -102,7 +114,9 @@ fn csv_empty_and_header_only_files_are_empty_partitions() -> anyhow::Result<()> 
 
 #[test]
 fn missing_paths_and_bad_patterns_are_clear_errors() {
-    let err = read_csv("/definitely/not/here.csv").err().expect("an error");
+    let err = read_csv("/definitely/not/here.csv")
+        .err()
+        .expect("an error");
     assert!(matches!(err, DataFrameError::NoFiles { .. }), "{err}");
     assert!(err.to_string().contains("/definitely/not/here.csv"));
     let err = read_csv("/tmp/[unclosed*.csv").err().expect("an error");
@@ -119,7 +133,10 @@ fn readers_read_only_the_columns_used() -> anyhow::Result<()> {
     let df = read_csv(&pattern)?;
     let means = df.groupby("user_id").col("value").mean()?;
     let plan = means.explain();
-    assert!(plan.contains("read-csv [2 partitions, columns [user_id, value]]"), "{plan}");
+    assert!(
+        plan.contains("read-csv [2 partitions, columns [user_id, value]]"),
+        "{plan}"
+    );
     // Two results over the same columns share their reads.
     let sum = df.column("value")?.sum::<f64>()?;
     let count = df.column("value")?.count::<u64>()?;
@@ -166,7 +183,10 @@ fn parquet_round_trip_projection_and_predicate_pushdown() -> anyhow::Result<()> 
     assert!(back.compute()?.equals_missing(&all));
 
     // One sorted file with small row groups: statistics can rule most of them out.
-    let sorted = all.sort(["value"], SortMultipleOptions::default().with_nulls_last(true))?;
+    let sorted = all.sort(
+        ["value"],
+        SortMultipleOptions::default().with_nulls_last(true),
+    )?;
     let single = dir.path().join("sorted.parquet");
     let mut f = std::fs::File::create(&single)?;
     ParquetWriter::new(&mut f)
@@ -185,7 +205,9 @@ fn parquet_round_trip_projection_and_predicate_pushdown() -> anyhow::Result<()> 
     let g = q.graph();
     let reads = g
         .iter()
-        .filter(|(k, n)| k.name().starts_with("read-parquet") && matches!(n, brisk_core::Node::Task(_)))
+        .filter(|(k, n)| {
+            k.name().starts_with("read-parquet") && matches!(n, brisk_core::Node::Task(_))
+        })
         .count();
     assert!(reads <= 3, "{reads} row groups read of 15");
     let got = q.compute()?;
@@ -205,10 +227,19 @@ fn parquet_round_trip_projection_and_predicate_pushdown() -> anyhow::Result<()> 
         .finish()?;
     assert!(r.npartitions() <= 3, "{}", r.npartitions());
     let got = r.compute()?;
-    assert!(got.column("value")?.f64()?.into_no_null_iter().all(|v| v <= -90.0));
+    assert!(
+        got.column("value")?
+            .f64()?
+            .into_no_null_iter()
+            .all(|v| v <= -90.0)
+    );
     assert_eq!(
         got.height(),
-        all.column("value")?.f64()?.into_no_null_iter().filter(|&v| v <= -90.0).count()
+        all.column("value")?
+            .f64()?
+            .into_no_null_iter()
+            .filter(|&v| v <= -90.0)
+            .count()
     );
 
     // Files with different schemas are an error naming the file.
@@ -218,7 +249,9 @@ fn parquet_round_trip_projection_and_predicate_pushdown() -> anyhow::Result<()> 
     let mut b = df!("x" => ["s"])?;
     ParquetWriter::new(std::fs::File::create(other.join("a.parquet"))?).finish(&mut a)?;
     ParquetWriter::new(std::fs::File::create(other.join("b.parquet"))?).finish(&mut b)?;
-    let err = read_parquet(other.join("*.parquet").to_str().unwrap_or_default()).err().expect("err");
+    let err = read_parquet(other.join("*.parquet").to_str().unwrap_or_default())
+        .err()
+        .expect("err");
     assert!(err.to_string().contains("b.parquet"), "{err}");
     Ok(())
 }

@@ -230,7 +230,13 @@ mod tests {
             .select([col("keep")])
             .collect()
             .unwrap();
-        assert!(out.columns()[0].bool().unwrap().iter().all(|b| b == Some(true)));
+        assert!(
+            out.columns()[0]
+                .bool()
+                .unwrap()
+                .iter()
+                .all(|b| b == Some(true))
+        );
         // What the rewrite does not understand keeps everything.
         assert_eq!(eval((col("x") * lit(2)).gt(lit(100))), [true, true, true]);
     }
