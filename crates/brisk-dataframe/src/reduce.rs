@@ -69,7 +69,9 @@ fn grouped(lf: LazyFrame, keys: &[String], exprs: &[Expr]) -> LazyFrame {
     if keys.is_empty() {
         lf.select(exprs)
     } else {
-        lf.group_by_stable(keys.iter().map(|k| col(k.as_str())).collect::<Vec<_>>())
+        // Group order does not matter here (results are sorted at the end when asked for);
+        // rows keep their order within groups, which is what `first`/`last` need.
+        lf.group_by(keys.iter().map(|k| col(k.as_str())).collect::<Vec<_>>())
             .agg(exprs)
     }
 }

@@ -122,6 +122,8 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
         t,
     );
     writeln!(out)?;
+    #[cfg(feature = "dataframe")]
+    crate::demo_dataframe::run(out, pictures)?;
     Ok(outcomes)
 }
 

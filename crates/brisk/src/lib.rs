@@ -42,6 +42,9 @@ pub use brisk_core::{
 // `delayed` is both the function and the `delayed!` macro.
 pub use brisk_delayed::{Delayed, DelayedFn, delayed};
 pub use brisk_local::{LocalScheduler, sync, threaded};
+/// Partitioned dataframes on Polars (`brisk::dataframe::read_csv`, …).
+#[cfg(feature = "dataframe")]
+pub use brisk_dataframe as dataframe;
 
 /// Tools for people: progress bars, the profiler, callbacks and pictures of graphs.
 pub mod diagnostics {
@@ -60,3 +63,5 @@ pub mod crates {
 }
 
 pub mod demo;
+#[cfg(feature = "dataframe")]
+pub mod demo_dataframe;
