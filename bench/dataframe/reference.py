@@ -29,6 +29,13 @@ if tool == "dask":
             left = dd.read_parquet(f"{d}/join-left/")
             right = dd.read_parquet(f"{d}/join-right/")
             return len(left.merge(right, on="key", how="inner"))
+        if case == "sort":
+            import shutil
+            out = f"{d}/sorted-dask"
+            shutil.rmtree(out, ignore_errors=True)
+            df = dd.read_csv(f"{d}/csv/2015-*-*.csv")
+            df.sort_values("value").to_parquet(out, write_index=False)
+            return df.npartitions
         raise SystemExit(f"unknown case {case}")
 
 elif tool == "polars":
@@ -45,6 +52,9 @@ elif tool == "polars":
             left = pl.scan_parquet(f"{d}/join-left/*.parquet")
             right = pl.scan_parquet(f"{d}/join-right/*.parquet")
             return left.join(right, on="key").select(pl.len()).collect().item()
+        if case == "sort":
+            pl.scan_csv(f"{d}/csv/2015-*-*.csv").sort("value").sink_parquet(f"{d}/sorted-polars.parquet")
+            return 20
         raise SystemExit(f"unknown case {case}")
 
 else:

@@ -6,6 +6,9 @@
 //! bench_dataframe csv <dir> [repeats]       # read_csv + groupby("user_id").value.mean()
 //! bench_dataframe parquet <dir> [repeats]   # read_parquet + the same
 //! bench_dataframe join <dir> [repeats] [disk|tasks]   # 10M × 10M inner hash join, len()
+//! bench_dataframe sort <dir> [repeats]      # all 20M CSV rows sorted by value (disk
+//!                                           # shuffle), written as Parquet: peak memory
+//!                                           # stays a few partitions, not the data set
 //! ```
 //! Each case prints `seconds=<best> rows=<result rows> peak_mb=<peak resident memory>`.
 
@@ -165,6 +168,22 @@ fn main() -> anyhow::Result<()> {
                     JoinOptions::new("key", "key", How::Inner).shuffle_method(method),
                 )?;
                 Ok(j.len()?)
+            })?
+        }
+        "sort" => {
+            let pattern = dir.join("csv/2015-*-*.csv");
+            let out = dir.join("sorted-brisk");
+            best(repeats, || {
+                let _ = std::fs::remove_dir_all(&out);
+                let df = read_csv(pattern.to_string_lossy().as_ref())?;
+                let sorted = df.sort_values_with(
+                    vec!["value".into()],
+                    vec![false],
+                    true,
+                    ShuffleMethod::Disk,
+                )?;
+                let files = sorted.to_parquet(out.to_string_lossy().as_ref())?;
+                Ok(files.len())
             })?
         }
         other => anyhow::bail!("unknown case {other}"),
