@@ -217,10 +217,37 @@ macro_rules! register_serde_type {
     };
 }
 
+/// The heap bytes of a `Vec<T>` value (additive: makes [`Value::nbytes`] count the elements
+/// of built-in vectors, which data locality and worker memory limits rely on).
+pub fn vec_nbytes<T: 'static>(value: &Value) -> usize {
+    if let Ok(v) = value.downcast_ref::<Vec<String>>() {
+        return v
+            .iter()
+            .map(|s| s.len() + std::mem::size_of::<String>())
+            .sum();
+    }
+    value
+        .downcast_ref::<Vec<T>>()
+        .map_or(0, |v| v.len() * std::mem::size_of::<T>())
+}
+
+fn string_nbytes(value: &Value) -> usize {
+    value.downcast_ref::<String>().map_or(0, String::len)
+}
+
 macro_rules! builtin {
     ($($t:ty),+) => {$(
         register_serde_type!($t, debug);
-        register_serde_type!(Vec<$t>, debug);
+        inventory::submit! {
+            TypeEntry::new(
+                ::std::any::type_name::<Vec<$t>>,
+                || ::std::any::TypeId::of::<Vec<$t>>(),
+                serde_encode::<Vec<$t>>,
+                serde_decode::<Vec<$t>>,
+            )
+            .with_debug(debug_as::<Vec<$t>>)
+            .with_nbytes(vec_nbytes::<$t>)
+        }
         register_serde_type!(Option<$t>, debug);
     )+};
 }
@@ -241,9 +268,29 @@ builtin!(
     f64,
     bool,
     char,
-    String,
     ()
 );
+register_serde_type!(Option<String>, debug);
+inventory::submit! {
+    TypeEntry::new(
+        ::std::any::type_name::<String>,
+        ::std::any::TypeId::of::<String>,
+        serde_encode::<String>,
+        serde_decode::<String>,
+    )
+    .with_debug(debug_as::<String>)
+    .with_nbytes(string_nbytes)
+}
+inventory::submit! {
+    TypeEntry::new(
+        ::std::any::type_name::<Vec<String>>,
+        ::std::any::TypeId::of::<Vec<String>>,
+        serde_encode::<Vec<String>>,
+        serde_decode::<Vec<String>>,
+    )
+    .with_debug(debug_as::<Vec<String>>)
+    .with_nbytes(vec_nbytes::<String>)
+}
 register_serde_type!((i64, i64), debug);
 register_serde_type!((f64, f64), debug);
 register_serde_type!((String, i64), debug);
@@ -278,6 +325,13 @@ mod tests {
         assert!(err.to_string().contains("data!"), "{err}");
         let err = decode("no-such-type", b"").unwrap_err();
         assert!(err.to_string().contains("no-such-type"), "{err}");
+    }
+
+    #[test]
+    fn vectors_count_their_elements() {
+        assert_eq!(Value::new(vec![0u8; 1000]).nbytes(), 1000);
+        assert_eq!(Value::new(vec![0f64; 10]).nbytes(), 80);
+        assert_eq!(Value::from("abc").nbytes(), 3);
     }
 
     #[test]

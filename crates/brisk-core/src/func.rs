@@ -204,15 +204,27 @@ macro_rules! into_func {
         {
             #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments)]
             fn into_func(self) -> Func {
+                // A zero-sized function (a `fn` item or a closure capturing nothing) is fully
+                // described by its type: build its `Func` once and share it.
+                if std::mem::size_of::<Fun>() == 0 {
+                    if let Some(f) = cached(TypeId::of::<Fun>()) {
+                        return f;
+                    }
+                }
                 let label = short_label(type_name::<Fun>());
-                Func::from_typed::<Fun, _>(move |args: &[Value]| {
+                let zst = std::mem::size_of::<Fun>() == 0;
+                let f = Func::from_typed::<Fun, _>(move |args: &[Value]| {
                     if args.len() != $n {
                         return Err(arity_failure(label, $n, args.len()));
                     }
                     let mut i = 0usize;
                     $(let $a: $a = arg(label, args, i)?; i += 1;)*
                     (self)($($a),*).into_output()
-                })
+                });
+                if zst {
+                    remember(TypeId::of::<Fun>(), &f);
+                }
+                f
             }
         }
     };
@@ -226,6 +238,20 @@ into_func!(5; A1, A2, A3, A4, A5);
 into_func!(6; A1, A2, A3, A4, A5, A6);
 into_func!(7; A1, A2, A3, A4, A5, A6, A7);
 into_func!(8; A1, A2, A3, A4, A5, A6, A7, A8);
+
+fn zst_cache() -> &'static parking_lot::RwLock<rustc_hash::FxHashMap<TypeId, Func>> {
+    static CACHE: OnceLock<parking_lot::RwLock<rustc_hash::FxHashMap<TypeId, Func>>> =
+        OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn cached(tid: TypeId) -> Option<Func> {
+    zst_cache().read().get(&tid).cloned()
+}
+
+fn remember(tid: TypeId, f: &Func) {
+    zst_cache().write().entry(tid).or_insert_with(|| f.clone());
+}
 
 /// A function registered by name (submitted by [`crate::register!`]).
 pub struct FunctionEntry {

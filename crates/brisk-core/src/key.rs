@@ -101,8 +101,35 @@ impl fmt::Debug for Key {
 
 impl From<&str> for Key {
     fn from(s: &str) -> Self {
-        Key::new(s, &[])
+        Key {
+            name: intern(s),
+            index: SmallVec::new(),
+        }
     }
+}
+
+/// Share the allocation of recently used names: graphs are built key after key with the same
+/// few names (`("x", 0)`, `("x", 1)`, …), so a tiny per-thread cache saves an allocation per key.
+fn intern(s: &str) -> Arc<str> {
+    use std::cell::RefCell;
+    const SLOTS: usize = 8;
+    thread_local! {
+        static RECENT: RefCell<(usize, [Option<Arc<str>>; SLOTS])> = const { RefCell::new((0, [const { None }; SLOTS])) };
+    }
+    if s.len() > 64 {
+        return s.into();
+    }
+    RECENT.with(|r| {
+        let mut r = r.borrow_mut();
+        if let Some(hit) = r.1.iter().flatten().find(|a| &***a == s) {
+            return Arc::clone(hit);
+        }
+        let a: Arc<str> = s.into();
+        let slot = r.0 % SLOTS;
+        r.1[slot] = Some(Arc::clone(&a));
+        r.0 = r.0.wrapping_add(1);
+        a
+    })
 }
 
 impl From<String> for Key {
@@ -128,7 +155,10 @@ macro_rules! key_from_tuple {
         impl From<(&str, $(key_from_tuple!(@usize $i)),+)> for Key {
             #[allow(non_snake_case)]
             fn from((name, $($i),+): (&str, $(key_from_tuple!(@usize $i)),+)) -> Self {
-                Key::new(name, &[$(index_part($i)),+])
+                Key {
+                    name: intern(name),
+                    index: SmallVec::from_slice(&[$(index_part($i)),+]),
+                }
             }
         }
     };
@@ -145,7 +175,7 @@ impl From<(&str, &[usize])> for Key {
     fn from((name, index): (&str, &[usize])) -> Self {
         let index: SmallVec<[u32; INLINE]> = index.iter().map(|&i| index_part(i)).collect();
         Key {
-            name: name.into(),
+            name: intern(name),
             index,
         }
     }
@@ -155,6 +185,29 @@ impl From<(&str, &[usize])> for Key {
 /// graph anyone can schedule, so saturate rather than wrap.
 fn index_part(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// Keys cross process boundaries as `(name, index)` pairs (additive: for the distributed
+/// protocol's messages).
+impl serde::Serialize for Key {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&*self.name)?;
+        t.serialize_element(self.index.as_slice())?;
+        t.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (name, index): (std::borrow::Cow<'de, str>, Vec<u32>) =
+            serde::Deserialize::deserialize(d)?;
+        Ok(Key {
+            name: Arc::from(&*name),
+            index: SmallVec::from_vec(index),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -181,6 +234,20 @@ mod tests {
         assert_eq!(Key::from("plain").prefix(), "plain");
         assert_eq!(Key::from("a-b").prefix(), "a");
         assert_eq!(Key::from("a-xyz").prefix(), "a-xyz");
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        for k in [
+            Key::from("z"),
+            Key::from(("x", 0, 1)),
+            Key::from(("y", 1, 2, 3, 4, 5)),
+        ] {
+            let bytes = rmp_serde::to_vec(&k).unwrap();
+            let back: Key = rmp_serde::from_slice(&bytes).unwrap();
+            assert_eq!(back, k);
+        }
+        assert!(rmp_serde::from_slice::<Key>(&[0xc1]).is_err());
     }
 
     #[test]

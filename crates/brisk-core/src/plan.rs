@@ -259,14 +259,17 @@ struct Compiler<'g> {
 
 impl<'g> Compiler<'g> {
     fn new(graph: &'g Graph) -> Self {
+        // Usually most of the graph is needed: size everything once instead of regrowing
+        // (and rehashing) a million-entry map a dozen times.
+        let n = graph.len();
         Compiler {
             graph,
-            ids: FxHashMap::default(),
-            done: Vec::new(),
-            keys: Vec::new(),
-            nodes: Vec::new(),
-            deps: Vec::new(),
-            post_order: Vec::new(),
+            ids: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            done: Vec::with_capacity(n),
+            keys: Vec::with_capacity(n),
+            nodes: Vec::with_capacity(n),
+            deps: Vec::with_capacity(n),
+            post_order: Vec::with_capacity(n),
             stack: Vec::new(),
         }
     }
@@ -288,10 +291,15 @@ impl<'g> Compiler<'g> {
                 Node::Task(t) => return Ok(Resolved::Task(key, t)),
                 Node::Literal(v) => return Ok(Resolved::Literal(key, v)),
                 Node::Alias(target) => {
-                    if chain.contains(&key) {
-                        let start = chain.iter().position(|k| *k == key).unwrap_or(0);
+                    // Alias chains are short; only a chain longer than the graph can be a
+                    // cycle, and only then is it worth finding where it closes.
+                    if chain.len() > self.graph.len() {
+                        let mut seen = rustc_hash::FxHashSet::default();
+                        let start = chain.iter().position(|k| !seen.insert(*k)).unwrap_or(0);
+                        let first = chain[start];
+                        let begin = chain.iter().position(|k| *k == first).unwrap_or(0);
                         return Err(Error::Cycle {
-                            keys: chain[start..].iter().map(|k| (*k).clone()).collect(),
+                            keys: chain[begin..start].iter().map(|k| (*k).clone()).collect(),
                         });
                     }
                     chain.push(key);

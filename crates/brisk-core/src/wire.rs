@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::plan::{PArg, PlanTask};
 use crate::{Arg, Func, Graph, Key, Node, Task, Value, codec};
 
 /// A key on the wire.
@@ -199,6 +200,91 @@ pub fn decode_node(key: &Key, node: &WireNode) -> Result<Node, Error> {
     })
 }
 
+/// A compiled argument on the wire (see [`crate::plan::PArg`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum WirePArg {
+    /// The dependency at this slot of the task's dependency list.
+    Dep(u32),
+    /// A literal.
+    Lit(WireValue),
+    /// A nested task.
+    Task(WirePlanTask),
+    /// A list.
+    List(Vec<WirePArg>),
+}
+
+/// A compiled task on the wire (see [`crate::plan::PlanTask`]): what the distributed runtime
+/// sends to a worker, which runs it with [`crate::eval::run_task`] after decoding.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WirePlanTask {
+    /// The function's registered name.
+    pub func: String,
+    /// The arguments.
+    pub args: Vec<WirePArg>,
+    /// The key of a task fused into its consumer.
+    pub fused_key: Option<WireKey>,
+}
+
+/// Encode a compiled task for another process; an unregistered closure or an unregistered
+/// literal type is a clear error naming `key`, before anything is sent.
+pub fn encode_plan_task(key: &Key, t: &PlanTask) -> Result<WirePlanTask, Error> {
+    let func = t.func.name().ok_or_else(|| Error::UnregisteredFunction {
+        key: t.fused_key.clone().unwrap_or_else(|| key.clone()),
+        function: t.func.type_name().to_string(),
+    })?;
+    Ok(WirePlanTask {
+        func: func.to_string(),
+        args: t
+            .args
+            .iter()
+            .map(|a| encode_parg(key, a))
+            .collect::<Result<_, _>>()?,
+        fused_key: t.fused_key.as_ref().map(WireKey::from),
+    })
+}
+
+fn encode_parg(key: &Key, a: &PArg) -> Result<WirePArg, Error> {
+    Ok(match a {
+        PArg::Dep(slot) => WirePArg::Dep(*slot),
+        PArg::Lit(v) => WirePArg::Lit(encode_value(key, v)?),
+        PArg::Task(t) => WirePArg::Task(encode_plan_task(key, t)?),
+        PArg::List(items) => WirePArg::List(
+            items
+                .iter()
+                .map(|a| encode_parg(key, a))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+/// Decode a compiled task made by [`encode_plan_task`]; an unknown function name is
+/// [`Error::UnknownFunction`].
+pub fn decode_plan_task(key: &Key, t: &WirePlanTask) -> Result<PlanTask, Error> {
+    Ok(PlanTask {
+        func: Func::by_name(&t.func)?,
+        args: t
+            .args
+            .iter()
+            .map(|a| decode_parg(key, a))
+            .collect::<Result<_, _>>()?,
+        fused_key: t.fused_key.as_ref().map(Key::from),
+    })
+}
+
+fn decode_parg(key: &Key, a: &WirePArg) -> Result<PArg, Error> {
+    Ok(match a {
+        WirePArg::Dep(slot) => PArg::Dep(*slot),
+        WirePArg::Lit(v) => PArg::Lit(decode_value(key, v)?),
+        WirePArg::Task(t) => PArg::Task(Box::new(decode_plan_task(key, t)?)),
+        WirePArg::List(items) => PArg::List(
+            items
+                .iter()
+                .map(|a| decode_parg(key, a))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
 /// Encode a whole graph (sorted by key, so equal graphs encode equally).
 pub fn encode_graph(graph: &Graph) -> Result<Vec<u8>, Error> {
     let mut nodes = Vec::with_capacity(graph.len());
@@ -233,4 +319,60 @@ pub fn decode_graph(bytes: &[u8]) -> Result<Graph, Error> {
         g.insert(key, node)?;
     }
     Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Plan, PlanOptions, graph};
+
+    fn inc(x: i64) -> i64 {
+        x + 1
+    }
+    fn add(x: i64, y: i64) -> i64 {
+        x + y
+    }
+    crate::register!(inc, add);
+
+    #[test]
+    fn plan_tasks_round_trip_and_closures_are_named() {
+        let g = graph! { "a" => 1, "b" => (inc, "a"), "c" => (inc, "b"), "d" => (add, "c", 10) };
+        let plan = Plan::compile(
+            &g,
+            &["d".into()],
+            &PlanOptions {
+                fuse: true,
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        let id = plan.outputs()[0];
+        let crate::plan::PlanNode::Task(t) = plan.node(id) else {
+            panic!("expected a task")
+        };
+        let w = encode_plan_task(plan.key(id), t).unwrap();
+        let bytes = rmp_serde::to_vec(&w).unwrap();
+        let back: WirePlanTask = rmp_serde::from_slice(&bytes).unwrap();
+        let t2 = decode_plan_task(plan.key(id), &back).unwrap();
+        let out = crate::eval::run_task(&t2, &[]).unwrap();
+        assert_eq!(out.get::<i64>().unwrap(), 13);
+
+        let g = graph! { "a" => 1, "b" => (|x: i64| x * 2, "a") };
+        let plan = Plan::compile(&g, &["b".into()], &PlanOptions::default()).unwrap();
+        let id = plan.outputs()[0];
+        let crate::plan::PlanNode::Task(t) = plan.node(id) else {
+            panic!("expected a task")
+        };
+        let err = encode_plan_task(plan.key(id), t).unwrap_err();
+        assert!(matches!(err, Error::UnregisteredFunction { .. }), "{err}");
+        let bad = WirePlanTask {
+            func: "no.such.fn".into(),
+            args: vec![],
+            fused_key: None,
+        };
+        assert!(matches!(
+            decode_plan_task(&"k".into(), &bad),
+            Err(Error::UnknownFunction { .. })
+        ));
+    }
 }

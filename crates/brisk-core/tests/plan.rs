@@ -1,5 +1,7 @@
 //! Compiling graphs: culling, validation errors, aliases, inlining, fusion and order.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use brisk_core::plan::{PArg, PlanNode};
 use brisk_core::{Error, Graph, Key, Plan, PlanOptions, graph, lit};
 

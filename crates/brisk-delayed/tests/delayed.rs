@@ -1,5 +1,7 @@
 //! delayed: laziness, composition, shared work, persist, errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

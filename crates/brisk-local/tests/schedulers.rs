@@ -1,5 +1,7 @@
 //! The local schedulers against the talk's example, failures, memory and random DAGs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -285,5 +287,23 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn many_threads_computing_at_once_share_the_pool() {
+    let g = Arc::new(talk());
+    let handles: Vec<_> = (0..16)
+        .map(|_| {
+            let g = Arc::clone(&g);
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    assert_eq!(threaded::get::<i64>(&g, "z").unwrap(), 13);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
     }
 }

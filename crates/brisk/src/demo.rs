@@ -99,6 +99,14 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
     report(out, "add(inc(1), inc(10)).compute()", v.to_string(), t);
     let parts: Vec<_> = (0..1000).map(|i| delayed(inc).call(i)).collect();
     let s = delayed(total).call(parts);
+    #[cfg(feature = "dashboard")]
+    let (v, t) = {
+        let path = pictures.join("delayed-report.html");
+        let r = crate::diagnostics::performance_report(&path, || timed(|| s.compute()))??;
+        writeln!(out, "   performance report: {}", path.display())?;
+        r
+    };
+    #[cfg(not(feature = "dashboard"))]
     let (v, t) = timed(|| s.compute())?;
     report(out, "total([inc(i) for i in 0..1000])", v.to_string(), t);
     let pic = picture(&z.graph(), pictures, "delayed-graph")?;
@@ -122,6 +130,10 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
         t,
     );
     writeln!(out)?;
+    #[cfg(feature = "distributed")]
+    crate::demo_distributed::run(out, pictures)?;
+    #[cfg(feature = "bag")]
+    crate::demo_bag::run(out, pictures)?;
     #[cfg(feature = "dataframe")]
     crate::demo_dataframe::run(out, pictures)?;
     Ok(outcomes)

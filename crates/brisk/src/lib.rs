@@ -31,7 +31,12 @@
 //!
 //! What lives where: [`brisk_core`] (graphs, values, functions, optimizations, the scheduler
 //! seam), [`brisk_local`] (the sync and threaded schedulers, callbacks, progress bars, the
-//! profiler), [`brisk_delayed`] (lazy calls). Configuration: [`config`].
+//! profiler), [`brisk_delayed`] (lazy calls), [`dataframe`] (partitioned dataframes on Polars,
+//! feature `dataframe`), [`bag`] (bags of records, feature `bag`) and
+//! [`io`] (URLs, globs, compression, object stores, feature `io`). Configuration: [`config`].
+//! With the default `distributed` feature: [`Client`] (a cluster, or a local one with
+//! [`Client::local`]), [`processes`], [`worker::main_if_worker`], and the `brisk scheduler` /
+//! `brisk worker` commands ([`distributed`] holds the runtime's crates).
 
 pub use brisk_core::{
     Arg, Collection, ComputeMany, ComputeOptions, Error, FailureKind, FromValue, Func, Graph,
@@ -53,7 +58,13 @@ pub mod diagnostics {
         Callback, CallbackGuard, RunInfo, TaskInfo, register, with_callbacks,
     };
     pub use brisk_local::{PrefixSummary, Profiler, TaskRecord};
+
+    #[cfg(feature = "dashboard")]
+    pub use crate::report::performance_report;
 }
+
+#[cfg(feature = "dashboard")]
+mod report;
 
 /// Re-exports of the building crates, for advanced use.
 pub mod crates {
@@ -63,5 +74,37 @@ pub mod crates {
 }
 
 pub mod demo;
+#[cfg(feature = "distributed")]
+pub mod demo_distributed;
+
+#[cfg(feature = "distributed")]
+pub use brisk_client::{
+    Client, ClientOptions, ComputeFuture, Future, LocalOptions, SubmitOptions, processes,
+};
+
+/// Running a worker: `brisk::worker::main_if_worker()` as the first line of `main` lets a
+/// program start local clusters of itself ([`Client::local`], [`processes`]).
+#[cfg(feature = "distributed")]
+pub mod worker {
+    pub use brisk_worker::{WorkerOptions, main_if_worker, run};
+}
+
+/// The distributed runtime's crates: protocol, scheduler, worker, client.
+#[cfg(feature = "distributed")]
+pub mod distributed {
+    pub use brisk_client as client;
+    pub use brisk_protocol as protocol;
+    pub use brisk_scheduler as scheduler;
+    pub use brisk_worker as worker;
+}
+#[cfg(feature = "bag")]
+pub mod demo_bag;
+
+/// Bags of records: text lines, JSON documents (dask.bag).
+#[cfg(feature = "bag")]
+pub use brisk_bag as bag;
+/// Storage: URLs, globs, byte ranges, compression, object stores.
+#[cfg(feature = "io")]
+pub use brisk_io as io;
 #[cfg(feature = "dataframe")]
 pub mod demo_dataframe;

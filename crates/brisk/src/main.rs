@@ -1,8 +1,12 @@
-//! The `brisk` command: `brisk demo` runs the talk's examples.
+//! The `brisk` command: `brisk demo` runs the talk's examples; `brisk scheduler` and
+//! `brisk worker` run a cluster.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+#[cfg(feature = "distributed")]
+mod cluster_cli;
 
 #[derive(Parser)]
 #[command(
@@ -23,23 +27,41 @@ enum Command {
         #[arg(long, default_value = "target/brisk-demo")]
         out: PathBuf,
     },
+    /// Run a cluster's scheduler.
+    #[cfg(feature = "distributed")]
+    Scheduler(cluster_cli::SchedulerArgs),
+    /// Run a worker of the scheduler at ADDRESS.
+    #[cfg(feature = "distributed")]
+    Worker(cluster_cli::WorkerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
+    #[cfg(feature = "distributed")]
+    brisk::worker::main_if_worker();
+    let cli = Cli::parse();
+    // Cluster processes log joins, leaves and rejections; everything else only warnings.
+    let default_filter = match &cli.command {
+        Command::Demo { .. } => "warn",
+        #[cfg(feature = "distributed")]
+        _ => "warn,brisk_scheduler=info,brisk_worker=info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BRISK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match cli.command {
         Command::Demo { out } => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
             brisk::demo::run(&mut lock, &out)?;
         }
+        #[cfg(feature = "distributed")]
+        Command::Scheduler(args) => cluster_cli::scheduler(args)?,
+        #[cfg(feature = "distributed")]
+        Command::Worker(args) => cluster_cli::worker(args)?,
     }
     Ok(())
 }

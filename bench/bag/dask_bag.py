@@ -1,0 +1,24 @@
+"""Dask's side of bench/bag/run.sh: dask.bag with its default scheduler (processes)."""
+import sys
+import time
+
+import dask
+import dask.bag as db
+
+
+def main():
+    case, pattern = sys.argv[1], sys.argv[2]
+    b = db.read_text(pattern)
+    t = time.perf_counter()
+    if case == "filter-count":
+        result = b.filter(lambda l: "python" in l).count().compute()
+    elif case == "wordcount":
+        top = b.str.split().flatten().frequencies().topk(10, key=1).compute()
+        result = ",".join(f"{w}:{c}" for w, c in top)
+    else:
+        raise SystemExit(f"unknown case {case}")
+    print(f"seconds={time.perf_counter() - t:.4f} result={result}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,510 @@
+//! The [`Bag`] type: partitions, sources, and the element-wise operations.
+
+use std::marker::PhantomData;
+use std::ops::ControlFlow;
+use std::sync::{Arc, OnceLock};
+
+use brisk_core::{
+    Arg, Collection, ComputeOptions, Error, Func, Key, Layer, Node, Task, TaskFailure, Value,
+    tokenize,
+};
+
+use crate::error::BagError;
+use crate::stream::{Stream, StreamFn, arg_stream, collect, current_origin, fail, from_vec, push};
+
+/// What a bag can hold: any thread-safe, clonable record (text lines as `String`, JSON values,
+/// your own serde structs, tuples, numbers).
+pub trait Record: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> Record for T {}
+
+/// Builds partition `i`'s stream task.
+type MakeTask = Arc<dyn Fn(usize) -> Task + Send + Sync>;
+
+pub(crate) struct Inner {
+    pub npartitions: usize,
+    pub deps: Vec<Arc<Layer>>,
+    pub make: MakeTask,
+    pub label: &'static str,
+    materialized: OnceLock<(Arc<str>, Arc<Layer>)>,
+    /// For a bag made by `split_whitespace`: the bag of lines it splits (a `Bag<String>`), so
+    /// that `frequencies` can count words straight from the lines.
+    pub words_of: Option<Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+/// A lazy, partitioned collection of records: text lines, JSON documents, tuples, your own
+/// structs. Operations build a task graph; nothing runs until [`Collection::compute`] (or a
+/// reduction's `compute`, or [`Bag::take`]).
+///
+/// ```
+/// use brisk_bag::Bag;
+/// use brisk_core::Collection;
+/// # brisk_local::LocalScheduler::threaded();
+/// let b = Bag::from_sequence((1..=10).collect::<Vec<i64>>(), 3);
+/// let evens = b.filter(|x| x % 2 == 0).map(|x| x * 10);
+/// assert_eq!(evens.compute()?, vec![20, 40, 60, 80, 100]);
+/// assert_eq!(b.sum().compute()?, 55);
+/// # Ok::<(), brisk_core::Error>(())
+/// ```
+pub struct Bag<T> {
+    pub(crate) inner: Arc<Inner>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Bag<T> {
+    fn clone(&self) -> Self {
+        Bag {
+            inner: Arc::clone(&self.inner),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Bag<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Bag<{}>({}, {} partitions)",
+            std::any::type_name::<T>(),
+            self.inner.label,
+            self.inner.npartitions
+        )
+    }
+}
+
+/// A task that calls `func` on the stream of one input task.
+pub(crate) fn stream_task(func: &Func, input: Task) -> Task {
+    Task {
+        func: func.clone(),
+        args: vec![Arg::Task(Box::new(input))],
+    }
+}
+
+impl<T: Record> Bag<T> {
+    /// A bag from its parts: `make(i)` is a task whose value is partition `i`'s [`Stream`].
+    pub(crate) fn from_parts(
+        label: &'static str,
+        npartitions: usize,
+        deps: Vec<Arc<Layer>>,
+        make: MakeTask,
+    ) -> Bag<T> {
+        Bag {
+            inner: Arc::new(Inner {
+                npartitions,
+                deps,
+                make,
+                label,
+                materialized: OnceLock::new(),
+                words_of: None,
+            }),
+            _t: PhantomData,
+        }
+    }
+
+    /// A bag over stored partitions: keys whose values are `Vec<T>`.
+    pub(crate) fn from_keys(label: &'static str, keys: Vec<Key>, deps: Vec<Arc<Layer>>) -> Bag<T> {
+        let func = Func::raw("from-partition", |args: &[Value]| {
+            let part = args
+                .first()
+                .ok_or_else(|| TaskFailure::msg("internal: missing partition"))?
+                .downcast_arc::<Vec<T>>()
+                .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
+            Ok(Value::new(from_vec(part)))
+        });
+        let n = keys.len();
+        let keys = Arc::new(keys);
+        Bag::from_parts(
+            label,
+            n,
+            deps,
+            Arc::new(move |i| Task {
+                func: func.clone(),
+                args: vec![Arg::Key(keys[i].clone())],
+            }),
+        )
+    }
+
+    /// A bag of `items` in `npartitions` partitions of (nearly) equal size, in order.
+    pub fn from_sequence(items: Vec<T>, npartitions: usize) -> Bag<T> {
+        let n = npartitions.max(1).min(items.len().max(1));
+        let size = items.len().div_ceil(n).max(1);
+        let name = tokenize("from-sequence");
+        let mut nodes = Vec::with_capacity(n);
+        let mut keys = Vec::with_capacity(n);
+        let mut it = items.into_iter();
+        for i in 0..n {
+            let part: Vec<T> = it.by_ref().take(size).collect();
+            let key = Key::with_shared_name(&name, &[i as u32]);
+            nodes.push((key.clone(), Node::Literal(Value::new(part))));
+            keys.push(key);
+        }
+        let layer = Layer::from_nodes(name, nodes, vec![]);
+        Bag::from_keys("from-sequence", keys, vec![layer])
+    }
+
+    /// A bag of an iterator's items in `npartitions` partitions.
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_iter(items: impl IntoIterator<Item = T>, npartitions: usize) -> Bag<T> {
+        Bag::from_sequence(items.into_iter().collect(), npartitions)
+    }
+
+    /// This bag with another record type. Only for `U` equal to `T` (checked by the caller
+    /// with `TypeId`): the bag's tasks do not change.
+    pub(crate) fn same_type_as<U>(self) -> Bag<U> {
+        Bag {
+            inner: self.inner,
+            _t: PhantomData,
+        }
+    }
+
+    /// The number of partitions.
+    pub fn npartitions(&self) -> usize {
+        self.inner.npartitions
+    }
+
+    /// The task that streams partition `i`.
+    pub(crate) fn part_task(&self, i: usize) -> Task {
+        (self.inner.make)(i)
+    }
+
+    pub(crate) fn deps(&self) -> Vec<Arc<Layer>> {
+        self.inner.deps.clone()
+    }
+
+    /// A new bag whose partitions are `op` applied to this bag's partition streams.
+    pub(crate) fn stage<U: Record>(
+        &self,
+        label: &'static str,
+        op: impl Fn(StreamFn<T>) -> StreamFn<U> + Send + Sync + 'static,
+    ) -> Bag<U> {
+        let func = Func::raw(label, move |args: &[Value]| {
+            let s = arg_stream::<T>(args, 0)?;
+            Ok(Value::new(Stream::new(label, op(s))))
+        });
+        let prev = Arc::clone(&self.inner.make);
+        Bag::from_parts(
+            label,
+            self.inner.npartitions,
+            self.inner.deps.clone(),
+            Arc::new(move |i| stream_task(&func, prev(i))),
+        )
+    }
+
+    /// Apply `f` to every record.
+    pub fn map<U: Record>(&self, f: impl Fn(T) -> U + Send + Sync + 'static) -> Bag<U> {
+        let f = Arc::new(f);
+        self.stage("map", move |s| {
+            let f = Arc::clone(&f);
+            Box::new(move |sink| {
+                s(&mut |x| match x.take() {
+                    Some(x) => push(sink, f(x)),
+                    None => ControlFlow::Continue(()),
+                })
+            })
+        })
+    }
+
+    /// Apply a fallible `f` to every record; an error fails the computation, naming the file
+    /// and line the record came from when the bag reads text.
+    pub fn try_map<U: Record, E>(
+        &self,
+        f: impl Fn(T) -> Result<U, E> + Send + Sync + 'static,
+    ) -> Bag<U>
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let f = Arc::new(f);
+        self.stage("try-map", move |s| {
+            let f = Arc::clone(&f);
+            Box::new(move |sink| {
+                let mut err = None;
+                s(&mut |x| match x.take().map(|x| f(x)) {
+                    None => ControlFlow::Continue(()),
+                    Some(Ok(y)) => push(sink, y),
+                    Some(Err(e)) => {
+                        err = Some(BagError::Record {
+                            op: "try_map",
+                            origin: current_origin(),
+                            source: Arc::from(e.into()),
+                        });
+                        ControlFlow::Break(())
+                    }
+                })?;
+                err.map_or(Ok(()), Err)
+            })
+        })
+    }
+
+    /// Keep the records for which `pred` is true.
+    pub fn filter(&self, pred: impl Fn(&T) -> bool + Send + Sync + 'static) -> Bag<T> {
+        let pred = Arc::new(pred);
+        self.stage("filter", move |s| {
+            let pred = Arc::clone(&pred);
+            Box::new(move |sink| {
+                s(&mut |x| match x {
+                    Some(r) if pred(r) => sink(x),
+                    _ => ControlFlow::Continue(()),
+                })
+            })
+        })
+    }
+
+    /// Replace every record by the items `f` returns for it.
+    pub fn flat_map<I>(&self, f: impl Fn(T) -> I + Send + Sync + 'static) -> Bag<I::Item>
+    where
+        I: IntoIterator,
+        I::Item: Record,
+    {
+        let f = Arc::new(f);
+        self.stage("flat-map", move |s| {
+            let f = Arc::clone(&f);
+            Box::new(move |sink| {
+                s(&mut |x| {
+                    if let Some(x) = x.take() {
+                        for y in f(x) {
+                            push(sink, y)?;
+                        }
+                    }
+                    ControlFlow::Continue(())
+                })
+            })
+        })
+    }
+
+    /// Concatenate the records' items: a bag of `Vec<U>` becomes a bag of `U`.
+    pub fn flatten<U: Record>(&self) -> Bag<U>
+    where
+        T: IntoIterator<Item = U>,
+    {
+        self.flat_map(|x| x)
+    }
+
+    /// Apply `f` to each whole partition.
+    pub fn map_partitions<U: Record>(
+        &self,
+        f: impl Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
+    ) -> Bag<U> {
+        let f = Arc::new(f);
+        self.stage("map-partitions", move |s| {
+            let f = Arc::clone(&f);
+            Box::new(move |sink| {
+                for y in f(collect(s)?) {
+                    if push(sink, y).is_break() {
+                        break;
+                    }
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// Keep each record with probability `prob` (reproducible for a given `seed`).
+    pub fn random_sample(&self, prob: f64, seed: Option<u64>) -> Result<Bag<T>, BagError> {
+        use rand::{Rng, SeedableRng};
+        if !(0.0..=1.0).contains(&prob) {
+            return Err(BagError::InvalidArgument {
+                name: "prob",
+                value: prob.to_string(),
+                reason: "a probability between 0 and 1",
+            });
+        }
+        let seed = seed.unwrap_or_else(|| {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        });
+        // Each partition gets its own generator, derived from the seed and its index.
+        let prev = Arc::clone(&self.inner.make);
+        let make: MakeTask = Arc::new(move |i| {
+            let part_seed = seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let func = Func::raw("random-sample", move |args: &[Value]| {
+                let s = arg_stream::<T>(args, 0)?;
+                let run: StreamFn<T> = Box::new(move |sink| {
+                    let mut rng = rand::rngs::SmallRng::seed_from_u64(part_seed);
+                    s(&mut |x| {
+                        if x.is_some() && rng.random::<f64>() < prob {
+                            sink(x)
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    })
+                });
+                Ok(Value::new(Stream::new("random-sample", run)))
+            });
+            stream_task(&func, prev(i))
+        });
+        Ok(Bag::from_parts(
+            "random-sample",
+            self.inner.npartitions,
+            self.inner.deps.clone(),
+            make,
+        ))
+    }
+
+    /// Join with a small in-memory collection: pairs `(record, other)` for every `other` whose
+    /// key `on_other` equals the record's key `on_self` (an inner join; records without a
+    /// match are dropped). `other` is shipped to every partition.
+    pub fn join<U: Record, K>(
+        &self,
+        other: Vec<U>,
+        on_self: impl Fn(&T) -> K + Send + Sync + 'static,
+        on_other: impl Fn(&U) -> K,
+    ) -> Bag<(T, U)>
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+    {
+        let mut index: rustc_hash::FxHashMap<K, Vec<U>> = Default::default();
+        for u in other {
+            index.entry(on_other(&u)).or_default().push(u);
+        }
+        let index = Arc::new(index);
+        let on_self = Arc::new(on_self);
+        self.stage("join", move |s| {
+            let index = Arc::clone(&index);
+            let on_self = Arc::clone(&on_self);
+            Box::new(move |sink| {
+                s(&mut |x| {
+                    if let Some(x) = x.as_ref()
+                        && let Some(matches) = index.get(&on_self(x))
+                    {
+                        for u in matches {
+                            push(sink, (x.clone(), u.clone()))?;
+                        }
+                    }
+                    ControlFlow::Continue(())
+                })
+            })
+        })
+    }
+
+    /// The first `n` records, computing partitions one at a time and only as far as needed:
+    /// reading stops as soon as `n` records are found.
+    pub fn take(&self, n: usize) -> Result<Vec<T>, BagError> {
+        let mut out: Vec<T> = Vec::with_capacity(n.min(1 << 16));
+        let sched = brisk_core::default_scheduler()?;
+        for i in 0..self.inner.npartitions {
+            if out.len() >= n {
+                break;
+            }
+            let want = n - out.len();
+            let func = Func::raw("take", move |args: &[Value]| {
+                let s = arg_stream::<T>(args, 0)?;
+                let mut got = Vec::with_capacity(want.min(1 << 16));
+                s(&mut |x| {
+                    if let Some(x) = x.take() {
+                        got.push(x);
+                    }
+                    if got.len() >= want {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                })
+                .map_err(fail)?;
+                Ok(Value::new(got))
+            });
+            let name = tokenize("take");
+            let key = Key::from(&*name);
+            let layer = Layer::from_nodes(
+                name,
+                vec![(
+                    key.clone(),
+                    Node::Task(stream_task(&func, self.part_task(i))),
+                )],
+                self.deps(),
+            );
+            let graph = brisk_core::layer::materialize(&[&layer]);
+            let v = sched
+                .get(
+                    &graph,
+                    std::slice::from_ref(&key),
+                    &ComputeOptions::optimized(),
+                )?
+                .pop()
+                .ok_or(Error::Cancelled)?;
+            let part = v
+                .downcast_arc::<Vec<T>>()
+                .map_err(|mismatch| Error::WrongType { key, mismatch })?;
+            out.extend(Arc::unwrap_or_clone(part));
+        }
+        Ok(out)
+    }
+
+    /// The stored partitions: one `Vec<T>` per partition, built on first use.
+    pub(crate) fn materialized(&self) -> (Arc<str>, Arc<Layer>) {
+        self.inner
+            .materialized
+            .get_or_init(|| {
+                let func = Func::raw("collect", |args: &[Value]| {
+                    let s = arg_stream::<T>(args, 0)?;
+                    Ok(Value::new(collect(s).map_err(fail)?))
+                });
+                let name = tokenize(self.inner.label);
+                let nodes = (0..self.inner.npartitions)
+                    .map(|i| {
+                        (
+                            Key::with_shared_name(&name, &[i as u32]),
+                            Node::Task(stream_task(&func, self.part_task(i))),
+                        )
+                    })
+                    .collect();
+                let layer = Layer::from_nodes(Arc::clone(&name), nodes, self.deps());
+                (name, layer)
+            })
+            .clone()
+    }
+
+    fn partition_keys(&self) -> Vec<Key> {
+        let (name, _) = self.materialized();
+        (0..self.inner.npartitions)
+            .map(|i| Key::with_shared_name(&name, &[i as u32]))
+            .collect()
+    }
+
+    /// Compute the partitions and keep them in memory: the returned bag starts from the
+    /// stored records.
+    pub fn persist(&self) -> Result<Bag<T>, BagError> {
+        let keys = self.partition_keys();
+        let values = brisk_core::default_scheduler()?.get(
+            &self.graph(),
+            &keys,
+            &ComputeOptions::optimized(),
+        )?;
+        let name = tokenize("persisted");
+        let nodes: Vec<(Key, Node)> = keys
+            .iter()
+            .zip(values)
+            .map(|(k, v)| (k.clone(), Node::Literal(v)))
+            .collect();
+        let layer = Layer::from_nodes(name, nodes, vec![]);
+        Ok(Bag::from_keys("persisted", keys, vec![layer]))
+    }
+}
+
+impl<T: Record> Collection for Bag<T> {
+    type Output = Vec<T>;
+
+    fn layers(&self) -> Vec<Arc<Layer>> {
+        vec![self.materialized().1]
+    }
+
+    fn output_keys(&self) -> Vec<Key> {
+        self.partition_keys()
+    }
+
+    fn finalize(&self, values: Vec<Value>) -> Result<Vec<T>, Error> {
+        let keys = self.partition_keys();
+        let mut out = Vec::new();
+        for (v, key) in values.into_iter().zip(keys) {
+            let part = v
+                .downcast_arc::<Vec<T>>()
+                .map_err(|mismatch| Error::WrongType { key, mismatch })?;
+            if out.is_empty() {
+                out = Arc::unwrap_or_clone(part);
+            } else {
+                out.extend(Arc::unwrap_or_clone(part));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,85 @@
+//! # brisk-bag: bags of records (dask.bag / Spark RDDs for Rust)
+//!
+//! A [`Bag<T>`] is a lazy, partitioned collection of records: lines of text, JSON documents,
+//! tuples, your own serde structs. Element-wise operations ([`Bag::map`], [`Bag::filter`],
+//! [`Bag::flat_map`], …) chain inside each partition and run in one pass per partition;
+//! reductions ([`Bag::count`], [`Bag::sum`], [`Bag::frequencies`], [`Bag::fold`], …) combine
+//! partial results in a tree; [`Bag::groupby`] goes through a hash shuffle. Nothing runs until
+//! you compute, on the default scheduler (threads, in-process, unless a cluster is connected).
+//!
+//! The talk's example: count the lines that mention python, and the ten most common words.
+//!
+//! ```
+//! use brisk_core::Collection;
+//! # brisk_local::LocalScheduler::threaded();
+//! let dir = tempfile::tempdir().unwrap();
+//! for i in 0..3 {
+//!     let text = format!("python is fun\nrust is fast {i}\nso is python {i}\n");
+//!     brisk_io::write_all(&dir.path().join(format!("lines_{i}.txt")).display().to_string(),
+//!                         text.as_bytes()).unwrap();
+//! }
+//! let pattern = dir.path().join("lines_*.txt").display().to_string();
+//!
+//! let b = brisk_bag::read_text(&pattern)?;
+//! assert_eq!(b.filter(|l| l.contains("python")).count().compute()?, 6);
+//!
+//! let top = b
+//!     .flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+//!     .frequencies()
+//!     .topk_by(2, |(_, n)| *n)
+//!     .compute()?;
+//! assert_eq!(top, [("is".to_string(), 9), ("python".to_string(), 6)]);
+//! # Ok::<(), brisk_bag::BagError>(())
+//! ```
+//!
+//! ## Reading
+//!
+//! [`read_text`] and [`TextSource`] read files named by URLs and globs through `brisk-io`
+//! (local, `s3://`, `gs://`, `az://`, `http(s)://`), decompress by extension, and split large
+//! uncompressed files into blocks aligned to lines. [`read_json`] and [`Bag::parse_json`] read
+//! JSON lines; a malformed line is an error naming its file and line number, or is skipped
+//! with [`OnError::Skip`]. [`Bag::take`] computes partitions one by one and stops reading as
+//! soon as it has enough records.
+//!
+//! ## Text
+//!
+//! Bags of `String` have built-in string operations like dask's `bag.str`:
+//! [`Bag::split_whitespace`], [`Bag::split`], [`Bag::lower`], [`Bag::trim`]. Records travel
+//! between operations in reusable slots, so `read_text(..).filter(..).count()` allocates
+//! nothing per line and `split_whitespace().frequencies()` allocates only for new words.
+//!
+//! ## Functions and processes
+//!
+//! Within a partition, operations chain into one pass (a partition is a stream, not a vector,
+//! until something stores it); between operations that need all partitions (reductions,
+//! `groupby`), partitions are stored as `Vec<T>` values. The functions you pass are closures
+//! and run in this process on the local schedulers. The distributed runtime can only run
+//! functions it finds by name, and reports a bag task holding a closure as a clear
+//! `UnregisteredFunction` error; bag kernels are not yet registered by name.
+//!
+//! ## Not yet
+//!
+//! `to_dataframe` waits for `brisk-dataframe`.
+
+mod bag;
+mod count_str;
+mod counts;
+mod error;
+mod item;
+mod json;
+mod reduce;
+mod shuffle;
+mod stream;
+mod strings;
+mod text;
+
+pub use bag::{Bag, Record};
+pub use error::{BagError, Origin};
+pub use item::Item;
+pub use json::{Field, OnError, read_json};
+pub use text::{TextSource, read_text};
+
+/// A bag of the numbers `0..n` in `npartitions` partitions (dask's `bag.range`).
+pub fn range(n: u64, npartitions: usize) -> Bag<u64> {
+    Bag::from_sequence((0..n).collect(), npartitions)
+}

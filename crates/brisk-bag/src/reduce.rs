@@ -1,0 +1,554 @@
+//! Reductions: one result from all partitions, through a tree of combining tasks (at most
+//! eight inputs per task, like dask's `split_every`), so that no task holds every partial.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::hash::Hash;
+use std::ops::{Add, ControlFlow};
+use std::sync::Arc;
+
+use brisk_core::{Arg, Func, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::bag::{Bag, Record, stream_task};
+use crate::error::BagError;
+use crate::item::Item;
+use crate::stream::{StreamFn, arg_stream, fail};
+
+const SPLIT_EVERY: usize = 8;
+
+/// Merges a group of partial results into one.
+pub(crate) type Combine<A> = Arc<dyn Fn(Vec<Arc<A>>) -> Result<A, BagError> + Send + Sync>;
+
+/// A heap entry of `topk`: the key, the record's position (earlier wins ties), the record.
+type HeapEntry<K, T> = Reverse<(K, Reverse<(usize, u64)>, Slot<T>)>;
+
+/// The hash map of per-record counting: foldhash is quick on short strings.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
+fn partials<A: Send + Sync + 'static>(v: &Value) -> Result<Vec<Arc<A>>, TaskFailure> {
+    let list = v
+        .as_list()
+        .ok_or_else(|| TaskFailure::msg("internal: expected a list of partial results"))?;
+    list.iter()
+        .map(|x| {
+            x.downcast_arc::<A>()
+                .map_err(|m| TaskFailure::msg(format!("internal: {m}")))
+        })
+        .collect()
+}
+
+impl<T: Record> Bag<T> {
+    /// The general reduction: `per_part` on each partition's stream, `combine` on groups of
+    /// partial results (tree-wise), and `finish` on the last group.
+    pub(crate) fn tree_reduce<A, R>(
+        &self,
+        label: &'static str,
+        per_part: impl Fn(usize, StreamFn<T>) -> Result<A, BagError> + Send + Sync + 'static,
+        combine: Option<Combine<A>>,
+        finish: impl Fn(Vec<Arc<A>>) -> Result<R, BagError> + Send + Sync + 'static,
+    ) -> Item<R>
+    where
+        A: Send + Sync + 'static,
+        R: Send + Sync + 'static,
+    {
+        let name = tokenize(label);
+        let part_func = Func::raw(label, move |args: &[Value]| {
+            let s = arg_stream::<T>(args, 0)?;
+            let i = args
+                .get(1)
+                .and_then(|v| v.get::<u64>().ok())
+                .ok_or_else(|| TaskFailure::msg("internal: missing partition index"))?;
+            Ok(Value::new(per_part(i as usize, s).map_err(fail)?))
+        });
+        let mut nodes = Vec::new();
+        let mut level: Vec<Key> = (0..self.npartitions())
+            .map(|i| {
+                let key = Key::with_shared_name(&name, &[0, i as u32]);
+                let mut task = stream_task(&part_func, self.part_task(i));
+                task.args.push(Arg::Literal(Value::from(i as u64)));
+                nodes.push((key.clone(), Node::Task(task)));
+                key
+            })
+            .collect();
+        if let Some(combine) = combine {
+            let combine_func = Func::raw("combine", move |args: &[Value]| {
+                let parts =
+                    partials::<A>(args.first().ok_or_else(|| TaskFailure::msg("internal"))?)?;
+                Ok(Value::new(combine(parts).map_err(fail)?))
+            });
+            let mut depth = 1u32;
+            while level.len() > SPLIT_EVERY {
+                level = level
+                    .chunks(SPLIT_EVERY)
+                    .enumerate()
+                    .map(|(j, group)| {
+                        let key = Key::with_shared_name(&name, &[depth, j as u32]);
+                        let args = vec![Arg::List(group.iter().cloned().map(Arg::Key).collect())];
+                        nodes.push((
+                            key.clone(),
+                            Node::Task(Task {
+                                func: combine_func.clone(),
+                                args,
+                            }),
+                        ));
+                        key
+                    })
+                    .collect();
+                depth += 1;
+            }
+        }
+        let finish_func = Func::raw(label, move |args: &[Value]| {
+            let parts = partials::<A>(args.first().ok_or_else(|| TaskFailure::msg("internal"))?)?;
+            Ok(Value::new(finish(parts).map_err(fail)?))
+        });
+        let key = Key::from(&*name);
+        nodes.push((
+            key.clone(),
+            Node::Task(Task {
+                func: finish_func,
+                args: vec![Arg::List(level.into_iter().map(Arg::Key).collect())],
+            }),
+        ));
+        let layer = Layer::from_nodes(name, nodes, self.deps());
+        Item::new(key, layer)
+    }
+
+    /// A reduction whose partial results and final result have one type and one associative
+    /// `merge` (with `empty` for no partitions).
+    fn monoid<A: Clone + Send + Sync + 'static>(
+        &self,
+        label: &'static str,
+        per_part: impl Fn(StreamFn<T>) -> Result<A, BagError> + Send + Sync + 'static,
+        empty: impl Fn() -> A + Send + Sync + 'static,
+        merge: impl Fn(A, &A) -> A + Send + Sync + 'static,
+    ) -> Item<A> {
+        let merge = Arc::new(merge);
+        let empty = Arc::new(empty);
+        let all = {
+            let merge = Arc::clone(&merge);
+            Arc::new(move |parts: Vec<Arc<A>>| -> Result<A, BagError> {
+                let mut it = parts.into_iter();
+                let Some(first) = it.next() else {
+                    return Ok(empty());
+                };
+                let mut acc = Arc::unwrap_or_clone(first);
+                for p in it {
+                    acc = merge(acc, &p);
+                }
+                Ok(acc)
+            })
+        };
+        let all2 = Arc::clone(&all);
+        self.tree_reduce(label, move |_, s| per_part(s), Some(all), move |p| all2(p))
+    }
+
+    /// The number of records.
+    pub fn count(&self) -> Item<u64> {
+        self.monoid(
+            "count",
+            |s| {
+                let mut n = 0u64;
+                s(&mut |x| {
+                    n += u64::from(x.is_some());
+                    ControlFlow::Continue(())
+                })?;
+                Ok(n)
+            },
+            || 0,
+            |a, b| a + b,
+        )
+    }
+
+    /// The sum of the records (zero for an empty bag).
+    pub fn sum(&self) -> Item<T>
+    where
+        T: num_traits::Zero + Add<Output = T>,
+    {
+        self.monoid(
+            "sum",
+            |s| {
+                let mut acc = T::zero();
+                s(&mut |x| {
+                    let Some(x) = x.take() else {
+                        return ControlFlow::Continue(());
+                    };
+                    acc = std::mem::replace(&mut acc, T::zero()) + x;
+                    ControlFlow::Continue(())
+                })?;
+                Ok(acc)
+            },
+            T::zero,
+            |a, b| a + b.clone(),
+        )
+    }
+
+    /// The mean of the records, as `f64`; an empty bag is an error.
+    pub fn mean(&self) -> Item<f64>
+    where
+        T: num_traits::ToPrimitive,
+    {
+        self.tree_reduce(
+            "mean",
+            |_, s| {
+                let (mut total, mut n) = (0.0f64, 0u64);
+                s(&mut |x| {
+                    if let Some(x) = x {
+                        total += x.to_f64().unwrap_or(f64::NAN);
+                        n += 1;
+                    }
+                    ControlFlow::Continue(())
+                })?;
+                Ok((total, n))
+            },
+            Some(Arc::new(|p: Vec<Arc<(f64, u64)>>| {
+                Ok(p.iter().fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1)))
+            })),
+            |p| {
+                let (total, n) = p.iter().fold((0.0, 0u64), |a, b| (a.0 + b.0, a.1 + b.1));
+                if n == 0 {
+                    return Err(BagError::Empty { op: "mean" });
+                }
+                Ok(total / n as f64)
+            },
+        )
+    }
+
+    fn extreme(&self, op: &'static str, better: fn(&T, &T) -> bool) -> Item<T>
+    where
+        T: PartialOrd,
+    {
+        let pick = move |acc: Option<T>, x: T| match acc {
+            Some(a) if !better(&x, &a) => Some(a),
+            _ => Some(x),
+        };
+        self.tree_reduce(
+            op,
+            move |_, s| {
+                let mut acc: Option<T> = None;
+                s(&mut |x| {
+                    let Some(x) = x.take() else {
+                        return ControlFlow::Continue(());
+                    };
+                    acc = pick(acc.take(), x);
+                    ControlFlow::Continue(())
+                })?;
+                Ok(acc)
+            },
+            Some(Arc::new(move |p: Vec<Arc<Option<T>>>| {
+                Ok(p.into_iter()
+                    .filter_map(Arc::unwrap_or_clone)
+                    .fold(None, pick))
+            })),
+            move |p| {
+                p.into_iter()
+                    .filter_map(Arc::unwrap_or_clone)
+                    .fold(None, pick)
+                    .ok_or(BagError::Empty { op })
+            },
+        )
+    }
+
+    /// The smallest record; an empty bag is an error.
+    pub fn min(&self) -> Item<T>
+    where
+        T: PartialOrd,
+    {
+        self.extreme("min", |x, best| x < best)
+    }
+
+    /// The largest record; an empty bag is an error.
+    pub fn max(&self) -> Item<T>
+    where
+        T: PartialOrd,
+    {
+        self.extreme("max", |x, best| x > best)
+    }
+
+    /// Fold every partition from `initial` with `binop`, then merge the partial results with
+    /// `combine` (which must be associative; `initial` is the result for an empty bag).
+    pub fn fold<A: Record>(
+        &self,
+        initial: A,
+        binop: impl Fn(A, T) -> A + Send + Sync + 'static,
+        combine: impl Fn(A, A) -> A + Send + Sync + 'static,
+    ) -> Item<A> {
+        let init = initial.clone();
+        self.monoid(
+            "fold",
+            move |s| {
+                let mut acc = Some(init.clone());
+                s(&mut |x| {
+                    let Some(x) = x.take() else {
+                        return ControlFlow::Continue(());
+                    };
+                    if let Some(a) = acc.take() {
+                        acc = Some(binop(a, x));
+                    }
+                    ControlFlow::Continue(())
+                })?;
+                Ok(acc.unwrap_or_else(|| init.clone()))
+            },
+            move || initial.clone(),
+            move |a, b| combine(a, b.clone()),
+        )
+    }
+
+    /// Dask's `reduction`: `perpartition` on each whole partition, `aggregate` on all the
+    /// partial results at once.
+    pub fn reduction<A: Record, R: Record>(
+        &self,
+        perpartition: impl Fn(Vec<T>) -> A + Send + Sync + 'static,
+        aggregate: impl Fn(Vec<A>) -> R + Send + Sync + 'static,
+    ) -> Item<R> {
+        self.tree_reduce(
+            "reduction",
+            move |_, s| Ok(perpartition(crate::stream::collect(s)?)),
+            None,
+            move |p| Ok(aggregate(p.into_iter().map(Arc::unwrap_or_clone).collect())),
+        )
+    }
+
+    /// How often each distinct record occurs: a bag of `(record, count)`, in no particular
+    /// order, counted and merged in parallel (see `counts.rs`).
+    pub fn frequencies(&self) -> Bag<(T, u64)>
+    where
+        T: Hash + Eq,
+    {
+        // Words of lines: count them straight from the lines, without a string per word.
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<String>()
+            && let Some(lines) = self
+                .inner
+                .words_of
+                .as_ref()
+                .and_then(|b| b.downcast_ref::<Bag<String>>())
+        {
+            return lines.word_frequencies().same_type_as();
+        }
+        self.count_shuffled("frequencies", |s| {
+            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<String>() {
+                return crate::count_str::count_strings::<T>(s);
+            }
+            let mut counts: FastMap<T, u64> = FastMap::default();
+            s(&mut |x| {
+                // Count a record already seen without taking it from its slot.
+                if let Some(r) = x.as_ref()
+                    && let Some(c) = counts.get_mut(r)
+                {
+                    *c += 1;
+                } else if let Some(x) = x.take() {
+                    counts.insert(x, 1);
+                }
+                ControlFlow::Continue(())
+            })?;
+            Ok(counts)
+        })
+    }
+
+    /// `frequencies` of the whitespace-separated words of lines (`T` is `String`).
+    fn word_frequencies(&self) -> Bag<(String, u64)> {
+        self.count_shuffled("frequencies", crate::count_str::count_words::<T>)
+    }
+
+    /// A one-partition bag from an item holding `S`, turned into records by `to_vec`.
+    pub(crate) fn single<S, U>(
+        &self,
+        label: &'static str,
+        item: Item<S>,
+        to_vec: impl Fn(S) -> Vec<U> + Send + Sync + 'static,
+    ) -> Bag<U>
+    where
+        S: Clone + Send + Sync + 'static,
+        U: Record,
+    {
+        let func = Func::raw(label, move |args: &[Value]| {
+            let s = args
+                .first()
+                .ok_or_else(|| TaskFailure::msg("internal"))?
+                .downcast_arc::<S>()
+                .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
+            Ok(Value::new(to_vec(Arc::unwrap_or_clone(s))))
+        });
+        let name = tokenize(label);
+        let key = Key::with_shared_name(&name, &[0]);
+        let layer = Layer::from_nodes(
+            name,
+            vec![(
+                key.clone(),
+                Node::Task(Task {
+                    func,
+                    args: vec![Arg::Key(item.key.clone())],
+                }),
+            )],
+            vec![item.layer.clone()],
+        );
+        Bag::from_keys(label, vec![key], vec![layer])
+    }
+
+    /// The `k` largest records by `key`, largest first (ties keep their order in the bag): a
+    /// one-partition bag.
+    pub fn topk_by<K>(&self, k: usize, key: impl Fn(&T) -> K + Send + Sync + 'static) -> Bag<T>
+    where
+        K: Ord + Clone + Send + Sync + 'static,
+    {
+        let key = Arc::new(key);
+        // Partials are the best `k` as (key, position, record), best first.
+        type Top<K, T> = Vec<(K, Reverse<(usize, u64)>, T)>;
+        fn keep<K: Ord + Clone, T: Clone>(k: usize, parts: &[Arc<Top<K, T>>]) -> Top<K, T> {
+            let mut all: Top<K, T> = parts.iter().flat_map(|p| p.iter().cloned()).collect();
+            all.sort_by(|a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1)));
+            all.truncate(k);
+            all
+        }
+        let item = self.tree_reduce(
+            "topk",
+            move |part, s| {
+                let mut heap: BinaryHeap<HeapEntry<K, T>> = BinaryHeap::with_capacity(k + 1);
+                let mut pos = 0u64;
+                if k > 0 {
+                    s(&mut |x| {
+                        let Some(r) = x.as_ref() else {
+                            return ControlFlow::Continue(());
+                        };
+                        let kx = key(r);
+                        let at = Reverse((part, pos));
+                        pos += 1;
+                        // Take the record from its slot only when it enters the heap.
+                        let enters = heap.len() < k
+                            || heap
+                                .peek()
+                                .is_some_and(|min| (&kx, &at) > (&min.0.0, &min.0.1));
+                        if enters && let Some(x) = x.take() {
+                            if heap.len() >= k {
+                                heap.pop();
+                            }
+                            heap.push(Reverse((kx, at, Slot(x))));
+                        }
+                        ControlFlow::Continue(())
+                    })?;
+                }
+                let mut v: Top<K, T> = heap
+                    .into_iter()
+                    .map(|Reverse((a, b, c))| (a, b, c.0))
+                    .collect();
+                v.sort_by(|a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1)));
+                Ok(v)
+            },
+            Some(Arc::new(move |p: Vec<Arc<Top<K, T>>>| Ok(keep(k, &p)))),
+            move |p| Ok(keep(k, &p)),
+        );
+        self.single("topk", item, |v: Top<K, T>| {
+            v.into_iter().map(|e| e.2).collect()
+        })
+    }
+
+    /// The `k` largest records, largest first: a one-partition bag.
+    pub fn topk(&self, k: usize) -> Bag<T>
+    where
+        T: Ord,
+    {
+        self.topk_by(k, |x| x.clone())
+    }
+
+    /// The distinct records, in order of first appearance: a one-partition bag.
+    pub fn distinct(&self) -> Bag<T>
+    where
+        T: Hash + Eq,
+    {
+        let item = self.monoid(
+            "distinct",
+            |s| {
+                let mut seen: FxHashSet<T> = FxHashSet::default();
+                let mut order = Vec::new();
+                s(&mut |x| {
+                    if let Some(r) = x.as_ref()
+                        && !seen.contains(r)
+                        && let Some(x) = x.take()
+                    {
+                        seen.insert(x.clone());
+                        order.push(x);
+                    }
+                    ControlFlow::Continue(())
+                })?;
+                Ok(Arc::new((seen, order)))
+            },
+            || Arc::new((FxHashSet::default(), Vec::new())),
+            |a, b| {
+                let mut a = Arc::unwrap_or_clone(a);
+                for x in &b.1 {
+                    if a.0.insert(x.clone()) {
+                        a.1.push(x.clone());
+                    }
+                }
+                Arc::new(a)
+            },
+        );
+        self.single("distinct", item, |s: Arc<(FxHashSet<T>, Vec<T>)>| {
+            Arc::unwrap_or_clone(s).1
+        })
+    }
+
+    /// Group by `key` and fold each group: per partition, `binop` folds each group's records
+    /// from `initial`; then `combine` merges the partial results of each group across
+    /// partitions. A one-partition bag of `(key, result)`, like dask's `foldby`.
+    pub fn foldby<K, A>(
+        &self,
+        key: impl Fn(&T) -> K + Send + Sync + 'static,
+        initial: A,
+        binop: impl Fn(A, T) -> A + Send + Sync + 'static,
+        combine: impl Fn(A, A) -> A + Send + Sync + 'static,
+    ) -> Bag<(K, A)>
+    where
+        K: Record + Hash + Eq,
+        A: Record,
+    {
+        let item = self.monoid(
+            "foldby",
+            move |s| {
+                let mut groups: FxHashMap<K, A> = FxHashMap::default();
+                s(&mut |x| {
+                    let Some(x) = x.take() else {
+                        return ControlFlow::Continue(());
+                    };
+                    let k = key(&x);
+                    let acc = groups.remove(&k).unwrap_or_else(|| initial.clone());
+                    groups.insert(k, binop(acc, x));
+                    ControlFlow::Continue(())
+                })?;
+                Ok(groups)
+            },
+            FxHashMap::default,
+            move |mut a, b| {
+                for (k, v) in b {
+                    let merged = match a.remove(k) {
+                        Some(x) => combine(x, v.clone()),
+                        None => v.clone(),
+                    };
+                    a.insert(k.clone(), merged);
+                }
+                a
+            },
+        );
+        self.single("foldby", item, |m: FxHashMap<K, A>| m.into_iter().collect())
+    }
+}
+
+/// A record in a heap, ordered by the other fields only.
+struct Slot<T>(T);
+
+impl<T> PartialEq for Slot<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl<T> Eq for Slot<T> {}
+impl<T> PartialOrd for Slot<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for Slot<T> {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}

@@ -1,0 +1,209 @@
+//! Built-in string operations on bags of text, like dask's `bag.str` accessor. They reuse
+//! buffers between records, so `read_text(..).split_whitespace().frequencies()` allocates only
+//! for words it has not seen before.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use crate::bag::Bag;
+
+#[inline]
+fn is_ascii_ws(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
+/// Call `f` on each whitespace-separated word of `line` (Unicode whitespace; an ASCII line
+/// takes a byte-wise fast path with the same result).
+#[inline]
+pub(crate) fn for_each_word(
+    line: &str,
+    mut f: impl FnMut(&str) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    if !line.is_ascii() {
+        for w in line.split_whitespace() {
+            f(w)?;
+        }
+        return ControlFlow::Continue(());
+    }
+    let b = line.as_bytes();
+    if memchr::memchr3(b'\t', b'\n', b'\r', b).is_none()
+        && memchr::memchr2(b'\x0b', b'\x0c', b).is_none()
+    {
+        return for_each_word_spaces(line, f);
+    }
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && is_ascii_ws(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && !is_ascii_ws(b[i]) {
+            i += 1;
+        }
+        if start < i {
+            // Both ends are ASCII positions, so character boundaries.
+            f(line.get(start..i).unwrap_or_default())?;
+        }
+    }
+    ControlFlow::Continue(())
+}
+
+/// The words of an ASCII line whose only whitespace is `' '`: finds the spaces eight bytes at
+/// a time (a word-sized mask of the bytes equal to `' '`).
+#[inline]
+fn for_each_word_spaces(line: &str, mut f: impl FnMut(&str) -> ControlFlow<()>) -> ControlFlow<()> {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let b = line.as_bytes();
+    let n = b.len();
+    let mut start = 0usize;
+    let mut i = 0usize;
+    while i + 8 <= n {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(w) ^ 0x2020_2020_2020_2020;
+        // The high bit of each byte that was a space (exact, no false positives).
+        let mut m = !(((x & LO7).wrapping_add(LO7)) | x | LO7);
+        while m != 0 {
+            let pos = i + (m.trailing_zeros() / 8) as usize;
+            if start < pos {
+                f(line.get(start..pos).unwrap_or_default())?;
+            }
+            start = pos + 1;
+            m &= m - 1;
+        }
+        i += 8;
+    }
+    while i < n {
+        if b[i] == b' ' {
+            if start < i {
+                f(line.get(start..i).unwrap_or_default())?;
+            }
+            start = i + 1;
+        }
+        i += 1;
+    }
+    if start < n {
+        f(line.get(start..).unwrap_or_default())?;
+    }
+    ControlFlow::Continue(())
+}
+
+/// Push `word` through the reusable `slot`.
+#[inline]
+fn push_str(
+    slot: &mut Option<String>,
+    word: &str,
+    sink: crate::stream::Sink<'_, String>,
+) -> ControlFlow<()> {
+    match slot {
+        Some(s) => {
+            s.clear();
+            s.push_str(word);
+        }
+        None => *slot = Some(word.to_string()),
+    }
+    sink(slot)
+}
+
+impl Bag<String> {
+    /// The words of every line, split on whitespace, as one bag of words (dask's
+    /// `b.str.split().flatten()`).
+    pub fn split_whitespace(&self) -> Bag<String> {
+        let mut words = self.stage("split-whitespace", |s| {
+            Box::new(move |sink| {
+                let mut slot: Option<String> = None;
+                s(&mut |line| match line.as_deref() {
+                    Some(l) => for_each_word(l, |w| push_str(&mut slot, w, sink)),
+                    None => ControlFlow::Continue(()),
+                })
+            })
+        });
+        if let Some(inner) = Arc::get_mut(&mut words.inner) {
+            inner.words_of = Some(Arc::new(self.clone()));
+        }
+        words
+    }
+
+    /// The pieces of every line split on `sep`, as one bag (dask's
+    /// `b.str.split(sep).flatten()`).
+    pub fn split(&self, sep: &str) -> Bag<String> {
+        let sep: Arc<str> = Arc::from(sep);
+        self.stage("split", move |s| {
+            let sep = Arc::clone(&sep);
+            Box::new(move |sink| {
+                let mut slot: Option<String> = None;
+                s(&mut |line| {
+                    if let Some(l) = line.as_deref() {
+                        for piece in l.split(&*sep) {
+                            push_str(&mut slot, piece, sink)?;
+                        }
+                    }
+                    ControlFlow::Continue(())
+                })
+            })
+        })
+    }
+
+    /// Every line in lower case.
+    pub fn lower(&self) -> Bag<String> {
+        self.stage("lower", |s| {
+            Box::new(move |sink| {
+                s(&mut |line| {
+                    if let Some(l) = line.as_mut() {
+                        if l.is_ascii() {
+                            l.make_ascii_lowercase();
+                        } else {
+                            *l = l.to_lowercase();
+                        }
+                    }
+                    sink(line)
+                })
+            })
+        })
+    }
+
+    /// Every line without leading and trailing whitespace.
+    pub fn trim(&self) -> Bag<String> {
+        self.stage("trim", |s| {
+            Box::new(move |sink| {
+                s(&mut |line| {
+                    if let Some(l) = line.as_mut() {
+                        let end = l.trim_end().len();
+                        l.truncate(end);
+                        let start = l.len() - l.trim_start().len();
+                        l.drain(..start);
+                    }
+                    sink(line)
+                })
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_match_split_whitespace() {
+        for line in [
+            "",
+            "  a  b\tc\x0bd\x0ce\r",
+            "one",
+            " héllo wörld\u{a0}x\u{2003}y ",
+            "\t\t",
+            "the quick  brown fox jumps over   the lazy dog  ",
+            "x",
+            "       a",
+            "abcdefgh ijklmnop qrstuvwx yz",
+        ] {
+            let mut got = Vec::new();
+            let _ = for_each_word(line, |w| {
+                got.push(w.to_string());
+                ControlFlow::Continue(())
+            });
+            let want: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+            assert_eq!(got, want, "{line:?}");
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! [`Client`]: a connection to a cluster's scheduler, futures, and the blocking facade.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use brisk_core::plan::PlanNode;
+use brisk_core::{
+    Collection, ComputeOptions, Error, Func, Graph, IntoArg, IntoFunc, IntoValue, Key, Plan,
+    PlanOptions, Scheduler, Value,
+};
+use brisk_protocol::conn::connect;
+use brisk_protocol::messages::{ClusterInfo, FromClient, NewTask, Role};
+use brisk_protocol::peer::PeerPool;
+use brisk_protocol::spec::{encode_task, encode_value};
+use brisk_protocol::{Address, Security, WorkerId};
+use parking_lot::{Mutex, RwLock};
+use rustc_hash::FxHashMap;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::args::{IntoArgs, Returns, call_key, compile_call, unregistered};
+use crate::error::ClientError;
+use crate::future::{ComputeFuture, Future, KeyCell, Status};
+
+/// How a client connects.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Token and TLS (default: from `BRISK_TOKEN` / `BRISK_TLS_*`).
+    pub security: Security,
+    /// Become the process-wide default scheduler, so that `compute()` of every collection
+    /// runs on the cluster (default: yes).
+    pub set_as_default: bool,
+    /// A name for the scheduler's logs.
+    pub name: String,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            security: Security::from_env().unwrap_or_default(),
+            set_as_default: true,
+            name: format!("client-{}", std::process::id()),
+        }
+    }
+}
+
+/// Options of one submitted call.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitOptions {
+    /// Retry a failing task this many times.
+    pub retries: u8,
+    /// Use this key instead of one derived from the call.
+    pub key: Option<Key>,
+}
+
+/// A client of a Brisk cluster. Cheap to clone; every clone is the same connection.
+///
+/// ```no_run
+/// use brisk_client::Client;
+/// fn inc(x: i64) -> i64 { x + 1 }
+/// brisk_core::register!(inc);
+///
+/// let client = Client::connect("tcp://127.0.0.1:8786")?;
+/// let a = client.submit(inc, (1,))?;           // runs on the cluster, returns at once
+/// let b = client.submit(inc, (&a,))?;          // depends on a
+/// assert_eq!(b.result()?, 3);
+/// let many = client.map(inc, 0..1000)?;
+/// let values: Vec<i64> = client.gather(&many)?;
+/// # Ok::<(), brisk_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) rt: Mutex<Option<tokio::runtime::Runtime>>,
+    pub(crate) handle: tokio::runtime::Handle,
+    pub(crate) out: mpsc::UnboundedSender<Vec<FromClient>>,
+    pub(crate) cells: Mutex<FxHashMap<Key, Weak<KeyCell>>>,
+    pub(crate) workers: RwLock<FxHashMap<WorkerId, String>>,
+    pub(crate) peers: PeerPool,
+    pub(crate) info: Mutex<FxHashMap<u64, oneshot::Sender<ClusterInfo>>>,
+    pub(crate) next: AtomicU64,
+    pub(crate) address: String,
+    pub(crate) disconnected: Mutex<Option<String>>,
+    pub(crate) is_default: AtomicBool,
+    /// Set when this client closes the connection on purpose.
+    pub(crate) closing: AtomicBool,
+    /// Notified once per batch of messages from the scheduler.
+    pub(crate) progress: tokio::sync::Notify,
+    pub(crate) cluster: Mutex<Option<crate::local::LocalCluster>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.cluster.lock().take();
+        if let Some(rt) = self.rt.lock().take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Client {
+    /// Connect to the scheduler at `address` (`tcp://host:8786`) and make this client the
+    /// default scheduler (which keeps the connection open until [`Client::close`]).
+    pub fn connect(address: &str) -> Result<Client, Error> {
+        Client::connect_with(address, ClientOptions::default())
+    }
+
+    /// Connect with options.
+    pub fn connect_with(address: &str, options: ClientOptions) -> Result<Client, Error> {
+        let addr = Address::parse(address).map_err(ClientError::from)?;
+        let rt = runtime()?;
+        let conn = rt
+            .block_on(connect(
+                &addr,
+                &options.security,
+                Role::Client,
+                &options.name,
+            ))
+            .map_err(ClientError::from)?;
+        Ok(Client::start(rt, conn, addr, options))
+    }
+
+    /// Connect from async code (the blocking [`Client::connect_with`] must not run on an
+    /// async runtime's thread). Use the `*_async` methods of the client and its futures there.
+    pub async fn connect_async(address: &str, options: ClientOptions) -> Result<Client, Error> {
+        let addr = Address::parse(address).map_err(ClientError::from)?;
+        let rt = runtime()?;
+        let (a, s, n) = (addr.clone(), options.security.clone(), options.name.clone());
+        let conn = rt
+            .spawn(async move { connect(&a, &s, Role::Client, &n).await })
+            .await
+            .map_err(|e| {
+                ClientError::from(brisk_protocol::ProtocolError::io(
+                    "connecting",
+                    std::io::Error::other(e.to_string()),
+                ))
+            })?
+            .map_err(ClientError::from)?;
+        Ok(Client::start(rt, conn, addr, options))
+    }
+
+    fn start(
+        rt: tokio::runtime::Runtime,
+        conn: brisk_protocol::conn::Connection,
+        addr: Address,
+        options: ClientOptions,
+    ) -> Client {
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<Vec<FromClient>>();
+        let handle = rt.handle().clone();
+        let inner = Arc::new(Inner {
+            rt: Mutex::new(Some(rt)),
+            handle: handle.clone(),
+            out: out_tx,
+            cells: Mutex::new(FxHashMap::default()),
+            workers: RwLock::new(FxHashMap::default()),
+            peers: PeerPool::new(options.security.clone(), options.name.clone()),
+            info: Mutex::new(FxHashMap::default()),
+            next: AtomicU64::new(1),
+            address: addr.to_string(),
+            disconnected: Mutex::new(None),
+            is_default: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            progress: tokio::sync::Notify::new(),
+            cluster: Mutex::new(None),
+        });
+        let brisk_protocol::conn::Connection { reader, writer, .. } = conn;
+        handle.spawn(crate::connection::write_loop(writer, out_rx));
+        handle.spawn(crate::connection::read_loop(Arc::downgrade(&inner), reader));
+        let client = Client { inner };
+        if options.set_as_default {
+            client.set_as_default();
+        }
+        client
+    }
+
+    /// Make this client the process-wide default scheduler.
+    pub fn set_as_default(&self) {
+        brisk_core::set_default_scheduler(Some(Arc::new(self.clone())));
+        self.inner.is_default.store(true, Ordering::SeqCst);
+    }
+
+    /// The scheduler's address.
+    pub fn address(&self) -> &str {
+        &self.inner.address
+    }
+
+    /// Run `f(args)` on the cluster; returns at once. The same call submitted twice shares
+    /// one result.
+    pub fn submit<M: Returns, F: IntoFunc<M>>(
+        &self,
+        f: F,
+        args: impl IntoArgs,
+    ) -> Result<Future<M::Output>, Error> {
+        self.submit_with(f, args, SubmitOptions::default())
+    }
+
+    /// [`Client::submit`] with options (retries, an explicit key).
+    pub fn submit_with<M: Returns, F: IntoFunc<M>>(
+        &self,
+        f: F,
+        args: impl IntoArgs,
+        options: SubmitOptions,
+    ) -> Result<Future<M::Output>, Error> {
+        let func = f.into_func();
+        let (task, key) = self.call_task(&func, args.into_args(), &options)?;
+        let cell = self.inner.cell(&key);
+        self.inner.send(vec![FromClient::UpdateGraph {
+            tasks: vec![task],
+            wanted: vec![key],
+        }])?;
+        Ok(Future {
+            cell,
+            _t: PhantomData,
+        })
+    }
+
+    fn call_task(
+        &self,
+        func: &Func,
+        args: Vec<brisk_core::Arg>,
+        options: &SubmitOptions,
+    ) -> Result<(NewTask, Key), Error> {
+        let label = Key::from(func.label());
+        if let Some(e) = unregistered(options.key.as_ref().unwrap_or(&label), func) {
+            return Err(e);
+        }
+        let (task, deps) = compile_call(func.clone(), args);
+        let spec = encode_task(&label, &task)?;
+        let key = match &options.key {
+            Some(k) => k.clone(),
+            None => call_key(func.label(), &spec, &deps),
+        };
+        Ok((
+            NewTask {
+                key: key.clone(),
+                deps,
+                priority: 0,
+                spec,
+                retries: options.retries,
+            },
+            key,
+        ))
+    }
+
+    /// Run `f` on every item (one argument each) in one batch; returns at once.
+    pub fn map<M: Returns, F: IntoFunc<M>, A: IntoArg>(
+        &self,
+        f: F,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<Future<M::Output>>, Error> {
+        self.map_args(f, items.into_iter().map(|a| (a,)))
+    }
+
+    /// Run `f` on every argument tuple in one batch; returns at once.
+    pub fn map_args<M: Returns, F: IntoFunc<M>, A: IntoArgs>(
+        &self,
+        f: F,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<Future<M::Output>>, Error> {
+        let func = f.into_func();
+        let mut tasks = Vec::new();
+        let mut wanted = Vec::new();
+        let mut futures = Vec::new();
+        for (i, args) in items.into_iter().enumerate() {
+            let (mut task, key) =
+                self.call_task(&func, args.into_args(), &SubmitOptions::default())?;
+            task.priority = i as u32;
+            futures.push(Future {
+                cell: self.inner.cell(&key),
+                _t: PhantomData,
+            });
+            wanted.push(key);
+            tasks.push(task);
+        }
+        self.inner
+            .send(vec![FromClient::UpdateGraph { tasks, wanted }])?;
+        Ok(futures)
+    }
+
+    /// Wait for every future and read their values.
+    pub fn gather<T: brisk_core::FromValue>(&self, futures: &[Future<T>]) -> Result<Vec<T>, Error> {
+        self.inner.block_on(self.gather_async(futures))
+    }
+
+    /// Wait for every future and read their values (async).
+    pub async fn gather_async<T: brisk_core::FromValue>(
+        &self,
+        futures: &[Future<T>],
+    ) -> Result<Vec<T>, Error> {
+        let erased: Vec<Future<Value>> = futures.iter().map(Future::erase).collect();
+        let values = self.inner.gather_values(&erased).await?;
+        values
+            .into_iter()
+            .zip(futures)
+            .map(|(v, f)| {
+                v.get::<T>().map_err(|mismatch| Error::WrongType {
+                    key: f.key().clone(),
+                    mismatch,
+                })
+            })
+            .collect()
+    }
+
+    /// Put values into the cluster's memory; returns their futures once they are stored.
+    pub fn scatter<T: IntoValue>(
+        &self,
+        values: impl IntoIterator<Item = T>,
+    ) -> Result<Vec<Future<T>>, Error> {
+        let mut items = Vec::new();
+        let mut futures = Vec::new();
+        for v in values {
+            let v = v.into_value();
+            let short = v.type_name().rsplit("::").next().unwrap_or("data");
+            let key = Key::from(&*brisk_core::tokenize(short));
+            let enc = encode_value(&v).map_err(|source| ClientError::Codec {
+                key: key.clone(),
+                source,
+            })?;
+            futures.push(Future {
+                cell: self.inner.cell(&key),
+                _t: PhantomData,
+            });
+            items.push((key, enc));
+        }
+        self.inner.send(vec![FromClient::Scatter { items }])?;
+        self.inner.block_on(async {
+            for f in &futures {
+                if let Status::Erred(e) = f.cell.settled().await {
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(futures)
+    }
+
+    /// Start computing a collection on the cluster; returns at once. The finishing step runs
+    /// here when the result is read.
+    pub fn compute<C>(&self, collection: &C) -> Result<ComputeFuture<C::Output>, Error>
+    where
+        C: Collection + Clone + Send + Sync + 'static,
+    {
+        let graph = collection.graph();
+        let keys = collection.output_keys();
+        let futures = self.submit_graph(&graph, &keys, true)?;
+        let c = collection.clone();
+        Ok(ComputeFuture {
+            literals: vec![None; futures.len()],
+            parts: futures,
+            finalize: Box::new(move |values| c.finalize(values)),
+        })
+    }
+
+    /// Send a graph; returns a future per requested key (in order).
+    pub fn submit_graph(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        fuse: bool,
+    ) -> Result<Vec<Future<Value>>, Error> {
+        let plan = Plan::compile(
+            graph,
+            keys,
+            &PlanOptions {
+                fuse,
+                ..PlanOptions::default()
+            },
+        )?;
+        let mut tasks = Vec::with_capacity(plan.len());
+        for &id in plan.order() {
+            let key = plan.key(id);
+            let spec = match plan.node(id) {
+                PlanNode::Task(t) => encode_task(key, t)?,
+                PlanNode::Value(v) => {
+                    let (t, _) = compile_call(
+                        Func::by_name(brisk_protocol::identity_function())?,
+                        vec![brisk_core::Arg::Literal(v.clone())],
+                    );
+                    encode_task(key, &t)?
+                }
+            };
+            tasks.push(NewTask {
+                key: key.clone(),
+                deps: plan.deps(id).iter().map(|&d| plan.key(d).clone()).collect(),
+                priority: plan.priority(id),
+                spec,
+                retries: 0,
+            });
+        }
+        let outputs: Vec<Key> = plan
+            .outputs()
+            .iter()
+            .map(|&id| plan.key(id).clone())
+            .collect();
+        let futures: Vec<Future<Value>> = outputs
+            .iter()
+            .map(|k| Future {
+                cell: self.inner.cell(k),
+                _t: PhantomData,
+            })
+            .collect();
+        let mut wanted = outputs;
+        wanted.sort_unstable();
+        wanted.dedup();
+        self.inner
+            .send(vec![FromClient::UpdateGraph { tasks, wanted }])?;
+        Ok(futures)
+    }
+
+    /// Block until every future is done (or failed).
+    pub fn wait<T>(&self, futures: &[Future<T>]) {
+        self.inner.block_on(async {
+            for f in futures {
+                f.cell.settled().await;
+            }
+        });
+    }
+
+    /// The futures in the order they finish.
+    pub fn as_completed<T: 'static>(&self, futures: Vec<Future<T>>) -> AsCompleted<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let n = futures.len();
+        let mut slots: Vec<Option<Future<T>>> = Vec::with_capacity(n);
+        for (i, f) in futures.into_iter().enumerate() {
+            let cell = Arc::clone(&f.cell);
+            let tx = tx.clone();
+            self.inner.handle.spawn(async move {
+                cell.settled().await;
+                let _ = tx.send(i);
+            });
+            slots.push(Some(f));
+        }
+        AsCompleted { rx, slots, left: n }
+    }
+
+    /// Stop waiting for these futures: their work is dropped unless other futures need it.
+    pub fn cancel<T>(&self, futures: &[Future<T>]) {
+        let keys: Vec<Key> = futures.iter().map(|f| f.key().clone()).collect();
+        for f in futures {
+            f.cell.set(Status::Erred(
+                ClientError::Cancelled {
+                    key: f.key().clone(),
+                }
+                .into(),
+            ));
+        }
+        let _ = self.inner.send(vec![FromClient::Release { keys }]);
+    }
+
+    /// A snapshot of the cluster: workers, their memory, task counts.
+    pub fn scheduler_info(&self) -> Result<ClusterInfo, Error> {
+        let (tx, rx) = oneshot::channel();
+        let request = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        self.inner.info.lock().insert(request, tx);
+        self.inner.send(vec![FromClient::Info { request }])?;
+        self.inner.block_on(async {
+            match tokio::time::timeout(Duration::from_secs(30), rx).await {
+                Ok(Ok(info)) => Ok(info),
+                _ => Err(self.inner.gone()),
+            }
+        })
+    }
+
+    /// Wait until at least `n` workers have joined (or `timeout` passes).
+    pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> Result<(), Error> {
+        let start = std::time::Instant::now();
+        loop {
+            if self.scheduler_info()?.workers.len() >= n {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(ClientError::LocalCluster {
+                    message: format!("fewer than {n} workers joined within {timeout:?}"),
+                }
+                .into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Ask the scheduler to close every worker and stop; closes a local cluster.
+    pub fn shutdown(&self) {
+        self.inner.closing.store(true, Ordering::SeqCst);
+        let _ = self.inner.send(vec![FromClient::Shutdown]);
+        std::thread::sleep(Duration::from_millis(50));
+        self.close();
+    }
+
+    /// Stop being the default scheduler and stop a local cluster started by this client.
+    pub fn close(&self) {
+        self.inner.closing.store(true, Ordering::SeqCst);
+        if self.inner.is_default.swap(false, Ordering::SeqCst) {
+            brisk_core::set_default_scheduler(None);
+        }
+        self.inner.cluster.lock().take();
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("brisk-client")
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            ClientError::from(brisk_protocol::ProtocolError::io(
+                "cannot start the client's runtime",
+                e,
+            ))
+            .into()
+        })
+}
+
+/// An iterator over futures in the order they finish ([`Client::as_completed`]).
+pub struct AsCompleted<T> {
+    rx: std::sync::mpsc::Receiver<usize>,
+    slots: Vec<Option<Future<T>>>,
+    left: usize,
+}
+
+impl<T> Iterator for AsCompleted<T> {
+    type Item = Future<T>;
+    fn next(&mut self) -> Option<Future<T>> {
+        if self.left == 0 {
+            return None;
+        }
+        let i = self.rx.recv().ok()?;
+        self.left -= 1;
+        self.slots.get_mut(i).and_then(Option::take)
+    }
+}
+
+impl Scheduler for Client {
+    fn name(&self) -> &str {
+        "distributed"
+    }
+
+    fn get(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        options: &ComputeOptions,
+    ) -> Result<Vec<Value>, Error> {
+        let futures = self.submit_graph(graph, keys, options.fuse)?;
+        self.inner.block_on(self.inner.gather_values(&futures))
+    }
+}

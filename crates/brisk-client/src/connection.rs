@@ -1,0 +1,347 @@
+//! The client's side of the connection: the reader that turns scheduler messages into
+//! future states, the writer that batches outgoing messages, and fetching values (inline from
+//! the scheduler, or straight from the workers holding them).
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use brisk_core::{Error, Key, Value};
+use brisk_protocol::WorkerId;
+use brisk_protocol::conn::MessageReader;
+use brisk_protocol::messages::{FromClient, ToClient};
+use brisk_protocol::spec::{WireFailure, decode_value};
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+use tokio::sync::mpsc;
+
+use crate::client::Inner;
+use crate::error::ClientError;
+use crate::future::{Future, KeyCell, Status};
+
+pub(crate) async fn write_loop(
+    mut writer: brisk_protocol::conn::MessageWriter,
+    mut rx: mpsc::UnboundedReceiver<Vec<FromClient>>,
+) {
+    while let Some(mut batch) = rx.recv().await {
+        while let Ok(more) = rx.try_recv() {
+            batch.extend(more);
+            if batch.len() > 200_000 {
+                break;
+            }
+        }
+        // Many dropped futures become one release.
+        let mut released: Vec<Key> = Vec::new();
+        let mut msgs: Vec<FromClient> = Vec::with_capacity(batch.len());
+        for m in batch {
+            match m {
+                FromClient::Release { keys } => released.extend(keys),
+                other => {
+                    if !released.is_empty() {
+                        msgs.push(FromClient::Release {
+                            keys: std::mem::take(&mut released),
+                        });
+                    }
+                    msgs.push(other);
+                }
+            }
+        }
+        if !released.is_empty() {
+            msgs.push(FromClient::Release { keys: released });
+        }
+        if writer.send_msg(&msgs).await.is_err() {
+            break;
+        }
+    }
+    writer.shutdown().await;
+}
+
+pub(crate) async fn read_loop(inner: Weak<Inner>, mut reader: MessageReader) {
+    loop {
+        let r = reader.recv_msg::<Vec<ToClient>>().await;
+        let Some(inner) = inner.upgrade() else { return };
+        match r {
+            Ok(msgs) => {
+                for m in msgs {
+                    inner.on_message(m);
+                }
+                inner.progress.notify_waiters();
+            }
+            Err(e) => {
+                inner.on_disconnect(e.to_string());
+                return;
+            }
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.handle.block_on(f)
+    }
+
+    pub(crate) fn send(&self, msgs: Vec<FromClient>) -> Result<(), Error> {
+        if self.disconnected.lock().is_some() {
+            return Err(self.gone());
+        }
+        self.out.send(msgs).map_err(|_| self.gone())
+    }
+
+    pub(crate) fn gone(&self) -> Error {
+        ClientError::Disconnected {
+            address: self.address.clone(),
+        }
+        .into()
+    }
+
+    pub(crate) fn cell(self: &Arc<Self>, key: &Key) -> Arc<KeyCell> {
+        let mut cells = self.cells.lock();
+        if let Some(c) = cells.get(key).and_then(Weak::upgrade) {
+            return c;
+        }
+        let c = Arc::new(KeyCell {
+            key: key.clone(),
+            client: Arc::downgrade(self),
+            status: Mutex::new(match self.disconnected.lock().as_ref() {
+                Some(_) => Status::Erred(self.gone()),
+                None => Status::Pending,
+            }),
+            notify: tokio::sync::Notify::new(),
+        });
+        cells.insert(key.clone(), Arc::downgrade(&c));
+        c
+    }
+
+    pub(crate) fn forget_cell(&self, key: &Key) {
+        let mut cells = self.cells.lock();
+        if cells.get(key).is_some_and(|w| w.strong_count() == 0) {
+            cells.remove(key);
+        }
+    }
+
+    fn lookup(&self, key: &Key) -> Option<Arc<KeyCell>> {
+        self.cells.lock().get(key).and_then(Weak::upgrade)
+    }
+
+    fn on_message(&self, m: ToClient) {
+        match m {
+            ToClient::Welcome { .. } => {}
+            ToClient::Workers { added, removed } => {
+                let mut w = self.workers.write();
+                for (id, addr, _) in added {
+                    w.insert(id, addr);
+                }
+                for id in removed {
+                    w.remove(&id);
+                }
+            }
+            ToClient::InMemory {
+                key,
+                who_has,
+                value,
+                ..
+            } => {
+                if let Some(c) = self.lookup(&key) {
+                    c.set(Status::Finished {
+                        who_has,
+                        inline: value,
+                        value: None,
+                    });
+                }
+            }
+            ToClient::Erred {
+                key,
+                cause,
+                failure,
+            } => {
+                if let Some(c) = self.lookup(&key) {
+                    c.set(Status::Erred(task_error(&key, &cause, &failure)));
+                }
+            }
+            ToClient::Lost { key } => {
+                if let Some(c) = self.lookup(&key) {
+                    c.set(Status::Pending);
+                }
+            }
+            ToClient::Info { request, info } => {
+                if let Some(tx) = self.info.lock().remove(&request) {
+                    let _ = tx.send(info);
+                }
+            }
+        }
+    }
+
+    fn on_disconnect(&self, why: String) {
+        if self.closing.load(Ordering::SeqCst) {
+            tracing::debug!(scheduler = %self.address, "connection closed");
+        } else {
+            tracing::warn!(scheduler = %self.address, reason = %why, "lost the scheduler");
+        }
+        *self.disconnected.lock() = Some(why);
+        let cells: Vec<Arc<KeyCell>> = self
+            .cells
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for c in cells {
+            if !c.is_done() {
+                c.set(Status::Erred(self.gone()));
+            }
+        }
+        self.info.lock().clear();
+        self.progress.notify_waiters();
+    }
+
+    /// The value of one key: inline from the scheduler, or fetched from a worker holding it.
+    pub(crate) async fn value_of(&self, cell: &KeyCell) -> Result<Value, Error> {
+        let mut attempts = 0;
+        loop {
+            let status = cell.settled().await;
+            let (who_has, inline) = match status {
+                Status::Erred(e) => return Err(e),
+                Status::Pending => continue,
+                Status::Finished { value: Some(v), .. } => return Ok(v),
+                Status::Finished {
+                    who_has, inline, ..
+                } => (who_has, inline),
+            };
+            if let Some(ev) = inline {
+                let v = decode_value(&ev).map_err(|source| ClientError::Codec {
+                    key: cell.key.clone(),
+                    source,
+                })?;
+                self.cache(cell, &v);
+                return Ok(v);
+            }
+            let mut last = String::from("no worker holds it");
+            for w in &who_has {
+                let Some(addr) = self.workers.read().get(w).cloned() else {
+                    continue;
+                };
+                match self.peers.get_data(&addr, vec![cell.key.clone()]).await {
+                    Ok(items) => {
+                        if let Some((_, Some(ev))) = items.into_iter().next() {
+                            let v = decode_value(&ev).map_err(|source| ClientError::Codec {
+                                key: cell.key.clone(),
+                                source,
+                            })?;
+                            self.cache(cell, &v);
+                            return Ok(v);
+                        }
+                        last = format!("{addr} does not have it");
+                    }
+                    Err(e) => {
+                        self.peers.forget(&addr).await;
+                        last = e.to_string();
+                    }
+                }
+            }
+            attempts += 1;
+            if attempts > 100 {
+                return Err(ClientError::Gather {
+                    key: cell.key.clone(),
+                    message: last,
+                }
+                .into());
+            }
+            // The holder may have died: the scheduler will say so and recompute.
+            let notified = cell.notify.notified();
+            let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+        }
+    }
+
+    fn cache(&self, cell: &KeyCell, v: &Value) {
+        let mut s = cell.status.lock();
+        if let Status::Finished { value, inline, .. } = &mut *s {
+            *value = Some(v.clone());
+            *inline = None;
+        }
+    }
+
+    /// Values of many futures: inline ones decoded, the rest fetched in one request per worker.
+    pub(crate) async fn gather_values(
+        self: &Arc<Self>,
+        futures: &[Future<Value>],
+    ) -> Result<Vec<Value>, Error> {
+        // Wait for all, waking once per batch from the scheduler rather than once per key.
+        let mut next = 0;
+        while next < futures.len() {
+            let notified = self.progress.notified();
+            while next < futures.len() && futures[next].cell.is_done() {
+                next += 1;
+            }
+            if next < futures.len() {
+                if self.disconnected.lock().is_some() {
+                    break;
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
+            }
+        }
+        let mut by_worker: FxHashMap<WorkerId, Vec<usize>> = FxHashMap::default();
+        for (i, f) in futures.iter().enumerate() {
+            match f.cell.settled().await {
+                Status::Erred(e) => return Err(e),
+                Status::Finished {
+                    who_has,
+                    inline: None,
+                    value: None,
+                } => {
+                    if let Some(&w) = who_has.first() {
+                        by_worker.entry(w).or_default().push(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut handles = Vec::new();
+        for (w, idx) in by_worker {
+            let Some(addr) = self.workers.read().get(&w).cloned() else {
+                continue;
+            };
+            let keys: Vec<Key> = idx.iter().map(|&i| futures[i].key().clone()).collect();
+            let me = Arc::clone(self);
+            handles.push(self.handle.spawn(async move {
+                let r = me.peers.get_data(&addr, keys).await;
+                if r.is_err() {
+                    me.peers.forget(&addr).await;
+                }
+                (idx, r)
+            }));
+        }
+        for h in handles {
+            let Ok((idx, r)) = h.await else { continue };
+            let Ok(items) = r else { continue };
+            for (i, (_, v)) in idx.into_iter().zip(items) {
+                let Some(ev) = v else { continue };
+                let cell = &futures[i].cell;
+                let v = decode_value(&ev).map_err(|source| ClientError::Codec {
+                    key: cell.key.clone(),
+                    source,
+                })?;
+                self.cache(cell, &v);
+            }
+        }
+        let mut out = Vec::with_capacity(futures.len());
+        for f in futures {
+            out.push(self.value_of(&f.cell).await?);
+        }
+        Ok(out)
+    }
+}
+
+fn task_error(key: &Key, cause: &Key, failure: &WireFailure) -> Error {
+    let f = Box::new(brisk_core::TaskFailure::from(failure));
+    if key == cause {
+        Error::TaskFailed {
+            key: key.clone(),
+            failure: f,
+        }
+    } else {
+        Error::DependencyFailed {
+            key: key.clone(),
+            cause: cause.clone(),
+            failure: f,
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The client's own errors. Public APIs return [`brisk_core::Error`]; these travel inside
+//! its `Scheduler { scheduler: "distributed", .. }` variant (task failures come back as
+//! `TaskFailed` / `DependencyFailed`, naming the key).
+
+use brisk_core::Key;
+
+/// What can go wrong between a client and its cluster.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// Connecting or talking to the scheduler or a worker failed.
+    #[error(transparent)]
+    Protocol(#[from] brisk_protocol::ProtocolError),
+    /// The connection to the scheduler is gone.
+    #[error("the connection to the scheduler at {address} is closed")]
+    Disconnected {
+        /// The scheduler.
+        address: String,
+    },
+    /// A future was cancelled.
+    #[error("the future for {key} was cancelled")]
+    Cancelled {
+        /// Its key.
+        key: Key,
+    },
+    /// A value held by the cluster could not be fetched from any worker.
+    #[error("cannot fetch {key} from the workers holding it: {message}")]
+    Gather {
+        /// Its key.
+        key: Key,
+        /// The last error.
+        message: String,
+    },
+    /// A local cluster could not start.
+    #[error("cannot start a local cluster: {message}")]
+    LocalCluster {
+        /// What went wrong and what to do.
+        message: String,
+    },
+    /// A value could not be encoded or decoded.
+    #[error("value of {key}: {source}")]
+    Codec {
+        /// Its key.
+        key: Key,
+        /// The codec's error.
+        source: brisk_core::CodecError,
+    },
+}
+
+impl From<ClientError> for brisk_core::Error {
+    fn from(e: ClientError) -> Self {
+        brisk_core::Error::Scheduler {
+            scheduler: "distributed".into(),
+            source: std::sync::Arc::new(e),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! # brisk-client: use a Brisk cluster from your program
+//!
+//! [`Client::connect`] joins a running cluster (`brisk scheduler` + `brisk worker`s) and
+//! becomes the default scheduler, so `compute()` of every collection and of `delayed` runs
+//! there unchanged. [`Client::local`] starts a local cluster: a scheduler in this process
+//! and workers as subprocesses of this same program (its `main` calls
+//! `brisk::worker::main_if_worker()` first), which is also the engine behind
+//! [`processes`] (`BRISK_SCHEDULER=processes`).
+//!
+//! [`Client::submit`], [`Client::map`], [`Client::scatter`] and [`Client::compute`] return
+//! [`Future`]s at once; [`Future::result`], [`Client::gather`], [`Client::wait`] and
+//! [`Client::as_completed`] wait; [`Client::cancel`] gives up. The cluster forgets a key as
+//! soon as no future refers to it. Everything has an async form (`*_async`) on tokio; the
+//! plain methods block (do not call them from async code).
+//!
+//! Functions travel by registered name (`brisk::register!`); an unregistered closure is a
+//! clear [`brisk_core::Error::UnregisteredFunction`] before anything is sent.
+
+mod args;
+mod client;
+mod connection;
+mod error;
+mod future;
+mod local;
+
+pub use args::{IntoArgs, Returns};
+pub use client::{AsCompleted, Client, ClientOptions, SubmitOptions};
+pub use error::ClientError;
+pub use future::{ComputeFuture, Future};
+pub use local::{LocalOptions, processes};

@@ -1,0 +1,319 @@
+//! Reading: whole files, raw byte ranges, and streaming readers over local files and objects.
+//!
+//! Object reads stream: a task on brisk-io's runtime pulls the response body and hands chunks
+//! through a small bounded channel, so the next chunk downloads while the caller works on the
+//! current one, and dropping the reader stops the download.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::{GetOptions, GetRange, ObjectStoreExt};
+
+use crate::error::IoError;
+use crate::storage::{Location, Remote, StorageOptions, block_on, parse_location, store_for};
+
+/// The size of an object in bytes.
+pub(crate) fn head(remote: &Remote, options: &StorageOptions, url: &str) -> Result<u64, IoError> {
+    let store = store_for(remote, options)?;
+    let path = remote.path();
+    let bucket = remote.bucket.clone();
+    let url = url.to_string();
+    block_on(async move {
+        store
+            .head(&path)
+            .await
+            .map(|m| m.size)
+            .map_err(|e| IoError::store("read", url, &bucket, e))
+    })
+}
+
+/// The size of the file or object at `url`.
+pub(crate) fn size(url: &str, options: &StorageOptions) -> Result<u64, IoError> {
+    match parse_location(url)? {
+        Location::Local(p) => std::fs::metadata(&p)
+            .map(|m| m.len())
+            .map_err(|e| IoError::local("open", url, e)),
+        Location::Remote(r) => {
+            let n = head(&r, options, url);
+            // A HEAD response has no body, so a missing bucket looks like a missing object;
+            // a listing tells them apart.
+            if let Err(IoError::NotFound { .. }) = n {
+                crate::expand::expand(url, options)?;
+            }
+            n
+        }
+    }
+}
+
+/// Raw bytes `start..end` (`end` clamped to the size) of `url`.
+pub(crate) fn read_range(
+    url: &str,
+    options: &StorageOptions,
+    start: u64,
+    end: u64,
+) -> Result<Vec<u8>, IoError> {
+    if end <= start {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity((end - start).min(1 << 30) as usize);
+    open_range(url, options, start, Some(end))?
+        .read_to_end(&mut out)
+        .map_err(|e| from_io(url, "read", e))?;
+    Ok(out)
+}
+
+/// The whole raw contents of `url`.
+pub(crate) fn read_raw(url: &str, options: &StorageOptions) -> Result<Bytes, IoError> {
+    match parse_location(url)? {
+        Location::Local(p) => std::fs::read(&p)
+            .map(Bytes::from)
+            .map_err(|e| IoError::local("read", url, e)),
+        Location::Remote(r) => {
+            let store = store_for(&r, options)?;
+            let path = r.path();
+            let bucket = r.bucket.clone();
+            let u = url.to_string();
+            block_on(async move {
+                let res = store
+                    .get(&path)
+                    .await
+                    .map_err(|e| IoError::store("read", u.clone(), &bucket, e))?;
+                res.bytes()
+                    .await
+                    .map_err(|e| IoError::store("read", u, &bucket, e))
+            })
+        }
+    }
+}
+
+/// A streaming reader of raw bytes `start..end` (`None`: to the end) of `url`.
+pub(crate) fn open_range(
+    url: &str,
+    options: &StorageOptions,
+    start: u64,
+    end: Option<u64>,
+) -> Result<Box<dyn Read + Send>, IoError> {
+    match parse_location(url)? {
+        Location::Local(p) => {
+            let mut f = std::fs::File::open(&p).map_err(|e| IoError::local("open", url, e))?;
+            if start > 0 {
+                f.seek(SeekFrom::Start(start))
+                    .map_err(|e| IoError::local("seek in", url, e))?;
+            }
+            Ok(match end {
+                Some(e) => Box::new(f.take(e.saturating_sub(start))),
+                None => Box::new(f),
+            })
+        }
+        Location::Remote(r) => {
+            let size = size(url, options)?;
+            let end = end.map_or(size, |e| e.min(size));
+            if start >= end {
+                return Ok(Box::new(std::io::empty()));
+            }
+            Ok(Box::new(ObjectReader::start(
+                &r, options, url, start, end, size,
+            )?))
+        }
+    }
+}
+
+/// A streaming reader of raw bytes from `start` to the end of `url`, for a block that will
+/// probably stop near `start + hint`: objects are fetched as a first range of about `hint`
+/// bytes and then in further ranges only while the reader keeps going, so a block never asks
+/// the server for the rest of a large object.
+pub(crate) fn open_from(
+    url: &str,
+    options: &StorageOptions,
+    start: u64,
+    hint: Option<u64>,
+) -> Result<Box<dyn Read + Send>, IoError> {
+    match parse_location(url)? {
+        Location::Local(_) => open_range(url, options, start, None),
+        Location::Remote(r) => {
+            let size = size(url, options)?;
+            Ok(Box::new(RangeChain {
+                remote: r,
+                options: options.clone(),
+                url: url.to_string(),
+                pos: start,
+                size,
+                next_len: hint.map_or(size, |h| h.saturating_add(TAIL)),
+                current: None,
+            }))
+        }
+    }
+}
+
+/// How far past a block's nominal end the first request reaches (most records end there).
+const TAIL: u64 = 64 << 10;
+/// The size of each further request.
+const MORE: u64 = 4 << 20;
+
+struct RangeChain {
+    remote: Remote,
+    options: StorageOptions,
+    url: String,
+    pos: u64,
+    size: u64,
+    next_len: u64,
+    current: Option<ObjectReader>,
+}
+
+impl Read for RangeChain {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.current.is_none() {
+                if self.pos >= self.size || buf.is_empty() {
+                    return Ok(0);
+                }
+                let end = self.size.min(self.pos.saturating_add(self.next_len.max(1)));
+                let r = ObjectReader::start(
+                    &self.remote,
+                    &self.options,
+                    &self.url,
+                    self.pos,
+                    end,
+                    self.size,
+                )
+                .map_err(std::io::Error::other)?;
+                self.current = Some(r);
+                self.next_len = MORE;
+            }
+            let n = match self.current.as_mut() {
+                Some(r) => r.read(buf)?,
+                None => 0,
+            };
+            if n == 0 {
+                self.current = None;
+                continue;
+            }
+            self.pos += n as u64;
+            return Ok(n);
+        }
+    }
+}
+
+/// Turn an `std::io::Error` from one of this crate's readers back into an [`IoError`].
+pub(crate) fn from_io(url: &str, action: &'static str, e: std::io::Error) -> IoError {
+    if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<IoError>()) {
+        return inner.clone();
+    }
+    IoError::local(action, url, e)
+}
+
+const PIECE: usize = 1 << 20;
+
+/// Streams one byte range of an object through a bounded channel.
+struct ObjectReader {
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, IoError>>,
+    current: Bytes,
+    done: bool,
+}
+
+impl ObjectReader {
+    fn start(
+        remote: &Remote,
+        options: &StorageOptions,
+        url: &str,
+        start: u64,
+        end: u64,
+        size: u64,
+    ) -> Result<Self, IoError> {
+        let store = store_for(remote, options)?;
+        let path = remote.path();
+        let bucket = remote.bucket.clone();
+        let url = url.to_string();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, IoError>>(8);
+        crate::storage::spawn(async move {
+            // The whole object is a plain GET (servers without range support answer it too).
+            let opts = GetOptions {
+                range: (start > 0 || end < size).then_some(GetRange::Bounded(start..end)),
+                ..Default::default()
+            };
+            let res = match store.get_opts(&path, opts).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Err(IoError::store("read", url, &bucket, e))).await;
+                    return;
+                }
+            };
+            // Coalesce the body's small chunks into pieces of about 1 MiB; the bounded
+            // channel lets up to 8 of them download ahead of the reader.
+            let mut stream = res.into_stream();
+            let mut piece = bytes::BytesMut::new();
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(c) => {
+                        if piece.is_empty() && c.len() >= PIECE {
+                            if tx.send(Ok(c)).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        piece.extend_from_slice(&c);
+                        if piece.len() >= PIECE
+                            && tx.send(Ok(piece.split().freeze())).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx
+                            .send(Err(IoError::store("read", url.clone(), &bucket, e)))
+                            .await;
+                        return;
+                    }
+                }
+            }
+            if !piece.is_empty() {
+                let _ = tx.send(Ok(piece.freeze())).await;
+            }
+        });
+        Ok(ObjectReader {
+            rx,
+            current: Bytes::new(),
+            done: false,
+        })
+    }
+}
+
+impl Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            if self.done {
+                return Ok(0);
+            }
+            // Works on any thread, inside an async runtime or not.
+            match futures::executor::block_on(self.rx.recv()) {
+                Some(Ok(b)) => self.current = b,
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(std::io::Error::other(e));
+                }
+                None => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        let _ = self.current.split_to(n);
+        Ok(n)
+    }
+}
+
+/// Read `reader` to the end, naming `url` in errors.
+pub(crate) fn read_to_end(
+    url: &str,
+    mut reader: Box<dyn Read + Send>,
+    hint: usize,
+) -> Result<Vec<u8>, IoError> {
+    let mut out = Vec::with_capacity(hint);
+    reader
+        .read_to_end(&mut out)
+        .map_err(|e| from_io(url, "read", e))?;
+    Ok(out)
+}

@@ -1,0 +1,408 @@
+//! Where data lives: parsing URLs into locations, configuring object store clients, and the
+//! small runtime that turns object_store's async API into blocking calls.
+//!
+//! Clients are cached per (scheme, bucket, options), so every task that reads from one bucket
+//! shares one connection pool. The runtime has its own two threads; a blocking call made from
+//! inside some other async runtime is handed to those threads instead of nesting runtimes.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use object_store::path::Path as StorePath;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::error::IoError;
+
+/// Options for object stores: credentials, endpoints, regions, ….
+///
+/// Keys are object_store's configuration keys (the same names as the environment variables,
+/// lower case): `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`,
+/// `aws_region`, `aws_endpoint`, `aws_skip_signature`, `google_service_account`,
+/// `azure_storage_account_name`, `azure_storage_account_key`, `allow_http`, `timeout`, ….
+/// Anything not given here is read from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
+/// An `aws_endpoint` starting with `http://` allows plain HTTP by itself.
+///
+/// ```
+/// use brisk_io::StorageOptions;
+/// let opts = StorageOptions::new()
+///     .with("aws_endpoint", "http://127.0.0.1:5000")
+///     .with("aws_access_key_id", "testing")
+///     .with("aws_secret_access_key", "testing");
+/// assert_eq!(opts.get("aws_region"), None);
+/// ```
+///
+/// Options travel with the tasks that read (they are part of the task graph), so a cluster's
+/// workers use the same settings as the client.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StorageOptions {
+    options: BTreeMap<String, String>,
+}
+
+impl StorageOptions {
+    /// No options: everything from the environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With one more option (keys are case-insensitive).
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options
+            .insert(key.into().to_ascii_lowercase(), value.into());
+        self
+    }
+
+    /// An S3-compatible server at `endpoint` (`http://127.0.0.1:9000`), with path-style
+    /// requests, as local servers (MinIO, moto) want.
+    pub fn s3_endpoint(self, endpoint: impl Into<String>) -> Self {
+        self.with("aws_endpoint", endpoint)
+            .with("aws_virtual_hosted_style_request", "false")
+    }
+
+    /// Static credentials for S3.
+    pub fn s3_credentials(self, key_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.with("aws_access_key_id", key_id)
+            .with("aws_secret_access_key", secret)
+    }
+
+    /// The value of an option, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.options
+            .get(&key.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// All options.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.options.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// The kinds of object store a URL can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Scheme {
+    S3,
+    Gcs,
+    Azure,
+    Http,
+}
+
+/// A parsed URL: a local path, or an object in a store.
+#[derive(Debug, Clone)]
+pub(crate) enum Location {
+    Local(PathBuf),
+    Remote(Remote),
+}
+
+/// An object (or prefix) in an object store.
+#[derive(Debug, Clone)]
+pub(crate) struct Remote {
+    pub scheme: Scheme,
+    /// `s3://bucket` — what object URLs are built on (no trailing slash).
+    pub base: String,
+    /// The bucket, container or host.
+    pub bucket: String,
+    /// The key inside the store (no leading slash, not percent-encoded).
+    pub key: String,
+}
+
+impl Remote {
+    /// The URL of `key` in the same store.
+    pub fn url_of(&self, key: &str) -> String {
+        format!("{}/{}", self.base, key)
+    }
+
+    pub fn path(&self) -> StorePath {
+        StorePath::from(self.key.as_str())
+    }
+}
+
+/// Parse a local path, `file://` URL or object store URL.
+pub(crate) fn parse_location(url: &str) -> Result<Location, IoError> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        if url.is_empty() {
+            return Err(IoError::InvalidUrl {
+                url: url.into(),
+                reason: "the path is empty".into(),
+            });
+        }
+        return Ok(Location::Local(PathBuf::from(url)));
+    };
+    let scheme_lc = scheme.to_ascii_lowercase();
+    if scheme_lc == "file" {
+        // file:///abs/path or file://localhost/abs/path
+        let path = rest.strip_prefix("localhost").unwrap_or(rest);
+        if !path.starts_with('/') {
+            return Err(IoError::InvalidUrl {
+                url: url.into(),
+                reason: "a file:// URL needs an absolute path (file:///dir/file)".into(),
+            });
+        }
+        return Ok(Location::Local(PathBuf::from(percent_decode(path))));
+    }
+    let kind = match scheme_lc.as_str() {
+        "s3" | "s3a" => Scheme::S3,
+        "gs" | "gcs" => Scheme::Gcs,
+        "az" | "azure" | "abfs" | "abfss" | "adl" => Scheme::Azure,
+        "http" | "https" => Scheme::Http,
+        _ => {
+            return Err(IoError::UnsupportedScheme {
+                url: url.into(),
+                scheme: scheme.into(),
+            });
+        }
+    };
+    let (authority, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if authority.is_empty() {
+        return Err(IoError::InvalidUrl {
+            url: url.into(),
+            reason: "the bucket (or host) is missing".into(),
+        });
+    }
+    // abfs://container@account.dfs.core.windows.net/path names the container before the '@'.
+    let bucket = authority.split('@').next().unwrap_or(authority).to_string();
+    Ok(Location::Remote(Remote {
+        scheme: kind,
+        base: format!("{scheme}://{authority}"),
+        bucket,
+        key: percent_decode(key.trim_start_matches('/')),
+    }))
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The runtime that drives object_store's futures.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("brisk-io")
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            // Without threads nothing works; there is no useful way to go on.
+            Err(e) => panic!("brisk-io cannot start its I/O runtime: {e}"),
+        }
+    })
+}
+
+/// Run `fut` to completion from synchronous code. Inside another async runtime the future
+/// runs on brisk-io's own threads and this thread waits, instead of nesting runtimes.
+pub(crate) fn block_on<F>(fut: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return runtime().block_on(fut);
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    runtime().spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    match rx.recv() {
+        Ok(v) => v,
+        Err(_) => panic!("brisk-io: an I/O task was dropped before it finished"),
+    }
+}
+
+/// Start `fut` on brisk-io's runtime without waiting for it.
+pub(crate) fn spawn<F>(fut: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    runtime().spawn(fut);
+}
+
+type StoreKey = (String, StorageOptions);
+
+fn store_cache() -> &'static Mutex<std::collections::HashMap<StoreKey, Arc<dyn ObjectStore>>> {
+    static CACHE: OnceLock<Mutex<std::collections::HashMap<StoreKey, Arc<dyn ObjectStore>>>> =
+        OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn retry() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(30),
+        ..Default::default()
+    }
+}
+
+fn client_options() -> object_store::ClientOptions {
+    object_store::ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(10))
+        .with_timeout(Duration::from_secs(120))
+}
+
+/// The (cached) client for `remote`'s bucket under `options`.
+pub(crate) fn store_for(
+    remote: &Remote,
+    options: &StorageOptions,
+) -> Result<Arc<dyn ObjectStore>, IoError> {
+    let key = (remote.base.clone(), options.clone());
+    if let Some(s) = store_cache().lock().get(&key) {
+        return Ok(Arc::clone(s));
+    }
+    let store = build_store(remote, options)?;
+    store_cache().lock().insert(key, Arc::clone(&store));
+    Ok(store)
+}
+
+fn config_error(url: &str, e: impl std::fmt::Display) -> IoError {
+    IoError::Config {
+        url: url.to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Arc<dyn ObjectStore>, IoError> {
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+    use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+    use object_store::http::HttpBuilder;
+
+    let url = remote.base.as_str();
+    let bad_key = |k: &str| IoError::Config {
+        url: url.to_string(),
+        message: format!("unknown storage option {k:?} for this kind of store"),
+    };
+    Ok(match remote.scheme {
+        Scheme::S3 => {
+            let mut b = AmazonS3Builder::from_env()
+                .with_url(url)
+                .with_retry(retry())
+                .with_client_options(client_options());
+            let mut region_set =
+                std::env::var("AWS_REGION").is_ok() || std::env::var("AWS_DEFAULT_REGION").is_ok();
+            let mut http_set = false;
+            for (k, v) in options.iter() {
+                let key: AmazonS3ConfigKey = k.parse().map_err(|_| bad_key(k))?;
+                region_set |= matches!(key, AmazonS3ConfigKey::Region);
+                http_set |= k.contains("allow_http");
+                b = b.with_config(key, v);
+            }
+            let endpoint = options
+                .get("aws_endpoint")
+                .or(options.get("endpoint"))
+                .or(options.get("aws_endpoint_url"))
+                .map(str::to_string)
+                .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+                .or_else(|| std::env::var("AWS_ENDPOINT").ok());
+            if let Some(ep) = endpoint {
+                if ep.starts_with("http://") && !http_set {
+                    b = b.with_allow_http(true);
+                }
+                if !region_set {
+                    b = b.with_region("us-east-1");
+                }
+            }
+            Arc::new(b.build().map_err(|e| config_error(url, e))?)
+        }
+        Scheme::Gcs => {
+            let mut b = GoogleCloudStorageBuilder::from_env()
+                .with_url(url)
+                .with_retry(retry())
+                .with_client_options(client_options());
+            for (k, v) in options.iter() {
+                let key: GoogleConfigKey = k.parse().map_err(|_| bad_key(k))?;
+                b = b.with_config(key, v);
+            }
+            Arc::new(b.build().map_err(|e| config_error(url, e))?)
+        }
+        Scheme::Azure => {
+            let mut b = MicrosoftAzureBuilder::from_env()
+                .with_url(url)
+                .with_retry(retry())
+                .with_client_options(client_options());
+            for (k, v) in options.iter() {
+                let key: AzureConfigKey = k.parse().map_err(|_| bad_key(k))?;
+                b = b.with_config(key, v);
+            }
+            Arc::new(b.build().map_err(|e| config_error(url, e))?)
+        }
+        Scheme::Http => {
+            // An http:// URL asks for plain HTTP by itself.
+            let mut b = HttpBuilder::new()
+                .with_url(url)
+                .with_retry(retry())
+                .with_client_options(client_options().with_allow_http(url.starts_with("http://")));
+            for (k, v) in options.iter() {
+                let key: object_store::ClientConfigKey = k.parse().map_err(|_| bad_key(k))?;
+                b = b.with_config(key, v);
+            }
+            Arc::new(b.build().map_err(|e| config_error(url, e))?)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_locations() {
+        let Location::Remote(r) = parse_location("s3://bucket/a/b%20c.txt").unwrap() else {
+            panic!("remote expected")
+        };
+        assert_eq!(r.scheme, Scheme::S3);
+        assert_eq!(r.bucket, "bucket");
+        assert_eq!(r.key, "a/b c.txt");
+        assert_eq!(r.url_of("x"), "s3://bucket/x");
+        assert!(matches!(
+            parse_location("file:///tmp/x").unwrap(),
+            Location::Local(p) if p == std::path::Path::new("/tmp/x")
+        ));
+        assert!(matches!(
+            parse_location("rel/x.txt").unwrap(),
+            Location::Local(_)
+        ));
+        let e = parse_location("ftp://h/x").unwrap_err();
+        assert!(e.to_string().contains("ftp"), "{e}");
+        let e = parse_location("s3:///x").unwrap_err();
+        assert!(e.to_string().contains("bucket"), "{e}");
+        let e = parse_location("file://relative").unwrap_err();
+        assert!(e.to_string().contains("absolute"), "{e}");
+    }
+
+    #[test]
+    fn block_on_works_inside_a_runtime() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let v = rt.block_on(async { block_on(async { 7 }) });
+        assert_eq!(v, 7);
+        assert_eq!(block_on(async { 8 }), 8);
+    }
+}

@@ -1,0 +1,107 @@
+//! # brisk-protocol: how Brisk's scheduler, workers and clients talk
+//!
+//! Everything the three distributed crates share, and nothing else (they never depend on each
+//! other):
+//!
+//! - [`frame`]: length-framed messages. A message is one small control header (MessagePack of
+//!   a batch of serde messages) plus any number of raw payload frames (encoded values, task
+//!   specs), which travel as separate buffers: never re-encoded, never concatenated, sliced
+//!   out of the receive buffer without a copy. Every length is checked against [`Limits`]
+//!   before anything is allocated.
+//! - [`Payload`]: a `Bytes` field of a message that travels as its own frame.
+//! - [`messages`]: the serde messages between worker, scheduler, client and peers.
+//! - [`conn`]: connections over TCP or TLS with a version handshake and a shared token; a
+//!   wrong version, a bad token, or garbage bytes are a clear error on both sides.
+//! - [`addr`] (`tcp://host:port`, `tls://host:port`), [`security`] (TLS files, tokens),
+//!   [`spec`] (task specs and failures on the wire), [`launch`] (the seam that lets a client
+//!   start a scheduler in its own process).
+//!
+//! ```
+//! use brisk_protocol::{frame, messages::FromClient, Payload};
+//! let msgs = vec![FromClient::Release { keys: vec!["x".into()] }];
+//! let raw = frame::encode_message(&msgs).unwrap();
+//! let mut wire = bytes::BytesMut::new();
+//! frame::write_to_buf(&raw, &mut wire);
+//! let mut dec = frame::FrameDecoder::new(frame::Limits::default());
+//! let got = dec.decode(&mut wire).unwrap().unwrap();
+//! let back: Vec<FromClient> = frame::decode_message(&got).unwrap();
+//! assert!(matches!(&back[0], FromClient::Release { keys } if keys[0] == "x".into()));
+//! # let _ = Payload::default();
+//! ```
+
+pub mod addr;
+mod builtins;
+pub mod conn;
+mod error;
+pub mod frame;
+pub mod launch;
+pub mod messages;
+mod payload;
+pub mod peer;
+pub mod security;
+pub mod spec;
+
+pub use addr::{Address, Scheme};
+pub use error::ProtocolError;
+pub use frame::{Limits, RawMessage};
+pub use messages::{ClientId, WorkerId};
+pub use payload::Payload;
+pub use security::Security;
+
+/// The version of the wire protocol; both ends must agree.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The first four bytes each side sends on a connection.
+pub const MAGIC: [u8; 4] = *b"BRSK";
+
+/// Environment variable that turns a program into a worker of the scheduler at this address
+/// (set by `Client::local` for its worker subprocesses, read by `main_if_worker`).
+pub const ENV_WORKER_OF: &str = "BRISK_WORKER_OF";
+/// Environment variable with the shared token of a cluster.
+pub const ENV_TOKEN: &str = "BRISK_TOKEN";
+/// Environment variable with the worker's thread count for `main_if_worker`.
+pub const ENV_WORKER_NTHREADS: &str = "BRISK_WORKER_NTHREADS";
+/// Environment variable with the worker's name for `main_if_worker`.
+pub const ENV_WORKER_NAME: &str = "BRISK_WORKER_NAME";
+/// Environment variable with the worker's memory limit (`4GB`, bytes, …) for `main_if_worker`.
+pub const ENV_WORKER_MEMORY_LIMIT: &str = "BRISK_WORKER_MEMORY_LIMIT";
+/// Environment variable with the worker's spill directory for `main_if_worker`.
+pub const ENV_WORKER_LOCAL_DIRECTORY: &str = "BRISK_WORKER_LOCAL_DIRECTORY";
+
+/// The registered name of the identity function (used to put known values into a cluster).
+pub fn identity_function() -> &'static str {
+    builtins::IDENTITY
+}
+
+/// Parse a byte size: `4GB`, `512MiB`, `1.5 GB`, `1000000`, `0` (none).
+///
+/// ```
+/// assert_eq!(brisk_protocol::parse_bytes("4GB"), Some(4_000_000_000));
+/// assert_eq!(brisk_protocol::parse_bytes("2 KiB"), Some(2048));
+/// assert_eq!(brisk_protocol::parse_bytes("12"), Some(12));
+/// assert_eq!(brisk_protocol::parse_bytes("lots"), None);
+/// ```
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "tb" | "t" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    Some((n * mult) as u64)
+}

@@ -1,0 +1,392 @@
+//! The messages of the distributed runtime. Every frame carries a batch (`Vec<_>`) of one of
+//! these enums, so that thousands of small updates share one write and one wake-up.
+//!
+//! | connection | first message | then |
+//! |---|---|---|
+//! | worker → scheduler | [`Hello`] with [`Role::Worker`], [`FromWorker::Register`] | [`FromWorker`] ⇄ [`ToWorker`] |
+//! | client → scheduler | [`Hello`] with [`Role::Client`] | [`FromClient`] ⇄ [`ToClient`] |
+//! | peer (worker or client) → worker | [`Hello`] with [`Role::Peer`] | [`PeerRequest`] ⇄ [`PeerReply`] |
+
+use brisk_core::Key;
+use serde::{Deserialize, Serialize};
+
+use crate::Payload;
+use crate::spec::WireFailure;
+
+/// A worker's id, given by the scheduler when it registers.
+pub type WorkerId = u32;
+/// A client's id, given by the scheduler when it connects.
+pub type ClientId = u32;
+
+/// Who is connecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// A worker joining the scheduler.
+    Worker,
+    /// A client of the scheduler.
+    Client,
+    /// A worker or client fetching data from a worker.
+    Peer,
+}
+
+/// The first framed message of every connection, from the side that connected.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hello {
+    /// Who is connecting.
+    pub role: Role,
+    /// The shared token, when the cluster uses one.
+    pub token: Option<String>,
+    /// A name for logs.
+    pub name: String,
+    /// The Brisk version of the connecting program.
+    pub brisk_version: String,
+}
+
+/// The answer to a [`Hello`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum HelloReply {
+    /// Accepted.
+    Welcome {
+        /// The server's name for logs.
+        server: String,
+    },
+    /// Refused, with the reason.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A value in transit: its codec tag and encoded bytes (a raw frame).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EncodedValue {
+    /// The registered type tag ([`brisk_core::codec`]).
+    pub tag: String,
+    /// The encoded bytes.
+    pub bytes: Payload,
+}
+
+/// What a worker tells the scheduler about itself when it joins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerRegistration {
+    /// A name for logs and the dashboard.
+    pub name: String,
+    /// Threads that run tasks.
+    pub nthreads: u32,
+    /// The memory limit in bytes (0: none).
+    pub memory_limit: u64,
+    /// Where peers fetch data from this worker.
+    pub peer_address: String,
+    /// The operating-system process id.
+    pub pid: u32,
+}
+
+/// A dependency of a task sent to a worker: where its data lives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DepInfo {
+    /// The dependency's key.
+    pub key: Key,
+    /// Its size in bytes.
+    pub nbytes: u64,
+    /// The workers holding it.
+    pub who_has: Vec<WorkerId>,
+}
+
+/// A task for a worker to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ComputeTask {
+    /// The task's key.
+    pub key: Key,
+    /// The encoded task ([`crate::spec`]).
+    pub spec: Payload,
+    /// Lower runs first.
+    pub priority: u64,
+    /// The dependencies, in the task's slot order.
+    pub deps: Vec<DepInfo>,
+    /// Attach the encoded result to the finish message when it is small (a client waits).
+    pub send_result: bool,
+}
+
+/// Scheduler → worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// Registration accepted.
+    Registered {
+        /// The worker's id.
+        id: WorkerId,
+        /// How often to send heartbeats.
+        heartbeat_ms: u64,
+    },
+    /// Peer addresses (sent on registration and when workers join or leave).
+    Peers {
+        /// New workers and their peer addresses.
+        added: Vec<(WorkerId, String)>,
+        /// Workers that left.
+        removed: Vec<WorkerId>,
+    },
+    /// Run a task.
+    Compute(ComputeTask),
+    /// Forget these keys: drop their data, cancel their tasks.
+    Free {
+        /// The keys.
+        keys: Vec<Key>,
+    },
+    /// Give this task back if it has not started (work stealing).
+    Steal {
+        /// The task.
+        key: Key,
+    },
+    /// Store a value sent by a client (`scatter`).
+    Store {
+        /// Its key.
+        key: Key,
+        /// The value.
+        value: EncodedValue,
+    },
+    /// Shut down.
+    Close {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Worker → scheduler.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum FromWorker {
+    /// The first message: who the worker is.
+    Register(WorkerRegistration),
+    /// A task finished and its value is in the worker's memory.
+    Finished {
+        /// The task.
+        key: Key,
+        /// The value's size.
+        nbytes: u64,
+        /// How long it ran.
+        duration_us: u64,
+        /// The encoded value, when asked for and small.
+        value: Option<EncodedValue>,
+    },
+    /// A task failed.
+    Erred {
+        /// The task.
+        key: Key,
+        /// Why, with the original message.
+        failure: WireFailure,
+        /// How long it ran.
+        duration_us: u64,
+    },
+    /// The answer to a [`ToWorker::Steal`].
+    StealReply {
+        /// The task.
+        key: Key,
+        /// `true`: the worker dropped the task and will not run it.
+        accepted: bool,
+    },
+    /// A dependency could not be fetched from the worker said to hold it.
+    Missing {
+        /// The dependency.
+        key: Key,
+        /// The worker that did not deliver it.
+        holder: WorkerId,
+    },
+    /// A scattered value is stored.
+    Stored {
+        /// Its key.
+        key: Key,
+        /// Its size.
+        nbytes: u64,
+    },
+    /// Still alive; how things are.
+    Heartbeat(WorkerMetrics),
+    /// Memory use crossed the pause threshold (`true`) or fell back under it (`false`).
+    Paused(bool),
+}
+
+/// A worker's state in numbers, for the scheduler, the dashboard and tests.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct WorkerMetrics {
+    /// Bytes of values held in memory.
+    pub managed_bytes: u64,
+    /// Bytes of values spilled to disk.
+    pub spilled_bytes: u64,
+    /// The most bytes held in memory at once.
+    pub peak_managed_bytes: u64,
+    /// Resident memory of the process, when known.
+    pub rss_bytes: u64,
+    /// Tasks running now.
+    pub executing: u32,
+    /// Tasks ready to run.
+    pub ready: u32,
+    /// Values held (memory and disk).
+    pub stored_keys: u32,
+    /// Tasks finished since the worker started.
+    pub tasks_done: u64,
+    /// Values spilled to disk since the worker started.
+    pub spill_count: u64,
+}
+
+/// A new task from a client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewTask {
+    /// Its key.
+    pub key: Key,
+    /// Its dependencies in slot order.
+    pub deps: Vec<Key>,
+    /// Its position in the graph's static order (lower first).
+    pub priority: u32,
+    /// The encoded task.
+    pub spec: Payload,
+    /// How many times to retry a failure.
+    pub retries: u8,
+}
+
+/// Client → scheduler.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum FromClient {
+    /// Add tasks and say which keys this client wants.
+    UpdateGraph {
+        /// New tasks (tasks the cluster already knows are kept as they are).
+        tasks: Vec<NewTask>,
+        /// Keys this client holds futures for.
+        wanted: Vec<Key>,
+    },
+    /// This client no longer needs these keys.
+    Release {
+        /// The keys.
+        keys: Vec<Key>,
+    },
+    /// Put known values into the cluster.
+    Scatter {
+        /// Keys and values.
+        items: Vec<(Key, EncodedValue)>,
+    },
+    /// Ask for a snapshot of the cluster.
+    Info {
+        /// Echoed in the reply.
+        request: u64,
+    },
+    /// Ask every worker to close and the scheduler to stop.
+    Shutdown,
+}
+
+/// Scheduler → client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ToClient {
+    /// The client's id.
+    Welcome {
+        /// The id.
+        id: ClientId,
+    },
+    /// Worker addresses, for gathering data directly.
+    Workers {
+        /// New workers: id, peer address, name.
+        added: Vec<(WorkerId, String, String)>,
+        /// Workers that left.
+        removed: Vec<WorkerId>,
+    },
+    /// A wanted key is in memory.
+    InMemory {
+        /// The key.
+        key: Key,
+        /// Its size.
+        nbytes: u64,
+        /// Where it lives.
+        who_has: Vec<WorkerId>,
+        /// The value itself, when small.
+        value: Option<EncodedValue>,
+    },
+    /// A wanted key failed (itself, or the task it depends on: `cause`).
+    Erred {
+        /// The key.
+        key: Key,
+        /// The task that failed.
+        cause: Key,
+        /// Why.
+        failure: WireFailure,
+    },
+    /// A wanted key's value was lost with a worker; it is being recomputed.
+    Lost {
+        /// The key.
+        key: Key,
+    },
+    /// The answer to [`FromClient::Info`].
+    Info {
+        /// The request number.
+        request: u64,
+        /// The snapshot.
+        info: ClusterInfo,
+    },
+}
+
+/// One worker in a [`ClusterInfo`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct WorkerSummary {
+    /// Its id.
+    pub id: WorkerId,
+    /// Its name.
+    pub name: String,
+    /// Its peer address.
+    pub address: String,
+    /// Its threads.
+    pub nthreads: u32,
+    /// Its memory limit.
+    pub memory_limit: u64,
+    /// Whether it paused for memory.
+    pub paused: bool,
+    /// Tasks assigned to it.
+    pub processing: u32,
+    /// Keys it holds, as the scheduler knows.
+    pub has_what: u32,
+    /// Its latest metrics.
+    pub metrics: WorkerMetrics,
+}
+
+/// A snapshot of the cluster: the seam for dashboards and tests.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ClusterInfo {
+    /// The scheduler's address.
+    pub address: String,
+    /// The workers.
+    pub workers: Vec<WorkerSummary>,
+    /// Connected clients.
+    pub clients: u32,
+    /// Tasks per state name.
+    pub tasks_by_state: Vec<(String, u64)>,
+    /// Tasks waiting in the root queue.
+    pub queued: u64,
+    /// Tasks finished since start.
+    pub tasks_done: u64,
+    /// Tasks that failed since start.
+    pub tasks_erred: u64,
+    /// Tasks moved by work stealing since start.
+    pub tasks_stolen: u64,
+    /// Workers lost since start.
+    pub workers_lost: u64,
+}
+
+/// Peer → worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum PeerRequest {
+    /// Send these values.
+    GetData {
+        /// The keys.
+        keys: Vec<Key>,
+    },
+}
+
+/// Worker → peer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum PeerReply {
+    /// The values (`None`: not here).
+    Data {
+        /// Key and value.
+        items: Vec<(Key, Option<EncodedValue>)>,
+    },
+    /// A value could not be encoded.
+    Error {
+        /// The key.
+        key: Key,
+        /// What went wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,559 @@
+//! The tokio shell around [`SchedulerState`]: accepts connections, runs handshakes, decodes
+//! batches into events for one core task that owns the state, and writes each connection's
+//! outgoing messages as one batch per wake-up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use brisk_protocol::conn::{Connection, Listener, MessageWriter};
+use brisk_protocol::frame::encode_message;
+use brisk_protocol::launch::{LaunchOptions, RunningScheduler, SchedulerLauncher};
+use brisk_protocol::messages::{
+    ClusterInfo, FromClient, FromWorker, Role, ToClient, ToWorker, WorkerRegistration,
+};
+use brisk_protocol::{ClientId, ProtocolError, Security, WorkerId};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::state::{Comm, SchedulerConfig, SchedulerState};
+
+/// How to run a scheduler.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// Host to listen on.
+    pub host: String,
+    /// Port (0: any free port).
+    pub port: u16,
+    /// Token and TLS.
+    pub security: Security,
+    /// State-machine tunables.
+    pub config: SchedulerConfig,
+    /// Serve a JSON snapshot of the cluster over HTTP on this port (the dashboard's seam).
+    pub dashboard_port: Option<u16>,
+    /// Threads of the I/O runtime (1: everything on the scheduler's own thread).
+    pub threads: usize,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions {
+            host: "127.0.0.1".into(),
+            port: 8786,
+            security: Security::none(),
+            config: SchedulerConfig::default(),
+            dashboard_port: None,
+            threads: 1,
+        }
+    }
+}
+
+enum Event {
+    WorkerJoined(
+        WorkerId,
+        WorkerRegistration,
+        mpsc::UnboundedSender<Vec<ToWorker>>,
+    ),
+    Worker(WorkerId, Vec<FromWorker>),
+    WorkerGone(WorkerId, String),
+    ClientJoined(ClientId, mpsc::UnboundedSender<Vec<ToClient>>),
+    Client(ClientId, Vec<FromClient>),
+    ClientGone(ClientId),
+    Snapshot(oneshot::Sender<ClusterInfo>),
+}
+
+/// A running scheduler. Dropping the handle does not stop it; call [`SchedulerHandle::shutdown`].
+pub struct SchedulerHandle {
+    address: String,
+    stop: watch::Sender<bool>,
+    events: mpsc::UnboundedSender<Event>,
+    stopped: Arc<AtomicBool>,
+    thread: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+    dashboard: Option<String>,
+}
+
+impl SchedulerHandle {
+    /// The address workers and clients connect to.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The dashboard's address, when serving one.
+    pub fn dashboard_address(&self) -> Option<&str> {
+        self.dashboard.as_deref()
+    }
+
+    /// A snapshot of the cluster.
+    pub fn snapshot(&self) -> Option<ClusterInfo> {
+        let (tx, rx) = oneshot::channel();
+        self.events.send(Event::Snapshot(tx)).ok()?;
+        rx.blocking_recv().ok()
+    }
+
+    /// Stop serving and wait for the scheduler's thread.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Block until the scheduler stops (a client asked for shutdown, or [`Self::shutdown`]).
+    pub fn wait(&self) {
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Whether the scheduler has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+}
+
+impl RunningScheduler for SchedulerHandle {
+    fn address(&self) -> String {
+        self.address.clone()
+    }
+    fn shutdown(&self) {
+        SchedulerHandle::shutdown(self);
+    }
+}
+
+inventory::submit! {
+    SchedulerLauncher {
+        start: |o: LaunchOptions| {
+            let h = start(SchedulerOptions {
+                host: o.host,
+                port: o.port,
+                security: o.security,
+                ..SchedulerOptions::default()
+            })?;
+            Ok(Box::new(h) as Box<dyn RunningScheduler>)
+        },
+    }
+}
+
+/// Start a scheduler on its own thread; returns once it listens.
+pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError> {
+    // One thread (the default) runs the state machine and every connection without any
+    // cross-thread wake-ups, like Dask's scheduler; more threads spread encoding.
+    let rt = if options.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(options.threads)
+            .thread_name("brisk-scheduler")
+            .enable_all()
+            .build()
+    }
+    .map_err(|e| ProtocolError::io("cannot start the scheduler's runtime", e))?;
+    let listener = rt.block_on(Listener::bind(
+        &options.host,
+        options.port,
+        &options.security,
+    ))?;
+    let address = listener.address().to_string();
+    let dashboard = match options.dashboard_port {
+        Some(p) => {
+            let l = rt
+                .block_on(tokio::net::TcpListener::bind((options.host.as_str(), p)))
+                .map_err(|e| {
+                    ProtocolError::io(format!("cannot listen on dashboard port {p}"), e)
+                })?;
+            let a = l
+                .local_addr()
+                .map_err(|e| ProtocolError::io("dashboard address", e))?;
+            Some((
+                l,
+                format!("http://{}:{}", listener.address().host, a.port()),
+            ))
+        }
+        None => None,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let stopped = Arc::new(AtomicBool::new(false));
+    let stopped2 = Arc::clone(&stopped);
+    let ev_tx2 = ev_tx.clone();
+    let addr2 = address.clone();
+    let dash_addr = dashboard.as_ref().map(|d| d.1.clone());
+    let thread = std::thread::Builder::new()
+        .name("brisk-scheduler".into())
+        .spawn(move || {
+            // Mark the scheduler stopped however the core ends (an internal error panics).
+            struct Stopped(Arc<AtomicBool>);
+            impl Drop for Stopped {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::SeqCst);
+                }
+            }
+            let _stopped = Stopped(stopped2);
+            rt.block_on(async move {
+                if let Some((l, _)) = dashboard {
+                    tokio::spawn(serve_dashboard(l, ev_tx2.clone()));
+                }
+                tokio::spawn(accept_loop(listener, ev_tx2, stop_rx.clone()));
+                core(addr2, options.config, ev_rx, stop_rx).await;
+            });
+            rt.shutdown_timeout(Duration::from_millis(200));
+        })
+        .map_err(|e| ProtocolError::io("cannot start the scheduler's thread", e))?;
+    tracing::info!(address = %address, "scheduler listening");
+    Ok(SchedulerHandle {
+        address,
+        stop: stop_tx,
+        events: ev_tx,
+        stopped,
+        thread: parking_lot::Mutex::new(Some(thread)),
+        dashboard: dash_addr,
+    })
+}
+
+#[derive(Default)]
+struct ShellComm {
+    workers: FxHashMap<WorkerId, Vec<ToWorker>>,
+    clients: FxHashMap<ClientId, Vec<ToClient>>,
+}
+
+impl Comm for ShellComm {
+    fn send_worker(&mut self, w: WorkerId, msg: ToWorker) {
+        self.workers.entry(w).or_default().push(msg);
+    }
+    fn send_client(&mut self, c: ClientId, msg: ToClient) {
+        self.clients.entry(c).or_default().push(msg);
+    }
+}
+
+async fn core(
+    address: String,
+    config: SchedulerConfig,
+    mut events: mpsc::UnboundedReceiver<Event>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut state = SchedulerState::new(config);
+    state.set_address(address);
+    let mut comm = ShellComm::default();
+    let mut worker_tx: FxHashMap<WorkerId, mpsc::UnboundedSender<Vec<ToWorker>>> =
+        FxHashMap::default();
+    let mut client_tx: FxHashMap<ClientId, mpsc::UnboundedSender<Vec<ToClient>>> =
+        FxHashMap::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            ev = events.recv() => {
+                let Some(ev) = ev else { break };
+                let now = Instant::now();
+                handle(&mut state, ev, now, &mut comm, &mut worker_tx, &mut client_tx);
+                let mut n = 0;
+                while n < 4096 {
+                    match events.try_recv() {
+                        Ok(ev) => handle(&mut state, ev, now, &mut comm, &mut worker_tx, &mut client_tx),
+                        Err(_) => break,
+                    }
+                    n += 1;
+                }
+            }
+            _ = tick.tick() => {
+                state.tick(Instant::now(), &mut comm);
+            }
+            _ = stop.changed() => break,
+        }
+        for (w, msgs) in comm.workers.drain() {
+            if let Some(tx) = worker_tx.get(&w) {
+                let _ = tx.send(msgs);
+            }
+        }
+        for (c, msgs) in comm.clients.drain() {
+            if let Some(tx) = client_tx.get(&c) {
+                let _ = tx.send(msgs);
+            }
+        }
+        // Workers the state machine removed (no heartbeat) lose their connection.
+        if worker_tx.len() != state.num_workers() {
+            let live = state.worker_ids();
+            worker_tx.retain(|w, _| live.contains(w));
+        }
+        if state.shutdown_requested() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            break;
+        }
+    }
+    tracing::info!("scheduler stopped");
+}
+
+fn handle(
+    state: &mut SchedulerState,
+    ev: Event,
+    now: Instant,
+    comm: &mut ShellComm,
+    worker_tx: &mut FxHashMap<WorkerId, mpsc::UnboundedSender<Vec<ToWorker>>>,
+    client_tx: &mut FxHashMap<ClientId, mpsc::UnboundedSender<Vec<ToClient>>>,
+) {
+    match ev {
+        Event::WorkerJoined(id, reg, tx) => {
+            worker_tx.insert(id, tx);
+            state.add_worker(id, reg, now, comm);
+        }
+        Event::Worker(id, msgs) => {
+            for m in msgs {
+                state.handle_worker(id, m, now, comm);
+            }
+        }
+        Event::WorkerGone(id, reason) => {
+            worker_tx.remove(&id);
+            state.remove_worker(id, &reason, comm);
+        }
+        Event::ClientJoined(id, tx) => {
+            client_tx.insert(id, tx);
+            state.add_client(id, comm);
+        }
+        Event::Client(id, msgs) => {
+            for m in msgs {
+                state.handle_client(id, m, comm);
+            }
+        }
+        Event::ClientGone(id) => {
+            client_tx.remove(&id);
+            comm.clients.remove(&id);
+            state.remove_client(id, comm);
+        }
+        Event::Snapshot(tx) => {
+            let _ = tx.send(state.snapshot());
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: Listener,
+    events: mpsc::UnboundedSender<Event>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut next_id: u32 = 1;
+    loop {
+        let pending = tokio::select! {
+            p = listener.accept() => p,
+            _ = stop.changed() => return,
+        };
+        let pending = match pending {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let id = next_id;
+        next_id = next_id.wrapping_add(1).max(1);
+        let events = events.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let peer = pending.peer().to_string();
+            match pending
+                .handshake("scheduler", &[Role::Worker, Role::Client])
+                .await
+            {
+                Ok(conn) => serve_connection(id, conn, events, stop).await,
+                Err(e) => tracing::warn!(peer = %peer, error = %e, "rejected a connection"),
+            }
+        });
+    }
+}
+
+async fn serve_connection(
+    id: u32,
+    conn: Connection,
+    events: mpsc::UnboundedSender<Event>,
+    stop: watch::Receiver<bool>,
+) {
+    let Connection {
+        mut reader,
+        writer,
+        peer,
+        hello,
+    } = conn;
+    let role = hello.as_ref().map(|h| h.role);
+    match role {
+        Some(Role::Worker) => {
+            let first: Result<Vec<FromWorker>, _> = reader.recv_msg().await;
+            let reg = match first {
+                Ok(mut v) if matches!(v.first(), Some(FromWorker::Register(_))) => {
+                    let FromWorker::Register(reg) = v.remove(0) else {
+                        return;
+                    };
+                    if !v.is_empty() {
+                        let _ = events.send(Event::Worker(id, v));
+                    }
+                    reg
+                }
+                Ok(_) => {
+                    tracing::warn!(peer = %peer, "a worker connection did not register first");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(peer = %peer, error = %e, "a worker failed to register");
+                    return;
+                }
+            };
+            let (tx, rx) = mpsc::unbounded_channel();
+            let _ = events.send(Event::WorkerJoined(id, reg, tx));
+            tokio::spawn(write_loop(writer, rx, stop));
+            let reason = loop {
+                match reader.recv_msg::<Vec<FromWorker>>().await {
+                    Ok(msgs) => {
+                        if events.send(Event::Worker(id, msgs)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) if e.is_disconnect() => break "connection closed".to_string(),
+                    Err(e) => {
+                        tracing::warn!(peer = %peer, error = %e, "bad message from a worker");
+                        break e.to_string();
+                    }
+                }
+            };
+            let _ = events.send(Event::WorkerGone(id, reason));
+        }
+        Some(Role::Client) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let _ = events.send(Event::ClientJoined(id, tx));
+            tokio::spawn(write_loop(writer, rx, stop));
+            loop {
+                match reader.recv_msg::<Vec<FromClient>>().await {
+                    Ok(msgs) => {
+                        if events.send(Event::Client(id, msgs)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        if !e.is_disconnect() {
+                            tracing::warn!(peer = %peer, error = %e, "bad message from a client");
+                        }
+                        break;
+                    }
+                }
+            }
+            let _ = events.send(Event::ClientGone(id));
+        }
+        _ => {}
+    }
+}
+
+async fn write_loop<T: Serialize>(
+    mut writer: MessageWriter,
+    mut rx: mpsc::UnboundedReceiver<Vec<T>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let batch = tokio::select! {
+            b = rx.recv() => b,
+            _ = stop.changed() => None,
+        };
+        let Some(mut batch) = batch else { break };
+        while let Ok(more) = rx.try_recv() {
+            batch.extend(more);
+            if batch.len() > 100_000 {
+                break;
+            }
+        }
+        let raw = match encode_message(&batch) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a message");
+                continue;
+            }
+        };
+        if writer.send(&raw).await.is_err() {
+            break;
+        }
+    }
+    writer.shutdown().await;
+}
+
+async fn serve_dashboard(listener: tokio::net::TcpListener, events: mpsc::UnboundedSender<Event>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    loop {
+        let Ok((mut s, _)) = listener.accept().await else {
+            continue;
+        };
+        let events = events.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            let _ = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await;
+            let (tx, rx) = oneshot::channel();
+            if events.send(Event::Snapshot(tx)).is_err() {
+                return;
+            }
+            let body = match rx.await {
+                Ok(info) => serde_json::to_string(&info).unwrap_or_default(),
+                Err(_) => return,
+            };
+            let resp = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+                body.len(),
+                body
+            );
+            let _ = s.write_all(resp.as_bytes()).await;
+            let _ = s.shutdown().await;
+        });
+    }
+}
+
+/// Run a scheduler until SIGINT/SIGTERM (or a client's shutdown request); `on_ready` gets the
+/// handle once it listens (to print or write its address).
+pub fn run_until_signal(
+    options: SchedulerOptions,
+    on_ready: impl FnOnce(&SchedulerHandle),
+) -> Result<(), ProtocolError> {
+    let handle = start(options)?;
+    on_ready(&handle);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ProtocolError::io("cannot start a signal runtime", e))?;
+    rt.block_on(async {
+        #[cfg(unix)]
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| ProtocolError::io("cannot watch SIGTERM", e))?;
+        loop {
+            #[cfg(unix)]
+            let sig = async {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            };
+            #[cfg(not(unix))]
+            let sig = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            tokio::select! {
+                _ = sig => {
+                    tracing::info!("scheduler stopping on a signal");
+                    break;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                    if handle.is_stopped() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok::<(), ProtocolError>(())
+    })?;
+    let _ = handle.stop.send(true);
+    let thread = handle.thread.lock().take();
+    if let Some(t) = thread
+        && t.join().is_err()
+    {
+        return Err(ProtocolError::io(
+            "the scheduler",
+            std::io::Error::other("stopped on an internal error (see the log above)"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,768 @@
+//! The transitions of the task state machine (see `docs/design/scheduler-state-machine.md`).
+
+use brisk_core::Key;
+use brisk_protocol::messages::{ComputeTask, DepInfo, EncodedValue, NewTask, ToClient, ToWorker};
+use brisk_protocol::spec::WireFailure;
+use brisk_protocol::{ClientId, WorkerId};
+use smallvec::SmallVec;
+
+use crate::state::{Comm, SchedulerState, TaskId, TaskState};
+
+impl SchedulerState {
+    pub(crate) fn update_graph(
+        &mut self,
+        c: ClientId,
+        tasks: Vec<NewTask>,
+        wanted: Vec<Key>,
+        comm: &mut impl Comm,
+    ) {
+        self.generation += 1;
+        let gen_base = self.generation << 32;
+        let mut new: Vec<(TaskId, Vec<Key>)> = Vec::with_capacity(tasks.len());
+        for nt in tasks {
+            if self.lookup(&nt.key).is_some() {
+                continue;
+            }
+            let id = self.new_task(nt.key, Some(&nt.spec), gen_base | u64::from(nt.priority));
+            self.tm(id).retries = nt.retries;
+            new.push((id, nt.deps));
+        }
+        let mut missing: Vec<(TaskId, Key)> = Vec::new();
+        for (id, deps) in &new {
+            let mut ids: SmallVec<[TaskId; 2]> = SmallVec::with_capacity(deps.len());
+            for d in deps {
+                match self.lookup(d) {
+                    Some(did) => {
+                        if !ids.contains(&did) {
+                            ids.push(did);
+                        }
+                    }
+                    None => missing.push((*id, d.clone())),
+                }
+            }
+            for &did in &ids {
+                self.tm(did).dependents.push(*id);
+            }
+            self.tm(*id).deps = ids;
+        }
+        for k in &wanted {
+            match self.lookup(k) {
+                Some(id) => {
+                    let t = self.tm(id);
+                    if !t.who_wants.contains(&c) {
+                        t.who_wants.push(c);
+                    }
+                    self.clients.entry(c).or_default().insert(id);
+                }
+                None => comm.send_client(
+                    c,
+                    ToClient::Erred {
+                        key: k.clone(),
+                        cause: k.clone(),
+                        failure: WireFailure::msg(
+                            "error",
+                            format!("key {k} is neither in the graph nor in the cluster"),
+                        ),
+                    },
+                ),
+            }
+        }
+        for (id, dep) in missing {
+            let key = self.t(id).key.clone();
+            let failure = WireFailure::msg(
+                "error",
+                format!("task {key} needs {dep}, which is neither in the graph nor in the cluster"),
+            );
+            self.erred(id, key, failure, comm);
+        }
+        for (id, _) in &new {
+            if !self.live(*id) {
+                continue;
+            }
+            let t = self.t(*id);
+            if t.state == TaskState::Released
+                && (!t.who_wants.is_empty() || t.waiters > 0 || !t.dependents.is_empty())
+            {
+                self.make_waiting(*id, comm);
+            }
+        }
+        for k in &wanted {
+            let Some(id) = self.lookup(k) else {
+                continue;
+            };
+            let t = self.t(id);
+            match t.state {
+                TaskState::Memory => {
+                    let msg = self.in_memory_msg(id, None);
+                    comm.send_client(c, msg);
+                }
+                TaskState::Erred => {
+                    if let Some(e) = &t.error {
+                        comm.send_client(
+                            c,
+                            ToClient::Erred {
+                                key: k.clone(),
+                                cause: e.0.clone(),
+                                failure: e.1.clone(),
+                            },
+                        );
+                    }
+                }
+                TaskState::Released => self.make_waiting(id, comm),
+                _ => {}
+            }
+        }
+        for (id, _) in new {
+            if self.live(id) {
+                self.maybe_forget(id);
+            }
+        }
+        self.fill_all(comm);
+    }
+
+    pub(crate) fn scatter(
+        &mut self,
+        c: ClientId,
+        items: Vec<(Key, EncodedValue)>,
+        comm: &mut impl Comm,
+    ) {
+        for (i, (key, value)) in items.into_iter().enumerate() {
+            let id = match self.lookup(&key) {
+                Some(id) => id,
+                None => self.new_task(key.clone(), None, u64::MAX),
+            };
+            {
+                let t = self.tm(id);
+                if !t.who_wants.contains(&c) {
+                    t.who_wants.push(c);
+                }
+            }
+            self.clients.entry(c).or_default().insert(id);
+            if self.t(id).state == TaskState::Memory {
+                let msg = self.in_memory_msg(id, None);
+                comm.send_client(c, msg);
+                continue;
+            }
+            if self.t(id).state.needs_deps() {
+                continue;
+            }
+            // Spread scattered values over workers, fewest bytes first.
+            let target = self
+                .workers
+                .iter()
+                .filter(|(_, w)| !w.paused)
+                .min_by_key(|(id, w)| {
+                    (
+                        w.metrics.managed_bytes + w.has_what.len() as u64,
+                        (**id as usize + i) % 7,
+                    )
+                })
+                .map(|(&id, _)| id);
+            let Some(w) = target else {
+                self.erred(
+                    id,
+                    key.clone(),
+                    WireFailure::msg("error", "scatter: the cluster has no running worker"),
+                    comm,
+                );
+                continue;
+            };
+            self.tm(id).state = TaskState::Processing(w);
+            if let Some(wk) = self.workers.get_mut(&w) {
+                wk.processing.insert(id);
+            }
+            comm.send_worker(w, ToWorker::Store { key, value });
+        }
+    }
+
+    /// Released → Waiting (and further, when its dependencies are in memory). Recomputes
+    /// released dependencies from lineage.
+    pub(crate) fn make_waiting(&mut self, id: TaskId, comm: &mut impl Comm) {
+        let mut stack = vec![id];
+        let mut ready: Vec<TaskId> = Vec::new();
+        while let Some(id) = stack.pop() {
+            if !self.live(id) || self.t(id).state != TaskState::Released {
+                continue;
+            }
+            if self.t(id).spec.is_none() {
+                let key = self.t(id).key.clone();
+                self.erred(
+                    id,
+                    key,
+                    WireFailure::msg(
+                        "lost",
+                        "this value was scattered by a client and the worker holding it is \
+                         gone; it has no lineage to recompute from",
+                    ),
+                    comm,
+                );
+                continue;
+            }
+            let deps = self.t(id).deps.clone();
+            let mut waiting_on = 0;
+            let mut failed: Option<(Key, WireFailure)> = None;
+            for &d in &deps {
+                let dt = self.t(d);
+                match dt.state {
+                    TaskState::Memory => {}
+                    TaskState::Erred => {
+                        if let Some(e) = &dt.error {
+                            failed = Some((e.0.clone(), e.1.clone()));
+                        }
+                    }
+                    TaskState::Released => {
+                        waiting_on += 1;
+                        stack.push(d);
+                    }
+                    _ => waiting_on += 1,
+                }
+            }
+            if let Some((cause, failure)) = failed {
+                self.erred(id, cause, failure, comm);
+                continue;
+            }
+            for &d in &deps {
+                self.tm(d).waiters += 1;
+            }
+            let t = self.tm(id);
+            t.state = TaskState::Waiting;
+            t.waiting_on = waiting_on;
+            if waiting_on == 0 {
+                ready.push(id);
+            }
+        }
+        for id in ready {
+            if self.live(id) && self.t(id).state == TaskState::Waiting && self.t(id).waiting_on == 0
+            {
+                self.ready(id, comm);
+            }
+        }
+    }
+
+    /// All dependencies are in memory: queue a root task, or send it to a worker.
+    pub(crate) fn ready(&mut self, id: TaskId, comm: &mut impl Comm) {
+        let t = self.t(id);
+        if t.deps.is_empty() {
+            let p = t.priority;
+            self.tm(id).state = TaskState::Queued;
+            self.queued.insert((p, id));
+            return;
+        }
+        match self.decide_worker(id) {
+            Some(w) => self.assign(id, w, comm),
+            None => {
+                let p = self.t(id).priority;
+                self.tm(id).state = TaskState::NoWorker;
+                self.no_worker.insert((p, id));
+            }
+        }
+    }
+
+    pub(crate) fn assign(&mut self, id: TaskId, w: WorkerId, comm: &mut impl Comm) {
+        let est = self.estimate_us(id);
+        let send_result = {
+            let t = self.t(id);
+            !t.who_wants.is_empty()
+        };
+        let (key, spec, priority, deps) = {
+            let t = self.t(id);
+            let deps: Vec<DepInfo> = t
+                .deps
+                .iter()
+                .map(|&d| {
+                    let dt = self.t(d);
+                    DepInfo {
+                        key: dt.key.clone(),
+                        nbytes: dt.nbytes,
+                        who_has: dt.who_has.to_vec(),
+                    }
+                })
+                .collect();
+            (
+                t.key.clone(),
+                t.spec
+                    .as_deref()
+                    .map(|s| brisk_protocol::Payload::from(bytes::Bytes::copy_from_slice(s)))
+                    .unwrap_or_default(),
+                t.priority,
+                deps,
+            )
+        };
+        let t = self.tm(id);
+        t.state = TaskState::Processing(w);
+        t.est_us = est;
+        if let Some(wk) = self.workers.get_mut(&w) {
+            wk.processing.insert(id);
+            wk.occupancy_us += u64::from(est);
+        }
+        comm.send_worker(
+            w,
+            ToWorker::Compute(ComputeTask {
+                key,
+                spec,
+                priority,
+                deps,
+                send_result,
+            }),
+        );
+    }
+
+    fn leave_processing(&mut self, id: TaskId) {
+        if let TaskState::Processing(w) = self.t(id).state {
+            let est = u64::from(self.t(id).est_us);
+            if let Some(wk) = self.workers.get_mut(&w)
+                && wk.processing.remove(&id)
+            {
+                wk.occupancy_us = wk.occupancy_us.saturating_sub(est);
+            }
+        }
+        self.steals.remove(&id);
+    }
+
+    /// A task left the states that need its dependencies: they may be released.
+    fn leave_needs(&mut self, id: TaskId, comm: &mut impl Comm) {
+        let deps = self.t(id).deps.clone();
+        for d in deps {
+            let dt = self.tm(d);
+            dt.waiters = dt.waiters.saturating_sub(1);
+            self.maybe_release(d, comm);
+        }
+    }
+
+    pub(crate) fn in_memory_msg(&self, id: TaskId, value: Option<EncodedValue>) -> ToClient {
+        let t = self.t(id);
+        ToClient::InMemory {
+            key: t.key.clone(),
+            nbytes: t.nbytes,
+            who_has: t.who_has.to_vec(),
+            value,
+        }
+    }
+
+    pub(crate) fn task_finished(
+        &mut self,
+        w: WorkerId,
+        key: &Key,
+        nbytes: u64,
+        duration_us: Option<u64>,
+        mut value: Option<EncodedValue>,
+        comm: &mut impl Comm,
+    ) {
+        let Some(id) = self.lookup(key) else {
+            comm.send_worker(
+                w,
+                ToWorker::Free {
+                    keys: vec![key.clone()],
+                },
+            );
+            return;
+        };
+        match self.t(id).state {
+            TaskState::Processing(p) => {
+                if p != w {
+                    comm.send_worker(
+                        p,
+                        ToWorker::Free {
+                            keys: vec![key.clone()],
+                        },
+                    );
+                }
+            }
+            TaskState::Memory => {
+                if !self.t(id).who_has.contains(&w) {
+                    self.tm(id).who_has.push(w);
+                    if let Some(wk) = self.workers.get_mut(&w) {
+                        wk.has_what.insert(id);
+                    }
+                }
+                return;
+            }
+            _ => {
+                comm.send_worker(
+                    w,
+                    ToWorker::Free {
+                        keys: vec![key.clone()],
+                    },
+                );
+                return;
+            }
+        }
+        self.leave_processing(id);
+        self.stats.done += 1;
+        {
+            let t = self.tm(id);
+            t.state = TaskState::Memory;
+            t.nbytes = nbytes;
+            t.who_has.clear();
+            t.who_has.push(w);
+        }
+        if let Some(wk) = self.workers.get_mut(&w) {
+            wk.has_what.insert(id);
+        }
+        let prefix = self.t(id).prefix as usize;
+        let p = &mut self.prefixes[prefix];
+        if let Some(d) = duration_us {
+            let d = d as f64;
+            p.duration_us = Some(p.duration_us.map_or(d, |old| 0.5 * old + 0.5 * d));
+        }
+        let b = nbytes as f64;
+        p.nbytes = Some(p.nbytes.map_or(b, |old| 0.5 * old + 0.5 * b));
+        self.leave_needs(id, comm);
+        let dependents = self.t(id).dependents.clone();
+        for d in dependents {
+            let dt = self.tm(d);
+            if dt.state == TaskState::Waiting {
+                dt.waiting_on = dt.waiting_on.saturating_sub(1);
+                if dt.waiting_on == 0 {
+                    self.ready(d, comm);
+                }
+            }
+        }
+        let wants = self.t(id).who_wants.clone();
+        for (i, &c) in wants.iter().enumerate() {
+            let v = if i + 1 == wants.len() {
+                value.take()
+            } else {
+                value.clone()
+            };
+            let msg = self.in_memory_msg(id, v);
+            comm.send_client(c, msg);
+        }
+        self.maybe_release(id, comm);
+        self.fill(w, comm);
+        // A worker running dry takes work from a busy one now rather than at the next tick.
+        if self.queued.is_empty()
+            && self
+                .workers
+                .get(&w)
+                .is_some_and(|x| x.processing.len() < x.nthreads as usize)
+        {
+            self.steal_for(w, comm);
+        }
+    }
+
+    pub(crate) fn task_erred_on(
+        &mut self,
+        w: WorkerId,
+        key: &Key,
+        failure: WireFailure,
+        comm: &mut impl Comm,
+    ) {
+        let Some(id) = self.lookup(key) else {
+            return;
+        };
+        if self.t(id).state != TaskState::Processing(w) {
+            return;
+        }
+        self.leave_processing(id);
+        if self.t(id).retries > 0 {
+            self.tm(id).retries -= 1;
+            self.tm(id).state = TaskState::Waiting;
+            self.ready(id, comm);
+        } else {
+            self.erred(id, key.clone(), failure, comm);
+        }
+        self.fill(w, comm);
+    }
+
+    /// Mark `id` and everything waiting on it as failed because of `cause`.
+    pub(crate) fn erred(
+        &mut self,
+        id: TaskId,
+        cause: Key,
+        failure: WireFailure,
+        comm: &mut impl Comm,
+    ) {
+        let mut stack = vec![id];
+        let mut done = Vec::new();
+        while let Some(id) = stack.pop() {
+            let state = self.t(id).state;
+            if state == TaskState::Erred || state == TaskState::Memory {
+                continue;
+            }
+            self.leave_processing(id);
+            if let TaskState::Queued = state {
+                let p = self.t(id).priority;
+                self.queued.remove(&(p, id));
+            }
+            if let TaskState::NoWorker = state {
+                let p = self.t(id).priority;
+                self.no_worker.remove(&(p, id));
+            }
+            if let TaskState::Processing(w) = state {
+                comm.send_worker(
+                    w,
+                    ToWorker::Free {
+                        keys: vec![self.t(id).key.clone()],
+                    },
+                );
+            }
+            self.stats.erred += 1;
+            done.push(id);
+            {
+                let t = self.tm(id);
+                t.state = TaskState::Erred;
+                t.error = Some(Box::new((cause.clone(), failure.clone())));
+            }
+            if state.needs_deps() {
+                self.leave_needs(id, comm);
+            }
+            let t = self.t(id);
+            for &c in &t.who_wants {
+                comm.send_client(
+                    c,
+                    ToClient::Erred {
+                        key: t.key.clone(),
+                        cause: cause.clone(),
+                        failure: failure.clone(),
+                    },
+                );
+            }
+            for &d in &t.dependents {
+                if self.t(d).state.needs_deps() || self.t(d).state == TaskState::Released {
+                    stack.push(d);
+                }
+            }
+        }
+        // Dependents first, so that forgetting cascades down to `id`.
+        for id in done.into_iter().rev().chain(std::iter::once(id)) {
+            self.maybe_forget(id);
+        }
+    }
+
+    /// Drop what nobody needs: data of a task in memory, or the work of a pending task.
+    pub(crate) fn maybe_release(&mut self, id: TaskId, comm: &mut impl Comm) {
+        let mut stack = vec![id];
+        while let Some(id) = stack.pop() {
+            if !self.live(id) {
+                continue;
+            }
+            let t = self.t(id);
+            if !t.who_wants.is_empty() || t.waiters > 0 {
+                continue;
+            }
+            match t.state {
+                TaskState::Memory => {
+                    let key = t.key.clone();
+                    let holders = std::mem::take(&mut self.tm(id).who_has);
+                    for w in holders {
+                        if let Some(wk) = self.workers.get_mut(&w) {
+                            wk.has_what.remove(&id);
+                        }
+                        comm.send_worker(
+                            w,
+                            ToWorker::Free {
+                                keys: vec![key.clone()],
+                            },
+                        );
+                    }
+                    self.tm(id).state = TaskState::Released;
+                }
+                s if s.needs_deps() => {
+                    // Cancelled: nobody wants it any more.
+                    if let TaskState::Processing(w) = s {
+                        comm.send_worker(
+                            w,
+                            ToWorker::Free {
+                                keys: vec![t.key.clone()],
+                            },
+                        );
+                    }
+                    let p = t.priority;
+                    self.queued.remove(&(p, id));
+                    self.no_worker.remove(&(p, id));
+                    self.leave_processing(id);
+                    self.tm(id).state = TaskState::Released;
+                    let deps = self.t(id).deps.clone();
+                    for d in deps {
+                        let dt = self.tm(d);
+                        dt.waiters = dt.waiters.saturating_sub(1);
+                        stack.push(d);
+                    }
+                }
+                _ => {}
+            }
+            self.maybe_forget(id);
+        }
+    }
+
+    /// Remove the record of a task nobody refers to any more.
+    pub(crate) fn maybe_forget(&mut self, id: TaskId) {
+        let mut stack = vec![id];
+        while let Some(id) = stack.pop() {
+            if !self.live(id) {
+                continue;
+            }
+            let t = self.t(id);
+            if !t.who_wants.is_empty()
+                || t.waiters > 0
+                || !t.dependents.is_empty()
+                || !matches!(t.state, TaskState::Released | TaskState::Erred)
+            {
+                continue;
+            }
+            let Some(t) = self.tasks.take(id) else {
+                continue;
+            };
+            self.unindex(id, &t.key);
+            self.free_ids.push(id);
+            for d in t.deps {
+                if let Some(dt) = self.tasks.get_mut(d) {
+                    if let Some(pos) = dt.dependents.iter().position(|x| *x == id) {
+                        dt.dependents.swap_remove(pos);
+                    }
+                    stack.push(d);
+                }
+            }
+        }
+    }
+
+    /// A worker is gone: reschedule its tasks, recompute its lost values from lineage.
+    pub fn remove_worker(&mut self, w: WorkerId, reason: &str, comm: &mut impl Comm) {
+        let Some(wk) = self.workers.remove(&w) else {
+            return;
+        };
+        self.stats.workers_lost += 1;
+        tracing::info!(worker = %wk.name, address = %wk.address, reason, "worker left");
+        for &other in self.workers.keys() {
+            comm.send_worker(
+                other,
+                ToWorker::Peers {
+                    added: vec![],
+                    removed: vec![w],
+                },
+            );
+        }
+        for &c in self.clients.keys() {
+            comm.send_client(
+                c,
+                ToClient::Workers {
+                    added: vec![],
+                    removed: vec![w],
+                },
+            );
+        }
+        self.steals.retain(|_, (v, t)| *v != w && *t != w);
+        let mut processing: Vec<TaskId> = wk.processing.into_iter().collect();
+        processing.sort_unstable_by_key(|&id| self.t(id).priority);
+        for &id in &processing {
+            self.tm(id).state = TaskState::Waiting;
+        }
+        let mut lost: Vec<TaskId> = Vec::new();
+        for id in wk.has_what {
+            let t = self.tm(id);
+            t.who_has.retain(|x| *x != w);
+            if t.who_has.is_empty() && t.state == TaskState::Memory {
+                lost.push(id);
+            }
+        }
+        lost.sort_unstable_by_key(|&id| self.t(id).priority);
+        for id in lost {
+            self.lose(id, comm);
+        }
+        for id in processing {
+            if !self.live(id) || self.t(id).state != TaskState::Waiting {
+                continue;
+            }
+            let allowed = self.config.allowed_failures;
+            let t = self.tm(id);
+            // Only the data a scattered value carried is lost; scatter never blames.
+            if t.spec.is_some() {
+                t.suspicious = t.suspicious.saturating_add(1);
+            }
+            if t.suspicious > allowed {
+                let key = t.key.clone();
+                let n = t.suspicious;
+                let failure = WireFailure::msg(
+                    "killed-worker",
+                    format!(
+                        "task {key} was running on {n} workers that died (the last: {} at {}); \
+                         it probably crashes its worker (allowed failures: {allowed})",
+                        wk.name, wk.address
+                    ),
+                );
+                self.erred(id, key, failure, comm);
+                continue;
+            }
+            if self.t(id).spec.is_none() {
+                self.tm(id).state = TaskState::Released;
+                self.make_waiting(id, comm);
+                continue;
+            }
+            let waiting_on = self
+                .t(id)
+                .deps
+                .iter()
+                .filter(|&&d| self.t(d).state != TaskState::Memory)
+                .count() as u32;
+            self.tm(id).waiting_on = waiting_on;
+            if waiting_on == 0 {
+                self.ready(id, comm);
+            }
+        }
+        self.fill_all(comm);
+    }
+
+    /// `id`'s value is gone from every worker.
+    fn lose(&mut self, id: TaskId, comm: &mut impl Comm) {
+        self.tm(id).state = TaskState::Released;
+        let dependents = self.t(id).dependents.clone();
+        for d in dependents {
+            match self.t(d).state {
+                TaskState::Processing(w2) => {
+                    comm.send_worker(
+                        w2,
+                        ToWorker::Free {
+                            keys: vec![self.t(d).key.clone()],
+                        },
+                    );
+                    self.leave_processing(d);
+                    self.tm(d).state = TaskState::Waiting;
+                    self.recount(d);
+                }
+                TaskState::NoWorker => {
+                    let p = self.t(d).priority;
+                    self.no_worker.remove(&(p, d));
+                    self.tm(d).state = TaskState::Waiting;
+                    self.recount(d);
+                }
+                TaskState::Waiting => self.recount(d),
+                _ => {}
+            }
+        }
+        let t = self.t(id);
+        if !t.who_wants.is_empty() || t.waiters > 0 {
+            for &c in &t.who_wants {
+                comm.send_client(c, ToClient::Lost { key: t.key.clone() });
+            }
+            self.make_waiting(id, comm);
+        } else {
+            self.maybe_forget(id);
+        }
+    }
+
+    fn recount(&mut self, id: TaskId) {
+        let n = self
+            .t(id)
+            .deps
+            .iter()
+            .filter(|&&d| self.t(d).state != TaskState::Memory)
+            .count() as u32;
+        self.tm(id).waiting_on = n;
+    }
+
+    pub(crate) fn missing(&mut self, key: &Key, holder: WorkerId, comm: &mut impl Comm) {
+        let Some(id) = self.lookup(key) else {
+            return;
+        };
+        self.tm(id).who_has.retain(|x| *x != holder);
+        if let Some(wk) = self.workers.get_mut(&holder) {
+            wk.has_what.remove(&id);
+        }
+        if self.t(id).who_has.is_empty() && self.t(id).state == TaskState::Memory {
+            self.lose(id, comm);
+            // A lost root goes back to the queue: hand it out.
+            self.fill_all(comm);
+        }
+    }
+}

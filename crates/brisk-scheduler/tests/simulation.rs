@@ -1,0 +1,250 @@
+//! Random runs of the scheduler against simulated workers: random graphs, random finishing
+//! order, failures, worker deaths and arrivals, steals and releases. After every step all
+//! invariants hold; in the end every wanted key reaches the client exactly as computed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use brisk_core::Key;
+use brisk_protocol::messages::{
+    FromClient, FromWorker, NewTask, ToClient, ToWorker, WorkerRegistration,
+};
+use brisk_protocol::{ClientId, Payload, WorkerId};
+use brisk_scheduler::{Comm, SchedulerConfig, SchedulerState};
+use proptest::prelude::*;
+
+#[derive(Default)]
+struct Sim {
+    /// Per worker: assigned tasks (key → started?).
+    assigned: BTreeMap<WorkerId, BTreeMap<Key, bool>>,
+    /// Per worker: keys held.
+    held: BTreeMap<WorkerId, BTreeSet<Key>>,
+    steals: Vec<(WorkerId, Key)>,
+    client: Vec<ToClient>,
+}
+
+impl Comm for Sim {
+    fn send_worker(&mut self, w: WorkerId, msg: ToWorker) {
+        match msg {
+            ToWorker::Compute(t) => {
+                self.assigned.entry(w).or_default().insert(t.key, false);
+            }
+            ToWorker::Free { keys } => {
+                for k in keys {
+                    if let Some(a) = self.assigned.get_mut(&w) {
+                        a.remove(&k);
+                    }
+                    if let Some(h) = self.held.get_mut(&w) {
+                        h.remove(&k);
+                    }
+                }
+            }
+            ToWorker::Steal { key } => self.steals.push((w, key)),
+            _ => {}
+        }
+    }
+    fn send_client(&mut self, _c: ClientId, msg: ToClient) {
+        self.client.push(msg);
+    }
+}
+
+fn reg(w: WorkerId) -> WorkerRegistration {
+    WorkerRegistration {
+        name: format!("w{w}"),
+        nthreads: 1 + w % 2,
+        memory_limit: 0,
+        peer_address: format!("tcp://127.0.0.1:{}", 1000 + w),
+        pid: w,
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Finish(u8),
+    Start(u8),
+    Kill(u8),
+    Join,
+    Tick,
+    Steals(bool),
+    Fail(u8),
+    Release(u8),
+    SecondClient,
+    SecondGone,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        10 => any::<u8>().prop_map(Step::Finish),
+        3 => any::<u8>().prop_map(Step::Start),
+        1 => any::<u8>().prop_map(Step::Kill),
+        1 => Just(Step::Join),
+        2 => Just(Step::Tick),
+        2 => any::<bool>().prop_map(Step::Steals),
+        1 => any::<u8>().prop_map(Step::Fail),
+        1 => any::<u8>().prop_map(Step::Release),
+        1 => Just(Step::SecondClient),
+        1 => Just(Step::SecondGone),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    #[test]
+    fn random_runs_keep_invariants_and_finish(
+        n in 5usize..60,
+        edges in proptest::collection::vec((any::<u16>(), any::<u16>()), 0..120),
+        steps in proptest::collection::vec(step(), 0..200),
+    ) {
+        let mut s = SchedulerState::new(SchedulerConfig { allowed_failures: 100, ..SchedulerConfig::default() });
+        let mut sim = Sim::default();
+        let t0 = Instant::now();
+        let mut next_worker = 1;
+        for _ in 0..2 {
+            s.add_worker(next_worker, reg(next_worker), t0, &mut sim);
+            next_worker += 1;
+        }
+        s.add_client(1, &mut sim);
+        // A random DAG: edges only from lower to higher index.
+        let mut deps: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+        for (a, b) in edges {
+            let (a, b) = (a as usize % n, b as usize % n);
+            if a < b {
+                deps[b].insert(a);
+            }
+        }
+        let key = |i: usize| Key::from(("t", i));
+        let tasks: Vec<NewTask> = (0..n)
+            .map(|i| NewTask {
+                key: key(i),
+                deps: deps[i].iter().map(|&d| key(d)).collect(),
+                priority: i as u32,
+                spec: Payload::from(vec![i as u8]),
+                retries: 0,
+            })
+            .collect();
+        let mut wanted: Vec<Key> = (0..n).filter(|i| i % 3 == 0 || i + 1 == n).map(key).collect();
+        s.handle_client(1, FromClient::UpdateGraph { tasks: tasks.clone(), wanted: wanted.clone() }, &mut sim);
+        let mut second = false;
+        prop_assert_eq!(s.validate(), Ok(()));
+        let mut now = t0;
+        let finish = |s: &mut SchedulerState, sim: &mut Sim, w: WorkerId, k: Key, now: Instant| {
+            if let Some(a) = sim.assigned.get_mut(&w) {
+                a.remove(&k);
+            }
+            sim.held.entry(w).or_default().insert(k.clone());
+            s.handle_worker(w, FromWorker::Finished { key: k, nbytes: 100, duration_us: 1000, value: None }, now, sim);
+        };
+        for st in steps {
+            now += Duration::from_millis(10);
+            match st {
+                Step::Finish(i) | Step::Start(i) => {
+                    let all: Vec<(WorkerId, Key)> = sim
+                        .assigned
+                        .iter()
+                        .flat_map(|(w, a)| a.keys().map(move |k| (*w, k.clone())))
+                        .collect();
+                    if all.is_empty() {
+                        continue;
+                    }
+                    let (w, k) = all[i as usize % all.len()].clone();
+                    if matches!(st, Step::Start(_)) {
+                        sim.assigned.get_mut(&w).map(|a| a.insert(k, true));
+                    } else {
+                        finish(&mut s, &mut sim, w, k, now);
+                    }
+                }
+                Step::Kill(i) => {
+                    let ws = s.worker_ids();
+                    if ws.len() > 1 {
+                        let w = ws[i as usize % ws.len()];
+                        sim.assigned.remove(&w);
+                        sim.held.remove(&w);
+                        s.remove_worker(w, "killed", &mut sim);
+                    }
+                }
+                Step::Join => {
+                    s.add_worker(next_worker, reg(next_worker), now, &mut sim);
+                    next_worker += 1;
+                }
+                Step::Tick => {
+                    s.tick(now, &mut sim);
+                    for w in s.worker_ids() {
+                        s.handle_worker(w, FromWorker::Heartbeat(Default::default()), now, &mut sim);
+                    }
+                }
+                Step::Fail(i) => {
+                    let all: Vec<(WorkerId, Key)> = sim
+                        .assigned
+                        .iter()
+                        .flat_map(|(w, a)| a.keys().map(move |k| (*w, k.clone())))
+                        .collect();
+                    if let Some((w, k)) = all.get(i as usize % all.len().max(1)).cloned() {
+                        sim.assigned.get_mut(&w).map(|a| a.remove(&k));
+                        let failure = brisk_protocol::spec::WireFailure::msg("error", "boom");
+                        s.handle_worker(w, FromWorker::Erred { key: k, failure, duration_us: 5 }, now, &mut sim);
+                    }
+                }
+                Step::Release(i) => {
+                    if !wanted.is_empty() {
+                        let k = wanted.remove(i as usize % wanted.len());
+                        s.handle_client(1, FromClient::Release { keys: vec![k] }, &mut sim);
+                    }
+                }
+                Step::SecondClient => {
+                    if !second {
+                        second = true;
+                        s.add_client(2, &mut sim);
+                        let w2: Vec<Key> = (0..n).filter(|i| i % 2 == 1).map(key).collect();
+                        s.handle_client(2, FromClient::UpdateGraph { tasks: tasks.clone(), wanted: w2 }, &mut sim);
+                    }
+                }
+                Step::SecondGone => {
+                    if second {
+                        second = false;
+                        s.remove_client(2, &mut sim);
+                    }
+                }
+                Step::Steals(accept) => {
+                    for (w, k) in std::mem::take(&mut sim.steals) {
+                        let started = sim.assigned.get(&w).and_then(|a| a.get(&k)).copied();
+                        let ok = accept && started == Some(false);
+                        if ok {
+                            sim.assigned.get_mut(&w).map(|a| a.remove(&k));
+                        }
+                        s.handle_worker(w, FromWorker::StealReply { key: k, accepted: ok }, now, &mut sim);
+                    }
+                }
+            }
+            prop_assert_eq!(s.validate(), Ok(()));
+        }
+        // Drain: answer steals, finish everything assigned until the wanted keys are done.
+        for _ in 0..10_000 {
+            for (w, k) in std::mem::take(&mut sim.steals) {
+                s.handle_worker(w, FromWorker::StealReply { key: k, accepted: false }, now, &mut sim);
+            }
+            let next = sim.assigned.iter().find_map(|(w, a)| a.keys().next().map(|k| (*w, k.clone())));
+            let Some((w, k)) = next else { break };
+            finish(&mut s, &mut sim, w, k, now);
+            prop_assert_eq!(s.validate(), Ok(()));
+        }
+        let done: BTreeSet<Key> = sim
+            .client
+            .iter()
+            .filter_map(|m| match m {
+                ToClient::InMemory { key, .. } | ToClient::Erred { key, .. } => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        for k in &wanted {
+            prop_assert!(done.contains(k), "{} never reached the client", k);
+        }
+        // Releasing everything forgets everything and frees every value.
+        s.handle_client(1, FromClient::Release { keys: wanted }, &mut sim);
+        if second {
+            s.remove_client(2, &mut sim);
+        }
+        prop_assert_eq!(s.validate(), Ok(()));
+        prop_assert_eq!(s.num_tasks(), 0);
+        prop_assert!(sim.held.values().all(BTreeSet::is_empty), "{:?}", sim.held);
+    }
+}

@@ -1,0 +1,99 @@
+//! # brisk-worker: runs a cluster's tasks
+//!
+//! A worker connects to the scheduler, runs the tasks it is given on a thread pool (functions
+//! by registered name: the stock `brisk worker` knows every built-in kernel; a program of your
+//! own becomes a worker for its registered functions with [`main_if_worker`]), keeps results
+//! in a [`DataStore`] that spills to disk past a fraction of the memory limit and pauses past
+//! another, and fetches inputs directly from peers.
+//!
+//! [`WorkerState`] is the pure state machine; [`server`] is its tokio shell.
+//!
+//! [`main_if_worker`] reads its settings from the environment (set by `Client::local`):
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `BRISK_WORKER_OF` | the scheduler's address; unset: not a worker, return at once |
+//! | `BRISK_WORKER_NTHREADS` | threads (default: the cores) |
+//! | `BRISK_WORKER_NAME` | a name for logs |
+//! | `BRISK_WORKER_MEMORY_LIMIT` | `4GB`, bytes, … (default: none) |
+//! | `BRISK_WORKER_LOCAL_DIRECTORY` | where spilled values go (default: the temp directory) |
+//! | `BRISK_TOKEN`, `BRISK_TLS_CA`, `BRISK_TLS_CERT`, `BRISK_TLS_KEY` | security |
+//!
+//! Such a worker exits as soon as it loses its scheduler (its parent is gone).
+//!
+//! ```no_run
+//! // First line of `main` of a program whose functions run on a local cluster: in a worker
+//! // subprocess this runs the worker and exits; otherwise it returns at once.
+//! brisk_worker::main_if_worker();
+//! // ... the program itself ...
+//! ```
+
+mod error;
+mod pool;
+pub mod server;
+mod state;
+mod store;
+
+pub use error::WorkerError;
+pub use server::{WorkerOptions, run};
+pub use state::{Execute, Outcome, WorkerComm, WorkerState, WorkerTaskState};
+pub use store::{DataStore, StoreStats};
+
+use brisk_protocol::{
+    ENV_WORKER_MEMORY_LIMIT, ENV_WORKER_NAME, ENV_WORKER_NTHREADS, ENV_WORKER_OF,
+};
+
+/// Become a worker when this process was started as one (by `Client::local` or
+/// `brisk::processes`), and exit when done; otherwise return at once. Call it first in
+/// `main` of any program that starts a local cluster.
+pub fn main_if_worker() {
+    let Ok(address) = std::env::var(ENV_WORKER_OF) else {
+        brisk_protocol::launch::mark_worker_capable();
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BRISK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let code = match options_from_env(address).and_then(run) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("brisk worker: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn options_from_env(address: String) -> Result<WorkerOptions, WorkerError> {
+    let mut o = WorkerOptions::new(address);
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    if let Some(n) = var(ENV_WORKER_NTHREADS) {
+        o.nthreads =
+            n.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or(WorkerError::BadOption {
+                    name: ENV_WORKER_NTHREADS,
+                    value: n,
+                    reason: "expected a positive integer",
+                })?;
+    }
+    if let Some(m) = var(ENV_WORKER_MEMORY_LIMIT) {
+        o.memory_limit = brisk_protocol::parse_bytes(&m).ok_or(WorkerError::BadOption {
+            name: ENV_WORKER_MEMORY_LIMIT,
+            value: m,
+            reason: "expected a size such as 4GB",
+        })?;
+    }
+    o.name = var(ENV_WORKER_NAME);
+    o.local_directory = var(brisk_protocol::ENV_WORKER_LOCAL_DIRECTORY).map(Into::into);
+    o.security = brisk_protocol::Security::from_env()?;
+    o.listen_host = "127.0.0.1".into();
+    o.death_timeout = std::time::Duration::ZERO;
+    Ok(o)
+}

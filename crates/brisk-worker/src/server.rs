@@ -1,0 +1,503 @@
+//! The tokio shell around [`WorkerState`]: the scheduler connection (register, heartbeats,
+//! reconnect after a blip), the peer server that hands values to other workers and clients,
+//! fetches of inputs from peers, the thread pool, the memory monitor, and clean shutdown on
+//! SIGINT/SIGTERM.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use brisk_core::Key;
+use brisk_protocol::conn::{Connection, Listener, connect};
+use brisk_protocol::messages::{
+    FromWorker, PeerReply, PeerRequest, Role, ToWorker, WorkerMetrics, WorkerRegistration,
+};
+use brisk_protocol::peer::PeerPool;
+use brisk_protocol::{Address, Security, WorkerId};
+use tokio::sync::mpsc;
+
+use crate::error::WorkerError;
+use crate::pool::{Done, Pool};
+use crate::state::{Execute, WorkerComm, WorkerState};
+use crate::store::DataStore;
+
+/// How to run a worker.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// The scheduler's address (`tcp://host:8786`).
+    pub scheduler: String,
+    /// Threads that run tasks.
+    pub nthreads: usize,
+    /// Memory limit in bytes (0: none).
+    pub memory_limit: u64,
+    /// A name for logs (default: `worker-<pid>`).
+    pub name: Option<String>,
+    /// Where spilled values go (default: the system's temporary directory).
+    pub local_directory: Option<PathBuf>,
+    /// Token and TLS.
+    pub security: Security,
+    /// Host to listen on for peers.
+    pub listen_host: String,
+    /// Host others reach this worker at (default: the address used to reach the scheduler).
+    pub contact_host: Option<String>,
+    /// Give up when the scheduler is unreachable this long (0: exit as soon as it is lost).
+    pub death_timeout: Duration,
+    /// Spill past this fraction of the memory limit.
+    pub spill_fraction: f64,
+    /// Stop starting tasks past this fraction of the memory limit.
+    pub pause_fraction: f64,
+    /// Results up to this size go to a waiting client with the finish message.
+    pub inline_result_limit: u64,
+}
+
+impl WorkerOptions {
+    /// Defaults for a worker of the scheduler at `scheduler`.
+    pub fn new(scheduler: impl Into<String>) -> Self {
+        WorkerOptions {
+            scheduler: scheduler.into(),
+            nthreads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_limit: 0,
+            name: None,
+            local_directory: None,
+            security: Security::none(),
+            listen_host: "0.0.0.0".into(),
+            contact_host: None,
+            death_timeout: Duration::from_secs(60),
+            spill_fraction: 0.6,
+            pause_fraction: 0.8,
+            inline_result_limit: 64 * 1024,
+        }
+    }
+}
+
+/// Run a worker until the scheduler closes it, it cannot reach the scheduler for
+/// `death_timeout`, or the process gets SIGINT/SIGTERM.
+pub fn run(options: WorkerOptions) -> Result<(), WorkerError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| brisk_protocol::ProtocolError::io("cannot start the worker's runtime", e))?;
+    rt.block_on(run_async(options))
+}
+
+enum Exit {
+    Closed,
+    Lost(String),
+    Signal,
+}
+
+async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
+    let address = Address::parse(&options.scheduler)?;
+    let name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("worker-{}", std::process::id()));
+    let dir = options
+        .local_directory
+        .clone()
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("brisk-worker-{}", std::process::id()));
+    let store = Arc::new(DataStore::new(
+        options.memory_limit,
+        options.spill_fraction,
+        dir,
+    ));
+    let listener = Listener::bind(&options.listen_host, 0, &options.security).await?;
+    let port = listener.address().port;
+    tokio::spawn(serve_peers(listener, Arc::clone(&store), name.clone()));
+    let peers = Arc::new(PeerPool::new(options.security.clone(), name.clone()));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let pool = Pool::new(
+        options.nthreads,
+        Arc::clone(&store),
+        done_tx,
+        options.inline_result_limit,
+    )
+    .map_err(|e| brisk_protocol::ProtocolError::io("cannot start worker threads", e))?;
+    let mut lost_since: Option<Instant> = None;
+    loop {
+        let conn = connect(&address, &options.security, Role::Worker, &name).await;
+        let conn = match conn {
+            Ok(c) => c,
+            Err(e) => {
+                if matches!(
+                    e,
+                    brisk_protocol::ProtocolError::Rejected { .. }
+                        | brisk_protocol::ProtocolError::VersionMismatch { .. }
+                        | brisk_protocol::ProtocolError::NotBrisk { .. }
+                        | brisk_protocol::ProtocolError::SecurityMismatch { .. }
+                        | brisk_protocol::ProtocolError::Tls { .. }
+                ) {
+                    return Err(e.into());
+                }
+                let since = *lost_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= options.death_timeout {
+                    return Err(WorkerError::SchedulerGone {
+                        address: address.to_string(),
+                        seconds: options.death_timeout.as_secs(),
+                        last: e.to_string(),
+                    });
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    _ = shutdown_signal() => return Ok(()),
+                }
+                continue;
+            }
+        };
+        let contact = match &options.contact_host {
+            Some(h) => h.clone(),
+            None if address.host == "localhost" || address.host.starts_with("127.") => {
+                "127.0.0.1".into()
+            }
+            None => local_ip_towards(&address).unwrap_or_else(|| "127.0.0.1".into()),
+        };
+        let scheme = if options.security.tls.is_some() {
+            "tls"
+        } else {
+            "tcp"
+        };
+        let peer_address = format!("{scheme}://{contact}:{port}");
+        let reg = WorkerRegistration {
+            name: name.clone(),
+            nthreads: options.nthreads as u32,
+            memory_limit: options.memory_limit,
+            peer_address: peer_address.clone(),
+            pid: std::process::id(),
+        };
+        let session = Session {
+            options: &options,
+            store: &store,
+            pool: &pool,
+            peers: &peers,
+        };
+        let exit = session.serve(conn, reg, &mut done_rx).await;
+        store.clear();
+        match exit {
+            Exit::Closed => {
+                tracing::info!(worker = %name, "closed by the scheduler");
+                return Ok(());
+            }
+            Exit::Signal => {
+                tracing::info!(worker = %name, "stopping on a signal");
+                return Ok(());
+            }
+            Exit::Lost(why) => {
+                if options.death_timeout.is_zero() {
+                    // A local cluster's worker: its scheduler is gone, so is its job.
+                    tracing::info!(worker = %name, reason = %why, "lost the scheduler; exiting");
+                    return Ok(());
+                }
+                tracing::warn!(worker = %name, reason = %why, "lost the scheduler; reconnecting");
+                lost_since = Some(Instant::now());
+            }
+        }
+    }
+}
+
+fn local_ip_towards(address: &Address) -> Option<String> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect(address.host_port()).ok()?;
+    Some(s.local_addr().ok()?.ip().to_string())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+struct Session<'a> {
+    options: &'a WorkerOptions,
+    store: &'a Arc<DataStore>,
+    pool: &'a Pool,
+    peers: &'a Arc<PeerPool>,
+}
+
+#[derive(Default)]
+struct ShellComm {
+    out: Vec<FromWorker>,
+    exec: Vec<Execute>,
+    fetch: Vec<(WorkerId, Vec<Key>)>,
+    release: Vec<Key>,
+}
+
+impl WorkerComm for ShellComm {
+    fn send(&mut self, msg: FromWorker) {
+        self.out.push(msg);
+    }
+    fn execute(&mut self, job: Execute) {
+        self.exec.push(job);
+    }
+    fn fetch(&mut self, from: WorkerId, keys: Vec<Key>) {
+        self.fetch.push((from, keys));
+    }
+    fn release(&mut self, key: Key) {
+        self.release.push(key);
+    }
+}
+
+type Fetched = (WorkerId, Vec<Key>, Vec<(Key, u64)>);
+
+impl Session<'_> {
+    async fn serve(
+        &self,
+        conn: Connection,
+        reg: WorkerRegistration,
+        done_rx: &mut mpsc::UnboundedReceiver<Done>,
+    ) -> Exit {
+        let Connection {
+            mut reader,
+            mut writer,
+            ..
+        } = conn;
+        let name = reg.name.clone();
+        if let Err(e) = writer.send_msg(&vec![FromWorker::Register(reg)]).await {
+            return Exit::Lost(e.to_string());
+        }
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<FromWorker>>();
+        let writer_task = tokio::spawn(async move {
+            while let Some(mut batch) = out_rx.recv().await {
+                while let Ok(more) = out_rx.try_recv() {
+                    batch.extend(more);
+                }
+                if writer.send_msg(&batch).await.is_err() {
+                    break;
+                }
+            }
+            writer.shutdown().await;
+        });
+        let (in_tx, mut in_rx) = mpsc::unbounded_channel::<Result<Vec<ToWorker>, String>>();
+        let reader_task = tokio::spawn(async move {
+            loop {
+                let r = reader.recv_msg::<Vec<ToWorker>>().await;
+                let stop = r.is_err();
+                if in_tx.send(r.map_err(|e| e.to_string())).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let (fetch_tx, mut fetch_rx) = mpsc::unbounded_channel::<Fetched>();
+        let mut state = WorkerState::new(self.options.nthreads as u32);
+        let mut comm = ShellComm::default();
+        let mut heartbeat = tokio::time::interval(Duration::from_millis(500));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut registered = false;
+        let signal = shutdown_signal();
+        tokio::pin!(signal);
+        let exit = loop {
+            tokio::select! {
+                msg = in_rx.recv() => {
+                    let msgs = match msg {
+                        Some(Ok(m)) => m,
+                        Some(Err(e)) => break Exit::Lost(e),
+                        None => break Exit::Lost("connection closed".into()),
+                    };
+                    let mut close = false;
+                    let mut batch = Vec::with_capacity(msgs.len());
+                    for m in msgs {
+                        match m {
+                            ToWorker::Registered { id, heartbeat_ms } => {
+                                batch.push(ToWorker::Registered { id, heartbeat_ms });
+                                registered = true;
+                                tracing::info!(worker = %name, id, "registered with the scheduler");
+                                heartbeat = tokio::time::interval(Duration::from_millis(heartbeat_ms.max(10)));
+                                heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                            }
+                            ToWorker::Close { reason } => {
+                                tracing::info!(worker = %name, reason = %reason, "scheduler asks to close");
+                                close = true;
+                            }
+                            ToWorker::Store { key, value } => {
+                                match self.store.put_encoded(key.clone(), &value) {
+                                    Ok(n) => state.stored(key, n, &mut comm),
+                                    Err(e) => tracing::warn!(error = %e, "cannot store a scattered value"),
+                                }
+                            }
+                            other => batch.push(other),
+                        }
+                    }
+                    state.handle_batch(batch, &mut comm);
+                    if close {
+                        break Exit::Closed;
+                    }
+                }
+                done = done_rx.recv() => {
+                    let Some((key, outcome, us)) = done else { break Exit::Lost("pool stopped".into()) };
+                    state.task_done(&key, outcome, us, &mut comm);
+                    while let Ok((key, outcome, us)) = done_rx.try_recv() {
+                        state.task_done(&key, outcome, us, &mut comm);
+                    }
+                }
+                f = fetch_rx.recv() => {
+                    if let Some((from, asked, got)) = f {
+                        state.fetched(from, &asked, &got, &mut comm);
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if registered {
+                        let s = self.store.stats();
+                        let mut m = WorkerMetrics {
+                            managed_bytes: s.managed,
+                            spilled_bytes: s.spilled,
+                            peak_managed_bytes: s.peak,
+                            rss_bytes: rss_bytes(),
+                            stored_keys: s.keys as u32,
+                            spill_count: s.spill_count,
+                            ..WorkerMetrics::default()
+                        };
+                        state.fill_metrics(&mut m);
+                        comm.send(FromWorker::Heartbeat(m));
+                    }
+                }
+                _ = &mut signal => break Exit::Signal,
+            }
+            self.monitor_memory(&mut state, &mut comm);
+            self.flush(&mut state, &mut comm, &out_tx, &fetch_tx);
+        };
+        drop(out_tx);
+        reader_task.abort();
+        let _ = tokio::time::timeout(Duration::from_secs(1), writer_task).await;
+        exit
+    }
+
+    fn monitor_memory(&self, state: &mut WorkerState, comm: &mut ShellComm) {
+        let limit = self.options.memory_limit;
+        if limit == 0 {
+            return;
+        }
+        let managed = self.store.stats().managed;
+        let pause = (limit as f64 * self.options.pause_fraction) as u64;
+        let paused = state.is_paused();
+        if !paused && managed > pause {
+            tracing::warn!(
+                managed,
+                limit,
+                "memory use past the pause threshold: pausing"
+            );
+            state.set_paused(true, comm);
+        } else if paused && managed < pause * 9 / 10 {
+            state.set_paused(false, comm);
+        }
+    }
+
+    fn flush(
+        &self,
+        state: &mut WorkerState,
+        comm: &mut ShellComm,
+        out: &mpsc::UnboundedSender<Vec<FromWorker>>,
+        fetched: &mpsc::UnboundedSender<Fetched>,
+    ) {
+        for k in comm.release.drain(..) {
+            self.store.remove(&k);
+        }
+        for job in comm.exec.drain(..) {
+            self.pool.submit(job);
+        }
+        for (from, keys) in comm.fetch.drain(..) {
+            let Some(addr) = state.peer_address(from).map(str::to_string) else {
+                let _ = fetched.send((from, keys, vec![]));
+                continue;
+            };
+            let peers = Arc::clone(self.peers);
+            let store = Arc::clone(self.store);
+            let tx = fetched.clone();
+            tokio::spawn(async move {
+                let got = match peers.get_data(&addr, keys.clone()).await {
+                    Ok(items) => {
+                        let mut got = Vec::new();
+                        for (k, v) in items {
+                            let Some(v) = v else { continue };
+                            match store.put_encoded(k.clone(), &v) {
+                                Ok(n) => got.push((k, n)),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "cannot decode a fetched value")
+                                }
+                            }
+                        }
+                        got
+                    }
+                    Err(e) => {
+                        tracing::warn!(peer = %addr, error = %e, "fetch from a peer failed");
+                        peers.forget(&addr).await;
+                        vec![]
+                    }
+                };
+                let _ = tx.send((from, keys, got));
+            });
+        }
+        if !comm.out.is_empty() {
+            let _ = out.send(std::mem::take(&mut comm.out));
+        }
+    }
+}
+
+async fn serve_peers(listener: Listener, store: Arc<DataStore>, name: String) {
+    loop {
+        let Ok(pending) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let store = Arc::clone(&store);
+        let name = name.clone();
+        tokio::spawn(async move {
+            let peer = pending.peer().to_string();
+            let mut conn = match pending.handshake(&name, &[Role::Peer]).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(peer = %peer, error = %e, "rejected a peer connection");
+                    return;
+                }
+            };
+            loop {
+                let reqs: Vec<PeerRequest> = match conn.reader.recv_msg().await {
+                    Ok(r) => r,
+                    Err(_) => return,
+                };
+                for PeerRequest::GetData { keys } in reqs {
+                    let mut items = Vec::with_capacity(keys.len());
+                    let mut error = None;
+                    for k in keys {
+                        match store.encoded(&k) {
+                            Ok(v) => items.push((k, v)),
+                            Err(e) => {
+                                error = Some(PeerReply::Error {
+                                    key: k,
+                                    message: e.to_string(),
+                                });
+                                break;
+                            }
+                        }
+                    }
+                    let reply = error.unwrap_or(PeerReply::Data { items });
+                    if conn.writer.send_msg(&reply).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}

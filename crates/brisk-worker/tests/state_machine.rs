@@ -1,0 +1,201 @@
+//! The worker's state machine driven by hand through a recording fake shell.
+
+use brisk_core::Key;
+use brisk_protocol::messages::{ComputeTask, DepInfo, FromWorker, ToWorker};
+use brisk_protocol::spec::WireFailure;
+use brisk_protocol::{Payload, WorkerId};
+use brisk_worker::{Execute, Outcome, WorkerComm, WorkerState, WorkerTaskState};
+
+#[derive(Default)]
+struct Rec {
+    sent: Vec<FromWorker>,
+    exec: Vec<Execute>,
+    fetch: Vec<(WorkerId, Vec<Key>)>,
+    released: Vec<Key>,
+}
+
+impl WorkerComm for Rec {
+    fn send(&mut self, msg: FromWorker) {
+        self.sent.push(msg);
+    }
+    fn execute(&mut self, job: Execute) {
+        self.exec.push(job);
+    }
+    fn fetch(&mut self, from: WorkerId, keys: Vec<Key>) {
+        self.fetch.push((from, keys));
+    }
+    fn release(&mut self, key: Key) {
+        self.released.push(key);
+    }
+}
+
+fn compute(key: &str, priority: u64, deps: &[(&str, &[WorkerId])]) -> ToWorker {
+    ToWorker::Compute(ComputeTask {
+        key: key.into(),
+        spec: Payload::from(vec![0]),
+        priority,
+        deps: deps
+            .iter()
+            .map(|(k, w)| DepInfo {
+                key: (*k).into(),
+                nbytes: 10,
+                who_has: w.to_vec(),
+            })
+            .collect(),
+        send_result: false,
+    })
+}
+
+fn done(nbytes: u64) -> Outcome {
+    Outcome::Done {
+        nbytes,
+        value: None,
+    }
+}
+
+fn with_peers() -> (WorkerState, Rec) {
+    let mut s = WorkerState::new(1);
+    let mut c = Rec::default();
+    s.handle_scheduler(
+        ToWorker::Peers {
+            added: vec![
+                (1, "tcp://a:1".into()),
+                (2, "tcp://b:2".into()),
+                (3, "tcp://c:3".into()),
+            ],
+            removed: vec![],
+        },
+        &mut c,
+    );
+    (s, c)
+}
+
+#[test]
+fn runs_by_priority_one_thread_at_a_time() {
+    let (mut s, mut c) = with_peers();
+    s.handle_scheduler(compute("late", 5, &[]), &mut c);
+    assert_eq!(c.exec.len(), 1, "a free thread starts at once");
+    s.handle_scheduler(compute("b", 3, &[]), &mut c);
+    s.handle_scheduler(compute("a", 1, &[]), &mut c);
+    assert_eq!(c.exec.len(), 1);
+    s.task_done(&"late".into(), done(8), 10, &mut c);
+    assert_eq!(c.exec[1].key, Key::from("a"), "highest priority next");
+    assert!(
+        matches!(&c.sent[0], FromWorker::Finished { key, nbytes: 8, .. } if *key == Key::from("late"))
+    );
+}
+
+#[test]
+fn fetches_inputs_and_drops_replicas_after_use() {
+    let (mut s, mut c) = with_peers();
+    s.handle_scheduler(compute("sum", 1, &[("x", &[2]), ("y", &[3])]), &mut c);
+    assert!(c.exec.is_empty());
+    let mut f = c.fetch.clone();
+    f.sort();
+    assert_eq!(
+        f,
+        vec![(2, vec![Key::from("x")]), (3, vec![Key::from("y")])]
+    );
+    s.fetched(2, &["x".into()], &[("x".into(), 10)], &mut c);
+    assert!(c.exec.is_empty());
+    // The holder of y lost it: tell the scheduler, try nobody else (no other holder).
+    s.fetched(3, &["y".into()], &[], &mut c);
+    assert!(
+        c.sent
+            .iter()
+            .any(|m| matches!(m, FromWorker::Missing { key, holder: 3 } if *key == Key::from("y")))
+    );
+    // The scheduler recomputes y elsewhere and resends the task.
+    s.handle_scheduler(
+        ToWorker::Free {
+            keys: vec!["sum".into()],
+        },
+        &mut c,
+    );
+    assert_eq!(
+        c.released,
+        vec![Key::from("x")],
+        "x's replica goes with its only user"
+    );
+    c.released.clear();
+    c.fetch.clear();
+    s.handle_scheduler(compute("sum", 1, &[("x", &[2]), ("y", &[1])]), &mut c);
+    assert_eq!(c.fetch.len(), 2);
+    s.fetched(2, &["x".into()], &[("x".into(), 10)], &mut c);
+    s.fetched(1, &["y".into()], &[("y".into(), 10)], &mut c);
+    assert_eq!(c.exec.len(), 1);
+    assert_eq!(c.exec[0].inputs, vec![Key::from("x"), Key::from("y")]);
+    s.task_done(&"sum".into(), done(8), 10, &mut c);
+    let mut rel = c.released.clone();
+    rel.sort();
+    assert_eq!(rel, vec![Key::from("x"), Key::from("y")]);
+    assert!(s.has_data(&"sum".into()));
+}
+
+#[test]
+fn steals_only_what_has_not_started_and_cancels_what_runs() {
+    let (mut s, mut c) = with_peers();
+    s.handle_scheduler(compute("running", 1, &[]), &mut c);
+    s.handle_scheduler(compute("queued", 2, &[]), &mut c);
+    s.handle_scheduler(
+        ToWorker::Steal {
+            key: "queued".into(),
+        },
+        &mut c,
+    );
+    s.handle_scheduler(
+        ToWorker::Steal {
+            key: "running".into(),
+        },
+        &mut c,
+    );
+    let replies: Vec<(Key, bool)> = c
+        .sent
+        .iter()
+        .filter_map(|m| match m {
+            FromWorker::StealReply { key, accepted } => Some((key.clone(), *accepted)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        vec![("queued".into(), true), ("running".into(), false)]
+    );
+    s.handle_scheduler(
+        ToWorker::Free {
+            keys: vec!["running".into()],
+        },
+        &mut c,
+    );
+    assert_eq!(
+        s.task_state(&"running".into()),
+        Some(WorkerTaskState::Cancelled)
+    );
+    c.sent.clear();
+    s.task_done(&"running".into(), done(8), 10, &mut c);
+    assert!(
+        c.sent.is_empty(),
+        "a cancelled task's result is not reported"
+    );
+    assert_eq!(c.released, vec![Key::from("running")]);
+    assert_eq!(c.exec.len(), 1, "the stolen task never ran here");
+}
+
+#[test]
+fn failures_are_reported_and_pause_holds_new_work() {
+    let (mut s, mut c) = with_peers();
+    s.set_paused(true, &mut c);
+    assert!(matches!(c.sent[0], FromWorker::Paused(true)));
+    s.handle_scheduler(compute("t", 1, &[]), &mut c);
+    assert!(c.exec.is_empty(), "paused: nothing starts");
+    s.set_paused(false, &mut c);
+    assert_eq!(c.exec.len(), 1);
+    s.task_done(
+        &"t".into(),
+        Outcome::Failed(WireFailure::msg("error", "bad input")),
+        3,
+        &mut c,
+    );
+    assert!(c.sent.iter().any(|m| matches!(m, FromWorker::Erred { key, failure, .. } if *key == Key::from("t") && failure.message == "bad input")));
+    assert!(!s.has_data(&"t".into()));
+}

@@ -1,0 +1,264 @@
+//! Benchmarks of the distributed runtime, in the shape of `bench/distributed/run.sh`: a
+//! scheduler and 2 single-threaded worker processes on this machine.
+//!
+//! `cargo run --release -p brisk --example distributed_bench -- [--quick] [--case NAME]`
+//! prints one `BRISK case=<name> seconds=<s> ...` line per case. Without arguments it runs a
+//! quick smoke version (what CI does with every example).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use brisk::{Arg, Client, Graph, Key, LocalOptions, Task, Value};
+
+fn noop(x: i64) -> i64 {
+    x
+}
+fn inc(x: i64) -> i64 {
+    x + 1
+}
+fn add(x: i64, y: i64) -> i64 {
+    x + y
+}
+brisk::register!(noop, inc, add);
+
+fn main() -> anyhow::Result<()> {
+    brisk::worker::main_if_worker();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let full = args.iter().any(|a| a == "--full");
+    let only = args
+        .iter()
+        .position(|a| a == "--case")
+        .and_then(|i| args.get(i + 1).cloned());
+    let want = |c: &str| only.as_deref().is_none_or(|o| o == c);
+    let scale = if full { 1 } else { 100 };
+
+    let mut o = LocalOptions::new(2);
+    o.threads_per_worker = 1;
+    o.set_as_default = false;
+    let client = Client::local_with(o)?;
+    // Warm up connections and function lookups.
+    client.gather(&client.map(noop, 0..100i64)?)?;
+
+    for (name, n) in [("map_10k", 10_000i64), ("map_100k", 100_000)] {
+        if want(name) {
+            let n = n / scale;
+            let t = Instant::now();
+            let futs = client.map(noop, (0..n).map(|i| i + 1_000_000 * n))?;
+            let got = client.gather(&futs)?;
+            let s = t.elapsed().as_secs_f64();
+            anyhow::ensure!(got.len() == n as usize);
+            drop(futs);
+            println!(
+                "BRISK case={name} seconds={s:.6} tasks={n} tasks_per_s={:.0}",
+                n as f64 / s
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    if want("tree_10k") {
+        let n = 10_000 / scale;
+        let (g, root) = tree(n as usize);
+        let probe = std::env::var_os("BRISK_BENCH_PROBE").map(|_| {
+            let c = client.clone();
+            std::thread::spawn(move || {
+                for _ in 0..400 {
+                    if let Ok(i) = c.scheduler_info() {
+                        let p: Vec<(u32, u32, u32, u32)> = i
+                            .workers
+                            .iter()
+                            .map(|w| {
+                                (
+                                    w.processing,
+                                    w.metrics.executing,
+                                    w.metrics.ready,
+                                    w.metrics.stored_keys,
+                                )
+                            })
+                            .collect();
+                        eprintln!(
+                            "done={} queued={} processing={p:?} stolen={}",
+                            i.tasks_done, i.queued, i.tasks_stolen
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+        });
+        let t = Instant::now();
+        let v = brisk::Scheduler::get(&client, &g, &[root], &Default::default())?;
+        drop(probe);
+        let s = t.elapsed().as_secs_f64();
+        anyhow::ensure!(v[0].get::<i64>()? == (1..=n).sum::<i64>());
+        println!("BRISK case=tree_10k seconds={s:.6} tasks={}", g.len());
+    }
+    if want("round_trip") {
+        let n = 1000 / (scale / 10).max(1);
+        let t = Instant::now();
+        for i in 0..n {
+            let f = client.submit(inc, (i + 7_000_000,))?;
+            anyhow::ensure!(f.result()? == i + 7_000_001);
+        }
+        let s = t.elapsed().as_secs_f64() / n as f64;
+        println!("BRISK case=round_trip seconds={s:.6} n={n}");
+    }
+    client.shutdown();
+
+    if (want("scheduler_cpu") || want("scheduler_memory")) && (full || brisk_bin().exists()) {
+        let n = 100_000 / scale;
+        let (cpu, mem) = scheduler_costs(n as i64)?;
+        println!("BRISK case=scheduler_cpu seconds={cpu:.9} per=task n={n}");
+        println!("BRISK case=scheduler_memory bytes={mem:.0} per=held_task n={n}");
+    }
+    Ok(())
+}
+
+fn tree(n: usize) -> (Graph, Key) {
+    let inc = brisk::Func::new(inc);
+    let add = brisk::Func::new(add);
+    let mut g = Graph::with_capacity(2 * n);
+    let mut level: Vec<Key> = (0..n)
+        .map(|i| {
+            let k = Key::from(("leaf", i));
+            let _ = g.insert(
+                k.clone(),
+                Task::new(inc.clone(), vec![Arg::Literal(Value::from(i as i64))]),
+            );
+            k
+        })
+        .collect();
+    let mut d = 0;
+    while level.len() > 1 {
+        d += 1;
+        let name = format!("add-{d}");
+        level = level
+            .chunks(2)
+            .enumerate()
+            .map(|(i, p)| {
+                let k = Key::from((name.as_str(), i));
+                let b = p
+                    .get(1)
+                    .map_or(Arg::Literal(Value::from(0i64)), |k| Arg::Key(k.clone()));
+                let _ = g.insert(
+                    k.clone(),
+                    Task::new(add.clone(), vec![Arg::Key(p[0].clone()), b]),
+                );
+                k
+            })
+            .collect();
+    }
+    (g, level[0].clone())
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn proc_stat(pid: u32) -> anyhow::Result<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = stat.rsplit_once(')').map_or("", |x| x.1);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = 100.0;
+    let cpu = (f[11].parse::<f64>()? + f[12].parse::<f64>()?) / ticks;
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm"))?;
+    let rss = statm
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("0")
+        .parse::<u64>()?
+        * 4096;
+    Ok((cpu, rss))
+}
+
+/// The `brisk` binary next to this example (or `BRISK_BIN`).
+fn brisk_bin() -> std::path::PathBuf {
+    std::env::var("BRISK_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|e| Some(e.parent()?.parent()?.join("brisk")))
+                .unwrap_or_default()
+        })
+}
+
+/// Scheduler CPU per task and memory per held task, with the scheduler in its own process.
+fn scheduler_costs(n: i64) -> anyhow::Result<(f64, f64)> {
+    let exe = std::env::current_exe()?;
+    let bin = brisk_bin();
+    let dir = std::env::temp_dir().join(format!("brisk-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("s.json");
+    let sched = Proc(
+        Command::new(&bin)
+            .args([
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--scheduler-file",
+            ])
+            .arg(&file)
+            .env("BRISK_LOG", "warn")
+            .env_remove("BRISK_TOKEN")
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", bin.display()))?,
+    );
+    let t = Instant::now();
+    let address = loop {
+        if let Ok(s) = std::fs::read_to_string(&file)
+            && let Some(a) = s.split('"').nth(3)
+        {
+            break a.to_string();
+        }
+        anyhow::ensure!(t.elapsed() < Duration::from_secs(20), "no scheduler");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _workers: Vec<Proc> = (0..2)
+        .map(|i| {
+            Command::new(&exe)
+                .env("BRISK_WORKER_OF", &address)
+                .env("BRISK_WORKER_NTHREADS", "1")
+                .env("BRISK_WORKER_NAME", format!("bench-{i}"))
+                .env_remove("BRISK_TOKEN")
+                .spawn()
+                .map(Proc)
+        })
+        .collect::<Result<_, _>>()?;
+    let client = Client::connect_with(
+        &address,
+        brisk::ClientOptions {
+            security: Default::default(),
+            set_as_default: false,
+            name: "bench".into(),
+        },
+    )?;
+    client.wait_for_workers(2, Duration::from_secs(20))?;
+    client.gather(&client.map(noop, 0..100i64)?)?;
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = sched.0.id();
+    let (cpu0, rss0) = proc_stat(pid)?;
+    let futs = client.map(noop, 0..n)?;
+    client.wait(&futs);
+    std::thread::sleep(Duration::from_millis(300));
+    let (cpu1, rss1) = proc_stat(pid)?;
+    let held: u64 = client
+        .scheduler_info()?
+        .tasks_by_state
+        .iter()
+        .map(|(_, c)| c)
+        .sum();
+    anyhow::ensure!(held >= n as u64, "futures held: {held}");
+    drop(futs);
+    client.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok((
+        (cpu1 - cpu0) / n as f64,
+        rss1.saturating_sub(rss0) as f64 / n as f64,
+    ))
+}

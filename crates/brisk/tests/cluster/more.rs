@@ -1,0 +1,398 @@
+//! TLS, memory (spilling, bounded memory on wide graphs), reconnection and signals.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use brisk::distributed::protocol::Security;
+use brisk::distributed::protocol::security::TlsFiles;
+use brisk::{Arg, Client, ClientOptions, Func, Graph, Key, LocalOptions, Task, Value};
+
+use crate::{Proc, brisk_bin, connect, start_scheduler, wait_exit};
+
+/// A CA and one certificate for localhost / 127.0.0.1 signed by it, as PEM files.
+fn make_certs(dir: &std::path::Path) -> anyhow::Result<TlsFiles> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "brisk test CA");
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let key = KeyPair::generate()?;
+    let params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+    let cert = params.signed_by(&key, &ca_cert, &ca_key)?;
+    let files = TlsFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
+    std::fs::write(&files.ca, ca_cert.pem())?;
+    std::fs::write(&files.cert, cert.pem())?;
+    std::fs::write(&files.key, key.serialize_pem())?;
+    Ok(files)
+}
+
+pub(crate) fn tls_cluster() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let tls = make_certs(dir.path())?;
+    let p = |x: &std::path::Path| x.to_string_lossy().into_owned();
+    let (_s, address) = start_scheduler(&[
+        "--tls-ca",
+        &p(&tls.ca),
+        "--tls-cert",
+        &p(&tls.cert),
+        "--tls-key",
+        &p(&tls.key),
+    ])?;
+    ensure!(address.starts_with("tls://"), "{address}");
+    let _w = Proc(
+        Command::new(std::env::current_exe()?)
+            .env("BRISK_WORKER_OF", &address)
+            .env("BRISK_WORKER_NTHREADS", "1")
+            .env("BRISK_TLS_CA", &tls.ca)
+            .env("BRISK_TLS_CERT", &tls.cert)
+            .env("BRISK_TLS_KEY", &tls.key)
+            .env_remove("BRISK_TOKEN")
+            .stdin(Stdio::null())
+            .spawn()?,
+    );
+    // Plain TCP to a TLS scheduler fails cleanly, and the scheduler keeps serving.
+    let plain = address.replace("tls://", "tcp://");
+    ensure!(connect(&plain, None).is_err(), "plain TCP must not get in");
+    let client = Client::connect_with(
+        &address,
+        ClientOptions {
+            security: Security::none().with_tls(Some(tls.clone())),
+            set_as_default: false,
+            name: "tls-test".into(),
+        },
+    )?;
+    client.wait_for_workers(1, Duration::from_secs(20))?;
+    let xs = client.map(crate::big, 0..3i64)?;
+    let totals = client.map(crate::total, &xs)?;
+    ensure!(client.gather(&totals)? == vec![0.0, 100_000.0, 200_000.0]);
+    // Values fetched straight from the worker over TLS too.
+    let v: Vec<Vec<f64>> = client.gather(&xs)?;
+    ensure!(v[2].len() == 100_000 && v[2][0] == 2.0);
+    // A certificate from another CA is refused.
+    let other = tempfile::tempdir()?;
+    let stranger = make_certs(other.path())?;
+    let err = Client::connect_with(
+        &address,
+        ClientOptions {
+            security: Security::none().with_tls(Some(stranger)),
+            set_as_default: false,
+            name: "stranger".into(),
+        },
+    )
+    .err()
+    .context("a certificate from another CA must be refused")?;
+    ensure!(
+        err.to_string().contains("TLS") || err.to_string().contains("closed"),
+        "{err}"
+    );
+    ensure!(
+        client.submit(crate::inc, (1,))?.result()? == 2,
+        "still serving"
+    );
+    Ok(())
+}
+
+pub(crate) fn spill_to_disk_and_read_back() -> anyhow::Result<()> {
+    let mut o = LocalOptions::new(2);
+    o.memory_limit = 4_000_000;
+    o.set_as_default = false;
+    let client = Client::local_with(o)?;
+    // 24 values of 800 kB each: 19 MB against 2 × 4 MB of memory.
+    let xs = client.map(crate::big, 0..24i64)?;
+    client.wait(&xs);
+    std::thread::sleep(Duration::from_millis(1200));
+    let info = client.scheduler_info()?;
+    let spills: u64 = info.workers.iter().map(|w| w.metrics.spill_count).sum();
+    ensure!(spills > 0, "values were spilled: {:?}", info.workers);
+    for w in &info.workers {
+        ensure!(
+            w.metrics.managed_bytes <= 4_000_000,
+            "managed memory stays under the limit: {:?}",
+            w.metrics
+        );
+    }
+    // Every value comes back, from memory or disk.
+    let totals = client.map(crate::total, &xs)?;
+    let want: Vec<f64> = (0..24).map(|n| n as f64 * 100_000.0).collect();
+    ensure!(client.gather(&totals)? == want);
+    let v: Vec<Vec<f64>> = client.gather(&xs[..3])?;
+    ensure!(v[1][99_999] == 1.0);
+    client.shutdown();
+    Ok(())
+}
+
+pub(crate) fn wide_graphs_do_not_blow_up_memory() -> anyhow::Result<()> {
+    let mut o = LocalOptions::new(2);
+    o.set_as_default = false;
+    let client = Client::local_with(o)?;
+    // 400 loads of 800 kB (320 MB in all), each reduced at once, then summed in a tree.
+    let big = Func::by_name("cluster::big")?;
+    let total = Func::by_name("cluster::total")?;
+    let add = Func::by_name("cluster::addf")?;
+    let mut g = Graph::new();
+    let mut level: Vec<Key> = Vec::new();
+    for i in 0..400usize {
+        g.insert(
+            ("load", i),
+            Task::new(big.clone(), vec![Arg::Literal(Value::from(i as i64))]),
+        )?;
+        g.insert(
+            ("reduce", i),
+            Task::new(total.clone(), vec![Arg::Key(Key::from(("load", i)))]),
+        )?;
+        level.push(Key::from(("reduce", i)));
+    }
+    let mut d = 0;
+    while level.len() > 1 {
+        d += 1;
+        let name = format!("sum-{d}");
+        level = level
+            .chunks(2)
+            .enumerate()
+            .map(|(i, p)| {
+                let k = Key::from((name.as_str(), i));
+                let b = p
+                    .get(1)
+                    .map_or(Arg::Literal(Value::from(0.0f64)), |k| Arg::Key(k.clone()));
+                let _ = g.insert(
+                    k.clone(),
+                    Task::new(add.clone(), vec![Arg::Key(p[0].clone()), b]),
+                );
+                k
+            })
+            .collect();
+    }
+    let v = brisk::Scheduler::get(&client, &g, &[level[0].clone()], &Default::default())?;
+    let want: f64 = (0..400).map(|n| n as f64 * 100_000.0).sum();
+    ensure!(v[0].get::<f64>()? == want);
+    std::thread::sleep(Duration::from_millis(1200));
+    let info = client.scheduler_info()?;
+    // The scheduler sends roots ahead within a byte window of 8 MB per thread; outputs that
+    // wait for their reduce (which goes through the scheduler) can add about one more
+    // window under load. 48 MB is that bound with slack: a Dask-style blow-up holds most of
+    // the 320 MB.
+    for w in &info.workers {
+        ensure!(
+            w.metrics.peak_managed_bytes < 48_000_000,
+            "a worker held {} bytes at once (of 320 MB loaded in all)",
+            w.metrics.peak_managed_bytes
+        );
+    }
+    client.shutdown();
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn scheduler_on(port: u16) -> anyhow::Result<Proc> {
+    Ok(Proc(
+        Command::new(brisk_bin())
+            .args([
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .env_remove("BRISK_TOKEN")
+            .stdin(Stdio::null())
+            .spawn()?,
+    ))
+}
+
+fn connect_retry(address: &str) -> anyhow::Result<Client> {
+    let t = Instant::now();
+    loop {
+        match connect(address, None) {
+            Ok(c) => return Ok(c),
+            Err(e) if t.elapsed() > Duration::from_secs(20) => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+pub(crate) fn workers_reconnect_after_a_scheduler_blip() -> anyhow::Result<()> {
+    let port = free_port()?;
+    let address = format!("tcp://127.0.0.1:{port}");
+    let mut sched = scheduler_on(port)?;
+    let _worker = Proc(
+        Command::new(brisk_bin())
+            .args([
+                "worker",
+                &address,
+                "--nthreads",
+                "1",
+                "--name",
+                "faithful",
+                "--listen-host",
+                "127.0.0.1",
+                "--death-timeout",
+                "30",
+            ])
+            .env_remove("BRISK_TOKEN")
+            .stdin(Stdio::null())
+            .spawn()?,
+    );
+    let inc = Func::by_name("brisk::demo::inc")?;
+    let g = |x: i64| -> anyhow::Result<Graph> {
+        let mut g = Graph::new();
+        g.insert(
+            "x",
+            Task::new(inc.clone(), vec![Arg::Literal(Value::from(x))]),
+        )?;
+        Ok(g)
+    };
+    {
+        let client = connect_retry(&address)?;
+        client.wait_for_workers(1, Duration::from_secs(20))?;
+        let v = brisk::Scheduler::get(&client, &g(1)?, &["x".into()], &Default::default())?;
+        ensure!(v[0].get::<i64>()? == 2);
+    }
+    // The scheduler dies and comes back on the same port.
+    let _ = sched.0.kill();
+    let _ = sched.0.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    sched = scheduler_on(port)?;
+    let client = connect_retry(&address)?;
+    client.wait_for_workers(1, Duration::from_secs(20))?;
+    let v = brisk::Scheduler::get(&client, &g(41)?, &["x".into()], &Default::default())?;
+    ensure!(v[0].get::<i64>()? == 42);
+    drop(sched);
+    Ok(())
+}
+
+pub(crate) fn sigterm_stops_a_worker_cleanly() -> anyhow::Result<()> {
+    let (mut sched, address) = start_scheduler(&[])?;
+    let mut worker = Proc(
+        Command::new(brisk_bin())
+            .args([
+                "worker",
+                &address,
+                "--nthreads",
+                "1",
+                "--listen-host",
+                "127.0.0.1",
+            ])
+            .env_remove("BRISK_TOKEN")
+            .stdin(Stdio::null())
+            .spawn()?,
+    );
+    let client = connect(&address, None)?;
+    client.wait_for_workers(1, Duration::from_secs(20))?;
+    let pid = worker.0.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status()?;
+    ensure!(status.success());
+    let st = wait_exit(&mut worker.0, Duration::from_secs(10))?;
+    ensure!(
+        st.success(),
+        "a worker stopped by SIGTERM exits cleanly: {st}"
+    );
+    let t = Instant::now();
+    while !client.scheduler_info()?.workers.is_empty() {
+        ensure!(
+            t.elapsed() < Duration::from_secs(10),
+            "the scheduler saw it leave"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The scheduler stops cleanly on SIGTERM too.
+    let status = Command::new("kill")
+        .args(["-TERM", &sched.0.id().to_string()])
+        .status()?;
+    ensure!(status.success());
+    let st = wait_exit(&mut sched.0, Duration::from_secs(10))?;
+    ensure!(
+        st.success(),
+        "a scheduler stopped by SIGTERM exits cleanly: {st}"
+    );
+    Ok(())
+}
+
+pub(crate) fn async_api() -> anyhow::Result<()> {
+    let (_s, address) = start_scheduler(&[])?;
+    let _w = crate::start_self_worker(&address, "async", None)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let client = Client::connect_async(
+            &address,
+            ClientOptions {
+                security: Security::none(),
+                set_as_default: false,
+                name: "async".into(),
+            },
+        )
+        .await?;
+        let a = client.submit(crate::inc, (1,))?;
+        let b = client.submit(crate::add, (&a, &a))?;
+        anyhow::ensure!(b.result_async().await? == 4);
+        let xs = client.map(crate::inc, 0..100i64)?;
+        let got = client.gather_async(&xs).await?;
+        anyhow::ensure!(got == (1..=100).collect::<Vec<i64>>());
+        Ok(())
+    })
+}
+
+pub(crate) fn a_worker_that_cannot_spill_pauses() -> anyhow::Result<()> {
+    let (_s, address) = start_scheduler(&[])?;
+    // Spilling is impossible (the spill directory cannot be created), so memory fills up.
+    let _w = Proc(
+        Command::new(std::env::current_exe()?)
+            .env("BRISK_WORKER_OF", &address)
+            .env("BRISK_WORKER_NTHREADS", "1")
+            .env("BRISK_WORKER_NAME", "full")
+            .env("BRISK_WORKER_MEMORY_LIMIT", "4000000")
+            .env(
+                "BRISK_WORKER_LOCAL_DIRECTORY",
+                "/dev/null/cannot-spill-here",
+            )
+            .env("BRISK_LOG", "error")
+            .env_remove("BRISK_TOKEN")
+            .stdin(Stdio::null())
+            .spawn()?,
+    );
+    let client = connect(&address, None)?;
+    client.wait_for_workers(1, Duration::from_secs(20))?;
+    // 6 values of 800 kB = 4.8 MB held: past the pause threshold (80 % of 4 MB).
+    let held = client.map(crate::big, 0..6i64)?;
+    client.wait(&held);
+    let more = client.map(crate::big, 100..104i64)?;
+    let t = Instant::now();
+    loop {
+        let info = client.scheduler_info()?;
+        if info.workers.first().is_some_and(|w| w.paused) {
+            break;
+        }
+        ensure!(
+            t.elapsed() < Duration::from_secs(20),
+            "the worker never paused: {info:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    ensure!(
+        more.iter().all(|f| !f.done()),
+        "a paused worker starts nothing new"
+    );
+    // Nothing is lost: the held values are all there.
+    let v: Vec<Vec<f64>> = client.gather(&held)?;
+    ensure!(v.len() == 6 && v[5][0] == 5.0);
+    // Releasing memory resumes the worker.
+    drop(v);
+    drop(held);
+    let got: Vec<Vec<f64>> = client.gather(&more)?;
+    ensure!(got[3][0] == 103.0);
+    Ok(())
+}
