@@ -7,7 +7,7 @@
 #   sort     all 20M CSV rows sorted by value and written as Parquet (disk shuffle): peak
 #            memory against the size of the data
 # Data is generated once into $BRISK_BENCH_DATA (default ~/.cache/brisk-bench-data/dataframe).
-# Env: REPEATS (best of, default 3), CASES (default "csv parquet join").
+# Env: REPEATS (best of, default 3), CASES (default "csv parquet join sort").
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"

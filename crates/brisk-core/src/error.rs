@@ -275,6 +275,15 @@ pub enum Error {
     /// The computation was cancelled before it finished.
     #[error("the computation was cancelled")]
     Cancelled,
+    /// A collection (array, dataframe, bag) refused an operation: a shape mismatch, an axis
+    /// out of range, … `source` is the collection's own error, which names the thing at fault.
+    #[error("{source}")]
+    Collection {
+        /// Which kind of collection (`"array"`, `"dataframe"`, …).
+        collection: &'static str,
+        /// The collection's error.
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
     /// An error from a scheduler implemented outside core (for example the distributed client).
     #[error("{scheduler} scheduler: {source}")]
     Scheduler {

@@ -130,12 +130,14 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
         t,
     );
     writeln!(out)?;
-    #[cfg(feature = "distributed")]
-    crate::demo_distributed::run(out, pictures)?;
+    #[cfg(feature = "array")]
+    crate::demo_array::run(out, pictures)?;
     #[cfg(feature = "bag")]
     crate::demo_bag::run(out, pictures)?;
     #[cfg(feature = "dataframe")]
     crate::demo_dataframe::run(out, pictures)?;
+    #[cfg(feature = "distributed")]
+    crate::demo_distributed::run(out, pictures)?;
     Ok(outcomes)
 }
 

@@ -106,5 +106,11 @@ pub use brisk_bag as bag;
 /// Storage: URLs, globs, byte ranges, compression, object stores.
 #[cfg(feature = "io")]
 pub use brisk_io as io;
+#[cfg(feature = "array")]
+pub mod demo_array;
+
+/// Chunked n-dimensional arrays (`dask.array`): see [`brisk_array`].
+#[cfg(feature = "array")]
+pub use brisk_array as array;
 #[cfg(feature = "dataframe")]
 pub mod demo_dataframe;

@@ -1,0 +1,51 @@
+"""Dask's side of bench/array/run.sh: one case per run, printing its time and peak RSS."""
+import resource
+import sys
+import time
+
+import dask
+import dask.array as da
+import numpy as np
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main():
+    case = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else 0
+    dask.config.set(scheduler="threads")
+    t = time.perf_counter()
+    if case == "sum1e9":
+        x = da.arange(1e9, chunks=3e6, dtype="int64")
+        v = int((x + 1).sum().compute())
+        assert v == 500000000500000000, v
+        result = v
+    elif case == "demean":
+        n = n or 20000
+        x = da.random.random((n, n), chunks="auto")
+        v = float((x - x.mean(axis=1, keepdims=True)).sum().compute())
+        assert abs(v) < 1e-3 * n, v
+        result = f"{v:.3e}"
+    elif case == "matmul":
+        n = n or 10000
+        a = da.random.random((n, n), chunks="auto").persist()
+        b = da.random.random((n, n), chunks="auto").persist()
+        t = time.perf_counter()
+        result = float((a @ b).sum().compute())
+        secs = time.perf_counter() - t
+        an, bn = a.compute(), b.compute()
+        t1 = time.perf_counter()
+        ref = float((an @ bn).sum())
+        np_s = time.perf_counter() - t1
+        print(f"DASK case={case} seconds={secs:.3f} peak_rss_mb={peak_rss_mb():.1f} result={result} numpy_s={np_s:.3f}")
+        return
+    else:
+        raise SystemExit(f"unknown case {case}")
+    secs = time.perf_counter() - t
+    print(f"DASK case={case} seconds={secs:.3f} peak_rss_mb={peak_rss_mb():.1f} result={result}")
+
+
+if __name__ == "__main__":
+    main()

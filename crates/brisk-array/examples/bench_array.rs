@@ -1,0 +1,73 @@
+//! Brisk's side of `bench/array/run.sh`: one case per run, printing its time and peak RSS.
+//!
+//! ```text
+//! cargo run --release -p brisk-array --example bench_array -- sum1e9
+//! cargo run --release -p brisk-array --example bench_array -- demean 20000
+//! cargo run --release -p brisk-array --example bench_array -- matmul 10000
+//! ```
+
+use std::time::Instant;
+
+use brisk_array as da;
+use brisk_core::Collection;
+
+fn peak_rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let args: Vec<String> = std::env::args().collect();
+    let case = args.get(1).map(String::as_str).unwrap_or("sum1e9");
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let t = Instant::now();
+    let result = match case {
+        "sum1e9" => {
+            let x = da::arange(1e9, 3e6)?;
+            let v = (&x + 1).sum().compute()?;
+            anyhow::ensure!(v == 500000000500000000, "wrong sum {v}");
+            v.to_string()
+        }
+        "demean" => {
+            let n = if n == 0 { 20000 } else { n };
+            let x = da::RandomState::new(0).random([n, n], "auto")?;
+            let m = x.mean_with(&da::ReduceOpts::axis(1).keepdims(true))?;
+            let v = (&x - &m).sum().compute()?;
+            anyhow::ensure!(v.abs() < 1e-3 * n as f64, "demeaned sum {v} is not near 0");
+            format!("{v:.3e}")
+        }
+        "matmul" => {
+            let n = if n == 0 { 10000 } else { n };
+            let rs = da::RandomState::new(0);
+            let a = rs.random([n, n], "auto")?.persist()?;
+            let b = rs.random([n, n], "auto")?.persist()?;
+            let t0 = Instant::now();
+            let c = a.matmul(&b)?.sum().compute()?;
+            let brisk_s = t0.elapsed().as_secs_f64();
+            let a_nd = a.compute()?.into_dimensionality::<ndarray::Ix2>()?;
+            let b_nd = b.compute()?.into_dimensionality::<ndarray::Ix2>()?;
+            let t1 = Instant::now();
+            let c_nd = a_nd.dot(&b_nd).sum();
+            let nd_s = t1.elapsed().as_secs_f64();
+            anyhow::ensure!((c - c_nd).abs() <= 1e-9 * c_nd.abs(), "{c} vs {c_nd}");
+            println!(
+                "BRISK case=matmul seconds={brisk_s:.3} peak_rss_mb={:.1} result={c:.6e} ndarray_s={nd_s:.3}",
+                peak_rss_mb()
+            );
+            return Ok(());
+        }
+        other => anyhow::bail!("unknown case {other}"),
+    };
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "BRISK case={case} seconds={secs:.3} peak_rss_mb={:.1} result={result}",
+        peak_rss_mb()
+    );
+    Ok(())
+}

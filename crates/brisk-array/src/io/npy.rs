@@ -1,0 +1,348 @@
+//! numpy's `.npy` files (format 1.0/2.0, little-endian, C order), read and written one chunk
+//! per task with positioned reads and writes: no step holds the whole array.
+//!
+//! ```
+//! use brisk_core::Collection;
+//! # brisk_local::LocalScheduler::threaded();
+//! let dir = tempfile::tempdir()?;
+//! let p = dir.path().join("x.npy");
+//! let x = brisk_array::arange_with(0.0, 12.0, 1.0, 5)?;
+//! brisk_array::io::npy::write(&x, &p)?;
+//! let back = brisk_array::io::npy::read::<f64>(&p, 4)?;
+//! assert_eq!(back.compute()?, x.compute()?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use brisk_core::{Arg, ComputeOptions, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
+use ndarray::{ArrayD, IxDyn};
+use serde::{Deserialize, Serialize};
+
+use crate::array::{Array, BlockwiseBody, for_each_block};
+use crate::chunks::{self, ChunkSpec};
+use crate::dtype::{DType, Element, with_dtype};
+use crate::error::{ArrayError, Result};
+use crate::eval::ChunkLoc;
+
+/// `(file, loc) -> chunk`
+pub(crate) const READ: &str = "brisk_array::npy_read";
+/// `(file, loc, chunk) -> ()`
+pub(crate) const WRITE: &str = "brisk_array::npy_write";
+
+/// An `.npy` file's layout (what read and write tasks carry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NpyFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Element type.
+    pub dtype: DType,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Where the data starts.
+    pub offset: u64,
+}
+brisk_core::data!(NpyFile, serde);
+
+fn bad(path: &Path, reason: impl Into<String>) -> ArrayError {
+    ArrayError::Format {
+        path: path.to_path_buf(),
+        format: ".npy",
+        reason: reason.into(),
+    }
+}
+
+/// Read the header of the `.npy` file at `path`.
+pub fn header(path: impl AsRef<Path>) -> Result<NpyFile> {
+    let path = path.as_ref();
+    let mut f = File::open(path).map_err(|e| ArrayError::io("cannot open", path, e))?;
+    let mut pre = [0u8; 10];
+    f.read_exact(&mut pre)
+        .map_err(|_| bad(path, "too short for a header"))?;
+    if &pre[..6] != b"\x93NUMPY" {
+        return Err(bad(path, "missing the \\x93NUMPY magic"));
+    }
+    let (hlen, start) = match pre[6] {
+        1 => (usize::from(u16::from_le_bytes([pre[8], pre[9]])), 10u64),
+        2 | 3 => {
+            let mut more = [0u8; 2];
+            f.read_exact(&mut more)
+                .map_err(|_| bad(path, "truncated header"))?;
+            (
+                u32::from_le_bytes([pre[8], pre[9], more[0], more[1]]) as usize,
+                12u64,
+            )
+        }
+        v => return Err(bad(path, format!("unsupported format version {v}"))),
+    };
+    let mut h = vec![0u8; hlen];
+    f.read_exact(&mut h)
+        .map_err(|_| bad(path, "truncated header"))?;
+    let h = String::from_utf8_lossy(&h);
+    let field = |k: &str| -> Option<String> {
+        let i = h.find(&format!("'{k}'"))?;
+        let rest = h[i + k.len() + 2..]
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start();
+        Some(rest.to_string())
+    };
+    let descr = field("descr").ok_or_else(|| bad(path, "no 'descr' in the header"))?;
+    let descr = descr.trim_start_matches('\'');
+    let descr = &descr[..descr.find('\'').unwrap_or(0)];
+    let dtype = DType::from_npy_descr(descr)
+        .ok_or_else(|| bad(path, format!("element type {descr:?} is not supported (little-endian bool, u8, i32, i64, u64, f32, f64 are)")))?;
+    let fortran =
+        field("fortran_order").ok_or_else(|| bad(path, "no 'fortran_order' in the header"))?;
+    if fortran.starts_with("True") {
+        return Err(bad(
+            path,
+            "Fortran-ordered arrays are not supported; save it in C order",
+        ));
+    }
+    let shape_txt = field("shape").ok_or_else(|| bad(path, "no 'shape' in the header"))?;
+    let inner = shape_txt
+        .strip_prefix('(')
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| bad(path, "malformed shape"))?;
+    let shape = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_end_matches('L').parse::<usize>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|_| bad(path, format!("malformed shape {inner:?}")))?;
+    Ok(NpyFile {
+        path: path.to_path_buf(),
+        dtype,
+        shape,
+        offset: start + hlen as u64,
+    })
+}
+
+/// Contiguous runs of a region in C order: (first flat index, length) pairs.
+fn runs(shape: &[usize], loc: &ChunkLoc) -> Vec<(usize, usize)> {
+    let n = shape.len();
+    if n == 0 {
+        return vec![(0, 1)];
+    }
+    if loc.shape.contains(&0) {
+        return vec![];
+    }
+    // Axes after k are covered whole: each index prefix over axes 0..=k-1 plus the range on k
+    // is one run.
+    let mut k = n - 1;
+    while k > 0 && loc.start[k] == 0 && loc.shape[k] == shape[k] {
+        k -= 1;
+    }
+    let inner: usize = shape[k + 1..].iter().product();
+    let mut strides = vec![1usize; n];
+    for a in (0..n - 1).rev() {
+        strides[a] = strides[a + 1] * shape[a + 1];
+    }
+    let mut out = Vec::new();
+    let prefix: Vec<usize> = loc.shape[..k].to_vec();
+    let mut pos = vec![0usize; k];
+    for_each_block(&prefix.iter().map(|&d| d.max(1)).collect::<Vec<_>>(), |p| {
+        pos.copy_from_slice(p);
+        let mut flat = loc.start[k] * strides[k];
+        for a in 0..k {
+            flat += (loc.start[a] + pos[a]) * strides[a];
+        }
+        out.push((flat, loc.shape[k] * inner));
+    });
+    if k == 0 {
+        out = vec![(loc.start[0] * strides[0], loc.shape[0] * inner)];
+    }
+    out
+}
+
+/// A chunked array over the `.npy` file at `path`, read one chunk per task.
+pub fn read<T: Element>(path: impl AsRef<Path>, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
+    let h = header(&path)?;
+    if h.dtype != T::DTYPE {
+        return Err(ArrayError::WrongDType {
+            what: format!("{}", h.path.display()),
+            expected: T::DTYPE,
+            found: h.dtype,
+        });
+    }
+    let len = std::fs::metadata(&h.path)
+        .map_err(|e| ArrayError::io("cannot read", &h.path, e))?
+        .len();
+    let need = h.offset + (h.shape.iter().product::<usize>() * h.dtype.itemsize()) as u64;
+    if len < need {
+        return Err(bad(
+            &h.path,
+            format!("{len} bytes, but the header promises {need}"),
+        ));
+    }
+    let shape = h.shape.clone();
+    let chunks = chunks::normalize(&chunks.into(), &shape, T::DTYPE.itemsize())?;
+    let name = tokenize("read-npy");
+    let body = BlockwiseBody {
+        name: Arc::clone(&name),
+        chunks: chunks.clone(),
+        func: crate::kernels::func(READ, "read-npy"),
+        program: Value::new(h),
+        inputs: vec![],
+        extra: vec![],
+    };
+    let layer = Layer::new(Arc::clone(&name), body, vec![]);
+    Ok(Array::from_layer(name, shape, chunks, layer))
+}
+
+fn read_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc) -> Result<ArrayD<T>> {
+    let f = File::open(&h.path).map_err(|e| ArrayError::io("cannot open", &h.path, e))?;
+    let item = T::DTYPE.itemsize();
+    let total: usize = loc.shape.iter().product();
+    let mut bytes = vec![0u8; total * item];
+    let mut at = 0;
+    for (flat, len) in runs(&h.shape, loc) {
+        let buf = &mut bytes[at..at + len * item];
+        f.read_exact_at(buf, h.offset + (flat * item) as u64)
+            .map_err(|e| ArrayError::io("cannot read", &h.path, e))?;
+        at += len * item;
+    }
+    let v = T::read_le(&bytes).ok_or_else(|| bad(&h.path, "a bool byte other than 0 or 1"))?;
+    ArrayD::from_shape_vec(IxDyn(&loc.shape), v).map_err(|e| bad(&h.path, e.to_string()))
+}
+
+pub(crate) fn read_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
+    let [h, loc] = args else {
+        return Err(TaskFailure::msg("npy read: expected a file and a location"));
+    };
+    let h = h
+        .downcast_ref::<NpyFile>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let loc = loc
+        .downcast_ref::<ChunkLoc>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    with_dtype!(h.dtype, T => Ok(Value::new(read_typed::<T>(h, loc)?)))
+}
+
+fn write_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc, chunk: &Value) -> Result<()> {
+    let a = chunk
+        .downcast_ref::<ArrayD<T>>()
+        .map_err(|m| ArrayError::invalid("chunk", m.to_string()))?;
+    if a.shape() != loc.shape.as_slice() {
+        return Err(ArrayError::ShapeMismatch {
+            op: "npy write",
+            expected: loc.shape.clone(),
+            found: a.shape().to_vec(),
+        });
+    }
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&h.path)
+        .map_err(|e| ArrayError::io("cannot open", &h.path, e))?;
+    let std = a.as_standard_layout();
+    let data = std.as_slice().unwrap_or(&[]);
+    let item = T::DTYPE.itemsize();
+    let mut at = 0;
+    let mut bytes = Vec::new();
+    for (flat, len) in runs(&h.shape, loc) {
+        bytes.clear();
+        T::write_le(&data[at..at + len], &mut bytes);
+        f.write_all_at(&bytes, h.offset + (flat * item) as u64)
+            .map_err(|e| ArrayError::io("cannot write", &h.path, e))?;
+        at += len;
+    }
+    Ok(())
+}
+
+pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
+    let [h, loc, chunk] = args else {
+        return Err(TaskFailure::msg(
+            "npy write: expected a file, a location and a chunk",
+        ));
+    };
+    let h = h
+        .downcast_ref::<NpyFile>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let loc = loc
+        .downcast_ref::<ChunkLoc>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    with_dtype!(h.dtype, T => write_typed::<T>(h, loc, chunk)?);
+    Ok(Value::new(()))
+}
+
+fn header_bytes(dtype: DType, shape: &[usize]) -> Vec<u8> {
+    let shape_txt = match shape {
+        [a] => format!("({a},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape_txt}, }}",
+        dtype.npy_descr()
+    );
+    let unpadded = 10 + dict.len() + 1;
+    dict.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    dict.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out
+}
+
+/// Write `array` to a `.npy` file at `path`, one positioned write per chunk as chunks are
+/// computed.
+pub fn write<T: Element>(array: &Array<T>, path: impl AsRef<Path>) -> Result<()> {
+    let meta = &array.meta;
+    meta.require_known("to_npy")?;
+    let path = path.as_ref().to_path_buf();
+    let head = header_bytes(T::DTYPE, &meta.shape);
+    let total = head.len() as u64 + (array.size() * T::DTYPE.itemsize()) as u64;
+    {
+        let f = File::create(&path).map_err(|e| ArrayError::io("cannot create", &path, e))?;
+        f.write_all_at(&head, 0)
+            .map_err(|e| ArrayError::io("cannot write", &path, e))?;
+        f.set_len(total)
+            .map_err(|e| ArrayError::io("cannot size", &path, e))?;
+    }
+    let h = Value::new(NpyFile {
+        path,
+        dtype: T::DTYPE,
+        shape: meta.shape.clone(),
+        offset: head.len() as u64,
+    });
+    let name = tokenize("store-npy");
+    let offsets = meta.offsets();
+    let func = crate::kernels::func(WRITE, "store-npy");
+    let mut nodes = Vec::new();
+    let mut keys = Vec::new();
+    for_each_block(&meta.numblocks(), |idx| {
+        let idx32: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
+        let key = Key::with_shared_name(&name, &idx32);
+        nodes.push((
+            key.clone(),
+            Node::Task(Task {
+                func: func.clone(),
+                args: vec![
+                    Arg::Literal(h.clone()),
+                    Arg::Literal(Value::new(meta.loc(idx, &offsets))),
+                    Arg::Key(meta.key(idx)),
+                ],
+            }),
+        ));
+        keys.push(key);
+    });
+    if meta.shape.is_empty() {
+        // A 0-d array has one chunk with key index [].
+    }
+    let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![meta.layer()?]);
+    let graph = brisk_core::layer::materialize(&[&layer]);
+    brisk_core::default_scheduler()?.get(&graph, &keys, &ComputeOptions::optimized())?;
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! Zarr (v3) arrays on the local filesystem through the `zarrs` crate, read and written one
+//! chunk per task. Writing uses the brisk chunks as the Zarr chunk grid (irregular chunks are
+//! made regular first), so tasks never touch the same Zarr chunk.
+//!
+//! ```
+//! use brisk_core::Collection;
+//! # brisk_local::LocalScheduler::threaded();
+//! let dir = tempfile::tempdir()?;
+//! let x = brisk_array::RandomState::new(1).random([30, 20], [10, 8])?;
+//! brisk_array::io::zarr::write(&x, dir.path().join("x.zarr"))?;
+//! let back = brisk_array::io::zarr::read::<f64>(dir.path().join("x.zarr"), "auto")?;
+//! assert_eq!(back.chunks()[0], vec![10, 10, 10]);
+//! assert_eq!(back.compute()?, x.compute()?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use brisk_core::{Arg, ComputeOptions, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
+use ndarray::{ArrayD, IxDyn};
+use serde::{Deserialize, Serialize};
+use zarrs::array::{Array as ZArray, ArrayBuilder, DataType, data_type};
+use zarrs::filesystem::FilesystemStore;
+
+use crate::array::{Array, BlockwiseBody, for_each_block};
+use crate::chunks::{self, AxisChunks, ChunkSpec};
+use crate::dtype::{DType, Element, with_dtype};
+use crate::error::{ArrayError, Result};
+use crate::eval::ChunkLoc;
+
+/// `(store, loc) -> chunk`
+pub(crate) const READ: &str = "brisk_array::zarr_read";
+/// `(store, loc, chunk) -> ()`
+pub(crate) const WRITE: &str = "brisk_array::zarr_write";
+
+/// A Zarr array in a directory (what read and write tasks carry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZarrArray {
+    /// The directory.
+    pub path: PathBuf,
+    /// Element type.
+    pub dtype: DType,
+}
+brisk_core::data!(ZarrArray, serde);
+
+fn zerr(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> ArrayError {
+    ArrayError::storage(format!("Zarr array {}", path.display()), e)
+}
+
+fn zdtype(d: DType) -> DataType {
+    match d {
+        DType::Bool => data_type::bool(),
+        DType::U8 => data_type::uint8(),
+        DType::I32 => data_type::int32(),
+        DType::I64 => data_type::int64(),
+        DType::U64 => data_type::uint64(),
+        DType::F32 => data_type::float32(),
+        DType::F64 => data_type::float64(),
+    }
+}
+
+fn open(path: &Path) -> Result<ZArray<FilesystemStore>> {
+    let store = FilesystemStore::new(path).map_err(|e| zerr(path, e))?;
+    ZArray::open(Arc::new(store), "/").map_err(|e| zerr(path, e))
+}
+
+/// A chunked array over the Zarr array in directory `path`. `"auto"` chunks follow the Zarr
+/// chunk grid.
+pub fn read<T: Element>(path: impl AsRef<Path>, chunks: impl Into<ChunkSpec>) -> Result<Array<T>> {
+    let path = path.as_ref().to_path_buf();
+    let z = open(&path)?;
+    let found = DType::ALL
+        .into_iter()
+        .find(|d| zdtype(*d) == *z.data_type())
+        .ok_or_else(|| ArrayError::Format {
+            path: path.clone(),
+            format: "Zarr",
+            reason: format!("element type {:?} is not supported", z.data_type()),
+        })?;
+    if found != T::DTYPE {
+        return Err(ArrayError::WrongDType {
+            what: format!("Zarr array {}", path.display()),
+            expected: T::DTYPE,
+            found,
+        });
+    }
+    let shape: Vec<usize> = z.shape().iter().map(|&d| d as usize).collect();
+    let mut spec = chunks.into();
+    if spec == ChunkSpec::All(AxisChunks::Auto) && !shape.is_empty() {
+        let zero = vec![0u64; shape.len()];
+        if let Ok(c) = z.chunk_shape(&zero) {
+            spec = ChunkSpec::PerAxis(
+                c.iter()
+                    .map(|d| AxisChunks::Size(d.get() as usize))
+                    .collect(),
+            );
+        }
+    }
+    let chunks = chunks::normalize(&spec, &shape, T::DTYPE.itemsize())?;
+    let name = tokenize("read-zarr");
+    let body = BlockwiseBody {
+        name: Arc::clone(&name),
+        chunks: chunks.clone(),
+        func: crate::kernels::func(READ, "read-zarr"),
+        program: Value::new(ZarrArray {
+            path,
+            dtype: T::DTYPE,
+        }),
+        inputs: vec![],
+        extra: vec![],
+    };
+    let layer = Layer::new(Arc::clone(&name), body, vec![]);
+    Ok(Array::from_layer(name, shape, chunks, layer))
+}
+
+fn read_typed<T: Element + zarrs::array::ElementOwned>(
+    z: &ZarrArray,
+    loc: &ChunkLoc,
+) -> Result<ArrayD<T>> {
+    let a = open(&z.path)?;
+    let subset: Vec<Range<u64>> = loc
+        .start
+        .iter()
+        .zip(&loc.shape)
+        .map(|(&s, &n)| s as u64..(s + n) as u64)
+        .collect();
+    let v: Vec<T> = a
+        .retrieve_array_subset(&subset)
+        .map_err(|e| zerr(&z.path, e))?;
+    ArrayD::from_shape_vec(IxDyn(&loc.shape), v)
+        .map_err(|e| ArrayError::invalid("chunk", e.to_string()))
+}
+
+pub(crate) fn read_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
+    let [z, loc] = args else {
+        return Err(TaskFailure::msg(
+            "zarr read: expected an array and a location",
+        ));
+    };
+    let z = z
+        .downcast_ref::<ZarrArray>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let loc = loc
+        .downcast_ref::<ChunkLoc>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    with_dtype!(z.dtype, T => Ok(Value::new(read_typed::<T>(z, loc)?)))
+}
+
+fn write_typed<T: Element + zarrs::array::Element>(
+    z: &ZarrArray,
+    loc: &ChunkLoc,
+    chunk: &Value,
+) -> Result<()> {
+    let a = chunk
+        .downcast_ref::<ArrayD<T>>()
+        .map_err(|m| ArrayError::invalid("chunk", m.to_string()))?;
+    let za = open(&z.path)?;
+    let std = a.as_standard_layout();
+    let data: Vec<T> = std.iter().copied().collect();
+    // Edge chunks are smaller than the grid's, so write the region (one task per Zarr chunk,
+    // so no two tasks touch one chunk).
+    let subset: Vec<Range<u64>> = loc
+        .start
+        .iter()
+        .zip(&loc.shape)
+        .map(|(&s, &n)| s as u64..(s + n) as u64)
+        .collect();
+    za.store_array_subset(&subset, &data)
+        .map_err(|e| zerr(&z.path, e))
+}
+
+pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
+    let [z, loc, chunk] = args else {
+        return Err(TaskFailure::msg(
+            "zarr write: expected an array, a location and a chunk",
+        ));
+    };
+    let z = z
+        .downcast_ref::<ZarrArray>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let loc = loc
+        .downcast_ref::<ChunkLoc>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    with_dtype!(z.dtype, T => write_typed::<T>(z, loc, chunk)?);
+    Ok(Value::new(()))
+}
+
+/// Write `array` as a Zarr v3 array in directory `path` (created), one task per chunk.
+pub fn write<T: Element>(array: &Array<T>, path: impl AsRef<Path>) -> Result<()> {
+    array.meta.require_known("to_zarr")?;
+    let path = path.as_ref().to_path_buf();
+    std::fs::create_dir_all(&path).map_err(|e| ArrayError::io("cannot create", &path, e))?;
+    let size = array.chunksize();
+    let regular: Vec<Vec<usize>> = array
+        .shape()
+        .iter()
+        .zip(&size)
+        .map(|(&d, &c)| chunks::regular(d, c.max(1)))
+        .collect();
+    let meta = crate::rechunk::rechunk_meta(&array.meta, regular)?;
+    let store = Arc::new(FilesystemStore::new(&path).map_err(|e| zerr(&path, e))?);
+    let mut fill = Vec::new();
+    T::write_le(&[T::default()], &mut fill);
+    let shape: Vec<u64> = meta.shape.iter().map(|&d| d as u64).collect();
+    let chunk_shape: Vec<u64> = size.iter().map(|&c| c.max(1) as u64).collect();
+    let za = ArrayBuilder::new(
+        shape,
+        chunk_shape,
+        zdtype(T::DTYPE),
+        zarrs::array::FillValue::from(fill),
+    )
+    .build(store, "/")
+    .map_err(|e| zerr(&path, e))?;
+    za.store_metadata().map_err(|e| zerr(&path, e))?;
+    let z = Value::new(ZarrArray {
+        path,
+        dtype: T::DTYPE,
+    });
+    let name = tokenize("store-zarr");
+    let func = crate::kernels::func(WRITE, "store-zarr");
+    let mut nodes = Vec::new();
+    let mut keys = Vec::new();
+    let offsets = meta.offsets();
+    for_each_block(&meta.numblocks(), |idx| {
+        let idx32: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
+        let key = Key::with_shared_name(&name, &idx32);
+        nodes.push((
+            key.clone(),
+            Node::Task(Task {
+                func: func.clone(),
+                args: vec![
+                    Arg::Literal(z.clone()),
+                    Arg::Literal(Value::new(meta.loc(idx, &offsets))),
+                    Arg::Key(meta.key(idx)),
+                ],
+            }),
+        ));
+        keys.push(key);
+    });
+    let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![meta.layer()?]);
+    let graph = brisk_core::layer::materialize(&[&layer]);
+    brisk_core::default_scheduler()?.get(&graph, &keys, &ComputeOptions::optimized())?;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! # brisk-array: chunked n-dimensional arrays (dask.array for Rust)
+//!
+//! Lazy, chunked, larger-than-memory arrays with the interface numpy and ndarray users know,
+//! computed by blocked algorithms on Brisk's task graphs, with [`ndarray`] under the hood.
+//!
+//! ```
+//! use brisk_array as da;
+//! use brisk_core::Collection;
+//! # brisk_local::LocalScheduler::threaded();
+//! let x = da::arange(1e6, 1e5)?;         // the talk's example, smaller
+//! let res = (&x + 1).sum();              // nothing computed yet
+//! println!("{res}");                     // brisk.array<sum-aggregate, shape=(), dtype=i64, …>
+//! assert_eq!(res.compute()?, 500000500000);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## What is here
+//!
+//! | area | API |
+//! |---|---|
+//! | creation | [`arange`], [`arange_with`], [`linspace`], [`zeros`], [`ones`], [`full`], [`eye`], [`RandomState`] (uniform, normal, integers; values independent of the chunking), [`from_array`], [`from_source`] over any [`ChunkSource`] |
+//! | files | [`io::npy`], [`io::hdf5`] (feature `hdf5`), [`io::zarr`] (feature `zarr`); writing with [`Array::store`] into any [`ChunkSink`], `to_npy`, `to_hdf5`, `to_zarr` — chunk by chunk |
+//! | elementwise | `+ - * / %` and `& \| ^ ! -` on arrays, references, lazy scalars and numbers, with numpy broadcasting; `lt`/`le`/`gt`/`ge`/`equal`/`not_equal`, `maximum`, `minimum`, `pow`, `clip`, `abs`, `sign`, `sqrt`, `exp`, `log`, trig, rounding, `isnan`/`isinf`/`isfinite`, [`where_`], [`Array::astype`] |
+//! | reductions | `sum prod min max any all mean var std argmin argmax` and the `nan…` variants, over every axis (`x.sum()` → [`Scalar`]), one axis (`sum_axis`) or any ([`ReduceOpts`]: axes, `keepdims`, `split_every`, `ddof`); `cumsum`, `cumprod` |
+//! | shape | [`Array::slice`] with [`Idx`] (steps, negative, integers, new axes), boolean [`Array::mask`] with unknown chunk sizes and [`Array::compute_chunk_sizes`], `t`/`transpose`, `reshape`/`ravel`, [`concatenate`], [`stack`], `squeeze`, `expand_dims`, `rechunk` (two stages past [`RECHUNK_TASK_LIMIT`]) |
+//! | linear algebra | `matmul`/`dot` by blocks, [`tensordot`], tall-and-skinny `qr` and `svd` |
+//! | your functions | `map_blocks`, [`blockwise`], `map_overlap` with a [`Boundary`] |
+//! | running | [`brisk_core::Collection`]: `compute()` (an `ndarray::ArrayD<T>`), `compute((&a, &b))`, `visualize()`; [`Array::persist`]; `Display` like Dask's repr |
+//!
+//! ## Design
+//!
+//! - **Typed arrays.** `Array<T>` for `T` in `bool, u8, i32, i64, u64, f32, f64`: `compute()`
+//!   returns an `ndarray::ArrayD<T>`, mixing types is a compile error (convert with
+//!   [`Array::astype`]), and results follow numpy's type rules (`sum` of `i32` is `i64`, `mean`
+//!   of integers is `f64`). The runtime tag is [`DType`].
+//! - **Fused elementwise work.** Elementwise operations build a small expression program per
+//!   chunk ([`expr`]) instead of a layer of tasks; it is evaluated tile by tile in cache, and a
+//!   reduction evaluates it inside its per-chunk task. So `(x + 1).sum()` is one task per chunk
+//!   and never writes `x + 1` to memory. Cheap generated data (`arange`, `random`, `ones`, …)
+//!   is recomputed where it is used rather than stored; [`Array::persist`] stores it.
+//! - **Named kernels.** Every task calls a registered kernel with its parameters as literal
+//!   arguments, and chunks have a raw-bytes codec ([`codec`]), so graphs can run in other
+//!   processes.
+//! - **Errors.** Operations that return an `Array` through an operator (`&a + &b`) cannot
+//!   return a `Result`; a refused one yields an array carrying the error, reported by
+//!   [`Array::check`] or when computed. Everything else returns [`Result`].
+//! - **Chunks of unknown size** (after a boolean mask) are `UNKNOWN` (`nan` in `Display`):
+//!   elementwise work and reductions still run; slicing, rechunking and the like ask for
+//!   [`Array::compute_chunk_sizes`] first.
+//! - **Closures** (`map_blocks`, `blockwise`, `map_overlap`, `store`, `from_source`) run
+//!   in-process; everything else is named and crosses process boundaries.
+
+mod accumulators;
+mod array;
+mod blockwise;
+mod chunks;
+pub mod codec;
+mod creation;
+mod dtype;
+mod error;
+mod eval;
+mod eval_ops;
+pub mod expr;
+mod generate;
+pub mod io;
+mod kernels;
+mod linalg;
+mod masks;
+mod num;
+mod ops;
+mod rechunk;
+mod reduce;
+mod reduce_kernels;
+mod reshape;
+mod scan;
+mod shape;
+mod slicing;
+mod store;
+mod tsqr;
+
+pub use array::{Array, Scalar};
+pub use blockwise::{Boundary, blockwise};
+pub use chunks::{AxisChunks, ChunkSpec, DEFAULT_CHUNK_BYTES, UNKNOWN};
+pub use creation::{
+    ChunkSource, Length, RandomState, arange, arange_with, eye, eye_with, from_array, from_source,
+    full, linspace, linspace_with, ones, zeros,
+};
+pub use dtype::{AnyArray, Bits, DType, Element, Float, Number, ScalarValue, Signed};
+pub use error::{ArrayError, Result, fmt_shape};
+pub use eval::{ChunkLoc, TILE};
+pub use linalg::tensordot;
+pub use ops::{Operand, where_};
+pub use rechunk::{AssembleSpec, Piece, RECHUNK_TASK_LIMIT};
+pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOpts};
+pub use reduce_kernels::{Partial, ReduceOp, ReduceSpec};
+pub use shape::{ChunkOp, concatenate, stack};
+pub use slicing::Idx;
+pub use store::ChunkSink;
+pub use tsqr::{QrPair, householder_qr, jacobi_svd};
