@@ -18,7 +18,9 @@ use std::time::Instant;
 use anyhow::Context;
 use brisk_core::Collection;
 use brisk_dataframe::polars::prelude::*;
-use brisk_dataframe::{DataFrame as BriskFrame, How, JoinOptions, ShuffleMethod, read_csv, read_parquet};
+use brisk_dataframe::{
+    DataFrame as BriskFrame, How, JoinOptions, ShuffleMethod, read_csv, read_parquet,
+};
 
 const FILES: usize = 20;
 const ROWS: usize = 1_000_000;
@@ -35,7 +37,9 @@ fn splitmix(s: &mut u64) -> u64 {
 }
 
 fn day_frame(day: usize) -> PolarsResult<DataFrame> {
-    let names = ["alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi"];
+    let names = [
+        "alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi",
+    ];
     let mut s = day as u64 * 1_000_003;
     let mut uid = Vec::with_capacity(ROWS);
     let mut val = Vec::with_capacity(ROWS);
@@ -43,7 +47,9 @@ fn day_frame(day: usize) -> PolarsResult<DataFrame> {
     let mut ts = Vec::with_capacity(ROWS);
     for i in 0..ROWS {
         uid.push(1 + (splitmix(&mut s) % USERS) as i64);
-        val.push(((splitmix(&mut s) >> 11) as f64 / (1u64 << 53) as f64 * 1000.0 * 1e4).round() / 1e4);
+        val.push(
+            ((splitmix(&mut s) >> 11) as f64 / (1u64 << 53) as f64 * 1000.0 * 1e4).round() / 1e4,
+        );
         name.push(names[(splitmix(&mut s) % 8) as usize]);
         let sec = (i * 86_400) / ROWS;
         ts.push(format!(
@@ -117,7 +123,10 @@ fn peak_mb() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn best<F: FnMut() -> anyhow::Result<usize>>(repeats: usize, mut f: F) -> anyhow::Result<(f64, usize)> {
+fn best<F: FnMut() -> anyhow::Result<usize>>(
+    repeats: usize,
+    mut f: F,
+) -> anyhow::Result<(f64, usize)> {
     let mut best = f64::INFINITY;
     let mut rows = 0;
     for _ in 0..repeats.max(1) {
@@ -131,7 +140,9 @@ fn best<F: FnMut() -> anyhow::Result<usize>>(repeats: usize, mut f: F) -> anyhow
 fn main() -> anyhow::Result<()> {
     let _ = brisk_local::LocalScheduler::threaded();
     let args: Vec<String> = std::env::args().collect();
-    let case = args.get(1).context("usage: bench_dataframe <generate|csv|parquet|join> <dir>")?;
+    let case = args
+        .get(1)
+        .context("usage: bench_dataframe <generate|csv|parquet|join> <dir>")?;
     let dir = PathBuf::from(args.get(2).context("missing the data directory")?);
     let repeats: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(3);
     let (secs, rows) = match case.as_str() {
@@ -143,14 +154,24 @@ fn main() -> anyhow::Result<()> {
             let pattern = dir.join("csv/2015-*-*.csv");
             best(repeats, || {
                 let df = read_csv(pattern.to_string_lossy().as_ref())?;
-                Ok(df.groupby("user_id").col("value").mean()?.compute()?.height())
+                Ok(df
+                    .groupby("user_id")
+                    .col("value")
+                    .mean()?
+                    .compute()?
+                    .height())
             })?
         }
         "parquet" => {
             let pattern = dir.join("parquet/*.parquet");
             best(repeats, || {
                 let df = read_parquet(pattern.to_string_lossy().as_ref())?;
-                Ok(df.groupby("user_id").col("value").mean()?.compute()?.height())
+                Ok(df
+                    .groupby("user_id")
+                    .col("value")
+                    .mean()?
+                    .compute()?
+                    .height())
             })?
         }
         "join" => {

@@ -39,20 +39,10 @@ pub enum DataFrameError {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// A path or pattern matched no file.
-    #[error("no files match {pattern}")]
-    NoFiles {
-        /// The path or glob pattern.
-        pattern: String,
-    },
-    /// A glob pattern is malformed.
-    #[error("bad file pattern {pattern}: {message}")]
-    BadPattern {
-        /// The pattern.
-        pattern: String,
-        /// What is wrong with it.
-        message: String,
-    },
+    /// Finding, reading or writing a file or object failed (the message names its URL: a
+    /// missing file, object or bucket, rejected credentials, a pattern matching nothing, …).
+    #[error(transparent)]
+    Storage(#[from] brisk_io::IoError),
     /// A file's columns differ from those of the first file.
     #[error("{path} has a different schema than {first}: expected {expected}, found {found}")]
     SchemaMismatch {

@@ -39,8 +39,14 @@
 //! - **Reductions are trees** (chunk → combine → aggregate, `split_every` at a time), with
 //!   `split_out` for results with many groups. Shuffles (hash joins, `sort_values`,
 //!   `set_index`) spill to disk by default, so they work on data larger than memory.
-//! - **Files** are read through one internal module (`source`), local paths for now; object
-//!   stores come with `brisk-io`.
+//! - **Files and objects** are read and written through `brisk-io`: local paths, `file://`,
+//!   `s3://`, `gs://`, `az://` and `http(s)://` URLs, globs over any of them, and CSV/JSON
+//!   compressed by extension (`.gz`, `.zst`, `.bz2`, `.xz`; such files are one partition
+//!   each). Credentials and endpoints come from the environment (`AWS_ACCESS_KEY_ID`,
+//!   `AWS_ENDPOINT_URL`, …) or from `storage_options` on each reader (`to_csv_with`,
+//!   `to_parquet_with` for writers); a missing object or bucket is an error naming its URL.
+//!   Parquet objects are fetched by byte ranges: the footer, then only the column chunks of
+//!   the row groups a partition reads.
 //! - **Crossing processes.** Kernels are registered functions and partitions travel as Arrow
 //!   IPC; Polars expressions are serialized with Polars' serde support. `map_partitions`
 //!   closures run in-process only.

@@ -278,11 +278,11 @@ pub(crate) fn shuffle_spill(
             continue;
         }
         rows += piece.height() as u64;
-        let mut w = crate::source::create(&path)?;
+        let mut w = crate::source::create_local(&path)?;
         IpcWriter::new(&mut w)
             .finish(&mut piece)
             .map_err(DataFrameError::polars("shuffle (spill to disk)"))?;
-        crate::source::finish(&path, w)?;
+        crate::source::finish_local(&path, w)?;
     }
     Ok(rows)
 }
@@ -311,7 +311,7 @@ pub(crate) fn shuffle_collect(
     files.sort();
     let mut frames = Vec::with_capacity(files.len());
     for f in &files {
-        let file = crate::source::open(&f.to_string_lossy())?;
+        let file = crate::source::open_local(f)?;
         let df = IpcReader::new(file)
             .finish()
             .map_err(DataFrameError::polars("shuffle (read spilled piece)"))?;

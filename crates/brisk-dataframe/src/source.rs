@@ -1,100 +1,42 @@
-//! All file access of the crate, in one place: expanding a path or glob into files with their
-//! sizes, reading a byte range aligned to line starts, reading a whole file, opening a file for
-//! random access, and writing a file.
+//! All file access of the crate, in one place, through `brisk-io`: local paths and
+//! object-store URLs (`s3://`, `gs://`, `az://`, `http(s)://`), globs, delimiter-aligned byte
+//! ranges, and compression by extension (`.gz`, `.zst`, `.bz2`, `.xz`).
 //!
-//! Only local paths are implemented here. Object-store URLs (`s3://…`) and compression belong
-//! to `brisk-io`; once it exists, this module is the one place to switch over.
+//! Readers carry a [`Storage`] (credentials and endpoints, or the environment) in their task
+//! specs, so a cluster's workers read with the same settings as the client. Local Parquet
+//! files are memory-mapped; objects are fetched by byte ranges (see [`sparse_object`]).
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use brisk_io::{Compression, IoError};
+pub(crate) use brisk_io::{FileInfo, Storage};
+
 use crate::error::{DataFrameError, Result};
 
-/// One input file and its size in bytes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct FileInfo {
-    /// The path as given or as the glob produced it.
-    pub path: String,
-    /// The size in bytes.
-    pub size: u64,
-}
-
-fn has_glob(p: &str) -> bool {
-    p.contains(['*', '?', '['])
-}
-
-/// The files a path or glob pattern names, sorted by path (a glob) or as given (a plain path).
-/// A pattern that matches nothing, or a plain path that does not exist, is an error naming it.
-pub(crate) fn expand(pattern: &str) -> Result<Vec<FileInfo>> {
-    if let Some(scheme) = url_scheme(pattern) {
-        return Err(DataFrameError::invalid(
-            "path",
-            format!(
-                "{pattern}: {scheme}:// URLs need brisk-io, which this build does not include yet; \
-                 use a local path"
-            ),
-        ));
-    }
-    let pattern = pattern.strip_prefix("file://").unwrap_or(pattern);
-    let paths: Vec<PathBuf> = if has_glob(pattern) {
-        let entries = glob::glob(pattern).map_err(|e| DataFrameError::BadPattern {
-            pattern: pattern.to_string(),
-            message: e.to_string(),
-        })?;
-        let mut v = Vec::new();
-        for entry in entries {
-            let p = entry.map_err(|e| {
-                let path = e.path().to_path_buf();
-                DataFrameError::io("cannot list", path)(e.into())
-            })?;
-            if p.is_file() {
-                v.push(p);
-            }
-        }
-        v.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
-        v
-    } else {
-        let p = PathBuf::from(pattern);
-        if p.is_dir() {
-            let mut v = Vec::new();
-            let rd = std::fs::read_dir(&p).map_err(DataFrameError::io("cannot list", &p))?;
-            for entry in rd {
-                let entry = entry.map_err(DataFrameError::io("cannot list", &p))?;
-                let path = entry.path();
-                let hidden = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.') || n.starts_with('_'));
-                if path.is_file() && !hidden {
-                    v.push(path);
-                }
-            }
-            v.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
-            v
-        } else if p.exists() {
-            vec![p]
-        } else {
-            return Err(DataFrameError::NoFiles {
+/// The files a path, directory, URL or glob names, in natural order (`part.2` before
+/// `part.10`). A directory (or object prefix) gives the files directly inside it, without
+/// hidden ones (`.…`, `_…`, such as `_SUCCESS`). Matching nothing is an error naming the
+/// pattern.
+pub(crate) fn expand(storage: &Storage, pattern: &str) -> Result<Vec<FileInfo>> {
+    let mut files = storage.expand(pattern)?;
+    let single = files.len() == 1 && files[0].url == pattern;
+    if !brisk_io::is_glob(pattern) && !single {
+        files.retain(|f| !is_hidden(&f.url));
+        if files.is_empty() {
+            return Err(IoError::NoMatch {
                 pattern: pattern.to_string(),
-            });
+            }
+            .into());
         }
-    };
-    if paths.is_empty() {
-        return Err(DataFrameError::NoFiles {
-            pattern: pattern.to_string(),
-        });
     }
-    paths
-        .into_iter()
-        .map(|p| {
-            let meta = std::fs::metadata(&p).map_err(DataFrameError::io("cannot stat", &p))?;
-            Ok(FileInfo {
-                path: p.to_string_lossy().into_owned(),
-                size: meta.len(),
-            })
-        })
-        .collect()
+    files.sort_by(|a, b| natural_cmp(&a.url, &b.url));
+    Ok(files)
+}
+
+fn is_hidden(url: &str) -> bool {
+    let name = url.rsplit(['/', '\\']).next().unwrap_or(url);
+    name.starts_with('.') || name.starts_with('_')
 }
 
 /// Compare paths with runs of digits as numbers: `part.2` before `part.10`.
@@ -127,103 +69,189 @@ pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
 }
 
-fn url_scheme(p: &str) -> Option<&str> {
-    let (scheme, _) = p.split_once("://")?;
-    (scheme != "file" && scheme.chars().all(|c| c.is_ascii_alphanumeric())).then_some(scheme)
+/// Whether `url` is compressed (by its extension), so that it cannot be split into blocks.
+pub(crate) fn is_compressed(url: &str) -> bool {
+    Compression::from_path(url).is_compressed()
 }
 
-/// The bytes of `path` from `start` up to `end`, both moved forward to line starts: a block
-/// begins after the first `delimiter` at or after `start - 1` (at 0 for `start == 0`) and ends
-/// after the first delimiter at or after `end - 1` (at the end of the file). Consecutive blocks
-/// therefore cover every line exactly once.
-pub(crate) fn read_block(path: &str, start: u64, end: u64, delimiter: u8) -> Result<Vec<u8>> {
-    let mut f = File::open(path).map_err(DataFrameError::io("cannot open", path))?;
-    let size = f
-        .metadata()
-        .map_err(DataFrameError::io("cannot stat", path))?
-        .len();
-    let end = end.min(size);
+/// The local path `url` names, or `None` for an object-store URL.
+pub(crate) fn local_path(url: &str) -> Option<PathBuf> {
+    if let Some(p) = url.strip_prefix("file://") {
+        return Some(PathBuf::from(p));
+    }
+    match url.split_once("://") {
+        Some((scheme, _))
+            if scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            None
+        }
+        _ => Some(PathBuf::from(url)),
+    }
+}
+
+/// The records of `url` that start in bytes `start..end` (each block begins after the first
+/// newline at or after `start`, or at 0, and ends after the first newline at or after `end`),
+/// so consecutive blocks cover every line exactly once. A compressed file is read whole and
+/// decompressed (its blocks always span the whole file).
+pub(crate) fn read_block(storage: &Storage, url: &str, start: u64, end: u64) -> Result<Vec<u8>> {
+    if is_compressed(url) {
+        return Ok(storage.read_all(url)?);
+    }
     if start >= end {
         return Ok(Vec::new());
     }
-    // Read from one byte before `start`, so that a line starting exactly at `start` is seen.
-    let from = start.saturating_sub(1);
-    f.seek(SeekFrom::Start(from))
-        .map_err(DataFrameError::io("cannot seek in", path))?;
-    let mut buf = Vec::with_capacity((end - from) as usize + 4096);
-    (&mut f)
-        .take(end - from)
-        .read_to_end(&mut buf)
-        .map_err(DataFrameError::io("cannot read", path))?;
-    // The block's start.
-    let begin = if start == 0 {
-        0
-    } else {
-        match memchr(delimiter, &buf) {
-            Some(i) => i + 1,
-            None => return Ok(Vec::new()),
-        }
-    };
-    // Extend past `end` to the end of the line that contains byte `end - 1`.
-    let last = buf.len() - 1;
-    if buf[last] != delimiter && end < size {
-        let mut chunk = [0u8; 64 * 1024];
-        loop {
-            let n = f
-                .read(&mut chunk)
-                .map_err(DataFrameError::io("cannot read", path))?;
-            if n == 0 {
-                break;
-            }
-            if let Some(i) = memchr(delimiter, &chunk[..n]) {
-                buf.extend_from_slice(&chunk[..=i]);
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-    if begin >= buf.len() {
-        return Ok(Vec::new());
-    }
-    if begin > 0 {
-        buf.drain(..begin);
-    }
-    Ok(buf)
+    Ok(storage.read_block(url, start, end - start, Some(b"\n"))?)
 }
 
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
-}
-
-/// The first `n` bytes of `path` (fewer if the file is shorter).
-pub(crate) fn read_head(path: &str, n: u64) -> Result<Vec<u8>> {
-    let f = File::open(path).map_err(DataFrameError::io("cannot open", path))?;
+/// The first `n` bytes of `url`, decompressed (fewer if it is shorter).
+pub(crate) fn read_head(storage: &Storage, url: &str, n: u64) -> Result<Vec<u8>> {
+    let r = storage.open_reader(url)?;
     let mut buf = Vec::new();
-    f.take(n)
+    r.take(n)
         .read_to_end(&mut buf)
-        .map_err(DataFrameError::io("cannot read", path))?;
+        .map_err(|e| IoError::from_std(url, e))?;
     Ok(buf)
 }
 
-/// A file opened for random access (what the Parquet reader needs).
-pub(crate) fn open(path: &str) -> Result<File> {
-    File::open(path).map_err(DataFrameError::io("cannot open", path))
+/// A writer to `url`, compressed by its extension. Finish it with [`finish`].
+pub(crate) fn create(storage: &Storage, url: &str) -> Result<brisk_io::Writer> {
+    Ok(storage.open_writer(url)?)
 }
 
-/// Create `path` (and its parent directories) for writing.
-pub(crate) fn create(path: &Path) -> Result<std::io::BufWriter<File>> {
+/// Complete a file made by [`create`] (flushes, and uploads an object).
+pub(crate) fn finish(url: &str, mut w: brisk_io::Writer) -> Result<()> {
+    w.flush().map_err(|e| IoError::from_std(url, e))?;
+    w.finish()?;
+    Ok(())
+}
+
+/// A local file opened for random access (memory-mapped by the Parquet reader).
+pub(crate) fn open_local(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(DataFrameError::io("cannot open", path))
+}
+
+/// Create a local file (and its parent directories), buffered.
+pub(crate) fn create_local(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent).map_err(DataFrameError::io("cannot create", parent))?;
     }
-    let f = File::create(path).map_err(DataFrameError::io("cannot create", path))?;
+    let f = std::fs::File::create(path).map_err(DataFrameError::io("cannot create", path))?;
     Ok(std::io::BufWriter::with_capacity(1 << 20, f))
 }
 
-/// Flush a writer made by [`create`].
-pub(crate) fn finish(path: &Path, mut w: std::io::BufWriter<File>) -> Result<()> {
+/// Flush a writer made by [`create_local`].
+pub(crate) fn finish_local(path: &Path, mut w: std::io::BufWriter<std::fs::File>) -> Result<()> {
     w.flush().map_err(DataFrameError::io("cannot write", path))
+}
+
+/// How many bytes at the end of an object are fetched first for its Parquet footer.
+const FOOTER_GUESS: u64 = 64 * 1024;
+
+/// The footer of an object (its last bytes, holding the Parquet metadata), as a reader over a
+/// logical file of `size` bytes whose only readable part is that footer.
+pub(crate) fn object_footer(storage: &Storage, url: &str, size: u64) -> Result<TailReader> {
+    let guess = FOOTER_GUESS.min(size);
+    let mut tail = storage.read_range(url, size - guess, guess)?;
+    // The last 8 bytes: the metadata's length (u32, little endian) and "PAR1".
+    if tail.len() >= 8 {
+        let n = tail.len();
+        let meta_len = u32::from_le_bytes([tail[n - 8], tail[n - 7], tail[n - 6], tail[n - 5]]);
+        let need = (u64::from(meta_len) + 8).min(size);
+        if need > tail.len() as u64 {
+            tail = storage.read_range(url, size - need, need)?;
+        }
+    }
+    let base = size - tail.len() as u64;
+    Ok(TailReader {
+        bytes: tail,
+        base,
+        size,
+        pos: base,
+    })
+}
+
+/// A `Read + Seek` view of the last bytes of a file (what the Parquet metadata reader needs).
+pub(crate) struct TailReader {
+    bytes: Vec<u8>,
+    base: u64,
+    size: u64,
+    pos: u64,
+}
+
+impl Read for TailReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos < self.base {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "read before the fetched footer",
+            ));
+        }
+        let from = (self.pos - self.base) as usize;
+        let rest = self.bytes.get(from..).unwrap_or(&[]);
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl polars::io::mmap::MmapBytesReader for TailReader {}
+
+impl Seek for TailReader {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        let target = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.size.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = target.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+        })?;
+        Ok(self.pos)
+    }
+}
+
+/// Requests for byte ranges closer than this are merged into one.
+const COALESCE_GAP: u64 = 1 << 20;
+
+/// An object of `size` bytes in memory with only `ranges` fetched (the column chunks a task
+/// reads); everything else stays zero. The buffer is allocated zeroed, which the operating
+/// system provides lazily, so pages never written take no memory: reading two columns of one
+/// row group of a large object costs those chunks, not the object.
+pub(crate) fn sparse_object(
+    storage: &Storage,
+    url: &str,
+    size: u64,
+    ranges: &mut [std::ops::Range<u64>],
+) -> Result<Vec<u8>> {
+    let len = usize::try_from(size).map_err(|_| {
+        DataFrameError::invalid(
+            "object",
+            format!("{url} is too large to address ({size} bytes)"),
+        )
+    })?;
+    let mut buf = vec![0u8; len];
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<u64>> = Vec::new();
+    for r in ranges.iter() {
+        let r = r.start.min(size)..r.end.min(size);
+        if r.is_empty() {
+            continue;
+        }
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end + COALESCE_GAP => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    for r in merged {
+        let bytes = storage.read_range(url, r.start, r.end - r.start)?;
+        let start = r.start as usize;
+        let end = start + bytes.len();
+        buf[start..end].copy_from_slice(&bytes);
+    }
+    Ok(buf)
 }
 
 #[cfg(test)]
@@ -240,12 +268,13 @@ mod tests {
         std::fs::write(&p, &text).unwrap();
         let path = p.to_str().unwrap();
         let size = text.len() as u64;
+        let storage = Storage::default();
         for bs in [1u64, 2, 5, 7, 13, 64, 1000, 5000] {
             let mut all = Vec::new();
             let mut s = 0;
             while s < size {
                 let e = (s + bs).min(size);
-                all.extend(read_block(path, s, e, b'\n').unwrap());
+                all.extend(read_block(&storage, path, s, e).unwrap());
                 s = e;
             }
             assert_eq!(String::from_utf8(all).unwrap(), text, "blocksize {bs}");
@@ -275,12 +304,40 @@ mod tests {
     }
 
     #[test]
+    fn local_paths_and_urls() {
+        assert_eq!(local_path("a/b.csv"), Some(PathBuf::from("a/b.csv")));
+        assert_eq!(
+            local_path("file:///x/b.csv"),
+            Some(PathBuf::from("/x/b.csv"))
+        );
+        assert_eq!(local_path("s3://bucket/b.csv"), None);
+        assert_eq!(local_path("https://host/b.csv"), None);
+        assert_eq!(
+            local_path("C:\\data\\b.csv"),
+            Some(PathBuf::from("C:\\data\\b.csv"))
+        );
+    }
+
+    #[test]
     fn missing_files_and_patterns_are_named() {
-        let err = expand("/no/such/file.csv").unwrap_err();
+        let storage = Storage::default();
+        let err = expand(&storage, "/no/such/file.csv").unwrap_err();
         assert!(err.to_string().contains("/no/such/file.csv"), "{err}");
-        let err = expand("/no/such/dir/*.csv").unwrap_err();
-        assert!(err.to_string().contains("no files match"), "{err}");
-        let err = expand("s3://bucket/x.csv").unwrap_err();
-        assert!(err.to_string().contains("brisk-io"), "{err}");
+        let err = expand(&storage, "/no/such/dir/*.csv").unwrap_err();
+        assert!(err.to_string().contains("/no/such/dir/*.csv"), "{err}");
+    }
+
+    #[test]
+    fn directories_skip_hidden_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["part.10.csv", "part.2.csv", "_SUCCESS", ".part.2.csv.crc"] {
+            std::fs::write(dir.path().join(name), "a\n1\n").unwrap();
+        }
+        let files = expand(&Storage::default(), dir.path().to_str().unwrap()).unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.url.rsplit('/').next().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["part.2.csv", "part.10.csv"]);
     }
 }

@@ -117,7 +117,13 @@ fn missing_paths_and_bad_patterns_are_clear_errors() {
     let err = read_csv("/definitely/not/here.csv")
         .err()
         .expect("an error");
-    assert!(matches!(err, DataFrameError::NoFiles { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            DataFrameError::Storage(brisk_io::IoError::NotFound { .. })
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("/definitely/not/here.csv"));
     let err = read_csv("/tmp/[unclosed*.csv").err().expect("an error");
     assert!(err.to_string().contains("[unclosed"), "{err}");

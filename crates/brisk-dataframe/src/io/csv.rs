@@ -21,7 +21,7 @@ use crate::error::{DataFrameError, Result};
 use crate::frame::DataFrame;
 use crate::node::{Node, Op, ScanSource};
 use crate::partition;
-use crate::source::{self, FileInfo};
+use crate::source::{self, FileInfo, Storage};
 
 /// Options shared by every block of one `read_csv`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +40,8 @@ pub(crate) struct CsvOptions {
     pub first_file: String,
     /// The header names of the first file, as written.
     pub header: Vec<String>,
+    /// Where the files live (credentials, endpoints).
+    pub storage: Storage,
 }
 
 /// One block to read.
@@ -93,7 +95,7 @@ fn parse_options(o: &CsvOptions) -> impl Fn(CsvParseOptions) -> CsvParseOptions 
 /// Kernel: read one block.
 pub(crate) fn read_csv_block(b: Arc<CsvBlock>) -> Result<Value> {
     let o = &b.options;
-    let mut bytes = source::read_block(&b.path, b.start, b.end, b'\n')?;
+    let mut bytes = source::read_block(&o.storage, &b.path, b.start, b.end)?;
     if b.start == 0 && o.has_header {
         let nl = bytes
             .iter()
@@ -158,7 +160,7 @@ impl ScanSource for CsvScan {
     fn partition(&self, i: usize, columns: Option<&[String]>, _: Option<&Expr>) -> GNode {
         let b = &self.blocks[i];
         let spec = CsvBlock {
-            path: self.files[b.file].path.clone(),
+            path: self.files[b.file].url.clone(),
             start: b.start,
             end: b.end,
             columns: columns.map(<[String]>::to_vec),
@@ -185,6 +187,7 @@ pub struct ReadCsv {
     null_values: Vec<String>,
     sample: u64,
     try_parse_dates: bool,
+    storage: Storage,
 }
 
 impl ReadCsv {
@@ -202,6 +205,7 @@ impl ReadCsv {
             null_values: Vec::new(),
             sample: 256 * 1024,
             try_parse_dates: false,
+            storage: Storage::default(),
         }
     }
 
@@ -260,19 +264,27 @@ impl ReadCsv {
         self
     }
 
+    /// Credentials and endpoints for object stores (default: from the environment, e.g.
+    /// `AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`). They travel with the read tasks.
+    pub fn storage_options(mut self, options: brisk_io::StorageOptions) -> Self {
+        self.storage = Storage::new(options);
+        self
+    }
+
     /// Build the lazy dataframe (reads the files' sizes and a sample of the first file).
     pub fn finish(self) -> Result<DataFrame> {
-        let files = source::expand(&self.pattern)?;
+        let files = source::expand(&self.storage, &self.pattern)?;
         let first = &files[0];
-        let sample = sample_lines(&first.path, first.size, self.sample)?;
+        let sample = sample_lines(&self.storage, &first.url, self.sample)?;
         let opts_for_parse = CsvOptions {
             schema: Schema::default(),
             separator: self.separator,
             quote: self.quote,
             has_header: self.has_header,
             null_values: self.null_values.clone(),
-            first_file: first.path.clone(),
+            first_file: first.url.clone(),
             header: Vec::new(),
+            storage: self.storage.clone(),
         };
         let header: Vec<String> = if self.has_header {
             let nl = sample
@@ -293,7 +305,7 @@ impl ReadCsv {
             .into_reader_with_file_handle(Cursor::new(sample))
             .finish()
             .map_err(|source| DataFrameError::Parse {
-                path: first.path.clone(),
+                path: first.url.clone(),
                 start: 0,
                 end: self.sample.min(first.size),
                 source,
@@ -306,7 +318,7 @@ impl ReadCsv {
                     format!(
                         "{} names given, but {} has {} columns",
                         names.len(),
-                        first.path,
+                        first.url,
                         schema.len()
                     ),
                 ));

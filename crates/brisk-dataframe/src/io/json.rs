@@ -13,7 +13,7 @@ use crate::error::{DataFrameError, Result};
 use crate::frame::DataFrame;
 use crate::node::{Node, Op, ScanSource};
 use crate::partition;
-use crate::source::{self, FileInfo};
+use crate::source::{self, FileInfo, Storage};
 
 /// One block of newline-delimited JSON to read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,12 +28,14 @@ pub(crate) struct JsonBlock {
     pub columns: Option<Vec<String>>,
     /// The full schema.
     pub schema: Arc<Schema>,
+    /// Where the files live.
+    pub storage: Storage,
 }
 brisk_core::register_serde_type!(JsonBlock);
 
 /// Kernel: read one block.
 pub(crate) fn read_json_block(b: Arc<JsonBlock>) -> Result<Value> {
-    let bytes = source::read_block(&b.path, b.start, b.end, b'\n')?;
+    let bytes = source::read_block(&b.storage, &b.path, b.start, b.end)?;
     let projected: Schema = match &b.columns {
         Some(c) => crate::optimize::select_schema(&b.schema, c),
         None => (*b.schema).clone(),
@@ -64,6 +66,7 @@ struct JsonScan {
     files: Vec<FileInfo>,
     blocks: Vec<Block>,
     schema: Arc<Schema>,
+    storage: Storage,
 }
 
 impl ScanSource for JsonScan {
@@ -79,11 +82,12 @@ impl ScanSource for JsonScan {
     fn partition(&self, i: usize, columns: Option<&[String]>, _: Option<&Expr>) -> GNode {
         let b = &self.blocks[i];
         let spec = JsonBlock {
-            path: self.files[b.file].path.clone(),
+            path: self.files[b.file].url.clone(),
             start: b.start,
             end: b.end,
             columns: columns.map(<[String]>::to_vec),
             schema: Arc::clone(&self.schema),
+            storage: self.storage.clone(),
         };
         GNode::Task(Task::new(
             read_json_block,
@@ -100,6 +104,7 @@ pub struct ReadJson {
     blocksize: Option<u64>,
     sample: u64,
     dtypes: Vec<(String, DataType)>,
+    storage: Storage,
 }
 
 impl ReadJson {
@@ -110,6 +115,7 @@ impl ReadJson {
             blocksize: Some(DEFAULT_BLOCKSIZE),
             sample: 256 * 1024,
             dtypes: Vec::new(),
+            storage: Storage::default(),
         }
     }
 
@@ -131,14 +137,20 @@ impl ReadJson {
         self
     }
 
+    /// Credentials and endpoints for object stores (default: from the environment).
+    pub fn storage_options(mut self, options: brisk_io::StorageOptions) -> Self {
+        self.storage = Storage::new(options);
+        self
+    }
+
     /// Build the lazy dataframe.
     pub fn finish(self) -> Result<DataFrame> {
-        let files = source::expand(&self.pattern)?;
+        let files = source::expand(&self.storage, &self.pattern)?;
         let first = &files[0];
-        let sample = sample_lines(&first.path, first.size, self.sample)?;
+        let sample = sample_lines(&self.storage, &first.url, self.sample)?;
         let mut schema = polars::io::ndjson::infer_schema(&mut Cursor::new(&sample), None)
             .map_err(|source| DataFrameError::Parse {
-                path: first.path.clone(),
+                path: first.url.clone(),
                 start: 0,
                 end: sample.len() as u64,
                 source,
@@ -162,6 +174,7 @@ impl ReadJson {
             files,
             blocks,
             schema: Arc::clone(&schema),
+            storage: self.storage,
         };
         Ok(DataFrame::from_node(Node::new(
             Op::Scan {

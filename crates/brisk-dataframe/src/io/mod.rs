@@ -1,5 +1,6 @@
 //! Readers and writers: CSV, newline-delimited JSON, Parquet, and frames already in memory.
-//! Every file access goes through [`crate::source`].
+//! Every file access goes through [`crate::source`] (brisk-io: local paths, object-store
+//! URLs, globs, compression by extension).
 
 pub(crate) mod csv;
 pub(crate) mod json;
@@ -11,7 +12,7 @@ pub(crate) mod write;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataFrameError, Result};
-use crate::source::FileInfo;
+use crate::source::{self, FileInfo, Storage};
 
 /// The default block size for splitting text files: 64 MiB, as in Dask.
 pub const DEFAULT_BLOCKSIZE: u64 = 64 * 1024 * 1024;
@@ -27,7 +28,9 @@ pub(crate) struct Block {
     pub end: u64,
 }
 
-/// The blocks of `files`, each at most `blocksize` bytes (one block per file when `None`).
+/// The blocks of `files`, each at most `blocksize` bytes (one block per file when `None`, and
+/// always for compressed files, which cannot be split). Empty files still give one (empty)
+/// block, so every file is checked and the frame always has a partition.
 pub(crate) fn blocks(files: &[FileInfo], blocksize: Option<u64>) -> Result<Vec<Block>> {
     if blocksize == Some(0) {
         return Err(DataFrameError::invalid("blocksize", "must be positive"));
@@ -35,7 +38,7 @@ pub(crate) fn blocks(files: &[FileInfo], blocksize: Option<u64>) -> Result<Vec<B
     let mut out = Vec::new();
     for (f, info) in files.iter().enumerate() {
         match blocksize {
-            Some(bs) if info.size > bs => {
+            Some(bs) if info.size > bs && !source::is_compressed(&info.url) => {
                 let mut s = 0;
                 while s < info.size {
                     let e = (s + bs).min(info.size);
@@ -57,11 +60,11 @@ pub(crate) fn blocks(files: &[FileInfo], blocksize: Option<u64>) -> Result<Vec<B
     Ok(out)
 }
 
-/// A sample of the start of `path`: up to `n` bytes, cut after the last complete line (unless
-/// the whole file fits).
-pub(crate) fn sample_lines(path: &str, size: u64, n: u64) -> Result<Vec<u8>> {
-    let mut bytes = crate::source::read_head(path, n)?;
-    if size > n
+/// A sample of the start of `url` (decompressed): up to `n` bytes, cut after the last complete
+/// line (unless the whole file fits).
+pub(crate) fn sample_lines(storage: &Storage, url: &str, n: u64) -> Result<Vec<u8>> {
+    let mut bytes = source::read_head(storage, url, n)?;
+    if bytes.len() as u64 >= n
         && let Some(last) = bytes.iter().rposition(|&b| b == b'\n')
     {
         bytes.truncate(last + 1);

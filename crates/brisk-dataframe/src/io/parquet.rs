@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use brisk_core::{Arg, Node as GNode, Task, Value};
+use polars::io::mmap::MmapBytesReader;
 use polars::prelude::{
     ArrowSchema, DataFrame as PlFrame, Expr, IntoLazy, ParquetReader, Schema, SchemaExt, SerReader,
 };
@@ -18,7 +19,7 @@ use crate::error::{DataFrameError, Result};
 use crate::frame::DataFrame;
 use crate::node::{Node, Op, ScanSource};
 use crate::partition;
-use crate::source::{self, FileInfo};
+use crate::source::{self, FileInfo, Storage};
 
 /// How row groups become partitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,12 @@ pub(crate) struct ParquetPiece {
     pub predicate: Option<Expr>,
     /// The schema of the returned frame.
     pub schema: Schema,
+    /// The row groups the slices cover (what to fetch from an object store).
+    pub row_groups: Vec<usize>,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// Where the file lives.
+    pub storage: Storage,
 }
 brisk_core::register_serde_type!(ParquetPiece);
 
@@ -69,20 +76,57 @@ pub(crate) fn read_parquet_piece(p: Arc<ParquetPiece>) -> Result<Value> {
             }
         },
     };
+    let path = p.path.as_str();
+    let parse = |offset: u64, len: u64| {
+        move |source| DataFrameError::Parse {
+            path: path.to_string(),
+            start: offset,
+            end: offset + len,
+            source,
+        }
+    };
     let mut frames = Vec::with_capacity(p.slices.len());
-    for &(offset, len) in &p.slices {
-        let file = source::open(&p.path)?;
-        let df = ParquetReader::new(file)
-            .with_columns(read_cols.clone())
-            .with_slice(Some((offset as usize, len as usize)))
-            .finish()
-            .map_err(|source| DataFrameError::Parse {
-                path: p.path.clone(),
-                start: offset,
-                end: offset + len,
-                source,
-            })?;
-        frames.push(df);
+    if let Some(local) = source::local_path(&p.path) {
+        for &(offset, len) in &p.slices {
+            let file = source::open_local(&local)?;
+            let df = ParquetReader::new(file)
+                .with_columns(read_cols.clone())
+                .with_slice(Some((offset as usize, len as usize)))
+                .finish()
+                .map_err(parse(offset, len))?;
+            frames.push(df);
+        }
+    } else {
+        // An object: fetch its footer, then only the column chunks of these row groups.
+        let mut footer = ParquetReader::new(source::object_footer(&p.storage, &p.path, p.size)?);
+        let meta = Arc::clone(footer.get_metadata().map_err(parse(0, p.size))?);
+        let mut ranges = Vec::new();
+        for &rg in &p.row_groups {
+            let Some(group) = meta.row_groups.get(rg) else {
+                continue;
+            };
+            match &read_cols {
+                None => ranges.extend(group.byte_ranges_iter()),
+                Some(cols) => {
+                    for c in cols {
+                        if let Some(chunks) = group.columns_under_root_iter(c) {
+                            ranges.extend(chunks.map(|m| m.byte_range()));
+                        }
+                    }
+                }
+            }
+        }
+        let bytes = source::sparse_object(&p.storage, &p.path, p.size, &mut ranges)?;
+        for &(offset, len) in &p.slices {
+            let mut reader = ParquetReader::new(std::io::Cursor::new(bytes.as_slice()));
+            reader.set_metadata(Arc::clone(&meta));
+            let df = reader
+                .with_columns(read_cols.clone())
+                .with_slice(Some((offset as usize, len as usize)))
+                .finish()
+                .map_err(parse(offset, len))?;
+            frames.push(df);
+        }
     }
     let mut df = partition::concat(frames, None)?;
     if let Some(pred) = &p.predicate {
@@ -122,6 +166,7 @@ struct ParquetScan {
     files: Vec<FileMeta>,
     pieces: Vec<Piece>,
     schema: Schema,
+    storage: Storage,
 }
 
 impl ParquetScan {
@@ -176,11 +221,14 @@ impl ScanSource for ParquetScan {
             None => self.schema.clone(),
         };
         let spec = ParquetPiece {
-            path: f.info.path.clone(),
+            path: f.info.url.clone(),
             slices: slices(f, &rgs),
             columns: columns.map(<[String]>::to_vec),
             predicate: predicate.cloned(),
             schema,
+            size: f.info.size,
+            row_groups: rgs,
+            storage: self.storage.clone(),
         };
         GNode::Task(Task::new(
             read_parquet_piece,
@@ -203,6 +251,7 @@ pub struct ReadParquet {
     columns: Option<Vec<String>>,
     filter: Option<Expr>,
     split: SplitRowGroups,
+    storage: Storage,
 }
 
 impl ReadParquet {
@@ -213,6 +262,7 @@ impl ReadParquet {
             columns: None,
             filter: None,
             split: SplitRowGroups::Blocksize(128 * 1024 * 1024),
+            storage: Storage::default(),
         }
     }
 
@@ -235,34 +285,45 @@ impl ReadParquet {
         self
     }
 
+    /// Credentials and endpoints for object stores (default: from the environment).
+    pub fn storage_options(mut self, options: brisk_io::StorageOptions) -> Self {
+        self.storage = Storage::new(options);
+        self
+    }
+
     /// Build the lazy dataframe (reads every file's footer).
     pub fn finish(self) -> Result<DataFrame> {
         if let SplitRowGroups::Blocksize(0) = self.split {
             return Err(DataFrameError::invalid("blocksize", "must be positive"));
         }
-        let infos = source::expand(&self.pattern)?;
+        let infos = source::expand(&self.storage, &self.pattern)?;
         let mut files = Vec::with_capacity(infos.len());
         let mut schema: Option<Schema> = None;
         for info in infos {
-            let file = source::open(&info.path)?;
-            let mut reader = ParquetReader::new(file);
             let parse = |source| DataFrameError::Parse {
-                path: info.path.clone(),
+                path: info.url.clone(),
                 start: 0,
                 end: info.size,
                 source,
             };
-            let arrow = reader.schema().map_err(parse)?;
-            let meta = Arc::clone(reader.get_metadata().map_err(parse)?);
+            let (arrow, meta) = match source::local_path(&info.url) {
+                Some(local) => footer(ParquetReader::new(source::open_local(&local)?)),
+                None => footer(ParquetReader::new(source::object_footer(
+                    &self.storage,
+                    &info.url,
+                    info.size,
+                )?)),
+            }
+            .map_err(parse)?;
             let s = Schema::from_arrow_schema(&arrow);
             match &schema {
                 None => schema = Some(s),
                 Some(first) if first != &s => {
                     return Err(DataFrameError::SchemaMismatch {
-                        path: info.path.clone(),
+                        path: info.url.clone(),
                         first: files
                             .first()
-                            .map(|f: &FileMeta| f.info.path.clone())
+                            .map(|f: &FileMeta| f.info.url.clone())
                             .unwrap_or_default(),
                         expected: partition::schema_text(first),
                         found: partition::schema_text(&s),
@@ -333,6 +394,7 @@ impl ReadParquet {
             files,
             pieces,
             schema: schema.clone(),
+            storage: self.storage.clone(),
         };
         if let Some(pred) = &self.filter {
             let keep = scan.may_match(pred);
@@ -382,18 +444,27 @@ impl ReadParquet {
     }
 }
 
+/// The Arrow schema and metadata in a Parquet file's footer.
+fn footer<R: MmapBytesReader>(
+    mut reader: ParquetReader<R>,
+) -> polars::prelude::PolarsResult<(Arc<ArrowSchema>, Arc<FileMetadata>)> {
+    let arrow = reader.schema()?;
+    let meta = Arc::clone(reader.get_metadata()?);
+    Ok((arrow, meta))
+}
+
 /// Read Parquet files named by a path, directory or glob (see [`ReadParquet`] for options).
 pub fn read_parquet(pattern: impl Into<String>) -> Result<DataFrame> {
     ReadParquet::new(pattern).finish()
 }
 
-/// Write `df` as a Parquet file at `path` (used by `to_parquet`).
-pub(crate) fn write_frame(df: &mut PlFrame, path: &std::path::Path) -> Result<u64> {
-    let mut w = source::create(path)?;
+/// Write `df` as a Parquet file at `url` (used by `to_parquet`).
+pub(crate) fn write_frame(df: &mut PlFrame, url: &str, storage: &Storage) -> Result<u64> {
+    let mut w = source::create(storage, url)?;
     let n = df.height() as u64;
     polars::prelude::ParquetWriter::new(&mut w)
         .finish(df)
         .map_err(DataFrameError::polars("to_parquet"))?;
-    source::finish(path, w)?;
+    source::finish(url, w)?;
     Ok(n)
 }
