@@ -79,6 +79,9 @@ mod source;
 mod steps;
 
 pub use agg::{Agg, AggFunc, CustomAgg};
+/// Object-store credentials and endpoints for readers' `storage_options` and writers' `_with`
+/// forms (from `brisk-io`).
+pub use brisk_io::StorageOptions;
 pub use error::{DataFrameError, Result};
 pub use frame::{DataFrame, concat};
 pub use groupby::{DEFAULT_SPLIT_EVERY, GroupBy, IntoColumns, SeriesGroupBy};

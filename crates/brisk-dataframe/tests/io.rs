@@ -87,6 +87,19 @@ fn csv_header_mismatch_names_the_file() -> anyhow::Result<()> {
     let df = ReadCsv::new(dir.path().join("*.csv").to_str().unwrap_or_default()).finish()?;
     let msg = df.compute().unwrap_err().to_string();
     assert!(msg.contains("b.csv"), "{msg}");
+    // head reads only what it needs: two rows come from a.csv alone, never touching the bad
+    // file; a third row needs b.csv, whose error then shows.
+    let first = df.head(2)?;
+    assert_eq!(
+        first
+            .column("y")?
+            .i64()?
+            .into_no_null_iter()
+            .collect::<Vec<_>>(),
+        [2, 4]
+    );
+    let msg = df.head(3).unwrap_err().to_string();
+    assert!(msg.contains("b.csv"), "{msg}");
     Ok(())
 }
 
@@ -292,5 +305,46 @@ fn csv_and_json_writers_and_readers() -> anyhow::Result<()> {
         .mean()?;
     assert!(means.explain().contains("columns [value, name]"));
     assert_eq!(means.compute()?.height(), 6);
+
+    // Compressed by extension: a gzip CSV and a zstd JSON file read like plain ones (one
+    // partition each, whatever the block size).
+    let gz = dir.path().join("packed/part-*.csv.gz");
+    df.to_csv(gz.to_str().unwrap_or_default())?;
+    let packed = ReadCsv::new(
+        dir.path()
+            .join("packed/*.csv.gz")
+            .to_str()
+            .unwrap_or_default(),
+    )
+    .blocksize(Some(1000))
+    .finish()?;
+    assert_eq!(packed.npartitions(), 2);
+    assert!(packed.compute()?.equals_missing(&all));
+    let text = std::fs::read(&jpath)?;
+    brisk_io::write_all(
+        dir.path()
+            .join("events.jsonl.zst")
+            .to_str()
+            .unwrap_or_default(),
+        &text,
+    )?;
+    let z = ReadJson::new(dir.path().join("*.jsonl.zst").to_str().unwrap_or_default())
+        .blocksize(Some(5000))
+        .finish()?;
+    assert_eq!(z.npartitions(), 1);
+    assert_frames_close(&z.compute()?, &all, &[], 0.0);
+
+    // JSON files whose records have fields the first file lacks are an error naming the file.
+    let jdir = dir.path().join("json");
+    std::fs::create_dir_all(&jdir)?;
+    std::fs::write(jdir.join("a.jsonl"), "{\"x\": 1}\n{\"x\": 2}\n")?;
+    std::fs::write(jdir.join("b.jsonl"), "{\"x\": 3, \"extra\": \"s\"}\n")?;
+    let err = read_json(jdir.join("*.jsonl").to_str().unwrap_or_default())?
+        .compute()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("b.jsonl") && err.to_string().contains("extra"),
+        "{err}"
+    );
     Ok(())
 }

@@ -30,8 +30,35 @@ pub(crate) struct JsonBlock {
     pub schema: Arc<Schema>,
     /// Where the files live.
     pub storage: Storage,
+    /// The first file (whose sample gave the schema), for messages.
+    pub first_file: String,
 }
 brisk_core::register_serde_type!(JsonBlock);
+
+/// A file's first record has fields the schema (from the first file) does not know: the
+/// files disagree, which is an error naming the file (fields missing from a record are
+/// fine: they read as null).
+fn check_first_record(b: &JsonBlock, bytes: &[u8]) -> Result<()> {
+    let line = bytes
+        .split(|&c| c == b'\n')
+        .find(|l| !l.trim_ascii().is_empty());
+    let Some(line) = line else {
+        return Ok(());
+    };
+    let Ok(found) = polars::io::ndjson::infer_schema(&mut Cursor::new(line), None) else {
+        // Not a JSON object: the parser reports it with the file and bytes.
+        return Ok(());
+    };
+    if found.iter_names().any(|n| b.schema.get(n).is_none()) {
+        return Err(DataFrameError::SchemaMismatch {
+            path: b.path.clone(),
+            first: b.first_file.clone(),
+            expected: partition::names_text(b.schema.iter_names()),
+            found: partition::names_text(found.iter_names()),
+        });
+    }
+    Ok(())
+}
 
 /// Kernel: read one block.
 pub(crate) fn read_json_block(b: Arc<JsonBlock>) -> Result<Value> {
@@ -42,6 +69,9 @@ pub(crate) fn read_json_block(b: Arc<JsonBlock>) -> Result<Value> {
     };
     if bytes.iter().all(|c| c.is_ascii_whitespace()) {
         return Ok(partition::value(partition::empty(&projected)));
+    }
+    if b.start == 0 {
+        check_first_record(&b, &bytes)?;
     }
     let df = polars::io::ndjson::core::parse_ndjson(&bytes, None, &b.schema, false).map_err(
         |source| DataFrameError::Parse {
@@ -67,6 +97,7 @@ struct JsonScan {
     blocks: Vec<Block>,
     schema: Arc<Schema>,
     storage: Storage,
+    first_file: String,
 }
 
 impl ScanSource for JsonScan {
@@ -88,6 +119,7 @@ impl ScanSource for JsonScan {
             columns: columns.map(<[String]>::to_vec),
             schema: Arc::clone(&self.schema),
             storage: self.storage.clone(),
+            first_file: self.first_file.clone(),
         };
         GNode::Task(Task::new(
             read_json_block,
@@ -171,6 +203,7 @@ impl ReadJson {
         let n = blocks.len();
         let schema = Arc::new(schema);
         let scan = JsonScan {
+            first_file: files[0].url.clone(),
             files,
             blocks,
             schema: Arc::clone(&schema),
