@@ -38,7 +38,7 @@ pub enum AggFunc {
     /// Number of distinct non-null values.
     NUnique,
     /// A user-defined aggregation.
-    Custom(CustomAgg),
+    Custom(Box<CustomAgg>),
 }
 
 impl AggFunc {
@@ -180,7 +180,7 @@ impl Agg {
     pub fn custom(custom: CustomAgg) -> Agg {
         Agg {
             column: String::new(),
-            func: AggFunc::Custom(custom),
+            func: AggFunc::Custom(Box::new(custom)),
             alias: None,
         }
     }
@@ -332,8 +332,12 @@ pub(crate) fn build(
         label,
     };
     for (i, agg) in aggs.iter().enumerate() {
-        let uses_column = !matches!(agg.func, AggFunc::Size)
-            && !(matches!(agg.func, AggFunc::Custom(_)) && agg.column.is_empty());
+        let columnless = match agg.func {
+            AggFunc::Size => true,
+            AggFunc::Custom(_) => agg.column.is_empty(),
+            _ => false,
+        };
+        let uses_column = !columnless;
         if uses_column {
             check_columns(label, schema, std::slice::from_ref(&agg.column))?;
             if agg.func.needs_numeric() {

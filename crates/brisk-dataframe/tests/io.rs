@@ -127,9 +127,7 @@ fn csv_empty_and_header_only_files_are_empty_partitions() -> anyhow::Result<()> 
 
 #[test]
 fn missing_paths_and_bad_patterns_are_clear_errors() {
-    let err = read_csv("/definitely/not/here.csv")
-        .err()
-        .expect("an error");
+    let err = read_csv("/definitely/not/here.csv").expect_err("an error");
     assert!(
         matches!(
             err,
@@ -138,7 +136,7 @@ fn missing_paths_and_bad_patterns_are_clear_errors() {
         "{err}"
     );
     assert!(err.to_string().contains("/definitely/not/here.csv"));
-    let err = read_csv("/tmp/[unclosed*.csv").err().expect("an error");
+    let err = read_csv("/tmp/[unclosed*.csv").expect_err("an error");
     assert!(err.to_string().contains("[unclosed"), "{err}");
     let err = ReadCsv::new("/tmp").blocksize(Some(0)).finish().err();
     assert!(err.is_some());
@@ -268,9 +266,7 @@ fn parquet_round_trip_projection_and_predicate_pushdown() -> anyhow::Result<()> 
     let mut b = df!("x" => ["s"])?;
     ParquetWriter::new(std::fs::File::create(other.join("a.parquet"))?).finish(&mut a)?;
     ParquetWriter::new(std::fs::File::create(other.join("b.parquet"))?).finish(&mut b)?;
-    let err = read_parquet(other.join("*.parquet").to_str().unwrap_or_default())
-        .err()
-        .expect("err");
+    let err = read_parquet(other.join("*.parquet").to_str().unwrap_or_default()).expect_err("err");
     assert!(err.to_string().contains("b.parquet"), "{err}");
     Ok(())
 }

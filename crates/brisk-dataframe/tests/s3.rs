@@ -119,8 +119,7 @@ fn s3_round_trips_globs_and_errors() -> anyhow::Result<()> {
     let err = ReadParquet::new("s3://frames/pq/nope.parquet")
         .storage_options(opts.clone())
         .finish()
-        .err()
-        .expect("missing object");
+        .expect_err("missing object");
     assert!(
         matches!(err, DataFrameError::Storage(IoError::NotFound { .. })),
         "{err:?}"
@@ -132,8 +131,7 @@ fn s3_round_trips_globs_and_errors() -> anyhow::Result<()> {
     let err = ReadCsv::new("s3://no-such-bucket/x/*.csv")
         .storage_options(opts.clone())
         .finish()
-        .err()
-        .expect("missing bucket");
+        .expect_err("missing bucket");
     assert!(
         matches!(err, DataFrameError::Storage(IoError::BucketNotFound { .. })),
         "{err:?}"
@@ -142,8 +140,7 @@ fn s3_round_trips_globs_and_errors() -> anyhow::Result<()> {
     let err = ReadCsv::new("s3://frames/csv/1999-*.csv")
         .storage_options(opts.clone())
         .finish()
-        .err()
-        .expect("no match");
+        .expect_err("no match");
     assert!(
         err.to_string().contains("s3://frames/csv/1999-*.csv"),
         "{err}"
@@ -155,8 +152,7 @@ fn s3_round_trips_globs_and_errors() -> anyhow::Result<()> {
                 .s3_credentials("wrong", "wrong"),
         )
         .finish()
-        .err()
-        .expect("bad credentials");
+        .expect_err("bad credentials");
     assert!(
         matches!(err, DataFrameError::Storage(IoError::BadCredentials { .. })),
         "{err:?}"
@@ -166,8 +162,7 @@ fn s3_round_trips_globs_and_errors() -> anyhow::Result<()> {
     let err = ReadParquet::new("s3://frames/pq/*.parquet")
         .storage_options(opts.clone())
         .finish()
-        .err()
-        .expect("schema mismatch");
+        .expect_err("schema mismatch");
     assert!(
         err.to_string().contains("s3://frames/pq/zz-0.parquet"),
         "{err}"
