@@ -35,7 +35,9 @@ fn splitmix(s: &mut u64) -> u64 {
 /// Write the day files `2015-01-DD.csv` (user_id, value, name, timestamp) into `dir`.
 fn generate(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let names = ["alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi"];
+    let names = [
+        "alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi",
+    ];
     for day in 1..=FILES {
         let mut s = day as u64;
         let mut uid = Vec::with_capacity(ROWS);
@@ -47,7 +49,12 @@ fn generate(dir: &Path) -> anyhow::Result<()> {
             val.push((splitmix(&mut s) >> 11) as f64 / (1u64 << 53) as f64 * 100.0);
             name.push(names[(splitmix(&mut s) % 8) as usize]);
             let sec = (i * 86_400) / ROWS;
-            ts.push(format!("2015-01-{day:02} {:02}:{:02}:{:02}", sec / 3600, (sec / 60) % 60, sec % 60));
+            ts.push(format!(
+                "2015-01-{day:02} {:02}:{:02}:{:02}",
+                sec / 3600,
+                (sec / 60) % 60,
+                sec % 60
+            ));
         }
         let mut df = PlFrame::new_infer_height(vec![
             Series::new("user_id".into(), uid).into(),
@@ -64,7 +71,10 @@ fn generate(dir: &Path) -> anyhow::Result<()> {
 /// Run the dataframe examples, printing to `out` and writing data and pictures under
 /// `pictures`.
 pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
-    writeln!(out, "Dataframes: partitioned Polars frames (brisk::dataframe)")?;
+    writeln!(
+        out,
+        "Dataframes: partitioned Polars frames (brisk::dataframe)"
+    )?;
     let data = pictures.join("dataframe-data");
     let t = Instant::now();
     generate(&data)?;
@@ -80,8 +90,15 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
     // The talk: read_csv("2015-*-*.csv").groupby("user_id").value.mean()
     let df = read_csv(pattern.as_ref())?;
     let means = df.groupby("user_id").col("value").mean()?;
-    writeln!(out, "   df = read_csv(\"2015-*-*.csv\")          # {} partitions, nothing read yet", df.npartitions())?;
-    writeln!(out, "   means = df.groupby(\"user_id\").col(\"value\").mean()?")?;
+    writeln!(
+        out,
+        "   df = read_csv(\"2015-*-*.csv\")          # {} partitions, nothing read yet",
+        df.npartitions()
+    )?;
+    writeln!(
+        out,
+        "   means = df.groupby(\"user_id\").col(\"value\").mean()?"
+    )?;
     writeln!(out, "   optimized plan (only user_id and value are read):")?;
     for line in means.explain().lines() {
         writeln!(out, "     {line}")?;
@@ -93,12 +110,18 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
         out,
         "   means.compute()?                          = {} groups, first {:?} [{}]",
         result.height(),
-        result.head(Some(1)).get_row(0).map(|r| r.0.iter().map(|v| v.to_string()).collect::<Vec<_>>()).unwrap_or_default(),
+        result
+            .head(Some(1))
+            .get_row(0)
+            .map(|r| r.0.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+            .unwrap_or_default(),
         fmt_time(elapsed)
     )?;
     let pic = match means.visualize(pictures.join("dataframe-groupby.svg")) {
         Ok(p) => p,
-        Err(crate::Error::Tool { .. }) => means.visualize(pictures.join("dataframe-groupby.dot"))?,
+        Err(crate::Error::Tool { .. }) => {
+            means.visualize(pictures.join("dataframe-groupby.dot"))?
+        }
         Err(e) => return Err(e.into()),
     };
     writeln!(out, "   picture of the graph: {}", pic.display())?;
@@ -107,7 +130,11 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
     let busy = df
         .filter(col("value").gt(lit(50.0)))?
         .groupby("name")
-        .agg([Agg::mean("value"), Agg::size(), Agg::nunique("user_id").alias("users")])?
+        .agg([
+            Agg::mean("value"),
+            Agg::size(),
+            Agg::nunique("user_id").alias("users"),
+        ])?
         .compute()?;
     writeln!(
         out,
@@ -117,7 +144,11 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
     )?;
     let t = Instant::now();
     let n = df.len()?;
-    writeln!(out, "   df.len()?                                 = {n} [{}]", fmt_time(t.elapsed()))?;
+    writeln!(
+        out,
+        "   df.len()?                                 = {n} [{}]",
+        fmt_time(t.elapsed())
+    )?;
     writeln!(out)?;
     Ok(())
 }

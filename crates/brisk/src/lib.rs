@@ -45,11 +45,11 @@ pub use brisk_core::{
     register, set_default_scheduler, task, tokenize, with_scheduler,
 };
 // `delayed` is both the function and the `delayed!` macro.
-pub use brisk_delayed::{Delayed, DelayedFn, delayed};
-pub use brisk_local::{LocalScheduler, sync, threaded};
 /// Partitioned dataframes on Polars (`brisk::dataframe::read_csv`, …).
 #[cfg(feature = "dataframe")]
 pub use brisk_dataframe as dataframe;
+pub use brisk_delayed::{Delayed, DelayedFn, delayed};
+pub use brisk_local::{LocalScheduler, sync, threaded};
 
 /// Tools for people: progress bars, the profiler, callbacks and pictures of graphs.
 pub mod diagnostics {
