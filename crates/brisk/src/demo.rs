@@ -134,6 +134,8 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
     crate::demo_array::run(out, pictures)?;
     #[cfg(feature = "bag")]
     crate::demo_bag::run(out, pictures)?;
+    #[cfg(feature = "dataframe")]
+    crate::demo_dataframe::run(out, pictures)?;
     #[cfg(feature = "distributed")]
     crate::demo_distributed::run(out, pictures)?;
     Ok(outcomes)

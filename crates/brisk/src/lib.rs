@@ -31,7 +31,8 @@
 //!
 //! What lives where: [`brisk_core`] (graphs, values, functions, optimizations, the scheduler
 //! seam), [`brisk_local`] (the sync and threaded schedulers, callbacks, progress bars, the
-//! profiler), [`brisk_delayed`] (lazy calls), [`bag`] (bags of records, feature `bag`) and
+//! profiler), [`brisk_delayed`] (lazy calls), [`dataframe`] (partitioned dataframes on Polars,
+//! feature `dataframe`), [`bag`] (bags of records, feature `bag`) and
 //! [`io`] (URLs, globs, compression, object stores, feature `io`). Configuration: [`config`].
 //! With the default `distributed` feature: [`Client`] (a cluster, or a local one with
 //! [`Client::local`]), [`processes`], [`worker::main_if_worker`], and the `brisk scheduler` /
@@ -44,6 +45,9 @@ pub use brisk_core::{
     register, set_default_scheduler, task, tokenize, with_scheduler,
 };
 // `delayed` is both the function and the `delayed!` macro.
+/// Partitioned dataframes on Polars (`brisk::dataframe::read_csv`, …).
+#[cfg(feature = "dataframe")]
+pub use brisk_dataframe as dataframe;
 pub use brisk_delayed::{Delayed, DelayedFn, delayed};
 pub use brisk_local::{LocalScheduler, sync, threaded};
 
@@ -108,3 +112,5 @@ pub mod demo_array;
 /// Chunked n-dimensional arrays (`dask.array`): see [`brisk_array`].
 #[cfg(feature = "array")]
 pub use brisk_array as array;
+#[cfg(feature = "dataframe")]
+pub mod demo_dataframe;

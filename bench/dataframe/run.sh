@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# bench/compare.sh dataframe — brisk-dataframe against Dask and Polars' lazy engine, same files:
+#   csv      20 CSV files × 1M rows (user_id 1..100000, value, name, timestamp):
+#            read_csv + groupby("user_id").value.mean()
+#   parquet  the same rows as 20 Parquet files, same query
+#   join     10M × 10M-row inner hash join on a key (Parquet inputs), then len()
+#   sort     all 20M CSV rows sorted by value and written as Parquet (disk shuffle): peak
+#            memory against the size of the data
+# Data is generated once into $BRISK_BENCH_DATA (default ~/.cache/brisk-bench-data/dataframe).
+# Env: REPEATS (best of, default 3), CASES (default "csv parquet join sort").
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+REPEATS="${REPEATS:-3}"
+CASES="${CASES:-csv parquet join sort}"
+data="${BRISK_BENCH_DATA:-$HOME/.cache/brisk-bench-data/dataframe}"
+cargo build -q --release -p brisk-dataframe --example bench_dataframe
+brisk="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_dataframe"
+"$brisk" generate "$data"
+# shellcheck disable=SC1091
+source "$root/bench/venv.sh" "dask[dataframe]==2025.*" "polars" "pyarrow" >/dev/null
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+echo "# brisk $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), dask $(python -c 'import dask; print(dask.__version__)'), polars $(python -c 'import polars; print(polars.__version__)'), $(nproc) cores"
+for case in $CASES; do
+  b="$("$brisk" "$case" "$data" "$REPEATS")"
+  d="$(python "$root/bench/dataframe/reference.py" dask "$case" "$data" "$REPEATS")"
+  p="$(python "$root/bench/dataframe/reference.py" polars "$case" "$data" "$REPEATS")"
+  if [ "$case" != sort ]; then
+    [ "$(field rows "$b")" = "$(field rows "$d")" ] || { echo "row counts differ: brisk $b, dask $d" >&2; exit 1; }
+  fi
+  extra=""
+  if [ "$case" = join ]; then
+    t="$("$brisk" join "$data" "$REPEATS" tasks)"
+    extra=" brisk_tasks_shuffle_s=$(field seconds "$t") brisk_tasks_shuffle_peak_mb=$(field peak_mb "$t")"
+  fi
+  python - "$case" "$b" "$d" "$p" "$extra" <<'PY'
+import sys
+case, b, d, p, extra = sys.argv[1:]
+f = lambda s, k: s.split(f"{k}=")[1].split()[0]
+bs, ds, ps = float(f(b, "seconds")), float(f(d, "seconds")), float(f(p, "seconds"))
+print(f"RESULT case={case} brisk_s={bs:.3f} dask_s={ds:.3f} ratio={ds / bs:.2f} polars_s={ps:.3f} "
+      f"polars_ratio={ps / bs:.2f} rows={f(b, 'rows')} brisk_peak_mb={f(b, 'peak_mb')} "
+      f"dask_peak_mb={f(d, 'peak_mb')} polars_peak_mb={f(p, 'peak_mb')}{extra}")
+PY
+done

@@ -1,0 +1,470 @@
+//! `read_parquet`: files named by a path, directory or glob; partitions are runs of row groups
+//! (by default up to `blocksize` uncompressed bytes, never spanning files). Only the columns
+//! used are read (projection pushdown). Filters, given at read time or found directly above
+//! the reader, skip row groups whose statistics rule them out (predicate pushdown) and filter
+//! the rows read. Files whose schemas differ from the first file's are an error naming them.
+
+use std::sync::Arc;
+
+use brisk_core::{Arg, Node as GNode, Task, Value};
+use polars::io::mmap::MmapBytesReader;
+use polars::prelude::{
+    ArrowSchema, DataFrame as PlFrame, Expr, IntoLazy, ParquetReader, Schema, SchemaExt, SerReader,
+};
+use polars_parquet::read::FileMetadata;
+use serde::{Deserialize, Serialize};
+
+use crate::columns::{ColumnSet, expr_columns};
+use crate::error::{DataFrameError, Result};
+use crate::frame::DataFrame;
+use crate::node::{Node, Op, ScanSource};
+use crate::partition;
+use crate::source::{self, FileInfo, Storage};
+
+/// How row groups become partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitRowGroups {
+    /// One partition per file.
+    PerFile,
+    /// One partition per row group.
+    PerRowGroup,
+    /// Consecutive row groups of one file up to about this many uncompressed bytes.
+    Blocksize(u64),
+}
+
+/// One partition to read: row groups of one file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ParquetPiece {
+    /// The file.
+    pub path: String,
+    /// Runs of rows to read: `(first row, row count)`, one per run of consecutive row groups.
+    pub slices: Vec<(u64, u64)>,
+    /// Columns to return (all if `None`).
+    pub columns: Option<Vec<String>>,
+    /// Rows to keep.
+    pub predicate: Option<Expr>,
+    /// The schema of the returned frame.
+    pub schema: Schema,
+    /// The row groups the slices cover (what to fetch from an object store).
+    pub row_groups: Vec<usize>,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// Where the file lives.
+    pub storage: Storage,
+}
+brisk_core::register_serde_type!(ParquetPiece);
+
+/// Kernel: read one piece.
+pub(crate) fn read_parquet_piece(p: Arc<ParquetPiece>) -> Result<Value> {
+    if p.slices.is_empty() {
+        return Ok(partition::value(partition::empty(&p.schema)));
+    }
+    // Read the returned columns plus those the predicate needs.
+    let read_cols: Option<Vec<String>> = match (&p.columns, &p.predicate) {
+        (None, _) => None,
+        (Some(c), None) => Some(c.clone()),
+        (Some(c), Some(pred)) => match expr_columns(pred) {
+            ColumnSet::All => None,
+            ColumnSet::Some(extra) => {
+                let mut v = c.clone();
+                for e in extra {
+                    if !v.contains(&e) {
+                        v.push(e);
+                    }
+                }
+                Some(v)
+            }
+        },
+    };
+    let path = p.path.as_str();
+    let parse = |offset: u64, len: u64| {
+        move |source| DataFrameError::Parse {
+            path: path.to_string(),
+            start: offset,
+            end: offset + len,
+            source,
+        }
+    };
+    let mut frames = Vec::with_capacity(p.slices.len());
+    if let Some(local) = source::local_path(&p.path) {
+        for &(offset, len) in &p.slices {
+            let file = source::open_local(&local)?;
+            let df = ParquetReader::new(file)
+                .with_columns(read_cols.clone())
+                .with_slice(Some((offset as usize, len as usize)))
+                .finish()
+                .map_err(parse(offset, len))?;
+            frames.push(df);
+        }
+    } else {
+        // An object: fetch its footer, then only the column chunks of these row groups.
+        let mut footer = ParquetReader::new(source::object_footer(&p.storage, &p.path, p.size)?);
+        let meta = Arc::clone(footer.get_metadata().map_err(parse(0, p.size))?);
+        let mut ranges = Vec::new();
+        for &rg in &p.row_groups {
+            let Some(group) = meta.row_groups.get(rg) else {
+                continue;
+            };
+            match &read_cols {
+                None => ranges.extend(group.byte_ranges_iter()),
+                Some(cols) => {
+                    for c in cols {
+                        if let Some(chunks) = group.columns_under_root_iter(c) {
+                            ranges.extend(chunks.map(|m| m.byte_range()));
+                        }
+                    }
+                }
+            }
+        }
+        let bytes = source::sparse_object(&p.storage, &p.path, p.size, &mut ranges)?;
+        for &(offset, len) in &p.slices {
+            let mut reader = ParquetReader::new(std::io::Cursor::new(bytes.as_slice()));
+            reader.set_metadata(Arc::clone(&meta));
+            let df = reader
+                .with_columns(read_cols.clone())
+                .with_slice(Some((offset as usize, len as usize)))
+                .finish()
+                .map_err(parse(offset, len))?;
+            frames.push(df);
+        }
+    }
+    let mut df = partition::concat(frames, None)?;
+    if let Some(pred) = &p.predicate {
+        let mut lf = df.lazy().filter(pred.clone());
+        if let Some(c) = &p.columns {
+            lf = lf.select(
+                c.iter()
+                    .map(|n| polars::prelude::col(n.as_str()))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        df = lf
+            .collect()
+            .map_err(DataFrameError::polars("read_parquet (filter)"))?;
+    }
+    Ok(partition::value(df))
+}
+
+brisk_core::register!(read_parquet_piece as "brisk_dataframe.read_parquet_piece");
+
+struct FileMeta {
+    info: FileInfo,
+    meta: Arc<FileMetadata>,
+    arrow: Arc<ArrowSchema>,
+    /// First row of each row group.
+    starts: Vec<u64>,
+}
+
+/// A piece before projection: a file and some of its row groups.
+#[derive(Clone)]
+struct Piece {
+    file: usize,
+    row_groups: Vec<usize>,
+}
+
+struct ParquetScan {
+    files: Vec<FileMeta>,
+    pieces: Vec<Piece>,
+    schema: Schema,
+    storage: Storage,
+}
+
+impl ParquetScan {
+    fn surviving(&self, piece: &Piece, predicate: Option<&Expr>) -> Vec<usize> {
+        let Some(pred) = predicate else {
+            return piece.row_groups.clone();
+        };
+        let f = &self.files[piece.file];
+        let keep = crate::io::stats::row_groups_may_match(&f.meta, &f.arrow, pred);
+        piece
+            .row_groups
+            .iter()
+            .copied()
+            .filter(|&rg| keep.get(rg).copied().unwrap_or(true))
+            .collect()
+    }
+}
+
+fn slices(f: &FileMeta, rgs: &[usize]) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    let mut prev: Option<usize> = None;
+    for &rg in rgs {
+        let n = f.meta.row_groups[rg].num_rows() as u64;
+        match (prev, out.last_mut()) {
+            (Some(p), Some(last)) if p + 1 == rg => last.1 += n,
+            _ => out.push((f.starts[rg], n)),
+        }
+        prev = Some(rg);
+    }
+    out
+}
+
+impl ScanSource for ParquetScan {
+    fn label(&self) -> &'static str {
+        "read-parquet"
+    }
+    fn npartitions(&self) -> usize {
+        self.pieces.len()
+    }
+    fn projectable(&self) -> bool {
+        true
+    }
+    fn filterable(&self) -> bool {
+        true
+    }
+    fn partition(&self, i: usize, columns: Option<&[String]>, predicate: Option<&Expr>) -> GNode {
+        let piece = &self.pieces[i];
+        let f = &self.files[piece.file];
+        let rgs = self.surviving(piece, predicate);
+        let schema = match columns {
+            Some(c) => crate::optimize::select_schema(&self.schema, c),
+            None => self.schema.clone(),
+        };
+        let spec = ParquetPiece {
+            path: f.info.url.clone(),
+            slices: slices(f, &rgs),
+            columns: columns.map(<[String]>::to_vec),
+            predicate: predicate.cloned(),
+            schema,
+            size: f.info.size,
+            row_groups: rgs,
+            storage: self.storage.clone(),
+        };
+        GNode::Task(Task::new(
+            read_parquet_piece,
+            vec![Arg::Literal(Value::new(spec))],
+        ))
+    }
+    fn may_match(&self, predicate: &Expr) -> Vec<bool> {
+        self.pieces
+            .iter()
+            .map(|p| !self.surviving(p, Some(predicate)).is_empty())
+            .collect()
+    }
+}
+
+/// A lazy Parquet reader: `ReadParquet::new("data/*.parquet").columns(["a"]).finish()`.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ReadParquet {
+    pattern: String,
+    columns: Option<Vec<String>>,
+    filter: Option<Expr>,
+    split: SplitRowGroups,
+    storage: Storage,
+}
+
+impl ReadParquet {
+    /// Read the files matching `pattern` (a path, a directory or a glob).
+    pub fn new(pattern: impl Into<String>) -> Self {
+        ReadParquet {
+            pattern: pattern.into(),
+            columns: None,
+            filter: None,
+            split: SplitRowGroups::Blocksize(128 * 1024 * 1024),
+            storage: Storage::default(),
+        }
+    }
+
+    /// Read only these columns.
+    pub fn columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.columns = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Keep only rows where `predicate` holds; row groups whose statistics rule it out are
+    /// dropped now (fewer partitions), others are filtered as they are read.
+    pub fn filter(mut self, predicate: Expr) -> Self {
+        self.filter = Some(predicate);
+        self
+    }
+
+    /// How row groups become partitions (default: up to 128 MiB uncompressed per partition).
+    pub fn split_row_groups(mut self, split: SplitRowGroups) -> Self {
+        self.split = split;
+        self
+    }
+
+    /// Credentials and endpoints for object stores (default: from the environment).
+    pub fn storage_options(mut self, options: brisk_io::StorageOptions) -> Self {
+        self.storage = Storage::new(options);
+        self
+    }
+
+    /// Build the lazy dataframe (reads every file's footer).
+    pub fn finish(self) -> Result<DataFrame> {
+        if let SplitRowGroups::Blocksize(0) = self.split {
+            return Err(DataFrameError::invalid("blocksize", "must be positive"));
+        }
+        let infos = source::expand(&self.storage, &self.pattern)?;
+        let mut files = Vec::with_capacity(infos.len());
+        let mut schema: Option<Schema> = None;
+        for info in infos {
+            let parse = |source| DataFrameError::Parse {
+                path: info.url.clone(),
+                start: 0,
+                end: info.size,
+                source,
+            };
+            let (arrow, meta) = match source::local_path(&info.url) {
+                Some(local) => footer(ParquetReader::new(source::open_local(&local)?)),
+                None => footer(ParquetReader::new(source::object_footer(
+                    &self.storage,
+                    &info.url,
+                    info.size,
+                )?)),
+            }
+            .map_err(parse)?;
+            let s = Schema::from_arrow_schema(&arrow);
+            match &schema {
+                None => schema = Some(s),
+                Some(first) if first != &s => {
+                    return Err(DataFrameError::SchemaMismatch {
+                        path: info.url.clone(),
+                        first: files
+                            .first()
+                            .map(|f: &FileMeta| f.info.url.clone())
+                            .unwrap_or_default(),
+                        expected: partition::schema_text(first),
+                        found: partition::schema_text(&s),
+                    });
+                }
+                Some(_) => {}
+            }
+            let mut starts = Vec::with_capacity(meta.row_groups.len());
+            let mut acc = 0u64;
+            for rg in &meta.row_groups {
+                starts.push(acc);
+                acc += rg.num_rows() as u64;
+            }
+            files.push(FileMeta {
+                info,
+                meta,
+                arrow,
+                starts,
+            });
+        }
+        let schema = schema.unwrap_or_default();
+        let mut pieces = Vec::new();
+        for (fi, f) in files.iter().enumerate() {
+            let rgs = &f.meta.row_groups;
+            if rgs.is_empty() {
+                pieces.push(Piece {
+                    file: fi,
+                    row_groups: vec![],
+                });
+                continue;
+            }
+            match self.split {
+                SplitRowGroups::PerFile => pieces.push(Piece {
+                    file: fi,
+                    row_groups: (0..rgs.len()).collect(),
+                }),
+                SplitRowGroups::PerRowGroup => {
+                    for rg in 0..rgs.len() {
+                        pieces.push(Piece {
+                            file: fi,
+                            row_groups: vec![rg],
+                        });
+                    }
+                }
+                SplitRowGroups::Blocksize(bs) => {
+                    let mut cur = Vec::new();
+                    let mut bytes = 0u64;
+                    for (rg, m) in rgs.iter().enumerate() {
+                        let b = m.total_byte_size() as u64;
+                        if !cur.is_empty() && bytes + b > bs {
+                            pieces.push(Piece {
+                                file: fi,
+                                row_groups: std::mem::take(&mut cur),
+                            });
+                            bytes = 0;
+                        }
+                        cur.push(rg);
+                        bytes += b;
+                    }
+                    pieces.push(Piece {
+                        file: fi,
+                        row_groups: cur,
+                    });
+                }
+            }
+        }
+        let mut scan = ParquetScan {
+            files,
+            pieces,
+            schema: schema.clone(),
+            storage: self.storage.clone(),
+        };
+        if let Some(pred) = &self.filter {
+            let keep = scan.may_match(pred);
+            let kept: Vec<Piece> = scan
+                .pieces
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(p, _)| p.clone())
+                .collect();
+            scan.pieces = if kept.is_empty() {
+                // Keep one (empty after filtering) partition so the frame has a schema.
+                scan.pieces.into_iter().take(1).collect()
+            } else {
+                kept
+            };
+        }
+        let schema = Arc::new(schema);
+        let n = scan.pieces.len().max(1);
+        if scan.pieces.is_empty() {
+            scan.pieces.push(Piece {
+                file: 0,
+                row_groups: vec![],
+            });
+        }
+        let mut df = DataFrame::from_node(Node::new(
+            Op::Scan {
+                source: Arc::new(scan),
+                columns: None,
+                predicate: None,
+            },
+            schema,
+            n,
+            None,
+        ));
+        if let Some(pred) = self.filter {
+            df = df.filter(pred)?;
+        }
+        if let Some(cols) = self.columns {
+            df = df.select(
+                cols.iter()
+                    .map(|c| polars::prelude::col(c.as_str()))
+                    .collect::<Vec<_>>(),
+            )?;
+        }
+        Ok(df)
+    }
+}
+
+/// The Arrow schema and metadata in a Parquet file's footer.
+fn footer<R: MmapBytesReader>(
+    mut reader: ParquetReader<R>,
+) -> polars::prelude::PolarsResult<(Arc<ArrowSchema>, Arc<FileMetadata>)> {
+    let arrow = reader.schema()?;
+    let meta = Arc::clone(reader.get_metadata()?);
+    Ok((arrow, meta))
+}
+
+/// Read Parquet files named by a path, directory or glob (see [`ReadParquet`] for options).
+pub fn read_parquet(pattern: impl Into<String>) -> Result<DataFrame> {
+    ReadParquet::new(pattern).finish()
+}
+
+/// Write `df` as a Parquet file at `url` (used by `to_parquet`).
+pub(crate) fn write_frame(df: &mut PlFrame, url: &str, storage: &Storage) -> Result<u64> {
+    let mut w = source::create(storage, url)?;
+    let n = df.height() as u64;
+    polars::prelude::ParquetWriter::new(&mut w)
+        .finish(df)
+        .map_err(DataFrameError::polars("to_parquet"))?;
+    source::finish(url, w)?;
+    Ok(n)
+}

@@ -1,0 +1,164 @@
+//! Sorting across partitions: boundaries come from approximate quantiles of the first sort
+//! column (a tree reduction), rows move to the partition their value falls in (a range
+//! shuffle), and each partition is then sorted on its own. `set_index` computes the
+//! boundaries at once (as Dask does) so the result knows its divisions.
+
+use std::sync::Arc;
+
+use polars::prelude::{DataFrame as PlFrame, Series};
+
+use crate::error::{DataFrameError, Result};
+use crate::frame::DataFrame;
+use crate::groupby::{DEFAULT_SPLIT_EVERY, IntoColumns};
+use crate::node::{Divisions, Node, Op};
+use crate::quantile::QuantileSpec;
+use crate::reduce::{Reducer, check_columns};
+use crate::shuffle::{Partitioner, ShuffleMethod};
+use crate::steps::Step;
+
+fn boundary_spec(column: &str, n: usize) -> QuantileSpec {
+    QuantileSpec {
+        column: column.to_string(),
+        probs: (0..=n).map(|i| i as f64 / n as f64).collect(),
+        size: 256.max(8 * n),
+    }
+}
+
+impl DataFrame {
+    /// Sort by `by` (all ascending or all descending), nulls last, across partitions.
+    pub fn sort_values(&self, by: impl IntoColumns, descending: bool) -> Result<DataFrame> {
+        let by = by.into_columns();
+        let d = vec![descending; by.len()];
+        self.sort_values_with(by, d, true, ShuffleMethod::from_env()?)
+    }
+
+    /// Sort with per-column directions, null placement and shuffle method.
+    pub fn sort_values_with(
+        &self,
+        by: Vec<String>,
+        descending: Vec<bool>,
+        nulls_last: bool,
+        method: ShuffleMethod,
+    ) -> Result<DataFrame> {
+        if by.is_empty() || by.len() != descending.len() {
+            return Err(DataFrameError::invalid(
+                "sort_values",
+                "give one or more columns and one direction per column",
+            ));
+        }
+        check_columns("sort_values", &self.node.schema, &by)?;
+        let n = self.node.npartitions;
+        let step = Step::Sort {
+            by: by.clone(),
+            descending: descending.clone(),
+            nulls_last,
+        };
+        if n == 1 {
+            return self.map_step(step, "sort_values");
+        }
+        let bounds = self.reduce(
+            Reducer::Quantiles(boundary_spec(&by[0], n)),
+            DEFAULT_SPLIT_EVERY,
+            1,
+        )?;
+        let shuffled = self.shuffle_node(
+            Partitioner::Range {
+                column: by[0].clone(),
+                descending: descending[0],
+                nulls_last,
+                npartitions: n,
+            },
+            Some(Arc::clone(&bounds.node)),
+            method,
+        );
+        shuffled.map_step(step, "sort_values")
+    }
+
+    /// Sort by `column` and record the partitions' boundaries along it (the divisions).
+    /// Computes approximate quantiles of the column at once. Nulls go to the last partition.
+    pub fn set_index(&self, column: &str) -> Result<DataFrame> {
+        self.set_index_with(column, self.node.npartitions, ShuffleMethod::from_env()?)
+    }
+
+    /// [`Self::set_index`] into about `npartitions` partitions with an explicit method.
+    pub fn set_index_with(
+        &self,
+        column: &str,
+        npartitions: usize,
+        method: ShuffleMethod,
+    ) -> Result<DataFrame> {
+        check_columns("set_index", &self.node.schema, &[column.to_string()])?;
+        if npartitions == 0 {
+            return Err(DataFrameError::invalid("npartitions", "must be at least 1"));
+        }
+        let q: PlFrame = {
+            use brisk_core::Collection;
+            self.reduce(
+                Reducer::Quantiles(boundary_spec(column, npartitions)),
+                DEFAULT_SPLIT_EVERY,
+                1,
+            )?
+            .compute()?
+        };
+        let values = q
+            .column("value")
+            .map_err(DataFrameError::polars("set_index"))?
+            .as_materialized_series()
+            .clone();
+        let values = values.drop_nulls();
+        let step = Step::Sort {
+            by: vec![column.to_string()],
+            descending: vec![false],
+            nulls_last: true,
+        };
+        if values.is_empty() {
+            // Nothing but nulls: one sorted partition, no divisions.
+            return self.repartition(1)?.map_step(step, "set_index");
+        }
+        let uniq = values
+            .unique_stable()
+            .map_err(DataFrameError::polars("set_index"))?;
+        let n = (uniq.len() - 1).max(1);
+        let bounds: Series = if uniq.len() == 1 {
+            let mut b = uniq.clone();
+            b.append(&uniq)
+                .map_err(DataFrameError::polars("set_index"))?;
+            b
+        } else {
+            uniq
+        };
+        let frame = polars::prelude::df!(
+            "quantile" => (0..bounds.len()).map(|i| i as f64).collect::<Vec<_>>(),
+            "value" => bounds.clone()
+        )
+        .map_err(DataFrameError::polars("set_index"))?;
+        let lit = DataFrame::from_partitions(vec![frame])?;
+        let shuffled = self.shuffle_node(
+            Partitioner::Range {
+                column: column.to_string(),
+                descending: false,
+                nulls_last: true,
+                npartitions: n,
+            },
+            Some(Arc::clone(&lit.node)),
+            method,
+        );
+        let sorted = shuffled.map_step(step, "set_index")?;
+        let divisions = Arc::new(Divisions {
+            column: column.to_string(),
+            bounds: bounds.with_name(column.into()),
+        });
+        Ok(DataFrame::from_node(Node::new(
+            match &sorted.node.op {
+                Op::Map { input, steps } => Op::Map {
+                    input: Arc::clone(input),
+                    steps: Arc::clone(steps),
+                },
+                _ => return Ok(sorted),
+            },
+            sorted.node.schema.clone(),
+            n,
+            Some(divisions),
+        )))
+    }
+}
