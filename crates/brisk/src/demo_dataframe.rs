@@ -73,7 +73,7 @@ fn generate(dir: &Path) -> anyhow::Result<()> {
 pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
     writeln!(
         out,
-        "Dataframes: partitioned Polars frames (brisk::dataframe)"
+        "7. Dataframes: partitioned Polars frames (the talk's dask.dataframe example)"
     )?;
     let data = pictures.join("dataframe-data");
     let t = Instant::now();

@@ -21,7 +21,7 @@ crate::register!(inc as "brisk.demo.dist.inc", add as "brisk.demo.dist.add", tot
 
 /// Run the cluster examples, printing each result and its time.
 pub fn run(out: &mut dyn Write, _pictures: &Path) -> anyhow::Result<()> {
-    writeln!(out, "7. The same code on a cluster (2 worker processes)")?;
+    writeln!(out, "8. The same code on a cluster (2 worker processes)")?;
     let t = Instant::now();
     let mut o = LocalOptions::new(2);
     o.threads_per_worker = 1;
