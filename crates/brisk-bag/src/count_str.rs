@@ -251,7 +251,9 @@ mod tests {
         for n in 0..300 {
             let mut l = String::new();
             while l.len() < n {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let len = (x >> 59) as usize;
                 let c = (b'a' + (x >> 40) as u8 % 26) as char;
                 l.extend(std::iter::repeat_n(c, len));
