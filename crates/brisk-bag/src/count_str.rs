@@ -8,7 +8,6 @@
 use std::any::Any;
 use std::ops::ControlFlow;
 
-use rustc_hash::FxHashMap;
 
 use crate::error::BagError;
 use crate::reduce::FastMap;
@@ -58,7 +57,7 @@ const CACHE: usize = 1024;
 /// almost always the common ones; everything else goes to the maps.
 struct Counter {
     cache: Vec<(u128, u64)>,
-    small: FxHashMap<u128, u64>,
+    small: FastMap<u128, u64>,
     long: FastMap<String, u64>,
 }
 
@@ -66,7 +65,7 @@ impl Default for Counter {
     fn default() -> Self {
         Counter {
             cache: vec![(0, 0); CACHE],
-            small: FxHashMap::default(),
+            small: FastMap::default(),
             long: FastMap::default(),
         }
     }
