@@ -8,7 +8,6 @@
 use std::any::Any;
 use std::ops::ControlFlow;
 
-
 use crate::error::BagError;
 use crate::reduce::FastMap;
 use crate::stream::StreamFn;
