@@ -197,6 +197,16 @@ fn s3_parallel_range_reads_match_the_object() -> anyhow::Result<()> {
         .read_to_end(&mut unzipped)?;
     assert!(unzipped == data, "gzip");
 
+    // An object replaced while it is read: an error naming it, never a mix of versions.
+    let mut r = s3.open_reader(url)?;
+    let mut head = vec![0u8; 100];
+    r.read_exact(&mut head)?;
+    assert!(head == data[..100]);
+    s3.write_all(url, &data.to_ascii_uppercase())?;
+    let mut rest = Vec::new();
+    let e = r.read_to_end(&mut rest).unwrap_err();
+    assert!(e.to_string().contains(url), "{e}");
+
     // A missing object, and a bad setting: errors naming the URL.
     let e = s3
         .read_range("s3://brisk-par/missing.txt", 0, 100_000)
