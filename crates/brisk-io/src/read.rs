@@ -324,34 +324,10 @@ impl ObjectReader {
         }
         let in_flight = p.in_flight;
         crate::storage::spawn(async move {
-            // The first part alone, then the others pinned to its version (If-Match on its
-            // ETag), so an object replaced during the read is an error, never a mix of two
-            // versions.
-            let get = |r: std::ops::Range<u64>, if_match: Option<String>| {
-                let store = Arc::clone(&store);
-                let path = path.clone();
-                async move {
-                    let opts = GetOptions {
-                        range: Some(GetRange::Bounded(r)),
-                        if_match,
-                        ..Default::default()
-                    };
-                    let res = store.get_opts(&path, opts).await?;
-                    let e_tag = res.meta.e_tag.clone();
-                    Ok::<_, object_store::Error>((res.bytes().await?, e_tag))
-                }
-            };
-            let mut ranges = ranges.into_iter();
-            let Some(first) = ranges.next() else {
-                return;
-            };
-            let e_tag = match get(first, None).await {
-                Ok((b, e_tag)) => {
-                    if tx.send(Ok(b)).await.is_err() {
-                        return;
-                    }
-                    e_tag
-                }
+            // Every part pinned to the version a HEAD request sees (If-Match on its ETag), so
+            // an object replaced during the read is an error, never a mix of two versions.
+            let e_tag = match store.head(&path).await {
+                Ok(meta) => meta.e_tag,
                 Err(e) => {
                     let _ = tx.send(Err(IoError::store("read", url, &bucket, e))).await;
                     return;
@@ -359,8 +335,14 @@ impl ObjectReader {
             };
             let mut parts = futures::stream::iter(ranges)
                 .map(|r| {
-                    let part = get(r, e_tag.clone());
-                    async move { part.await.map(|(b, _)| b) }
+                    let store = Arc::clone(&store);
+                    let path = path.clone();
+                    let opts = GetOptions {
+                        range: Some(GetRange::Bounded(r)),
+                        if_match: e_tag.clone(),
+                        ..Default::default()
+                    };
+                    async move { store.get_opts(&path, opts).await?.bytes().await }
                 })
                 .buffered(in_flight);
             while let Some(part) = parts.next().await {
