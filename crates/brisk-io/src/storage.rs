@@ -80,7 +80,10 @@ impl StorageOptions {
     /// of them requested at once (the default: 4 MiB parts, 8 at once; a concurrency of 1
     /// reads each range with one streaming request). Parallel range requests are how object
     /// stores give their full rate to one reader; a server that answers a range request by
-    /// reading the whole object (moto) wants 1.
+    /// reading the whole object (moto) wants 1. Ranges shorter than two parts are one
+    /// request. An open reader holds up to `concurrency + 2` parts in memory (40 MiB by
+    /// default). Every part is pinned to the ETag that a HEAD request saw first (If-Match),
+    /// so an object replaced during the read is an error, never a mix of two versions.
     ///
     /// ```
     /// use brisk_io::StorageOptions;
