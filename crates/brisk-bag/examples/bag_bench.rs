@@ -109,12 +109,16 @@ fn normalize(top: &[(String, u64)]) -> String {
         .join(",")
 }
 
-fn s3(endpoint: &str, key: &str, secret: &str) -> Storage {
-    Storage::new(
-        StorageOptions::new()
-            .s3_endpoint(endpoint)
-            .s3_credentials(key, secret),
-    )
+/// S3 storage at `endpoint`; `BAG_RANGE_CONCURRENCY=N` (environment) sets how many 4 MiB
+/// range requests of one object are in flight (1: one streaming GET per block).
+fn s3(endpoint: &str, key: &str, secret: &str) -> anyhow::Result<Storage> {
+    let mut opts = StorageOptions::new()
+        .s3_endpoint(endpoint)
+        .s3_credentials(key, secret);
+    if let Ok(n) = std::env::var("BAG_RANGE_CONCURRENCY") {
+        opts = opts.parallel_ranges(4 << 20, n.parse().context("BAG_RANGE_CONCURRENCY")?);
+    }
+    Ok(Storage::new(opts))
 }
 
 fn blocksize(s: &str) -> anyhow::Result<Option<u64>> {
@@ -164,7 +168,7 @@ fn main() -> anyhow::Result<()> {
             normalize(&top)
         }
         "upload" => {
-            let st = s3(a(2)?, a(3)?, a(4)?);
+            let st = s3(a(2)?, a(3)?, a(4)?)?;
             let bucket = a(5)?;
             let files = brisk_io::expand(&format!("{}/lines_*.txt", a(1)?))?;
             for f in &files {
@@ -174,7 +178,7 @@ fn main() -> anyhow::Result<()> {
             files.len().to_string()
         }
         "s3-count" => {
-            let st = s3(a(1)?, a(2)?, a(3)?);
+            let st = s3(a(1)?, a(2)?, a(3)?)?;
             let b = TextSource::new(a(4)?)
                 .storage(st)
                 .blocksize(blocksize(a(5)?)?)
@@ -188,7 +192,7 @@ fn main() -> anyhow::Result<()> {
             b.count().compute()?.to_string()
         }
         "s3-filter-count" => {
-            let st = s3(a(1)?, a(2)?, a(3)?);
+            let st = s3(a(1)?, a(2)?, a(3)?)?;
             let b = TextSource::new(a(4)?)
                 .storage(st)
                 .blocksize(blocksize(a(5)?)?)

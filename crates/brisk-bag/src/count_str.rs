@@ -8,8 +8,6 @@
 use std::any::Any;
 use std::ops::ControlFlow;
 
-use rustc_hash::FxHashMap;
-
 use crate::error::BagError;
 use crate::reduce::FastMap;
 use crate::stream::StreamFn;
@@ -58,7 +56,7 @@ const CACHE: usize = 1024;
 /// almost always the common ones; everything else goes to the maps.
 struct Counter {
     cache: Vec<(u128, u64)>,
-    small: FxHashMap<u128, u64>,
+    small: FastMap<u128, u64>,
     long: FastMap<String, u64>,
 }
 
@@ -66,7 +64,7 @@ impl Default for Counter {
     fn default() -> Self {
         Counter {
             cache: vec![(0, 0); CACHE],
-            small: FxHashMap::default(),
+            small: FastMap::default(),
             long: FastMap::default(),
         }
     }
@@ -83,18 +81,80 @@ impl Counter {
     fn add(&mut self, w: &str) {
         // The empty string packs to 0, which marks a free cache slot: it takes the map path.
         if let Some(k) = pack(w.as_bytes()).filter(|&k| k != 0) {
-            let e = &mut self.cache[slot_of(k)];
-            if e.0 == k {
-                e.1 += 1;
-            } else if e.0 == 0 {
-                *e = (k, 1);
-            } else {
-                *self.small.entry(k).or_insert(0) += 1;
-            }
+            self.add_packed(k);
         } else if let Some(c) = self.long.get_mut(w) {
             *c += 1;
         } else {
             self.long.insert(w.to_string(), 1);
+        }
+    }
+
+    /// Count a string already packed by [`pack`] (never 0).
+    #[inline]
+    fn add_packed(&mut self, k: u128) {
+        let e = &mut self.cache[slot_of(k)];
+        if e.0 == k {
+            e.1 += 1;
+        } else if e.0 == 0 {
+            *e = (k, 1);
+        } else {
+            *self.small.entry(k).or_insert(0) += 1;
+        }
+    }
+
+    /// Count the whitespace-separated words of `line` (the words of `str::split_whitespace`).
+    ///
+    /// A line of printable ASCII (the common case) is copied into a buffer padded with spaces,
+    /// so that its spaces are found 64 bytes at a time and each short word packs with one
+    /// unaligned 16-byte load and a mask, without branching on the word's length; any other
+    /// line takes the general path.
+    #[inline]
+    fn add_words(&mut self, line: &str, pad: &mut Vec<u8>) {
+        let b = line.as_bytes();
+        let n = b.len();
+        pad.clear();
+        pad.extend_from_slice(b);
+        pad.resize(n.div_ceil(64) * 64 + 16, b' ');
+        if !crate::strings::printable_ascii(&pad[..n.div_ceil(8) * 8]) {
+            let _ = crate::strings::for_each_word(line, |w| {
+                self.add(w);
+                ControlFlow::Continue(())
+            });
+            return;
+        }
+        let mut start = 0usize;
+        let mut blk = 0usize;
+        while blk < n {
+            let mut m = crate::strings::space_mask64(&pad[blk..blk + 64]);
+            if n - blk < 64 {
+                m &= (1u64 << (n - blk)) - 1;
+            }
+            while m != 0 {
+                let pos = blk + m.trailing_zeros() as usize;
+                if start < pos {
+                    self.add_ascii(pad, start, pos - start);
+                }
+                start = pos + 1;
+                m &= m - 1;
+            }
+            blk += 64;
+        }
+        if start < n {
+            self.add_ascii(pad, start, n - start);
+        }
+    }
+
+    /// Count the ASCII word `pad[start..start + len]` (`len > 0`; `pad` has at least 16 bytes
+    /// from `start`).
+    #[inline]
+    fn add_ascii(&mut self, pad: &[u8], start: usize, len: usize) {
+        if len < 16 {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&pad[start..start + 16]);
+            let k = (u128::from_le_bytes(a) & ((1u128 << (8 * len)) - 1)) | (len as u128) << 120;
+            self.add_packed(k);
+        } else if let Ok(w) = std::str::from_utf8(&pad[start..start + len]) {
+            self.add(w);
         }
     }
 
@@ -141,13 +201,11 @@ pub(crate) fn count_strings<T: 'static>(s: StreamFn<T>) -> Result<FastMap<T, u64
 /// are ignored).
 pub(crate) fn count_words<T: 'static>(s: StreamFn<T>) -> Result<FastMap<String, u64>, BagError> {
     let mut counter = Counter::default();
+    let mut pad = Vec::new();
     s(&mut |slot| {
         let slot: &mut dyn Any = slot;
         if let Some(Some(line)) = slot.downcast_mut::<Option<String>>() {
-            let _ = crate::strings::for_each_word(line, |w| {
-                counter.add(w);
-                ControlFlow::Continue(())
-            });
+            counter.add_words(line, &mut pad);
         }
         ControlFlow::Continue(())
     })?;
@@ -170,6 +228,45 @@ mod tests {
             };
             c.add(&w);
             *want.entry(w).or_insert(0u64) += 1;
+        }
+        let got: std::collections::HashMap<String, u64> = c.finish().into_iter().collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn words_of_lines_are_counted_as_split_whitespace_does() {
+        let mut lines: Vec<String> = vec![
+            String::new(),
+            " ".into(),
+            "a".into(),
+            "  a  b\tc\x0bd\x0ce\r".into(),
+            " héllo wörld\u{a0}x\u{2003}y ".into(),
+            "x\u{1c}y \u{1f} z".into(),
+            "fifteen-bytes-w sixteen-bytes-wo seventeen-bytes-wo".into(),
+        ];
+        // Lines across 64-byte blocks, words of every length, spaces at every position.
+        let mut x = 7u64;
+        for n in 0..300 {
+            let mut l = String::new();
+            while l.len() < n {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let len = (x >> 59) as usize;
+                let c = (b'a' + (x >> 40) as u8 % 26) as char;
+                l.extend(std::iter::repeat_n(c, len));
+                l.push_str(&" ".repeat(1 + (x >> 50) as usize % 3));
+            }
+            lines.push(l.chars().take(n).collect());
+        }
+        let mut c = super::Counter::default();
+        let mut pad = Vec::new();
+        let mut want = std::collections::HashMap::new();
+        for l in &lines {
+            c.add_words(l, &mut pad);
+            for w in l.split_whitespace() {
+                *want.entry(w.to_string()).or_insert(0u64) += 1;
+            }
         }
         let got: std::collections::HashMap<String, u64> = c.finish().into_iter().collect();
         assert_eq!(got, want);

@@ -12,6 +12,45 @@ fn is_ascii_ws(b: u8) -> bool {
     b == b' ' || (b'\t'..=b'\r').contains(&b)
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+#[inline]
+fn load8(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
+
+/// Whether every byte of `b` (a multiple of 8 bytes long) is ASCII and at least `' '`: no
+/// control characters, so its only whitespace is `' '`.
+#[inline]
+pub(crate) fn printable_ascii(b: &[u8]) -> bool {
+    let mut bad = 0u64;
+    for c in b.chunks_exact(8) {
+        let x = load8(c);
+        // The high bit of a non-ASCII byte, or (exactly for "any") of a byte below 0x20.
+        bad |= x | (x.wrapping_sub(ONES * 0x20) & !x);
+    }
+    bad & HIGH == 0
+}
+
+/// Bit `i` set where byte `i` of the 64 bytes of `b` is `' '`.
+#[inline]
+pub(crate) fn space_mask64(b: &[u8]) -> u64 {
+    let mut m = 0u64;
+    for (i, c) in b[..64].chunks_exact(8).enumerate() {
+        let y = load8(c) ^ (ONES * 0x20);
+        // 0x80 in each byte that was a space (exact).
+        let z = !(((y & LOW7).wrapping_add(LOW7)) | y | LOW7);
+        // Gather the eight high bits into one byte.
+        let byte = ((z >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+        m |= byte << (8 * i);
+    }
+    m
+}
+
 /// Call `f` on each whitespace-separated word of `line` (Unicode whitespace; an ASCII line
 /// takes a byte-wise fast path with the same result).
 #[inline]

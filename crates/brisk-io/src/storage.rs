@@ -18,6 +18,12 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::IoError;
+/// Options that Brisk reads itself (never passed to the object store's configuration).
+const BRISK_PREFIX: &str = "brisk_";
+const RANGE_PART_KEY: &str = "brisk_range_part_bytes";
+const RANGE_CONCURRENCY_KEY: &str = "brisk_range_concurrency";
+const DEFAULT_RANGE_PART: u64 = 4 << 20;
+const DEFAULT_RANGE_CONCURRENCY: usize = 8;
 
 /// Options for object stores: credentials, endpoints, regions, ….
 ///
@@ -26,7 +32,8 @@ use crate::error::IoError;
 /// `aws_region`, `aws_endpoint`, `aws_skip_signature`, `google_service_account`,
 /// `azure_storage_account_name`, `azure_storage_account_key`, `allow_http`, `timeout`, ….
 /// Anything not given here is read from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
-/// An `aws_endpoint` starting with `http://` allows plain HTTP by itself.
+/// An `aws_endpoint` starting with `http://` allows plain HTTP by itself. Keys starting with
+/// `brisk_` are Brisk's own (see [`StorageOptions::parallel_ranges`]).
 ///
 /// ```
 /// use brisk_io::StorageOptions;
@@ -68,6 +75,50 @@ impl StorageOptions {
     pub fn s3_credentials(self, key_id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.with("aws_access_key_id", key_id)
             .with("aws_secret_access_key", secret)
+    }
+
+    /// Read large ranges of S3, GCS and Azure objects as parts of `part_bytes`, `concurrency`
+    /// of them requested at once (the default: 4 MiB parts, 8 at once; a concurrency of 1
+    /// reads each range with one streaming request). Parallel range requests are how object
+    /// stores give their full rate to one reader; a server that answers a range request by
+    /// reading the whole object (moto) wants 1. Ranges shorter than two parts are one
+    /// request. An open reader holds up to `concurrency + 2` parts in memory (40 MiB by
+    /// default). Every part is pinned to the ETag that a HEAD request saw first (If-Match),
+    /// so an object replaced during the read is an error, never a mix of two versions.
+    ///
+    /// ```
+    /// use brisk_io::StorageOptions;
+    /// let opts = StorageOptions::new().parallel_ranges(16 << 20, 4);
+    /// assert_eq!(opts.get("brisk_range_concurrency"), Some("4"));
+    /// ```
+    pub fn parallel_ranges(self, part_bytes: u64, concurrency: usize) -> Self {
+        self.with(RANGE_PART_KEY, part_bytes.to_string())
+            .with(RANGE_CONCURRENCY_KEY, concurrency.to_string())
+    }
+
+    /// The part size and concurrency of parallel range reads (see
+    /// [`StorageOptions::parallel_ranges`]); a value that is not a positive integer is an
+    /// error naming `url`.
+    pub(crate) fn range_parts(&self, url: &str) -> Result<(u64, usize), IoError> {
+        let parse = |key: &str, default: u64| -> Result<u64, IoError> {
+            match self.get(key) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| IoError::Config {
+                        url: url.to_string(),
+                        message: format!(
+                            "storage option {key:?} must be a positive integer, not {v:?}"
+                        ),
+                    }),
+            }
+        };
+        let part = parse(RANGE_PART_KEY, DEFAULT_RANGE_PART)?;
+        let concurrency = parse(RANGE_CONCURRENCY_KEY, DEFAULT_RANGE_CONCURRENCY as u64)?;
+        Ok((part, usize::try_from(concurrency).unwrap_or(usize::MAX)))
     }
 
     /// The value of an option, if set.
@@ -335,7 +386,7 @@ fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Clients, IoE
             let mut region_set =
                 std::env::var("AWS_REGION").is_ok() || std::env::var("AWS_DEFAULT_REGION").is_ok();
             let mut http_set = false;
-            for (k, v) in options.iter() {
+            for (k, v) in options.iter().filter(|(k, _)| !k.starts_with(BRISK_PREFIX)) {
                 let key: AmazonS3ConfigKey = k.parse().map_err(|_| bad_key(k))?;
                 region_set |= matches!(key, AmazonS3ConfigKey::Region);
                 http_set |= k.contains("allow_http");
@@ -363,7 +414,7 @@ fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Clients, IoE
                 .with_url(url)
                 .with_retry(retry())
                 .with_client_options(client_options());
-            for (k, v) in options.iter() {
+            for (k, v) in options.iter().filter(|(k, _)| !k.starts_with(BRISK_PREFIX)) {
                 let key: GoogleConfigKey = k.parse().map_err(|_| bad_key(k))?;
                 b = b.with_config(key, v);
             }
@@ -374,7 +425,7 @@ fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Clients, IoE
                 .with_url(url)
                 .with_retry(retry())
                 .with_client_options(client_options());
-            for (k, v) in options.iter() {
+            for (k, v) in options.iter().filter(|(k, _)| !k.starts_with(BRISK_PREFIX)) {
                 let key: AzureConfigKey = k.parse().map_err(|_| bad_key(k))?;
                 b = b.with_config(key, v);
             }
@@ -386,7 +437,7 @@ fn build_store(remote: &Remote, options: &StorageOptions) -> Result<Clients, IoE
                 .with_url(url)
                 .with_retry(retry())
                 .with_client_options(client_options().with_allow_http(url.starts_with("http://")));
-            for (k, v) in options.iter() {
+            for (k, v) in options.iter().filter(|(k, _)| !k.starts_with(BRISK_PREFIX)) {
                 let key: object_store::ClientConfigKey = k.parse().map_err(|_| bad_key(k))?;
                 b = b.with_config(key, v);
             }

@@ -154,6 +154,74 @@ fn s3_round_trip_globs_ranges_and_errors() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Large ranges read as parts requested in parallel (small parts here, so a small object has
+/// many) give the same bytes as the object, whole, in ranges, in blocks, and compressed.
+#[test]
+fn s3_parallel_range_reads_match_the_object() -> anyhow::Result<()> {
+    let Some(server) = MotoServer::start(&["brisk-par"]) else {
+        return Ok(());
+    };
+    let opts = StorageOptions::new()
+        .s3_endpoint(&server.endpoint)
+        .s3_credentials(&server.key_id, &server.secret);
+    let s3 = Storage::new(opts.clone().parallel_ranges(10_000, 3));
+    let data = lines(20_000, "par");
+    assert!(data.len() > 30 * 10_000, "many parts");
+    let url = "s3://brisk-par/data.txt";
+    s3.write_all(url, &data)?;
+    let mut whole = Vec::new();
+    s3.open_reader(url)?.read_to_end(&mut whole)?;
+    assert!(whole == data, "whole object");
+    for (off, len) in [
+        (0u64, 20_000u64),
+        (12_345, 98_765),
+        (1, data.len() as u64 - 2),
+    ] {
+        let got = s3.read_range(url, off, len)?;
+        assert!(
+            got == data[off as usize..(off + len) as usize],
+            "range {off}+{len}"
+        );
+    }
+    let files = s3.expand(url)?;
+    let mut joined = Vec::new();
+    for b in blocks(&files, Some(70_000), CompressionChoice::Infer) {
+        s3.open(&b, Some(b"\n"))?.read_to_end(&mut joined)?;
+    }
+    assert!(joined == data, "blocks");
+    let mut w = s3.open_writer("s3://brisk-par/data.txt.gz")?;
+    w.write_all(&data)?;
+    w.finish()?;
+    let mut unzipped = Vec::new();
+    s3.open_reader("s3://brisk-par/data.txt.gz")?
+        .read_to_end(&mut unzipped)?;
+    assert!(unzipped == data, "gzip");
+
+    // An object replaced while it is read: an error naming it, never a mix of versions.
+    let mut r = s3.open_reader(url)?;
+    let mut head = vec![0u8; 100];
+    r.read_exact(&mut head)?;
+    assert!(head == data[..100]);
+    s3.write_all(url, &data.to_ascii_uppercase())?;
+    let mut rest = Vec::new();
+    let e = r.read_to_end(&mut rest).unwrap_err();
+    assert!(e.to_string().contains(url), "{e}");
+
+    // A missing object, and a bad setting: errors naming the URL.
+    let e = s3
+        .read_range("s3://brisk-par/missing.txt", 0, 100_000)
+        .unwrap_err();
+    assert!(matches!(e, IoError::NotFound { .. }), "{e:?}");
+    let bad = Storage::new(opts.with("brisk_range_concurrency", "none"));
+    let e = bad.read_range(url, 0, 100_000).unwrap_err();
+    assert!(matches!(e, IoError::Config { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains(url) && e.to_string().contains("brisk_range_concurrency"),
+        "{e}"
+    );
+    Ok(())
+}
+
 #[test]
 fn http_reads_whole_files() -> anyhow::Result<()> {
     let Some(python) = brisk_test_utils::s3::python() else {
