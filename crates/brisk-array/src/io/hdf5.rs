@@ -140,17 +140,8 @@ fn read_typed<T: Element + h5::H5Type>(ctx: &Hdf5Dataset, loc: &ChunkLoc) -> Res
 }
 
 pub(crate) fn read_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
-    let [ctx, loc] = args else {
-        return Err(TaskFailure::msg(
-            "hdf5 read: expected a dataset and a location",
-        ));
-    };
-    let ctx = ctx
-        .downcast_ref::<Hdf5Dataset>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
-    let loc = loc
-        .downcast_ref::<ChunkLoc>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let (ctx, loc) =
+        super::read_args::<Hdf5Dataset>(args, "hdf5 read: expected a dataset and a location")?;
     with_dtype!(ctx.dtype, T => Ok(Value::new(read_typed::<T>(ctx, loc)?)))
 }
 
@@ -171,17 +162,10 @@ fn write_typed<T: Element + h5::H5Type>(
 }
 
 pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
-    let [ctx, loc, chunk] = args else {
-        return Err(TaskFailure::msg(
-            "hdf5 write: expected a dataset, a location and a chunk",
-        ));
-    };
-    let ctx = ctx
-        .downcast_ref::<Hdf5Dataset>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
-    let loc = loc
-        .downcast_ref::<ChunkLoc>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let (ctx, loc, chunk) = super::write_args::<Hdf5Dataset>(
+        args,
+        "hdf5 write: expected a dataset, a location and a chunk",
+    )?;
     with_dtype!(ctx.dtype, T => write_typed::<T>(ctx, loc, chunk)?);
     Ok(Value::new(()))
 }

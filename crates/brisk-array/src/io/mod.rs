@@ -16,3 +16,36 @@ mod url;
 pub mod zarr;
 
 pub use url::UrlPath;
+
+use brisk_core::{TaskFailure, Value};
+
+use crate::eval::ChunkLoc;
+
+fn typed<T: std::any::Any>(v: &Value) -> Result<&T, TaskFailure> {
+    v.downcast_ref::<T>()
+        .map_err(|m| TaskFailure::msg(m.to_string()))
+}
+
+/// The `(target, chunk location)` arguments of a read task; `expected` is the error for any
+/// other shape.
+pub(crate) fn read_args<'a, F: std::any::Any>(
+    args: &'a [Value],
+    expected: &str,
+) -> Result<(&'a F, &'a ChunkLoc), TaskFailure> {
+    let [target, loc] = args else {
+        return Err(TaskFailure::msg(expected.to_string()));
+    };
+    Ok((typed::<F>(target)?, typed::<ChunkLoc>(loc)?))
+}
+
+/// The `(target, chunk location, chunk)` arguments of a write task; `expected` is the error
+/// for any other shape.
+pub(crate) fn write_args<'a, F: std::any::Any>(
+    args: &'a [Value],
+    expected: &str,
+) -> Result<(&'a F, &'a ChunkLoc, &'a Value), TaskFailure> {
+    let [target, loc, chunk] = args else {
+        return Err(TaskFailure::msg(expected.to_string()));
+    };
+    Ok((typed::<F>(target)?, typed::<ChunkLoc>(loc)?, chunk))
+}

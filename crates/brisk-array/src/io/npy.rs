@@ -240,15 +240,7 @@ fn read_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc) -> Result<ArrayD<T>> {
 }
 
 pub(crate) fn read_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
-    let [h, loc] = args else {
-        return Err(TaskFailure::msg("npy read: expected a file and a location"));
-    };
-    let h = h
-        .downcast_ref::<NpyFile>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
-    let loc = loc
-        .downcast_ref::<ChunkLoc>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let (h, loc) = super::read_args::<NpyFile>(args, "npy read: expected a file and a location")?;
     with_dtype!(h.dtype, T => Ok(Value::new(read_typed::<T>(h, loc)?)))
 }
 
@@ -284,17 +276,8 @@ fn write_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc, chunk: &Value) -> Result
 }
 
 pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
-    let [h, loc, chunk] = args else {
-        return Err(TaskFailure::msg(
-            "npy write: expected a file, a location and a chunk",
-        ));
-    };
-    let h = h
-        .downcast_ref::<NpyFile>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
-    let loc = loc
-        .downcast_ref::<ChunkLoc>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let (h, loc, chunk) =
+        super::write_args::<NpyFile>(args, "npy write: expected a file, a location and a chunk")?;
     with_dtype!(h.dtype, T => write_typed::<T>(h, loc, chunk)?);
     Ok(Value::new(()))
 }

@@ -174,17 +174,8 @@ fn read_typed<T: Element + zarrs::array::ElementOwned>(
 }
 
 pub(crate) fn read_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
-    let [z, loc] = args else {
-        return Err(TaskFailure::msg(
-            "zarr read: expected an array and a location",
-        ));
-    };
-    let z = z
-        .downcast_ref::<ZarrArray>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
-    let loc = loc
-        .downcast_ref::<ChunkLoc>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let (z, loc) =
+        super::read_args::<ZarrArray>(args, "zarr read: expected an array and a location")?;
     with_dtype!(z.dtype, T => Ok(Value::new(read_typed::<T>(z, loc)?)))
 }
 
@@ -212,17 +203,10 @@ fn write_typed<T: Element + zarrs::array::Element>(
 }
 
 pub(crate) fn write_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
-    let [z, loc, chunk] = args else {
-        return Err(TaskFailure::msg(
-            "zarr write: expected an array, a location and a chunk",
-        ));
-    };
-    let z = z
-        .downcast_ref::<ZarrArray>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
-    let loc = loc
-        .downcast_ref::<ChunkLoc>()
-        .map_err(|m| TaskFailure::msg(m.to_string()))?;
+    let (z, loc, chunk) = super::write_args::<ZarrArray>(
+        args,
+        "zarr write: expected an array, a location and a chunk",
+    )?;
     with_dtype!(z.dtype, T => write_typed::<T>(z, loc, chunk)?);
     Ok(Value::new(()))
 }
