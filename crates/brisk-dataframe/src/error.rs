@@ -108,6 +108,23 @@ pub enum DataFrameError {
         /// What would be accepted.
         reason: String,
     },
+    /// The spilled pieces of a disk shuffle are gone, incomplete or from another run (for
+    /// example a worker holding the run's directory was lost). Nothing is returned in place of
+    /// the missing rows.
+    #[error(
+        "disk shuffle {layer}{}: {reason} (directory {dir}); compute the shuffle again",
+        partition.map(|p| format!(", output partition {p}")).unwrap_or_default()
+    )]
+    ShuffleLost {
+        /// The shuffle's layer.
+        layer: String,
+        /// The output partition, when one is at fault.
+        partition: Option<usize>,
+        /// The run's spill directory.
+        dir: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// Computing the graph failed.
     #[error(transparent)]
     Compute(#[from] brisk_core::Error),

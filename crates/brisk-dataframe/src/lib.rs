@@ -76,6 +76,7 @@ mod series;
 mod shuffle;
 mod sort;
 mod source;
+mod spill;
 mod steps;
 
 pub use agg::{Agg, AggFunc, CustomAgg};

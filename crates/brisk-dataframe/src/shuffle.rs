@@ -6,25 +6,27 @@
 //!   output; each output concatenates its pieces. Fast, but all pieces stay in memory until the
 //!   last output is built.
 //! - [`ShuffleMethod::Disk`] (the default): each input partition's pieces are written to files
-//!   (Arrow IPC) under a temporary directory, one directory per output partition; after all
-//!   inputs are written, each output reads its directory and deletes it. Memory holds a few
-//!   partitions at a time, so the data may be larger than memory.
-//!   The directory is `/brisk-shuffle-<layer>` under [`set_temporary_directory`]'s choice,
-//!   else `$BRISK_TEMPORARY_DIRECTORY`, else the system's temporary directory; it must be
-//!   visible to every worker.
+//!   (Arrow IPC) under a directory made fresh for each run, one folder per output partition;
+//!   after all inputs are written, each output reads its folder. The directory is removed when
+//!   the run no longer needs it (module `spill` has the rules that keep a recomputed partition
+//!   correct). Memory holds a few partitions at a time, so the data may be larger than memory.
+//!   The directory is `brisk-shuffle-<layer>-<random>` under [`set_temporary_directory`]'s
+//!   choice, else `$BRISK_TEMPORARY_DIRECTORY`, else the system's temporary directory; it must
+//!   be visible to every worker.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use brisk_core::{Arg, Key, Node as GNode, Task, Value};
 use polars::prelude::{
-    DataFrame as PlFrame, DataType, IdxCa, IdxSize, IpcReader, IpcWriter,
-    PlSeedableRandomStateQuality, Schema, SearchSortedSide, SerReader, SerWriter, Series,
+    DataFrame as PlFrame, DataType, IdxCa, IdxSize, PlSeedableRandomStateQuality, Schema,
+    SearchSortedSide, Series,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataFrameError, Result};
 use crate::partition;
+use crate::spill;
 
 /// How a shuffle moves data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -256,80 +258,10 @@ pub(crate) fn shuffle_gather(pieces: Vec<Arc<PlFrame>>, schema: Arc<SchemaArg>) 
     partition::concat_arcs(&pieces, Some(&schema.0)).map(partition::value)
 }
 
-fn piece_path(dir: &Path, j: usize, i: usize) -> PathBuf {
-    dir.join(format!("{j}")).join(format!("{i:08}.arrow"))
-}
-
-/// Kernel (disk method): split one partition and write its pieces under `dir`.
-pub(crate) fn shuffle_spill(
-    df: Arc<PlFrame>,
-    p: Arc<Partitioner>,
-    boundaries: Value,
-    dir: String,
-    i: u64,
-) -> Result<u64> {
-    let dir = PathBuf::from(dir);
-    let pieces = p.split(&df, boundaries.downcast_ref::<PlFrame>().ok())?;
-    let mut rows = 0u64;
-    for (j, mut piece) in pieces.into_iter().enumerate() {
-        let path = piece_path(&dir, j, i as usize);
-        if piece.height() == 0 {
-            let _ = std::fs::remove_file(&path);
-            continue;
-        }
-        rows += piece.height() as u64;
-        let mut w = crate::source::create_local(&path)?;
-        IpcWriter::new(&mut w)
-            .finish(&mut piece)
-            .map_err(DataFrameError::polars("shuffle (spill to disk)"))?;
-        crate::source::finish_local(&path, w)?;
-    }
-    Ok(rows)
-}
-
-/// Kernel (disk method): wait for every spill.
-pub(crate) fn shuffle_barrier(rows: Vec<u64>) -> u64 {
-    rows.iter().sum()
-}
-
-/// Kernel (disk method): read the pieces of output partition `j` and delete them.
-pub(crate) fn shuffle_collect(
-    _total: u64,
-    dir: String,
-    j: u64,
-    schema: Arc<SchemaArg>,
-) -> Result<Value> {
-    let sub = PathBuf::from(&dir).join(format!("{j}"));
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&sub) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "arrow"))
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(DataFrameError::io("cannot list", &sub)(e)),
-    };
-    files.sort();
-    let mut frames = Vec::with_capacity(files.len());
-    for f in &files {
-        let file = crate::source::open_local(f)?;
-        let df = IpcReader::new(file)
-            .finish()
-            .map_err(DataFrameError::polars("shuffle (read spilled piece)"))?;
-        frames.push(df);
-    }
-    let out = partition::concat(frames, Some(&schema.0))?;
-    let _ = std::fs::remove_dir_all(&sub);
-    let _ = std::fs::remove_dir(&dir);
-    Ok(partition::value(out))
-}
-
 brisk_core::register!(
     piece as "brisk_dataframe.piece",
     shuffle_split as "brisk_dataframe.shuffle_split",
     shuffle_gather as "brisk_dataframe.shuffle_gather",
-    shuffle_spill as "brisk_dataframe.shuffle_spill",
-    shuffle_barrier as "brisk_dataframe.shuffle_barrier",
-    shuffle_collect as "brisk_dataframe.shuffle_collect",
 );
 
 static TEMP_DIR: parking_lot::RwLock<Option<PathBuf>> = parking_lot::RwLock::new(None);
@@ -340,14 +272,13 @@ pub fn set_temporary_directory(dir: Option<PathBuf>) {
     *TEMP_DIR.write() = dir;
 }
 
-/// The directory a disk shuffle of layer `name` uses.
-pub(crate) fn spill_dir(name: &str) -> PathBuf {
-    let base = TEMP_DIR.read().clone().unwrap_or_else(|| {
+/// The folder under which disk shuffles make their run directories.
+pub(crate) fn spill_base() -> PathBuf {
+    TEMP_DIR.read().clone().unwrap_or_else(|| {
         std::env::var_os("BRISK_TEMPORARY_DIRECTORY")
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir)
-    });
-    base.join(format!("brisk-shuffle-{name}"))
+    })
 }
 
 /// The tasks of a shuffle of `n_in` partitions of layer `input` into outputs `(out, j)`.
@@ -403,18 +334,29 @@ pub(crate) fn lower(
             }
         }
         ShuffleMethod::Disk => {
-            let dir = spill_dir(out).to_string_lossy().into_owned();
-            let dir_arg = Arg::Literal(Value::new(dir));
+            // A fresh directory per run (see `spill`): its task's value owns it.
+            let dir = Key::from(format!("{out}-dir"));
+            nodes.push((
+                dir.clone(),
+                GNode::Task(Task::new(
+                    spill::shuffle_dir,
+                    vec![
+                        Arg::Literal(Value::new(spill_base().to_string_lossy().into_owned())),
+                        Arg::Literal(Value::new(out.to_string())),
+                    ],
+                )),
+            ));
+            let layer = Arg::Literal(Value::new(out.to_string()));
             for i in 0..n_in {
                 nodes.push((
                     Key::with_shared_name(&split_name, &[i as u32]),
                     GNode::Task(Task::new(
-                        shuffle_spill,
+                        spill::shuffle_spill,
                         vec![
                             Arg::Key(Key::with_shared_name(input, &[i as u32])),
                             p.clone(),
                             b.clone(),
-                            dir_arg.clone(),
+                            Arg::Key(dir.clone()),
                             Arg::Literal(Value::from(i as u64)),
                         ],
                     )),
@@ -424,24 +366,28 @@ pub(crate) fn lower(
             nodes.push((
                 barrier.clone(),
                 GNode::Task(Task::new(
-                    shuffle_barrier,
-                    vec![Arg::List(
-                        (0..n_in)
-                            .map(|i| Arg::Key(Key::with_shared_name(&split_name, &[i as u32])))
-                            .collect(),
-                    )],
+                    spill::shuffle_barrier,
+                    vec![
+                        Arg::List(
+                            (0..n_in)
+                                .map(|i| Arg::Key(Key::with_shared_name(&split_name, &[i as u32])))
+                                .collect(),
+                        ),
+                        layer.clone(),
+                    ],
                 )),
             ));
             for j in 0..n_out {
                 nodes.push((
                     Key::with_shared_name(out, &[j as u32]),
                     GNode::Task(Task::new(
-                        shuffle_collect,
+                        spill::shuffle_collect,
                         vec![
                             Arg::Key(barrier.clone()),
-                            dir_arg.clone(),
+                            Arg::Key(dir.clone()),
                             Arg::Literal(Value::from(j as u64)),
                             schema.clone(),
+                            layer.clone(),
                         ],
                     )),
                 ));

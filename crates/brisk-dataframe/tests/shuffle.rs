@@ -1,4 +1,5 @@
-//! The disk shuffle writes its pieces under `BRISK_TEMPORARY_DIRECTORY` and removes them.
+//! The disk shuffle writes its pieces under the temporary directory and removes them; runs at
+//! once do not share files.
 
 mod common;
 
@@ -26,6 +27,18 @@ fn disk_shuffles_clean_up_their_files() -> anyhow::Result<()> {
         j.compute()?.height(),
         5000 - data.column("user_id")?.null_count()
     );
+    // Two runs of the same graph at once each get their own spill directory.
+    let expected = sorted.compute()?;
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let s = sorted.clone();
+            std::thread::spawn(move || s.compute())
+        })
+        .collect();
+    for r in runs {
+        let got = r.join().map_err(|_| anyhow::anyhow!("a run panicked"))??;
+        assert!(got.equals_missing(&expected));
+    }
     let left: Vec<_> = std::fs::read_dir(tmp.path())?.collect();
     assert!(left.is_empty(), "spill files left behind: {left:?}");
     Ok(())

@@ -47,3 +47,91 @@ pub(crate) fn the_talks_array_examples_on_a_cluster() -> anyhow::Result<()> {
     client.shutdown();
     Ok(())
 }
+
+/// Dataframe shuffles on a real cluster: a disk-shuffle sort and join, and a groupby, equal to
+/// a local run; the disk shuffle's run directory is removed once the run is done, and copies of
+/// its value on other workers do not remove it early.
+pub(crate) fn dataframe_shuffles_on_a_cluster() -> anyhow::Result<()> {
+    #[cfg(feature = "dataframe")]
+    {
+        use brisk::dataframe::polars::prelude::*;
+        use brisk::dataframe::{self as dd, How, JoinOptions, ShuffleMethod};
+
+        let tmp = tempfile::tempdir()?;
+        dd::set_temporary_directory(Some(tmp.path().to_path_buf()));
+        let mut o = LocalOptions::new(2);
+        o.set_as_default = false;
+        let client = Client::local_with(o)?;
+        let cluster: Arc<dyn brisk::Scheduler> = Arc::new(client.clone());
+        let local: Arc<dyn brisk::Scheduler> = Arc::new(LocalScheduler::threaded());
+
+        let n = 20_000i64;
+        let data = df!(
+            "user_id" => (0..n).map(|i| (i * 7919) % 1000).collect::<Vec<_>>(),
+            "value" => (0..n).map(|i| ((i * 31) % 977) as f64 / 7.0).collect::<Vec<_>>(),
+        )?;
+        let users = df!(
+            "user_id" => (0..1000i64).collect::<Vec<_>>(),
+            "group" => (0..1000i64).map(|i| i % 13).collect::<Vec<_>>(),
+        )?;
+        let df = dd::DataFrame::from_polars(data, 8)?;
+        let sorted =
+            df.sort_values_with(vec!["value".into()], vec![false], true, ShuffleMethod::Disk)?;
+        let joined = df.join_with(
+            &dd::DataFrame::from_polars(users, 5)?,
+            JoinOptions::new("user_id", "user_id", How::Inner).shuffle_method(ShuffleMethod::Disk),
+        )?;
+        let means = joined.groupby("group").agg(vec![dd::Agg::mean("value")])?;
+        for (what, frame) in [("sort", &sorted), ("join", &joined), ("groupby", &means)] {
+            let remote = brisk::with_scheduler(cluster.clone(), || frame.compute())?;
+            let here = brisk::with_scheduler(local.clone(), || frame.compute())?;
+            let key: Vec<&str> = match what {
+                "groupby" => vec!["group"],
+                _ => vec!["user_id", "value"],
+            };
+            let (remote, here) = if what == "sort" {
+                (remote, here)
+            } else {
+                (
+                    remote.sort(key.clone(), Default::default())?,
+                    here.sort(key, Default::default())?,
+                )
+            };
+            ensure!(remote.height() > 0, "{what}: no rows");
+            if what == "groupby" {
+                // Partial sums arrive in a different order: equal up to rounding.
+                let (a, b) = (remote.column("value")?.f64()?, here.column("value")?.f64()?);
+                let worst = a
+                    .into_no_null_iter()
+                    .zip(b.into_no_null_iter())
+                    .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+                ensure!(
+                    remote.column("group")?.equals(here.column("group")?) && worst < 1e-9,
+                    "{what}: cluster {remote} vs local {here}"
+                );
+                continue;
+            }
+            ensure!(
+                remote.equals_missing(&here),
+                "{what}: cluster {remote} vs local {here}"
+            );
+        }
+        // The owner of each run's directory removes it once the run is done (workers release
+        // keys shortly after the result arrives).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let left: Vec<_> = std::fs::read_dir(tmp.path())?.collect();
+            if left.is_empty() {
+                break;
+            }
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "spill directories left behind: {left:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        dd::set_temporary_directory(None);
+        client.shutdown();
+    }
+    Ok(())
+}

@@ -123,6 +123,10 @@ fn main() {
             collections::the_talks_array_examples_on_a_cluster,
         ),
         (
+            "dataframe_shuffles_on_a_cluster",
+            collections::dataframe_shuffles_on_a_cluster,
+        ),
+        (
             "a_worker_that_cannot_spill_pauses",
             more::a_worker_that_cannot_spill_pauses,
         ),
