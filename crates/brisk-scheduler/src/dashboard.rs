@@ -230,8 +230,13 @@ impl SchedulerSource {
 
 impl Source for SchedulerSource {
     fn snapshot(&self, since: u64) -> Snapshot {
-        let open = (self.shared.epoch.elapsed() + 3 * self.interval).as_micros() as u64;
-        self.shared.open_until_us.fetch_max(open, Ordering::Relaxed);
+        // A metrics scrape (`since == u64::MAX`) takes no spans, so it is not an open page and
+        // does not switch span logging on.
+        let scrape = since == u64::MAX;
+        if !scrape {
+            let open = (self.shared.epoch.elapsed() + 3 * self.interval).as_micros() as u64;
+            self.shared.open_until_us.fetch_max(open, Ordering::Relaxed);
+        }
         let stale = self
             .shared
             .published
@@ -241,44 +246,57 @@ impl Source for SchedulerSource {
         if stale {
             let _ = self.ask(Request::Publish);
         }
-        let p = self.shared.published.lock();
+        // Copy what is needed under the lock (the core takes it to publish); format after.
         let now = self.shared.now_s();
         let opening = since == 0;
+        let (snapshot, spans, prefix_names, worker_names) = {
+            let p = self.shared.published.lock();
+            let spans: Vec<SpanRecord> = if scrape {
+                Vec::new()
+            } else {
+                p.spans
+                    .iter()
+                    .filter(|(pos, r)| {
+                        *pos >= since && (!opening || now - r.stop_us as f64 / 1e6 < OPENING_WINDOW)
+                    })
+                    .map(|(_, r)| r.clone())
+                    .collect()
+            };
+            let names = if spans.is_empty() {
+                (Vec::new(), FxHashMap::default())
+            } else {
+                (p.prefix_names.clone(), p.worker_names.clone())
+            };
+            let snapshot = Snapshot {
+                time: p.time,
+                cursor: p.cursor,
+                workers: p.workers.clone(),
+                prefixes: p.prefixes.clone(),
+                stream: Vec::new(),
+                totals: p.totals.clone(),
+            };
+            (snapshot, spans, names.0, names.1)
+        };
         let name = |id: u32| {
-            p.prefix_names
+            prefix_names
                 .get(id as usize)
                 .map_or_else(|| "?".to_string(), |n| n.to_string())
         };
-        let stream = if since == u64::MAX {
-            Vec::new()
-        } else {
-            p.spans
-                .iter()
-                .filter(|(pos, r)| {
-                    *pos >= since && (!opening || now - r.stop_us as f64 / 1e6 < OPENING_WINDOW)
-                })
-                .map(|(_, r)| TaskSpan {
-                    key: r.key.to_string(),
-                    prefix: name(r.prefix),
-                    worker: p
-                        .worker_names
-                        .get(&r.worker)
-                        .map_or_else(|| format!("worker {}", r.worker), |n| n.to_string()),
-                    thread: r.thread,
-                    start: r.start_us as f64 / 1e6,
-                    stop: r.stop_us as f64 / 1e6,
-                    ok: r.ok,
-                })
-                .collect()
-        };
-        Snapshot {
-            time: p.time,
-            cursor: p.cursor,
-            workers: p.workers.clone(),
-            prefixes: p.prefixes.clone(),
-            stream,
-            totals: p.totals.clone(),
-        }
+        let stream = spans
+            .into_iter()
+            .map(|r| TaskSpan {
+                key: r.key.to_string(),
+                prefix: name(r.prefix),
+                worker: worker_names
+                    .get(&r.worker)
+                    .map_or_else(|| format!("worker {}", r.worker), |n| n.to_string()),
+                thread: r.thread,
+                start: r.start_us as f64 / 1e6,
+                stop: r.stop_us as f64 / 1e6,
+                ok: r.ok,
+            })
+            .collect();
+        Snapshot { stream, ..snapshot }
     }
 
     fn task(&self, key: &str) -> Option<TaskDetail> {
@@ -308,4 +326,30 @@ pub(crate) fn answer(state: &SchedulerState, shared: &Shared, req: Request, now:
         }
     }
     shared.count_core_time(started);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metrics_scrape_is_not_an_open_page() {
+        let epoch = Instant::now();
+        let shared = Shared::new(epoch);
+        // A fresh copy, so that the source does not ask the (absent) core to publish.
+        shared.published.lock().at = Some(Instant::now());
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let source = SchedulerSource::new(Arc::clone(&shared), tx, Duration::from_secs(60));
+        let s = source.snapshot(u64::MAX);
+        assert!(s.stream.is_empty());
+        assert!(
+            !shared.page_open(Instant::now()),
+            "a scrape opened the page"
+        );
+        source.snapshot(0);
+        assert!(
+            shared.page_open(Instant::now()),
+            "a page read did not count"
+        );
+    }
 }
