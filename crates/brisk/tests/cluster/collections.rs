@@ -135,3 +135,72 @@ pub(crate) fn dataframe_shuffles_on_a_cluster() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Writes to a real S3-compatible server (moto on 127.0.0.1) from cluster workers: an array as
+/// `.npy` (multipart, parts gathered across chunks) and Zarr, and a dataframe as Parquet, read
+/// back on the cluster and locally, equal to the data.
+pub(crate) fn object_store_writes_from_a_cluster() -> anyhow::Result<()> {
+    use brisk_test_utils::s3::MotoServer;
+    let Some(server) = MotoServer::start(&["cluster"]) else {
+        return Ok(());
+    };
+    let opts = brisk::io::StorageOptions::new()
+        .s3_endpoint(&server.endpoint)
+        .s3_credentials(&server.key_id, &server.secret);
+    let mut o = LocalOptions::new(2);
+    o.set_as_default = false;
+    let client = Client::local_with(o)?;
+    let cluster: Arc<dyn brisk::Scheduler> = Arc::new(client.clone());
+    let local: Arc<dyn brisk::Scheduler> = Arc::new(LocalScheduler::threaded());
+
+    // ~13 MB of f64 in irregular chunks: more than one multipart part.
+    let x = da::RandomState::new(3).uniform(
+        0.0,
+        1.0,
+        [1300, 1300],
+        vec![vec![500, 500, 300], vec![650, 650]],
+    )?;
+    let want = brisk::with_scheduler(local.clone(), || x.compute())?;
+    let at =
+        |key: &str| da::io::UrlPath::from(format!("s3://cluster/{key}")).with_options(opts.clone());
+    brisk::with_scheduler(cluster.clone(), || -> anyhow::Result<()> {
+        x.to_npy(at("x.npy"))?;
+        x.to_zarr(at("x.zarr"))?;
+        Ok(())
+    })?;
+    for (what, back) in [
+        ("npy", da::io::npy::read::<f64>(&at("x.npy"), [400, 1300])?),
+        ("zarr", da::io::zarr::read::<f64>(&at("x.zarr"), "auto")?),
+    ] {
+        let remote = brisk::with_scheduler(cluster.clone(), || back.compute())?;
+        ensure!(remote == want, "{what} read on the cluster differs");
+        let here = brisk::with_scheduler(local.clone(), || back.compute())?;
+        ensure!(here == want, "{what} read locally differs");
+    }
+
+    #[cfg(feature = "dataframe")]
+    {
+        use brisk::dataframe::polars::prelude::*;
+        use brisk::dataframe::{self as dd, ReadParquet};
+        let n = 30_000i64;
+        let data = df!(
+            "user_id" => (0..n).map(|i| (i * 7919) % 500).collect::<Vec<_>>(),
+            "value" => (0..n).map(|i| ((i * 31) % 977) as f64).collect::<Vec<_>>(),
+        )?;
+        let df = dd::DataFrame::from_polars(data.clone(), 6)?;
+        let written = brisk::with_scheduler(cluster.clone(), || {
+            df.to_parquet_with("s3://cluster/pq", opts.clone())
+        })?;
+        ensure!(written.len() == 6, "written {written:?}");
+        let back = ReadParquet::new("s3://cluster/pq/*.parquet")
+            .storage_options(opts.clone())
+            .finish()?;
+        let remote = brisk::with_scheduler(cluster.clone(), || back.compute())?;
+        ensure!(
+            remote.equals_missing(&data),
+            "parquet written and read on the cluster differs"
+        );
+    }
+    client.shutdown();
+    Ok(())
+}

@@ -127,6 +127,10 @@ fn main() {
             collections::dataframe_shuffles_on_a_cluster,
         ),
         (
+            "object_store_writes_from_a_cluster",
+            collections::object_store_writes_from_a_cluster,
+        ),
+        (
             "a_worker_that_cannot_spill_pauses",
             more::a_worker_that_cannot_spill_pauses,
         ),
