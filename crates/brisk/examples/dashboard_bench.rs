@@ -21,26 +21,19 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use brisk::Client;
+
+mod bench_cluster;
+use bench_cluster::{BenchCluster, brisk_bin};
 
 fn noop(x: i64) -> i64 {
     x
 }
 brisk::register!(noop);
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// CPU nanoseconds of each thread of a process, by thread id, and whether it is one of the
 /// dashboard's (`brisk-dashboard`: HTTP, SSE, JSON). From `/proc/<pid>/task/<tid>/schedstat`
@@ -217,14 +210,7 @@ fn main() -> anyhow::Result<()> {
     // Only rounds without a page (to compare schedulers, e.g. an older `BRISK_BIN`).
     let no_page_only = args.iter().any(|a| a == "--no-page");
 
-    let exe = std::env::current_exe()?;
-    let bin = std::env::var("BRISK_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            exe.parent()
-                .and_then(|p| Some(p.parent()?.join("brisk")))
-                .unwrap_or_default()
-        });
+    let bin = brisk_bin();
     if args.is_empty() && !bin.exists() {
         // The smoke run (CI runs every example without arguments) needs the `brisk` binary.
         println!(
@@ -233,56 +219,11 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("s.json");
-    let sched = Proc(
-        Command::new(&bin)
-            .args(["scheduler", "--host", "127.0.0.1", "--port", "0"])
-            .args(["--dashboard-port", "0", "--scheduler-file"])
-            .arg(&file)
-            .env("BRISK_LOG", "warn")
-            .env_remove("BRISK_TOKEN")
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", bin.display()))?,
-    );
-    let t = Instant::now();
-    let (address, dashboard) = loop {
-        if let Ok(s) = std::fs::read_to_string(&file)
-            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&s)
-        {
-            break (
-                v["address"].as_str().context("address")?.to_string(),
-                v["dashboard"].as_str().unwrap_or_default().to_string(),
-            );
-        }
-        ensure!(t.elapsed() < Duration::from_secs(20), "no scheduler");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let hostport = dashboard.trim_start_matches("http://").to_string();
-    let _workers: Vec<Proc> = (0..2)
-        .map(|i| {
-            Command::new(&exe)
-                .env("BRISK_WORKER_OF", &address)
-                .env("BRISK_WORKER_NTHREADS", "1")
-                .env("BRISK_WORKER_NAME", format!("bench-{i}"))
-                .env("BRISK_LOG", "warn")
-                .env_remove("BRISK_TOKEN")
-                .spawn()
-                .map(Proc)
-        })
-        .collect::<Result<_, _>>()?;
-    let client = Client::connect_with(
-        &address,
-        brisk::ClientOptions {
-            security: Default::default(),
-            set_as_default: false,
-            name: "bench".into(),
-        },
-    )?;
-    client.wait_for_workers(2, Duration::from_secs(20))?;
+    let cluster = BenchCluster::start(&bin, 2, true)?;
+    let client = &cluster.client;
+    let hostport = cluster.dashboard.trim_start_matches("http://").to_string();
     client.gather(&client.map(noop, 0..1000i64)?)?;
-    let pid = sched.0.id();
+    let pid = cluster.scheduler.0.id();
 
     // Alternate rounds without and with a page, so that the machine's load hits both alike.
     let mut per_task = [Vec::new(), Vec::new()];

@@ -5,10 +5,12 @@
 //! prints one `BRISK case=<name> seconds=<s> ...` line per case. Without arguments it runs a
 //! quick smoke version (what CI does with every example).
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use brisk::{Arg, Client, Graph, Key, LocalOptions, Task, Value};
+
+mod bench_cluster;
+use bench_cluster::{BenchCluster, brisk_bin};
 
 fn noop(x: i64) -> i64 {
     x
@@ -149,14 +151,6 @@ fn tree(n: usize) -> (Graph, Key) {
     (g, level[0].clone())
 }
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn proc_stat(pid: u32) -> anyhow::Result<(f64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     let after = stat.rsplit_once(')').map_or("", |x| x.1);
@@ -173,75 +167,13 @@ fn proc_stat(pid: u32) -> anyhow::Result<(f64, u64)> {
     Ok((cpu, rss))
 }
 
-/// The `brisk` binary next to this example (or `BRISK_BIN`).
-fn brisk_bin() -> std::path::PathBuf {
-    std::env::var("BRISK_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::env::current_exe()
-                .ok()
-                .and_then(|e| Some(e.parent()?.parent()?.join("brisk")))
-                .unwrap_or_default()
-        })
-}
-
 /// Scheduler CPU per task and memory per held task, with the scheduler in its own process.
 fn scheduler_costs(n: i64) -> anyhow::Result<(f64, f64)> {
-    let exe = std::env::current_exe()?;
-    let bin = brisk_bin();
-    let dir = std::env::temp_dir().join(format!("brisk-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join("s.json");
-    let sched = Proc(
-        Command::new(&bin)
-            .args([
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--scheduler-file",
-            ])
-            .arg(&file)
-            .env("BRISK_LOG", "warn")
-            .env_remove("BRISK_TOKEN")
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", bin.display()))?,
-    );
-    let t = Instant::now();
-    let address = loop {
-        if let Ok(s) = std::fs::read_to_string(&file)
-            && let Some(a) = s.split('"').nth(3)
-        {
-            break a.to_string();
-        }
-        anyhow::ensure!(t.elapsed() < Duration::from_secs(20), "no scheduler");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let _workers: Vec<Proc> = (0..2)
-        .map(|i| {
-            Command::new(&exe)
-                .env("BRISK_WORKER_OF", &address)
-                .env("BRISK_WORKER_NTHREADS", "1")
-                .env("BRISK_WORKER_NAME", format!("bench-{i}"))
-                .env_remove("BRISK_TOKEN")
-                .spawn()
-                .map(Proc)
-        })
-        .collect::<Result<_, _>>()?;
-    let client = Client::connect_with(
-        &address,
-        brisk::ClientOptions {
-            security: Default::default(),
-            set_as_default: false,
-            name: "bench".into(),
-        },
-    )?;
-    client.wait_for_workers(2, Duration::from_secs(20))?;
+    let cluster = BenchCluster::start(&brisk_bin(), 2, true)?;
+    let client = &cluster.client;
     client.gather(&client.map(noop, 0..100i64)?)?;
     std::thread::sleep(Duration::from_millis(300));
-    let pid = sched.0.id();
+    let pid = cluster.scheduler.0.id();
     let (cpu0, rss0) = proc_stat(pid)?;
     let futs = client.map(noop, 0..n)?;
     client.wait(&futs);
@@ -256,7 +188,6 @@ fn scheduler_costs(n: i64) -> anyhow::Result<(f64, f64)> {
     anyhow::ensure!(held >= n as u64, "futures held: {held}");
     drop(futs);
     client.shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
     Ok((
         (cpu1 - cpu0) / n as f64,
         rss1.saturating_sub(rss0) as f64 / n as f64,
