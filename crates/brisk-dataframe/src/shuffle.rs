@@ -367,14 +367,11 @@ pub(crate) fn lower(
                 barrier.clone(),
                 GNode::Task(Task::new(
                     spill::shuffle_barrier,
-                    vec![
-                        Arg::List(
-                            (0..n_in)
-                                .map(|i| Arg::Key(Key::with_shared_name(&split_name, &[i as u32])))
-                                .collect(),
-                        ),
-                        layer.clone(),
-                    ],
+                    vec![Arg::List(
+                        (0..n_in)
+                            .map(|i| Arg::Key(Key::with_shared_name(&split_name, &[i as u32])))
+                            .collect(),
+                    )],
                 )),
             ));
             for j in 0..n_out {

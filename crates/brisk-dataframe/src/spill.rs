@@ -9,9 +9,11 @@
 //!   example after a lost worker) finds the same pieces. The directory is removed when the
 //!   value of the `-dir` task is released, that is after every spill and collect of the run
 //!   finished (or the run failed); copies of the value sent to other processes never remove it.
-//! - A collect checks that it read exactly the rows the spills wrote for its output and that
-//!   its pieces come from the directory the spills wrote to. Missing pieces are an error
-//!   ([`DataFrameError::ShuffleLost`]), never an empty partition.
+//! - Each spill reports where it wrote and how many rows per output; a collect reads exactly
+//!   those files (from whichever run directory each spill used: when a worker holding the
+//!   directory's value dies, the directory task runs again and later spills write to the new
+//!   one, while the earlier pieces stay where they were) and checks every row count. A missing
+//!   or different piece is an error ([`DataFrameError::ShuffleLost`]), never fewer rows.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -130,90 +132,71 @@ pub(crate) fn shuffle_spill(
     }))
 }
 
-/// Kernel: wait for every spill and add up the rows each output should find.
-pub(crate) fn shuffle_barrier(counts: Vec<Arc<SpillCounts>>, layer: String) -> Result<Value> {
-    let mut total = SpillCounts {
-        dir: counts.first().map(|c| c.dir.clone()).unwrap_or_default(),
-        rows: Vec::new(),
-    };
-    for c in &counts {
-        if c.dir != total.dir {
-            return Err(DataFrameError::ShuffleLost {
-                layer,
-                partition: None,
-                dir: c.dir.clone(),
-                reason: format!(
-                    "spills wrote to two directories ({} and {})",
-                    total.dir.display(),
-                    c.dir.display()
-                ),
-            });
-        }
-        if total.rows.len() < c.rows.len() {
-            total.rows.resize(c.rows.len(), 0);
-        }
-        for (t, r) in total.rows.iter_mut().zip(&c.rows) {
-            *t += r;
-        }
-    }
-    Ok(Value::new(total))
+/// Where every spill of one run wrote, and how many rows per output (the barrier's value).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct SpillIndex {
+    /// Per input partition, in order.
+    pub spills: Vec<SpillCounts>,
+}
+brisk_core::register_serde_type!(SpillIndex);
+
+/// Kernel: wait for every spill and note where each wrote.
+pub(crate) fn shuffle_barrier(counts: Vec<Arc<SpillCounts>>) -> Value {
+    Value::new(SpillIndex {
+        spills: counts.iter().map(|c| (**c).clone()).collect(),
+    })
 }
 
-/// Kernel: read the pieces of output partition `j` (they stay on disk until the run ends).
+/// Kernel: read the pieces of output partition `j`, each from the directory its spill wrote
+/// to (they stay on disk until the run ends). `_dir` keeps the run's directory alive until
+/// every collect is done.
 pub(crate) fn shuffle_collect(
-    total: Arc<SpillCounts>,
-    dir: Arc<SpillDir>,
+    index: Arc<SpillIndex>,
+    _dir: Arc<SpillDir>,
     j: u64,
     schema: Arc<SchemaArg>,
     layer: String,
 ) -> Result<Value> {
     let j = j as usize;
-    let lost = |reason: String| DataFrameError::ShuffleLost {
-        layer: layer.clone(),
-        partition: Some(j),
-        dir: dir.path().to_path_buf(),
-        reason,
-    };
-    if total.dir != dir.path() {
-        return Err(lost(format!(
-            "the spills wrote to {}, which is gone (the directory was made again)",
-            total.dir.display()
-        )));
-    }
-    let expected = total.rows.get(j).copied().unwrap_or(0);
-    let sub = dir.path().join(format!("{j}"));
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&sub) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "arrow"))
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && expected == 0 => Vec::new(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(lost(format!(
-                "expected {expected} rows but its folder {} is missing",
-                sub.display()
-            )));
+    let mut frames = Vec::new();
+    for (i, spill) in index.spills.iter().enumerate() {
+        let expected = spill.rows.get(j).copied().unwrap_or(0);
+        if expected == 0 {
+            continue;
         }
-        Err(e) => return Err(DataFrameError::io("cannot list", &sub)(e)),
-    };
-    files.sort();
-    let mut frames = Vec::with_capacity(files.len());
-    for f in &files {
-        let file = crate::source::open_local(f)?;
+        let path = piece_path(&spill.dir, j, i);
+        let lost = |reason: String| DataFrameError::ShuffleLost {
+            layer: layer.clone(),
+            partition: Some(j),
+            dir: spill.dir.clone(),
+            reason,
+        };
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(lost(format!(
+                    "the piece of input partition {i} ({expected} rows, {}) is missing",
+                    path.display()
+                )));
+            }
+            Err(e) => return Err(DataFrameError::io("cannot open", &path)(e)),
+        };
         let df = IpcReader::new(file)
             .finish()
             .map_err(DataFrameError::polars("shuffle (read spilled piece)"))?;
+        if df.height() as u64 != expected {
+            return Err(lost(format!(
+                "the piece of input partition {i} ({}) has {} rows, its spill wrote {expected}",
+                path.display(),
+                df.height()
+            )));
+        }
         frames.push(df);
     }
-    let out = partition::concat(frames, Some(&schema.0))?;
-    if out.height() as u64 != expected {
-        return Err(lost(format!(
-            "expected {expected} rows but found {} in {}",
-            out.height(),
-            sub.display()
-        )));
-    }
-    Ok(partition::value(out))
+    Ok(partition::value(partition::concat(
+        frames,
+        Some(&schema.0),
+    )?))
 }
 
 brisk_core::register!(
@@ -228,9 +211,13 @@ mod tests {
     use super::*;
     use polars::prelude::{DataType, df};
 
-    fn setup(base: &Path) -> (Arc<SpillDir>, Arc<SchemaArg>, Arc<SpillCounts>) {
+    fn make_dir(base: &Path) -> Arc<SpillDir> {
         let dir = shuffle_dir(base.display().to_string(), "sort/x y".into()).unwrap();
-        let dir = dir.downcast_arc::<SpillDir>().unwrap();
+        dir.downcast_arc::<SpillDir>().unwrap()
+    }
+
+    /// Spill two inputs of 100 rows into 3 outputs, the first into `a` and the second into `b`.
+    fn spill_two(a: &Arc<SpillDir>, b: &Arc<SpillDir>) -> (Arc<SchemaArg>, Arc<SpillIndex>) {
         let p = Arc::new(Partitioner::Hash {
             columns: vec!["k".into()],
             cast: vec![DataType::Int64],
@@ -238,48 +225,51 @@ mod tests {
         });
         let df = df!("k" => (0i64..100).collect::<Vec<_>>()).unwrap();
         let schema = Arc::new(SchemaArg((**df.schema()).clone()));
-        let mut counts = Vec::new();
-        for i in 0..2u64 {
-            let c = shuffle_spill(
-                Arc::new(df.clone()),
-                Arc::clone(&p),
-                Value::new(()),
-                Arc::clone(&dir),
-                i,
-            )
-            .unwrap();
-            counts.push(c.downcast_arc::<SpillCounts>().unwrap());
-        }
-        let total = shuffle_barrier(counts, "sort".into()).unwrap();
-        (dir, schema, total.downcast_arc().unwrap())
+        let counts = [a, b]
+            .into_iter()
+            .enumerate()
+            .map(|(i, dir)| {
+                shuffle_spill(
+                    Arc::new(df.clone()),
+                    Arc::clone(&p),
+                    Value::new(()),
+                    Arc::clone(dir),
+                    i as u64,
+                )
+                .unwrap()
+                .downcast_arc::<SpillCounts>()
+                .unwrap()
+            })
+            .collect();
+        (schema, shuffle_barrier(counts).downcast_arc().unwrap())
     }
 
     fn collect(
-        t: &Arc<SpillCounts>,
-        d: &Arc<SpillDir>,
+        index: &Arc<SpillIndex>,
+        dir: &Arc<SpillDir>,
         j: u64,
-        s: &Arc<SchemaArg>,
-    ) -> Result<Value> {
-        shuffle_collect(
-            Arc::clone(t),
-            Arc::clone(d),
+        schema: &Arc<SchemaArg>,
+    ) -> Result<polars::prelude::DataFrame> {
+        let v = shuffle_collect(
+            Arc::clone(index),
+            Arc::clone(dir),
             j,
-            Arc::clone(s),
+            Arc::clone(schema),
             "sort".into(),
-        )
+        )?;
+        Ok(partition::frame(&v).unwrap())
     }
 
     #[test]
     fn collect_can_run_twice_and_the_owner_removes_the_directory() {
         let base = tempfile::tempdir().unwrap();
-        let (dir, schema, total) = setup(base.path());
+        let dir = make_dir(base.path());
         assert!(dir.path().starts_with(base.path()));
-        assert_eq!(total.rows.iter().sum::<u64>(), 200);
+        let (schema, index) = spill_two(&dir, &dir);
         let mut rows = 0;
         for j in 0..3 {
-            let a = collect(&total, &dir, j, &schema).unwrap();
-            let b = collect(&total, &dir, j, &schema).unwrap();
-            let (a, b) = (partition::frame(&a).unwrap(), partition::frame(&b).unwrap());
+            let a = collect(&index, &dir, j, &schema).unwrap();
+            let b = collect(&index, &dir, j, &schema).unwrap();
             assert!(a.equals(&b));
             rows += a.height();
         }
@@ -299,31 +289,43 @@ mod tests {
     }
 
     #[test]
-    fn missing_pieces_are_an_error_not_an_empty_partition() {
+    fn pieces_are_read_where_their_spill_wrote_them() {
+        // The directory's owner died after the first spill and the directory task ran again:
+        // the second spill wrote elsewhere. Each output still gets all its rows.
         let base = tempfile::tempdir().unwrap();
-        let (dir, schema, total) = setup(base.path());
-        let j = (0..3).find(|&j| total.rows[j] > 0).unwrap();
-        let sub = dir.path().join(format!("{j}"));
-        let first = std::fs::read_dir(&sub)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
-        std::fs::remove_file(first).unwrap();
-        let err = collect(&total, &dir, j as u64, &schema)
+        let (first, again) = (make_dir(base.path()), make_dir(base.path()));
+        assert_ne!(first.path(), again.path());
+        let (schema, index) = spill_two(&first, &again);
+        let rows: usize = (0..3)
+            .map(|j| collect(&index, &again, j, &schema).unwrap().height())
+            .sum();
+        assert_eq!(rows, 200);
+    }
+
+    #[test]
+    fn missing_or_changed_pieces_are_an_error_not_fewer_rows() {
+        let base = tempfile::tempdir().unwrap();
+        let dir = make_dir(base.path());
+        let (schema, index) = spill_two(&dir, &dir);
+        let j = (0..3).find(|&j| index.spills[0].rows[j] > 0).unwrap();
+        let piece = piece_path(dir.path(), j, 0);
+        // A piece with other rows than its spill wrote.
+        let mut short = polars::prelude::df!("k" => [1i64]).unwrap();
+        let mut w = crate::source::create_local(&piece).unwrap();
+        IpcWriter::new(&mut w).finish(&mut short).unwrap();
+        crate::source::finish_local(&piece, w).unwrap();
+        let err = collect(&index, &dir, j as u64, &schema)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("expected") && err.contains("sort"), "{err}");
-        std::fs::remove_dir_all(&sub).unwrap();
-        let err = collect(&total, &dir, j as u64, &schema)
+        assert!(err.contains("has 1 rows") && err.contains("sort"), "{err}");
+        // A missing piece.
+        std::fs::remove_file(&piece).unwrap();
+        let err = collect(&index, &dir, j as u64, &schema)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("missing"), "{err}");
-        // Pieces of another run's directory are refused.
-        let (other, _, _) = setup(base.path());
-        assert_ne!(other.path(), dir.path());
-        let err = collect(&total, &other, 0, &schema).unwrap_err().to_string();
-        assert!(err.contains("made again"), "{err}");
+        assert!(
+            err.contains("missing") && err.contains(&format!("output partition {j}")),
+            "{err}"
+        );
     }
 }

@@ -204,3 +204,82 @@ pub(crate) fn object_store_writes_from_a_cluster() -> anyhow::Result<()> {
     client.shutdown();
     Ok(())
 }
+
+/// A worker killed (SIGKILL) while a disk shuffle runs: the sort still returns every row in
+/// order, equal to a local run — spills and the run's directory are recomputed as needed and
+/// collects read each piece where its spill wrote it.
+pub(crate) fn a_worker_killed_during_a_disk_shuffle() -> anyhow::Result<()> {
+    #[cfg(feature = "dataframe")]
+    {
+        use brisk::dataframe::polars::prelude::*;
+        use brisk::dataframe::{self as dd, ShuffleMethod};
+
+        let tmp = tempfile::tempdir()?;
+        dd::set_temporary_directory(Some(tmp.path().to_path_buf()));
+        let mut o = LocalOptions::new(3);
+        o.set_as_default = false;
+        o.threads_per_worker = 1;
+        let client = Client::local_with(o)?;
+        let cluster: Arc<dyn brisk::Scheduler> = Arc::new(client.clone());
+        let n = 400_000i64;
+        let data = df!(
+            "id" => (0..n).collect::<Vec<_>>(),
+            "value" => (0..n).map(|i| ((i * 7919) % 100_003) as f64).collect::<Vec<_>>(),
+        )?;
+        let sorted = dd::DataFrame::from_polars(data, 24)?.sort_values_with(
+            vec!["value".into(), "id".into()],
+            vec![false, false],
+            true,
+            ShuffleMethod::Disk,
+        )?;
+        let want =
+            brisk::with_scheduler(Arc::new(LocalScheduler::threaded()), || sorted.compute())?;
+        let run = {
+            let sorted = sorted.clone();
+            let cluster = cluster.clone();
+            std::thread::spawn(move || brisk::with_scheduler(cluster, || sorted.compute()))
+        };
+        // Kill a worker once spill files appear.
+        let t = std::time::Instant::now();
+        let spilled = |dir: &std::path::Path| {
+            walk(dir)
+                .iter()
+                .any(|p| p.extension().is_some_and(|e| e == "arrow"))
+        };
+        while !spilled(tmp.path()) && !run.is_finished() {
+            ensure!(
+                t.elapsed() < std::time::Duration::from_secs(60),
+                "no spill files"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let killed = !run.is_finished() && client.kill_local_worker(0);
+        let got = run
+            .join()
+            .map_err(|_| anyhow::anyhow!("the run panicked"))??;
+        ensure!(
+            got.equals_missing(&want),
+            "sorted on a cluster that lost a worker (killed: {killed}): {got} vs {want}"
+        );
+        println!("  (worker killed mid-shuffle: {killed})");
+        dd::set_temporary_directory(None);
+        client.shutdown();
+    }
+    Ok(())
+}
+
+#[cfg(feature = "dataframe")]
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -127,6 +127,10 @@ fn main() {
             collections::dataframe_shuffles_on_a_cluster,
         ),
         (
+            "a_worker_killed_during_a_disk_shuffle",
+            collections::a_worker_killed_during_a_disk_shuffle,
+        ),
+        (
             "object_store_writes_from_a_cluster",
             collections::object_store_writes_from_a_cluster,
         ),
