@@ -77,6 +77,7 @@ pub use bag::{Bag, Record};
 pub use error::{BagError, Origin};
 pub use item::Item;
 pub use json::{Field, OnError, read_json};
+pub use strings::is_python_space;
 pub use text::{TextSource, read_text};
 
 /// A bag of the numbers `0..n` in `npartitions` partitions (dask's `bag.range`).
