@@ -57,9 +57,10 @@
 //! functions it finds by name, and reports a bag task holding a closure as a clear
 //! `UnregisteredFunction` error; bag kernels are not yet registered by name.
 //!
-//! ## Not yet
+//! ## Dataframes
 //!
-//! `to_dataframe` waits for `brisk-dataframe`.
+//! `to_dataframe` lives in the `brisk` facade (`brisk::BagToDataFrame`), since bags and
+//! dataframes are peers.
 
 mod bag;
 mod count_str;

@@ -11,8 +11,11 @@
 //!   bytes ([`read_range`]);
 //! - **read one block** of a large file aligned to a delimiter ([`read_block`],
 //!   [`open_block`]): the way one task reads its share of a CSV or text file, with
-//!   [`blocks`] splitting files into such blocks;
-//! - **write**, compressed by extension ([`open_writer`], [`write_all`]);
+//!   [`blocks`] splitting files into such blocks (an object's blocks carry the size and ETag
+//!   of its listing, so they read one version with no further HEAD requests);
+//! - **write**, compressed by extension ([`open_writer`], [`write_all`]); a file or object
+//!   appears only when its [`Writer`] finishes (large objects stream as multipart uploads,
+//!   aborted if the writer is dropped unfinished);
 //! - for formats with a layout of their own (arrays): read several byte runs into one buffer
 //!   ([`Storage::read_ranges_into`], positioned reads for local files), put the parts of one
 //!   object from many tasks in any order ([`Storage::create_upload`]), or hand the
