@@ -57,9 +57,10 @@
 //! functions it finds by name, and reports a bag task holding a closure as a clear
 //! `UnregisteredFunction` error; bag kernels are not yet registered by name.
 //!
-//! ## Not yet
+//! ## Dataframes
 //!
-//! `to_dataframe` waits for `brisk-dataframe`.
+//! `to_dataframe` lives in the `brisk` facade (`brisk::BagToDataFrame`), since bags and
+//! dataframes are peers.
 
 mod bag;
 mod count_str;
@@ -77,6 +78,7 @@ pub use bag::{Bag, Record};
 pub use error::{BagError, Origin};
 pub use item::Item;
 pub use json::{Field, OnError, read_json};
+pub use strings::is_python_space;
 pub use text::{TextSource, read_text};
 
 /// A bag of the numbers `0..n` in `npartitions` partitions (dask's `bag.range`).

@@ -280,6 +280,35 @@ fn to_textfiles_round_trips() -> anyhow::Result<()> {
 }
 
 #[test]
+fn a_failing_to_textfiles_task_leaves_no_file() -> anyhow::Result<()> {
+    setup();
+    let dir = tempfile::tempdir()?;
+    let b = brisk_bag::range(1000, 4).try_map(|x| {
+        if x == 700 {
+            Err(format!("record {x} is bad"))
+        } else {
+            Ok(format!("row {x}"))
+        }
+    });
+    let out = dir.path().join("out");
+    let e = b
+        .to_textfiles(&out.join("part-*.txt.gz").display().to_string())
+        .unwrap_err();
+    assert!(e.to_string().contains("record 700 is bad"), "{e}");
+    // Partition 2 (records 500..750) failed after writing 200 lines: no file, no leftovers.
+    let names: Vec<String> = std::fs::read_dir(&out)?
+        .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
+        .collect::<std::io::Result<_>>()?;
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("part-2") || n.contains("brisk-tmp")),
+        "{names:?}"
+    );
+    Ok(())
+}
+
+#[test]
 fn empty_files_crlf_and_missing_final_newline() -> anyhow::Result<()> {
     setup();
     let dir = tempfile::tempdir()?;

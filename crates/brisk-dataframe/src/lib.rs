@@ -61,6 +61,7 @@ mod describe;
 mod display;
 mod error;
 mod frame;
+mod from_graph;
 mod groupby;
 mod io;
 mod join;

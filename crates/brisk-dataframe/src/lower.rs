@@ -160,7 +160,10 @@ fn lower_one(n: &NodeRef, inputs: &[Lowered]) -> Lowered {
             )),
         )],
     };
-    let deps: Vec<Arc<Layer>> = inputs.iter().map(|l| Arc::clone(&l.layer)).collect();
+    let mut deps: Vec<Arc<Layer>> = inputs.iter().map(|l| Arc::clone(&l.layer)).collect();
+    if let Op::Scan { source, .. } = &n.op {
+        deps.extend(source.deps());
+    }
     Lowered {
         layer: Layer::from_nodes(Arc::clone(&name), nodes, deps),
         name,

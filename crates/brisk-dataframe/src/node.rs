@@ -68,6 +68,10 @@ pub(crate) trait ScanSource: Send + Sync {
     fn may_match(&self, _predicate: &Expr) -> Vec<bool> {
         vec![true; self.npartitions()]
     }
+    /// Layers the partitions' tasks depend on (for partitions computed by another graph).
+    fn deps(&self) -> Vec<Arc<brisk_core::Layer>> {
+        Vec::new()
+    }
 }
 
 /// The operations.

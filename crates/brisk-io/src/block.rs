@@ -27,6 +27,13 @@ pub struct Block {
     pub length: Option<u64>,
     /// How the file is compressed (compressed files are always one whole block).
     pub compression: Compression,
+    /// The whole file's size, as listed ([`FileInfo::size`]); `None` asks the store.
+    #[serde(default)]
+    pub file_size: Option<u64>,
+    /// The object's ETag as listed ([`FileInfo::e_tag`]): every read of the block is pinned
+    /// to it.
+    #[serde(default)]
+    pub e_tag: Option<String>,
 }
 
 /// Split `files` into blocks of about `blocksize` bytes. Compressed files, and every file when
@@ -35,8 +42,8 @@ pub struct Block {
 /// ```
 /// use brisk_io::{blocks, CompressionChoice, FileInfo};
 /// let files = vec![
-///     FileInfo { url: "a.txt".into(), size: 250 },
-///     FileInfo { url: "b.txt.gz".into(), size: 900 },
+///     FileInfo::new("a.txt", 250),
+///     FileInfo::new("b.txt.gz", 900),
 /// ];
 /// let b = blocks(&files, Some(100), CompressionChoice::Infer);
 /// let spans: Vec<_> = b.iter().map(|b| (b.url.as_str(), b.offset, b.length)).collect();
@@ -61,6 +68,8 @@ pub fn blocks(
                         offset: off,
                         length: Some(len),
                         compression: c,
+                        file_size: Some(f.size),
+                        e_tag: f.e_tag.clone(),
                     });
                     off += len;
                 }
@@ -72,6 +81,8 @@ pub fn blocks(
                         offset: 0,
                         length: None,
                         compression: c,
+                        file_size: Some(f.size),
+                        e_tag: f.e_tag.clone(),
                     });
                 }
             }

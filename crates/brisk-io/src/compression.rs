@@ -222,6 +222,17 @@ pub(crate) enum Encoder<W: Write> {
 }
 
 impl<W: Write> Encoder<W> {
+    /// The inner writer.
+    pub(crate) fn get_mut(&mut self) -> &mut W {
+        match self {
+            Encoder::Plain(w) => w,
+            Encoder::Gzip(e) => e.get_mut(),
+            Encoder::Zstd(e) => e.get_mut(),
+            Encoder::Bz2(e) => e.get_mut(),
+            Encoder::Xz(e) => e.get_mut(),
+        }
+    }
+
     /// Write the format's trailer and return the inner writer.
     pub(crate) fn finish(self) -> std::io::Result<W> {
         match self {

@@ -179,6 +179,9 @@ pub struct UploadedPart {
     pub index: usize,
     /// The store's name for it.
     pub id: String,
+    /// Its size in bytes.
+    #[serde(default)]
+    pub size: u64,
 }
 
 impl Upload {
@@ -198,16 +201,20 @@ impl Upload {
         let (r, mp) = self.storage.multipart(&self.url)?;
         let path = r.path();
         let id = self.id.clone();
+        let size = data.len() as u64;
         let part = block_on_borrowed(mp.put_part(&path, &id, index, PutPayload::from(data)))
             .map_err(|e| IoError::store("write part of", &self.url, &r.bucket, e))?;
         Ok(UploadedPart {
             index,
             id: part.content_id,
+            size,
         })
     }
 
     /// Join the parts (which must be exactly the indices `0..n`, in any order) into the
-    /// object.
+    /// object. Every part but the last must have at least [`MIN_PART_SIZE`] bytes: a smaller
+    /// one is [`IoError::PartTooSmall`] before the store is asked (the upload stays open, so
+    /// the part can be put again, or [`Upload::abort`] it).
     pub fn complete(&self, mut parts: Vec<UploadedPart>) -> Result<(), IoError> {
         parts.sort_by_key(|p| p.index);
         if let Some(missing) = parts.iter().enumerate().find(|(i, p)| p.index != *i) {
@@ -217,6 +224,15 @@ impl Upload {
                     "cannot complete the upload: part {} is missing or repeated",
                     missing.0
                 ),
+            });
+        }
+        let last = parts.len().saturating_sub(1);
+        if let Some(small) = parts[..last].iter().find(|p| p.size < MIN_PART_SIZE) {
+            return Err(IoError::PartTooSmall {
+                url: self.url.clone(),
+                index: small.index,
+                size: small.size,
+                min: MIN_PART_SIZE,
             });
         }
         let (r, mp) = self.storage.multipart(&self.url)?;

@@ -131,6 +131,31 @@ pub enum IoError {
         /// The name as given.
         name: String,
     },
+    /// The object was replaced after it was listed (or after its read began): its ETag no
+    /// longer matches, so reading on would mix two versions.
+    #[error(
+        "{url} changed while it was being read (its ETag no longer matches the version listed \
+         first); read it again"
+    )]
+    Changed {
+        /// The URL.
+        url: String,
+    },
+    /// A part of a multipart upload other than the last is smaller than stores accept.
+    #[error(
+        "cannot complete the upload of {url}: part {index} has {size} bytes, but every part but \
+         the last needs at least {min} bytes (5 MiB)"
+    )]
+    PartTooSmall {
+        /// The URL being written.
+        url: String,
+        /// The part's index (0-based).
+        index: usize,
+        /// Its size in bytes.
+        size: u64,
+        /// The smallest size stores accept.
+        min: u64,
+    },
     /// A writer was used after it failed or finished.
     #[error("the writer for {url} is already closed")]
     WriterClosed {
@@ -154,6 +179,8 @@ impl IoError {
             | IoError::Store { url, .. }
             | IoError::Compression { url, .. }
             | IoError::CompressedRange { url, .. }
+            | IoError::Changed { url }
+            | IoError::PartTooSmall { url, .. }
             | IoError::WriterClosed { url } => url,
             IoError::NoMatch { pattern } | IoError::BadGlob { pattern, .. } => pattern,
             IoError::UnknownCompression { name } => name,
@@ -216,6 +243,8 @@ impl IoError {
         }
         match e {
             object_store::Error::NotFound { .. } => IoError::NotFound { url },
+            // Brisk only sends preconditions as If-Match on reads pinned to a version.
+            object_store::Error::Precondition { .. } => IoError::Changed { url },
             object_store::Error::Unauthenticated { .. } => {
                 IoError::BadCredentials { url, message: text }
             }

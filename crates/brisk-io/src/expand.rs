@@ -18,6 +18,21 @@ pub struct FileInfo {
     pub url: String,
     /// Its size in bytes (compressed size for compressed files).
     pub size: u64,
+    /// The object's ETag when the store gives one (never for local files): blocks made from
+    /// this entry read exactly this version.
+    #[serde(default)]
+    pub e_tag: Option<String>,
+}
+
+impl FileInfo {
+    /// A file of `size` bytes with no ETag.
+    pub fn new(url: impl Into<String>, size: u64) -> FileInfo {
+        FileInfo {
+            url: url.into(),
+            size,
+            e_tag: None,
+        }
+    }
 }
 
 /// Whether `s` holds glob characters.
@@ -53,10 +68,7 @@ fn expand_local(pattern: &str, path: &std::path::Path) -> Result<Vec<FileInfo>, 
     if !is_glob(&text) {
         let meta = std::fs::metadata(path).map_err(|e| IoError::local("open", pattern, e))?;
         if !meta.is_dir() {
-            return Ok(vec![FileInfo {
-                url: pattern.to_string(),
-                size: meta.len(),
-            }]);
+            return Ok(vec![FileInfo::new(pattern, meta.len())]);
         }
         let mut out = Vec::new();
         let entries = std::fs::read_dir(path).map_err(|e| IoError::local("list", pattern, e))?;
@@ -66,10 +78,7 @@ fn expand_local(pattern: &str, path: &std::path::Path) -> Result<Vec<FileInfo>, 
                 .metadata()
                 .map_err(|e| IoError::local("list", pattern, e))?;
             if meta.is_file() {
-                out.push(FileInfo {
-                    url: local_url(pattern, &entry.path()),
-                    size: meta.len(),
-                });
+                out.push(FileInfo::new(local_url(pattern, &entry.path()), meta.len()));
             }
         }
         return Ok(out);
@@ -92,10 +101,7 @@ fn expand_local(pattern: &str, path: &std::path::Path) -> Result<Vec<FileInfo>, 
         let meta = std::fs::metadata(&p)
             .map_err(|e| IoError::local("open", p.display().to_string(), e))?;
         if meta.is_file() {
-            out.push(FileInfo {
-                url: local_url(pattern, &p),
-                size: meta.len(),
-            });
+            out.push(FileInfo::new(local_url(pattern, &p), meta.len()));
         }
     }
     Ok(out)
@@ -128,10 +134,11 @@ fn expand_remote(
 ) -> Result<Vec<FileInfo>, IoError> {
     if !is_glob(&remote.key) {
         match crate::read::head(remote, options, pattern) {
-            Ok(size) if !remote.key.is_empty() => {
+            Ok(pin) if !remote.key.is_empty() => {
                 return Ok(vec![FileInfo {
                     url: pattern.to_string(),
-                    size,
+                    size: pin.size,
+                    e_tag: pin.e_tag,
                 }]);
             }
             Ok(_) => {}
@@ -157,6 +164,7 @@ fn expand_remote(
             .map(|m| FileInfo {
                 url: remote.url_of(m.location.as_ref()),
                 size: m.size,
+                e_tag: m.e_tag,
             })
             .collect();
         if out.is_empty() {
@@ -186,6 +194,7 @@ fn expand_remote(
         .map(|m| FileInfo {
             url: remote.url_of(m.location.as_ref()),
             size: m.size,
+            e_tag: m.e_tag,
         })
         .collect())
 }

@@ -11,8 +11,11 @@
 //!   bytes ([`read_range`]);
 //! - **read one block** of a large file aligned to a delimiter ([`read_block`],
 //!   [`open_block`]): the way one task reads its share of a CSV or text file, with
-//!   [`blocks`] splitting files into such blocks;
-//! - **write**, compressed by extension ([`open_writer`], [`write_all`]);
+//!   [`blocks`] splitting files into such blocks (an object's blocks carry the size and ETag
+//!   of its listing, so they read one version with no further HEAD requests);
+//! - **write**, compressed by extension ([`open_writer`], [`write_all`]); a file or object
+//!   appears only when its [`Writer`] finishes (large objects stream as multipart uploads,
+//!   aborted if the writer is dropped unfinished);
 //! - for formats with a layout of their own (arrays): read several byte runs into one buffer
 //!   ([`Storage::read_ranges_into`], positioned reads for local files), put the parts of one
 //!   object from many tasks in any order ([`Storage::create_upload`]), or hand the
@@ -178,7 +181,7 @@ impl Storage {
         url: &str,
         compression: Compression,
     ) -> Result<Box<dyn Read + Send>, IoError> {
-        let raw = read::open_range(url, &self.options, 0, None)?;
+        let raw = read::open_range(url, &self.options, 0, None, None)?;
         Ok(compression.decoder(url, raw))
     }
 
@@ -204,24 +207,51 @@ impl Storage {
         delimiter: Option<&[u8]>,
         compression: Compression,
     ) -> Result<BlockReader, IoError> {
+        self.open_block_pinned(url, offset, length, delimiter, compression, None)
+    }
+
+    fn open_block_pinned(
+        &self,
+        url: &str,
+        offset: u64,
+        length: Option<u64>,
+        delimiter: Option<&[u8]>,
+        compression: Compression,
+        pin: Option<read::Pin>,
+    ) -> Result<BlockReader, IoError> {
         block::check_range(url, offset, compression)?;
         let delim = delimiter.unwrap_or(b"");
         if compression.is_compressed() {
-            let r = self.open_reader_as(url, compression)?;
-            return Ok(BlockReader::new(r, 0, None, delim));
+            let raw = read::open_range(url, &self.options, 0, None, pin)?;
+            return Ok(BlockReader::new(
+                compression.decoder(url, raw),
+                0,
+                None,
+                delim,
+            ));
         }
-        let raw = read::open_from(url, &self.options, offset, length)?;
+        let raw = read::open_from(url, &self.options, offset, length, pin)?;
         Ok(BlockReader::new(raw, offset, length, delim))
     }
 
     /// Open the block described by `block` (from [`blocks`]) with `delimiter`.
+    ///
+    /// An object's block carries the size and ETag its listing saw, so it is read with GET
+    /// requests only (no HEAD), all pinned to that version (`If-Match`): every block of one
+    /// object reads the same version, and an object replaced after the listing is
+    /// [`IoError::Changed`], naming its URL.
     pub fn open(&self, block: &Block, delimiter: Option<&[u8]>) -> Result<BlockReader, IoError> {
-        self.open_block_as(
+        let pin = block.file_size.map(|size| read::Pin {
+            size,
+            e_tag: block.e_tag.clone(),
+        });
+        self.open_block_pinned(
             &block.url,
             block.offset,
             block.length,
             delimiter,
             block.compression,
+            pin,
         )
     }
 

@@ -19,8 +19,17 @@ use crate::storage::{
     Location, Remote, Scheme, StorageOptions, block_on, parse_location, store_for,
 };
 
-/// The size of an object in bytes.
-pub(crate) fn head(remote: &Remote, options: &StorageOptions, url: &str) -> Result<u64, IoError> {
+/// One version of an object: its size and the ETag that pins reads to it (`If-Match`).
+/// [`crate::FileInfo`] and [`crate::Block`] carry it from a listing, so reading a block needs
+/// no HEAD request and every block of a file reads the version that was listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pin {
+    pub size: u64,
+    pub e_tag: Option<String>,
+}
+
+/// The size and ETag of an object (one HEAD request).
+pub(crate) fn head(remote: &Remote, options: &StorageOptions, url: &str) -> Result<Pin, IoError> {
     let store = store_for(remote, options)?;
     let path = remote.path();
     let bucket = remote.bucket.clone();
@@ -29,9 +38,23 @@ pub(crate) fn head(remote: &Remote, options: &StorageOptions, url: &str) -> Resu
         store
             .head(&path)
             .await
-            .map(|m| m.size)
+            .map(|m| Pin {
+                size: m.size,
+                e_tag: m.e_tag,
+            })
             .map_err(|e| IoError::store("read", url, &bucket, e))
     })
+}
+
+/// [`head`], telling a missing bucket apart from a missing object.
+fn head_checked(remote: &Remote, options: &StorageOptions, url: &str) -> Result<Pin, IoError> {
+    let n = head(remote, options, url);
+    // A HEAD response has no body, so a missing bucket looks like a missing object; a listing
+    // tells them apart.
+    if let Err(IoError::NotFound { .. }) = n {
+        crate::expand::expand(url, options)?;
+    }
+    n
 }
 
 /// The size of the file or object at `url`.
@@ -40,15 +63,7 @@ pub(crate) fn size(url: &str, options: &StorageOptions) -> Result<u64, IoError> 
         Location::Local(p) => std::fs::metadata(&p)
             .map(|m| m.len())
             .map_err(|e| IoError::local("open", url, e)),
-        Location::Remote(r) => {
-            let n = head(&r, options, url);
-            // A HEAD response has no body, so a missing bucket looks like a missing object;
-            // a listing tells them apart.
-            if let Err(IoError::NotFound { .. }) = n {
-                crate::expand::expand(url, options)?;
-            }
-            n
-        }
+        Location::Remote(r) => head_checked(&r, options, url).map(|p| p.size),
     }
 }
 
@@ -63,7 +78,7 @@ pub(crate) fn read_range(
         return Ok(Vec::new());
     }
     let mut out = Vec::with_capacity((end - start).min(1 << 30) as usize);
-    open_range(url, options, start, Some(end))?
+    open_range(url, options, start, Some(end), None)?
         .read_to_end(&mut out)
         .map_err(|e| from_io(url, "read", e))?;
     Ok(out)
@@ -93,12 +108,14 @@ pub(crate) fn read_raw(url: &str, options: &StorageOptions) -> Result<Bytes, IoE
     }
 }
 
-/// A streaming reader of raw bytes `start..end` (`None`: to the end) of `url`.
+/// A streaming reader of raw bytes `start..end` (`None`: to the end) of `url`, pinned to the
+/// version `pin` (or to the one a HEAD request sees).
 pub(crate) fn open_range(
     url: &str,
     options: &StorageOptions,
     start: u64,
     end: Option<u64>,
+    pin: Option<Pin>,
 ) -> Result<Box<dyn Read + Send>, IoError> {
     match parse_location(url)? {
         Location::Local(p) => {
@@ -113,13 +130,16 @@ pub(crate) fn open_range(
             })
         }
         Location::Remote(r) => {
-            let size = size(url, options)?;
-            let end = end.map_or(size, |e| e.min(size));
+            let pin = match pin {
+                Some(p) => p,
+                None => head_checked(&r, options, url)?,
+            };
+            let end = end.map_or(pin.size, |e| e.min(pin.size));
             if start >= end {
                 return Ok(Box::new(std::io::empty()));
             }
             Ok(Box::new(ObjectReader::start(
-                &r, options, url, start, end, size,
+                &r, options, url, start, end, &pin,
             )?))
         }
     }
@@ -129,23 +149,28 @@ pub(crate) fn open_range(
 /// probably stop near `start + hint`: objects are fetched as a first range of about `hint`
 /// bytes and then in further ranges only while the reader keeps going, so a block never asks
 /// the server for the rest of a large object.
+/// Every request is pinned to the version `pin` (or the one a HEAD request sees).
 pub(crate) fn open_from(
     url: &str,
     options: &StorageOptions,
     start: u64,
     hint: Option<u64>,
+    pin: Option<Pin>,
 ) -> Result<Box<dyn Read + Send>, IoError> {
     match parse_location(url)? {
-        Location::Local(_) => open_range(url, options, start, None),
+        Location::Local(_) => open_range(url, options, start, None, None),
         Location::Remote(r) => {
-            let size = size(url, options)?;
+            let pin = match pin {
+                Some(p) => p,
+                None => head_checked(&r, options, url)?,
+            };
             Ok(Box::new(RangeChain {
                 remote: r,
                 options: options.clone(),
                 url: url.to_string(),
                 pos: start,
-                size,
-                next_len: hint.map_or(size, |h| h.saturating_add(TAIL)),
+                next_len: hint.map_or(pin.size, |h| h.saturating_add(TAIL)),
+                pin,
                 current: None,
             }))
         }
@@ -162,7 +187,7 @@ struct RangeChain {
     options: StorageOptions,
     url: String,
     pos: u64,
-    size: u64,
+    pin: Pin,
     next_len: u64,
     current: Option<ObjectReader>,
 }
@@ -171,17 +196,20 @@ impl Read for RangeChain {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
             if self.current.is_none() {
-                if self.pos >= self.size || buf.is_empty() {
+                if self.pos >= self.pin.size || buf.is_empty() {
                     return Ok(0);
                 }
-                let end = self.size.min(self.pos.saturating_add(self.next_len.max(1)));
+                let end = self
+                    .pin
+                    .size
+                    .min(self.pos.saturating_add(self.next_len.max(1)));
                 let r = ObjectReader::start(
                     &self.remote,
                     &self.options,
                     &self.url,
                     self.pos,
                     end,
-                    self.size,
+                    &self.pin,
                 )
                 .map_err(std::io::Error::other)?;
                 self.current = Some(r);
@@ -216,6 +244,8 @@ struct Parts {
     in_flight: usize,
     start: u64,
     end: u64,
+    /// The version every part is pinned to.
+    e_tag: Option<String>,
 }
 
 /// Streams one byte range of an object through a bounded channel.
@@ -232,8 +262,10 @@ impl ObjectReader {
         url: &str,
         start: u64,
         end: u64,
-        size: u64,
+        pin: &Pin,
     ) -> Result<Self, IoError> {
+        let size = pin.size;
+        let e_tag = pin.e_tag.clone();
         let store = store_for(remote, options)?;
         let path = remote.path();
         let bucket = remote.bucket.clone();
@@ -245,6 +277,7 @@ impl ObjectReader {
                 in_flight,
                 start,
                 end,
+                e_tag,
             };
             return Ok(Self::start_parallel(store, path, bucket, url, parts));
         }
@@ -253,6 +286,7 @@ impl ObjectReader {
             // The whole object is a plain GET (servers without range support answer it too).
             let opts = GetOptions {
                 range: (start > 0 || end < size).then_some(GetRange::Bounded(start..end)),
+                if_match: e_tag,
                 ..Default::default()
             };
             let res = match store.get_opts(&path, opts).await {
@@ -323,16 +357,10 @@ impl ObjectReader {
             s = e;
         }
         let in_flight = p.in_flight;
+        let e_tag = p.e_tag;
         crate::storage::spawn(async move {
-            // Every part pinned to the version a HEAD request sees (If-Match on its ETag), so
-            // an object replaced during the read is an error, never a mix of two versions.
-            let e_tag = match store.head(&path).await {
-                Ok(meta) => meta.e_tag,
-                Err(e) => {
-                    let _ = tx.send(Err(IoError::store("read", url, &bucket, e))).await;
-                    return;
-                }
-            };
+            // Every part pinned to one version (If-Match on its ETag), so an object replaced
+            // during the read is an error, never a mix of two versions.
             let mut parts = futures::stream::iter(ranges)
                 .map(|r| {
                     let store = Arc::clone(&store);

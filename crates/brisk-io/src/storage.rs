@@ -24,6 +24,10 @@ const RANGE_PART_KEY: &str = "brisk_range_part_bytes";
 const RANGE_CONCURRENCY_KEY: &str = "brisk_range_concurrency";
 const DEFAULT_RANGE_PART: u64 = 4 << 20;
 const DEFAULT_RANGE_CONCURRENCY: usize = 8;
+const WRITE_PART_KEY: &str = "brisk_write_part_bytes";
+const WRITE_CONCURRENCY_KEY: &str = "brisk_write_concurrency";
+const DEFAULT_WRITE_PART: u64 = 8 << 20;
+const DEFAULT_WRITE_CONCURRENCY: u64 = 4;
 
 /// Options for object stores: credentials, endpoints, regions, ….
 ///
@@ -96,29 +100,67 @@ impl StorageOptions {
             .with(RANGE_CONCURRENCY_KEY, concurrency.to_string())
     }
 
+    /// Write objects larger than `part_bytes` as multipart uploads of `part_bytes` parts
+    /// (at least 5 MiB, S3's minimum), with up to `concurrency` parts being sent while the
+    /// writer goes on (default: 8 MiB parts, 4 in flight). A writer holds at most
+    /// `concurrency + 1` parts in memory. See [`crate::Writer`].
+    ///
+    /// ```
+    /// use brisk_io::StorageOptions;
+    /// let opts = StorageOptions::new().multipart_writes(16 << 20, 2);
+    /// assert_eq!(opts.get("brisk_write_concurrency"), Some("2"));
+    /// ```
+    pub fn multipart_writes(self, part_bytes: u64, concurrency: usize) -> Self {
+        self.with(WRITE_PART_KEY, part_bytes.to_string())
+            .with(WRITE_CONCURRENCY_KEY, concurrency.to_string())
+    }
+
+    fn positive(&self, url: &str, key: &str, default: u64) -> Result<u64, IoError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| IoError::Config {
+                    url: url.to_string(),
+                    message: format!(
+                        "storage option {key:?} must be a positive integer, not {v:?}"
+                    ),
+                }),
+        }
+    }
+
     /// The part size and concurrency of parallel range reads (see
     /// [`StorageOptions::parallel_ranges`]); a value that is not a positive integer is an
     /// error naming `url`.
     pub(crate) fn range_parts(&self, url: &str) -> Result<(u64, usize), IoError> {
-        let parse = |key: &str, default: u64| -> Result<u64, IoError> {
-            match self.get(key) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| IoError::Config {
-                        url: url.to_string(),
-                        message: format!(
-                            "storage option {key:?} must be a positive integer, not {v:?}"
-                        ),
-                    }),
-            }
-        };
-        let part = parse(RANGE_PART_KEY, DEFAULT_RANGE_PART)?;
-        let concurrency = parse(RANGE_CONCURRENCY_KEY, DEFAULT_RANGE_CONCURRENCY as u64)?;
+        let part = self.positive(url, RANGE_PART_KEY, DEFAULT_RANGE_PART)?;
+        let concurrency =
+            self.positive(url, RANGE_CONCURRENCY_KEY, DEFAULT_RANGE_CONCURRENCY as u64)?;
         Ok((part, usize::try_from(concurrency).unwrap_or(usize::MAX)))
+    }
+
+    /// The part size and concurrency of multipart writes (see
+    /// [`StorageOptions::multipart_writes`]); a part under 5 MiB is an error naming `url`.
+    pub(crate) fn write_parts(&self, url: &str) -> Result<(usize, usize), IoError> {
+        let part = self.positive(url, WRITE_PART_KEY, DEFAULT_WRITE_PART)?;
+        if part < crate::MIN_PART_SIZE {
+            return Err(IoError::Config {
+                url: url.to_string(),
+                message: format!(
+                    "storage option {WRITE_PART_KEY:?} is {part} bytes; object stores need parts \
+                     of at least {} bytes (5 MiB)",
+                    crate::MIN_PART_SIZE
+                ),
+            });
+        }
+        let concurrency = self.positive(url, WRITE_CONCURRENCY_KEY, DEFAULT_WRITE_CONCURRENCY)?;
+        Ok((
+            usize::try_from(part).unwrap_or(usize::MAX),
+            usize::try_from(concurrency).unwrap_or(usize::MAX),
+        ))
     }
 
     /// The value of an option, if set.
@@ -293,6 +335,11 @@ where
 pub(crate) fn block_on_borrowed<F: Future>(fut: F) -> F::Output {
     let _guard = runtime().enter();
     futures::executor::block_on(fut)
+}
+
+/// Enter brisk-io's runtime context on this thread (so that tokio tasks can be spawned).
+pub(crate) fn enter() -> tokio::runtime::EnterGuard<'static> {
+    runtime().enter()
 }
 
 /// Start `fut` on brisk-io's runtime without waiting for it.

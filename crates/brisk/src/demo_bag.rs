@@ -102,6 +102,20 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
     for (w, c) in &top {
         writeln!(out, "      {w:<12} {c}")?;
     }
+    #[cfg(feature = "dataframe")]
+    {
+        use crate::BagToDataFrame;
+        let t = Instant::now();
+        let words = b.split_whitespace().frequencies().to_dataframe()?;
+        let frame = words.compute()?;
+        writeln!(
+            out,
+            "   {:<44} = {:<22} [{}]",
+            "frequencies().to_dataframe() (word, count)",
+            format!("{} rows x {} columns", frame.height(), frame.width()),
+            fmt_time(t.elapsed())
+        )?;
+    }
     match crate::diagnostics::visualize(&count.graph(), pictures.join("bag-count.svg")) {
         Ok(p) => writeln!(out, "   picture of the graph: {}", p.display())?,
         Err(crate::Error::Tool { .. }) => {

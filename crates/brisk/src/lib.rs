@@ -106,6 +106,12 @@ pub use brisk_bag as bag;
 /// Storage: URLs, globs, byte ranges, compression, object stores.
 #[cfg(feature = "io")]
 pub use brisk_io as io;
+
+/// `Bag::to_dataframe` (the glue between bags and dataframes).
+#[cfg(all(feature = "bag", feature = "dataframe"))]
+pub mod bag_dataframe;
+#[cfg(all(feature = "bag", feature = "dataframe"))]
+pub use bag_dataframe::{BagToDataFrame, ToDataFrameError};
 #[cfg(feature = "array")]
 pub mod demo_array;
 
