@@ -71,7 +71,7 @@ type TestFn = fn() -> anyhow::Result<()>;
 
 fn main() {
     brisk::worker::main_if_worker();
-    let tests: &[(&str, TestFn)] = &[
+    let tests: &[(&'static str, TestFn)] = &[
         (
             "local_cluster_runs_graphs_delayed_and_futures",
             local_cluster_runs_graphs_delayed_and_futures,
@@ -149,13 +149,37 @@ fn main() {
     ];
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut failed = 0;
-    for (name, f) in tests {
+    // A test that hangs fails the run after this long instead of stalling CI.
+    let limit = Duration::from_secs(
+        std::env::var("BRISK_CLUSTER_TEST_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(300),
+    );
+    let current: &'static std::sync::Mutex<Option<(&'static str, Instant)>> =
+        Box::leak(Box::new(std::sync::Mutex::new(None)));
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            if let Ok(g) = current.lock()
+                && let Some((name, since)) = *g
+                && since.elapsed() > limit
+            {
+                println!("test {name} ... FAILED: still running after {limit:?} (hung)");
+                std::process::exit(2);
+            }
+        }
+    });
+    for &(name, f) in tests {
         if let Some(flt) = &filter
             && !name.contains(flt.as_str())
         {
             continue;
         }
         let t = Instant::now();
+        if let Ok(mut g) = current.lock() {
+            *g = Some((name, t));
+        }
         match f() {
             Ok(()) => println!("test {name} ... ok ({:.1} s)", t.elapsed().as_secs_f64()),
             Err(e) => {

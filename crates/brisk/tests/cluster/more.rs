@@ -365,10 +365,10 @@ pub(crate) fn a_worker_that_cannot_spill_pauses() -> anyhow::Result<()> {
     );
     let client = connect(&address, None)?;
     client.wait_for_workers(1, Duration::from_secs(20))?;
-    // 6 values of 800 kB = 4.8 MB held: past the pause threshold (80 % of 4 MB).
+    // 6 values of 800 kB = 4.8 MB held: past the pause threshold (80 % of 4 MB). The worker
+    // may pause before the last of them runs (it checks its memory between tasks), so the
+    // test does not wait for all six.
     let held = client.map(crate::big, 0..6i64)?;
-    client.wait(&held);
-    let more = client.map(crate::big, 100..104i64)?;
     let t = Instant::now();
     loop {
         let info = client.scheduler_info()?;
@@ -381,16 +381,25 @@ pub(crate) fn a_worker_that_cannot_spill_pauses() -> anyhow::Result<()> {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    let more = client.map(crate::big, 100..104i64)?;
+    let done_at_pause = held.iter().filter(|f| f.done()).count();
     std::thread::sleep(Duration::from_millis(300));
     ensure!(
-        more.iter().all(|f| !f.done()),
-        "a paused worker starts nothing new"
+        // (A task already running when the pause began, at most one per thread, may finish.)
+        more.iter().all(|f| !f.done())
+            && held.iter().filter(|f| f.done()).count() <= done_at_pause + 1,
+        "a paused worker starts nothing new: held done {done_at_pause} then {}, more done {}",
+        held.iter().filter(|f| f.done()).count(),
+        more.iter().filter(|f| f.done()).count()
     );
-    // Nothing is lost: the held values are all there.
-    let v: Vec<Vec<f64>> = client.gather(&held)?;
-    ensure!(v.len() == 6 && v[5][0] == 5.0);
+    // Nothing is lost: the held values that were computed are all there.
+    let done: Vec<_> = held.iter().filter(|f| f.done()).cloned().collect();
+    ensure!(done.len() >= 4, "paused after {} values", done.len());
+    let v: Vec<Vec<f64>> = client.gather(&done)?;
+    ensure!(v.iter().all(|x| x.len() == 100_000));
     // Releasing memory resumes the worker.
     drop(v);
+    drop(done);
     drop(held);
     let got: Vec<Vec<f64>> = client.gather(&more)?;
     ensure!(got[3][0] == 103.0);
