@@ -9,28 +9,29 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 n="${1:-20000}"
 cd "$root"
-# Two builds: tuned for this CPU (what numpy does with its runtime dispatch to AVX2/AVX-512),
-# and portable (the x86-64 baseline every release build gets); brisk_s is the tuned one.
+# Two builds: portable (the x86-64 baseline every release build gets; its hot kernels pick
+# AVX-512/AVX2 at run time, as numpy does) and tuned for this CPU (`-C target-cpu=native`).
+# brisk_s is the portable one, the product; brisk_native_s the tuned one for reference.
 native_dir="${CARGO_TARGET_DIR:-$root/target}/bench-native"
 RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native" CARGO_TARGET_DIR="$native_dir" \
   cargo build -q --release -p brisk-array --no-default-features --example bench_array
 cargo build -q --release -p brisk-array --no-default-features --example bench_array
-bin="$native_dir/release/examples/bench_array"
-portable="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_array"
+native="$native_dir/release/examples/bench_array"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_array"
 # shellcheck disable=SC1091
 source "$root/bench/venv.sh" "dask[array]==2025.12.0" numpy
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 run_case() {
   local case="$1" arg="$2" b d
-  local p
+  local nv
   b="$("$bin" "$case" "$arg")"
-  p="$("$portable" "$case" "$arg")"
+  nv="$("$native" "$case" "$arg")"
   d="$(python "$here/dask_cases.py" "$case" "$arg")"
-  local bs ds br dr ps
+  local bs ds br dr ns
   bs="$(echo "$b" | field seconds)"; br="$(echo "$b" | field peak_rss_mb)"
-  ps="$(echo "$p" | field seconds)"
+  ns="$(echo "$nv" | field seconds)"
   ds="$(echo "$d" | field seconds)"; dr="$(echo "$d" | field peak_rss_mb)"
-  echo "RESULT case=$case${arg:+-$arg} brisk_s=$bs dask_s=$ds ratio=$(python -c "print(round($ds/$bs, 2))") brisk_rss_mb=$br dask_rss_mb=$dr brisk_portable_s=$ps portable_ratio=$(python -c "print(round($ds/$ps, 2))")"
+  echo "RESULT case=$case${arg:+-$arg} brisk_s=$bs dask_s=$ds ratio=$(python -c "print(round($ds/$bs, 2))") brisk_rss_mb=$br dask_rss_mb=$dr dispatch=$(echo "$b" | field dispatch) brisk_native_s=$ns native_ratio=$(python -c "print(round($ds/$ns, 2))") load=$(cut -d' ' -f1 /proc/loadavg)"
 }
 run_case sum1e9 ""
 run_case demean "$n"

@@ -66,8 +66,9 @@ fn main() -> anyhow::Result<()> {
     };
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "BRISK case={case} seconds={secs:.3} peak_rss_mb={:.1} result={result}",
-        peak_rss_mb()
+        "BRISK case={case} seconds={secs:.3} peak_rss_mb={:.1} result={result} dispatch={}",
+        peak_rss_mb(),
+        da::cpu_dispatch_target()
     );
     Ok(())
 }
