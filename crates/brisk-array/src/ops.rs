@@ -64,7 +64,9 @@ fn try_elementwise(
     let n = shape.len();
     // Output chunks: the common refinement of the operands that span each axis. Unknown sizes
     // (after a mask) line up only with the same unknown sizes: the same origin.
-    let mut out_chunks: Vec<Option<(Vec<usize>, &Arc<Meta>, usize)>> = vec![None; n];
+    // Per output axis: the chunks, and which operand axis they come from.
+    type Source<'m> = Option<(Vec<usize>, &'m Arc<Meta>, usize)>;
+    let mut out_chunks: Vec<Source<'_>> = vec![None; n];
     for m in operands {
         let off = n - m.ndim();
         for a in 0..m.ndim() {
