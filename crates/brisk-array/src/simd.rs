@@ -70,6 +70,9 @@ macro_rules! dispatched {
         $(< $($g:ident : $bound:path),* >)?
         ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)?
     ) => {
+        // With `-C target-cpu=native` on an AVX-512 machine the dispatcher is elided and the
+        // other clones go unused.
+        #[allow(dead_code)]
         #[multiversion::multiversion(targets(
             "x86_64+avx512f+avx512dq+avx512vl+avx512bw",
             "x86_64+avx2+fma",
@@ -279,6 +282,7 @@ where
     s
 }
 
+#[allow(dead_code)]
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512dq+avx512vl+avx512bw",
     "x86_64+avx2+fma",
@@ -329,6 +333,7 @@ fn fold_count_sum_body<T: Num, const NAN: bool>(xs: &[T]) -> (f64, f64) {
     (n, s)
 }
 
+#[allow(dead_code)]
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512dq+avx512vl+avx512bw",
     "x86_64+avx2+fma",
@@ -359,6 +364,7 @@ fn fold_sq_dev_body<T: Num, const NAN: bool>(xs: &[T], mean: f64) -> f64 {
     m2
 }
 
+#[allow(dead_code)]
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512dq+avx512vl+avx512bw",
     "x86_64+avx2+fma",
