@@ -86,7 +86,21 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             let t = Instant::now();
-            let v = da::io::npy::read::<f64>(at, "auto")?.sum().compute()?;
+            // BRISK_NPY_ROWS=<r>: bands of r whole rows instead of "auto" chunks.
+            let x = match std::env::var("BRISK_NPY_ROWS")
+                .ok()
+                .and_then(|r| r.parse().ok())
+            {
+                Some(rows) => {
+                    let h = da::io::npy::header(&at)?;
+                    let mut c: Vec<da::AxisChunks> =
+                        h.shape.iter().map(|_| da::AxisChunks::Full).collect();
+                    c[0] = da::AxisChunks::Size(rows);
+                    da::io::npy::read::<f64>(at, da::ChunkSpec::PerAxis(c))?
+                }
+                None => da::io::npy::read::<f64>(at, "auto")?,
+            };
+            let v = x.sum().compute()?;
             let secs = t.elapsed().as_secs_f64();
             println!(
                 "BRISK case=npy-sum seconds={secs:.3} peak_rss_mb={:.1} result={v:.6e} dispatch={}",
