@@ -14,7 +14,7 @@ def peak_rss_mb():
 
 def main():
     case = sys.argv[1]
-    n = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else 0
+    n = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 0
     dask.config.set(scheduler="threads")
     t = time.perf_counter()
     if case == "sum1e9":
@@ -41,6 +41,11 @@ def main():
         np_s = time.perf_counter() - t1
         print(f"DASK case={case} seconds={secs:.3f} peak_rss_mb={peak_rss_mb():.1f} result={result} numpy_s={np_s:.3f}")
         return
+    elif case == "npy-sum":
+        # The same .npy file from local disk, memory-mapped and cut into "auto" chunks.
+        path = sys.argv[2]
+        x = da.from_array(np.load(path, mmap_mode="r"), chunks="auto")
+        result = f"{float(x.sum().compute()):.6e}"
     else:
         raise SystemExit(f"unknown case {case}")
     secs = time.perf_counter() - t

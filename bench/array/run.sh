@@ -9,31 +9,69 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 n="${1:-20000}"
 cd "$root"
-# Two builds: tuned for this CPU (what numpy does with its runtime dispatch to AVX2/AVX-512),
-# and portable (the x86-64 baseline every release build gets); brisk_s is the tuned one.
+# Two builds: portable (the x86-64 baseline every release build gets; its hot kernels pick
+# AVX-512/AVX2 at run time, as numpy does) and tuned for this CPU (`-C target-cpu=native`).
+# brisk_s is the portable one, the product; brisk_native_s the tuned one for reference.
 native_dir="${CARGO_TARGET_DIR:-$root/target}/bench-native"
 RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native" CARGO_TARGET_DIR="$native_dir" \
   cargo build -q --release -p brisk-array --no-default-features --example bench_array
 cargo build -q --release -p brisk-array --no-default-features --example bench_array
-bin="$native_dir/release/examples/bench_array"
-portable="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_array"
+native="$native_dir/release/examples/bench_array"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_array"
 # shellcheck disable=SC1091
 source "$root/bench/venv.sh" "dask[array]==2025.12.0" numpy
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 run_case() {
   local case="$1" arg="$2" b d
-  local p
+  local nv
   b="$("$bin" "$case" "$arg")"
-  p="$("$portable" "$case" "$arg")"
+  nv="$("$native" "$case" "$arg")"
   d="$(python "$here/dask_cases.py" "$case" "$arg")"
-  local bs ds br dr ps
+  local bs ds br dr ns
   bs="$(echo "$b" | field seconds)"; br="$(echo "$b" | field peak_rss_mb)"
-  ps="$(echo "$p" | field seconds)"
+  ns="$(echo "$nv" | field seconds)"
   ds="$(echo "$d" | field seconds)"; dr="$(echo "$d" | field peak_rss_mb)"
-  echo "RESULT case=$case${arg:+-$arg} brisk_s=$bs dask_s=$ds ratio=$(python -c "print(round($ds/$bs, 2))") brisk_rss_mb=$br dask_rss_mb=$dr brisk_portable_s=$ps portable_ratio=$(python -c "print(round($ds/$ps, 2))")"
+  echo "RESULT case=$case${arg:+-$arg} brisk_s=$bs dask_s=$ds ratio=$(python -c "print(round($ds/$bs, 2))") brisk_rss_mb=$br dask_rss_mb=$dr dispatch=$(echo "$b" | field dispatch) brisk_native_s=$ns native_ratio=$(python -c "print(round($ds/$ns, 2))") load=$(cut -d' ' -f1 /proc/loadavg)"
 }
 run_case sum1e9 ""
 run_case demean "$n"
+# .npy on S3: the same file summed from local disk (Brisk and Dask) and from a local S3 server
+# (s3s-fs, a Rust S3 server over a directory, built once into $BENCH_TOOLS as bench/bag does;
+# Dask has no .npy reader for object stores, so dask_s is its local read).
+# BRISK_BENCH_NPY=<n> sets the side (default 8000: 512 MB of f64); 0 skips the case.
+npy_n="${BRISK_BENCH_NPY:-8000}"
+if [ "$npy_n" != 0 ]; then
+  BENCH_TOOLS="${BENCH_TOOLS:-$HOME/.cache/brisk-bench-tools}"
+  S3S_FS="$BENCH_TOOLS/bin/s3s-fs"
+  if [ ! -x "$S3S_FS" ]; then
+    echo "building s3s-fs into $BENCH_TOOLS (once)" >&2
+    cargo install -q s3s-fs@~0.14 --features binary --locked --root "$BENCH_TOOLS" >&2
+  fi
+  scratch="$(mktemp -d "${BRISK_BENCH_DATA:-${TMPDIR:-/tmp}}/brisk-array-npy.XXXXXX")"
+  s3pid=""
+  cleanup() { [ -n "$s3pid" ] && kill "$s3pid" 2>/dev/null; rm -rf "$scratch"; }
+  trap cleanup EXIT
+  mkdir -p "$scratch/bench"   # s3s-fs: a bucket is a directory
+  "$bin" npy-write "$scratch/bench/x.npy" "$npy_n" >/dev/null
+  port="$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  "$S3S_FS" --host 127.0.0.1 --port "$port" --access-key testing --secret-key testing "$scratch" >/dev/null 2>&1 &
+  s3pid="$!"
+  for _ in $(seq 100); do
+    python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
+    sleep 0.1
+  done
+  l="$("$bin" npy-sum "$scratch/bench/x.npy")"
+  s3="$("$bin" npy-sum "s3://bench/x.npy" "http://127.0.0.1:$port")"
+  d="$(python "$here/dask_cases.py" npy-sum "$scratch/bench/x.npy")"
+  ls_="$(echo "$l" | field seconds)"; s3s="$(echo "$s3" | field seconds)"; ds="$(echo "$d" | field seconds)"
+  if [ "$(echo "$l" | field result)" != "$(echo "$s3" | field result)" ]; then
+    echo "MISMATCH npy-sum: local=$l s3=$s3" >&2; exit 1
+  fi
+  mb="$(python -c "print(round($npy_n * $npy_n * 8 / 1e6))")"
+  echo "RESULT case=npy-sum-$npy_n brisk_s=$ls_ dask_s=$ds ratio=$(python -c "print(round($ds/$ls_, 2))") brisk_rss_mb=$(echo "$l" | field peak_rss_mb) dask_rss_mb=$(echo "$d" | field peak_rss_mb) brisk_s3_s=$s3s s3_MBps=$(python -c "print(round($mb/$s3s))") local_MBps=$(python -c "print(round($mb/$ls_))") brisk_s3_rss_mb=$(echo "$s3" | field peak_rss_mb) server=s3s-fs load=$(cut -d' ' -f1 /proc/loadavg)"
+  cleanup; s3pid=""; trap - EXIT
+fi
+
 # Blocked matmul against ndarray's own single-node dot on the same data (and Dask's, and numpy's
 # BLAS for reference).
 m="${BRISK_BENCH_MATMUL:-10000}"

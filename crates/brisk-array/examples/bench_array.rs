@@ -4,7 +4,13 @@
 //! cargo run --release -p brisk-array --example bench_array -- sum1e9
 //! cargo run --release -p brisk-array --example bench_array -- demean 20000
 //! cargo run --release -p brisk-array --example bench_array -- matmul 10000
+//! cargo run --release -p brisk-array --example bench_array -- npy-write /tmp/x.npy 8000
+//! cargo run --release -p brisk-array --example bench_array -- npy-sum /tmp/x.npy
+//! cargo run --release -p brisk-array --example bench_array -- npy-sum s3://bench/x.npy http://127.0.0.1:9000
 //! ```
+//!
+//! `npy-sum` reads the file (local, or an S3 URL with the endpoint as third argument and the
+//! keys `testing`/`testing`) in "auto" chunks and sums it.
 
 use std::time::Instant;
 
@@ -62,12 +68,54 @@ fn main() -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        "npy-write" => {
+            let path = args.get(2).map(String::as_str).unwrap_or("x.npy");
+            let n: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(8000);
+            let x = da::RandomState::new(1).random([n, n], "auto")?;
+            da::io::npy::write(&x, path)?;
+            format!("{n}x{n}")
+        }
+        "npy-sum" => {
+            let url = args.get(2).map(String::as_str).unwrap_or("x.npy");
+            let mut at = da::io::UrlPath::from(url);
+            if let Some(endpoint) = args.get(3) {
+                at = at.with_options(
+                    brisk_io::StorageOptions::new()
+                        .s3_endpoint(endpoint)
+                        .s3_credentials("testing", "testing"),
+                );
+            }
+            let t = Instant::now();
+            // BRISK_NPY_ROWS=<r>: bands of r whole rows instead of "auto" chunks.
+            let x = match std::env::var("BRISK_NPY_ROWS")
+                .ok()
+                .and_then(|r| r.parse().ok())
+            {
+                Some(rows) => {
+                    let h = da::io::npy::header(&at)?;
+                    let mut c: Vec<da::AxisChunks> =
+                        h.shape.iter().map(|_| da::AxisChunks::Full).collect();
+                    c[0] = da::AxisChunks::Size(rows);
+                    da::io::npy::read::<f64>(at, da::ChunkSpec::PerAxis(c))?
+                }
+                None => da::io::npy::read::<f64>(at, "auto")?,
+            };
+            let v = x.sum().compute()?;
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "BRISK case=npy-sum seconds={secs:.3} peak_rss_mb={:.1} result={v:.6e} dispatch={}",
+                peak_rss_mb(),
+                da::cpu_dispatch_target()
+            );
+            return Ok(());
+        }
         other => anyhow::bail!("unknown case {other}"),
     };
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "BRISK case={case} seconds={secs:.3} peak_rss_mb={:.1} result={result}",
-        peak_rss_mb()
+        "BRISK case={case} seconds={secs:.3} peak_rss_mb={:.1} result={result} dispatch={}",
+        peak_rss_mb(),
+        da::cpu_dispatch_target()
     );
     Ok(())
 }

@@ -66,33 +66,7 @@ where
     }
     #[inline]
     fn push_slice(&mut self, xs: &[T], _: i64, _: i64) {
-        let zero = if PROD {
-            <T::Sum as Num>::ONE
-        } else {
-            <T::Sum as Num>::ZERO
-        };
-        let f = |a: T::Sum, x: &T| {
-            let v = x.widen();
-            let v = if NAN && v.is_nan() { zero } else { v };
-            if PROD { a.mul(v) } else { a.add(v) }
-        };
-        if !<T::Sum as Num>::IS_FLOAT {
-            // Integer sums reassociate freely: one fold vectorizes.
-            let s = xs.iter().fold(zero, f);
-            self.0 = if PROD { self.0.mul(s) } else { self.0.add(s) };
-            return;
-        }
-        // Floats: eight independent partial sums (also closer to numpy's pairwise sum).
-        let mut lanes = [zero; 8];
-        let chunks = xs.chunks_exact(8);
-        let rest = chunks.remainder();
-        for c in chunks {
-            lanes = std::array::from_fn(|i| f(lanes[i], &c[i]));
-        }
-        let mut s = rest.iter().fold(zero, f);
-        for l in lanes {
-            s = if PROD { s.mul(l) } else { s.add(l) };
-        }
+        let s = crate::simd::fold_sum::<T, NAN, PROD>(xs);
         self.0 = if PROD { self.0.mul(s) } else { self.0.add(s) };
     }
     fn merge(&mut self, o: &Self) {
@@ -267,27 +241,7 @@ where
         }
     }
     fn push_slice(&mut self, xs: &[T], _: i64, _: i64) {
-        let mut lanes = [0.0f64; 8];
-        let mut counts = [0.0f64; 8];
-        let chunks = xs.chunks_exact(8);
-        let rest = chunks.remainder();
-        for c in chunks {
-            for i in 0..8 {
-                let v = c[i].as_f64();
-                let ok = !(NAN && v.is_nan());
-                lanes[i] += if ok { v } else { 0.0 };
-                counts[i] += if ok { 1.0 } else { 0.0 };
-            }
-        }
-        let mut s: f64 = lanes.iter().sum();
-        let mut n: f64 = counts.iter().sum();
-        for &x in rest {
-            let v = x.as_f64();
-            if !(NAN && v.is_nan()) {
-                s += v;
-                n += 1.0;
-            }
-        }
+        let (n, s) = crate::simd::fold_count_sum::<T, NAN>(xs);
         if MEAN_ONLY {
             self.n += n;
             self.mean += s;
@@ -297,13 +251,7 @@ where
             return;
         }
         let mean = s / n;
-        let mut m2 = 0.0;
-        for &x in xs {
-            let v = x.as_f64();
-            if !(NAN && v.is_nan()) {
-                m2 += (v - mean) * (v - mean);
-            }
-        }
+        let m2 = crate::simd::fold_sq_dev::<T, NAN>(xs, mean);
         self.merge(&MomentAcc {
             n,
             mean,

@@ -35,6 +35,10 @@ pub struct Meta {
     pub(crate) shape: Vec<usize>,
     pub(crate) chunks: Vec<Vec<usize>>,
     pub(crate) body: Body,
+    /// Per axis with unknown chunk sizes: a token naming where those sizes come from. Two arrays
+    /// whose unknown chunks have the same origin provably line up (`x[m]` and `x[m] * 2`);
+    /// any other pair of unknown chunkings is refused by elementwise operations.
+    pub(crate) origins: Vec<Option<Arc<str>>>,
     materialized: OnceLock<Arc<Layer>>,
 }
 
@@ -46,14 +50,38 @@ impl Meta {
         chunks: Vec<Vec<usize>>,
         body: Body,
     ) -> Arc<Meta> {
+        // Unknown sizes made by something other than a mask or an elementwise operation are
+        // known to line up only with themselves.
+        let origins = chunks
+            .iter()
+            .map(|c| (!chunks::known(c)).then(|| Arc::clone(&name)))
+            .collect();
+        Meta::with_origins(name, dtype, shape, chunks, body, origins)
+    }
+
+    /// [`Meta::new`] with the origins of unknown chunk sizes given (`None` on known axes).
+    pub(crate) fn with_origins(
+        name: Arc<str>,
+        dtype: DType,
+        shape: Vec<usize>,
+        chunks: Vec<Vec<usize>>,
+        body: Body,
+        origins: Vec<Option<Arc<str>>>,
+    ) -> Arc<Meta> {
         Arc::new(Meta {
             name,
             dtype,
             shape,
             chunks,
             body,
+            origins,
             materialized: OnceLock::new(),
         })
+    }
+
+    /// Where the unknown chunk sizes of axis `a` come from (`None` when they are known).
+    pub(crate) fn origin(&self, a: usize) -> Option<&Arc<str>> {
+        self.origins.get(a).and_then(Option::as_ref)
     }
 
     pub(crate) fn failed(dtype: DType, err: ArrayError) -> Arc<Meta> {

@@ -95,6 +95,21 @@ pub enum ArrayError {
         /// The axis with unknown sizes.
         axis: usize,
     },
+    /// An elementwise operation on two arrays whose chunk sizes along an axis are unknown and
+    /// not provably the same (they do not come from the same mask of the same chunking).
+    #[error(
+        "{op}: the chunk sizes of `{left}` and `{right}` along axis {axis} are unknown (after boolean indexing) and may not line up; call compute_chunk_sizes() on both arrays first"
+    )]
+    UnknownChunksMismatch {
+        /// The operation.
+        op: &'static str,
+        /// The output axis.
+        axis: usize,
+        /// The first array's name.
+        left: String,
+        /// The second array's name.
+        right: String,
+    },
     /// An index is outside the axis.
     #[error("index {index} is out of bounds for axis {axis} with size {dim}")]
     IndexOutOfRange {

@@ -7,6 +7,7 @@ use crate::dtype::{DType, Element, with_dtype};
 use crate::eval::{Buf, KElem, Reg, Src, fail};
 use crate::expr::{BinaryOp, UnaryOp};
 use crate::num::{FloatMath, Num};
+use crate::simd;
 
 /// An operand: a register taken by value (its buffer may be reused) or borrowed.
 pub(crate) enum Opnd<'r, 'a> {
@@ -17,20 +18,22 @@ pub(crate) enum Opnd<'r, 'a> {
 fn map1<T: Copy, U: 'static>(a: Src<'_, T>, f: impl Fn(T) -> U) -> Buf<'static, U> {
     match a {
         Src::Scalar(x) => Buf::Scalar(f(x)),
-        Src::Slice(s) => Buf::Owned(s.iter().map(|&x| f(x)).collect()),
+        Src::Slice(s) => {
+            let mut out = Vec::with_capacity(s.len());
+            simd::map_into(s, &mut out, f);
+            Buf::Owned(out)
+        }
     }
 }
 
 fn map1_owned<'a, T: Copy + 'static>(a: Buf<'a, T>, f: impl Fn(T) -> T) -> Buf<'a, T> {
     match a {
         Buf::Owned(mut v) => {
-            for e in v.iter_mut() {
-                *e = f(*e);
-            }
+            simd::map_in_place(&mut v, f);
             Buf::Owned(v)
         }
         Buf::Scalar(x) => Buf::Scalar(f(x)),
-        Buf::Slice(s) => Buf::Owned(s.iter().map(|&x| f(x)).collect()),
+        Buf::Slice(s) => map1(Src::Slice(s), f),
     }
 }
 
@@ -41,10 +44,12 @@ fn map2<T: Copy, U: 'static>(
 ) -> Buf<'static, U> {
     match (a, b) {
         (Src::Scalar(x), Src::Scalar(y)) => Buf::Scalar(f(x, y)),
-        (Src::Scalar(x), Src::Slice(t)) => Buf::Owned(t.iter().map(|&y| f(x, y)).collect()),
-        (Src::Slice(s), Src::Scalar(y)) => Buf::Owned(s.iter().map(|&x| f(x, y)).collect()),
+        (Src::Scalar(x), Src::Slice(t)) => map1(Src::Slice(t), move |y| f(x, y)),
+        (Src::Slice(s), Src::Scalar(y)) => map1(Src::Slice(s), move |x| f(x, y)),
         (Src::Slice(s), Src::Slice(t)) => {
-            Buf::Owned(s.iter().zip(t).map(|(&x, &y)| f(x, y)).collect())
+            let mut out = Vec::with_capacity(s.len().min(t.len()));
+            simd::zip_into(s, t, &mut out, f);
+            Buf::Owned(out)
         }
     }
 }
@@ -56,15 +61,11 @@ fn map2_owned<'a, T: Copy + 'static>(
 ) -> Buf<'a, T> {
     match (a, b) {
         (Buf::Owned(mut v), Src::Scalar(y)) => {
-            for e in v.iter_mut() {
-                *e = f(*e, y);
-            }
+            simd::map_in_place(&mut v, move |x| f(x, y));
             Buf::Owned(v)
         }
         (Buf::Owned(mut v), Src::Slice(t)) => {
-            for (e, &y) in v.iter_mut().zip(t) {
-                *e = f(*e, y);
-            }
+            simd::zip_in_place(&mut v, t, f);
             Buf::Owned(v)
         }
         (a, b) => map2(a.src(), b, f),

@@ -6,21 +6,8 @@ use brisk_core::TaskFailure;
 
 use crate::eval::{Buf, ChunkLoc, KElem, Tile, scalar_as, scalar_f64};
 use crate::expr::{Dist, Gen, LeafView};
-use crate::num::Num;
-
-/// SplitMix64's output function at counter `i` of the stream `seed`.
-#[inline]
-pub(crate) fn hash64(seed: u64, i: u64) -> u64 {
-    let mut z = seed.wrapping_add(i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-#[inline]
-fn unit(h: u64) -> f64 {
-    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-}
+pub(crate) use crate::simd::hash64;
+use crate::simd::{fill_affine, fill_affine_f64, fill_integers, fill_uniform, unit};
 
 /// The generator's values on one tile.
 pub(crate) fn gen_tile<T: KElem>(
@@ -64,7 +51,12 @@ pub(crate) fn gen_tile<T: KElem>(
                 if T::IS_FLOAT {
                     let s0 = scalar_f64(*start);
                     let d = scalar_f64(*step);
-                    fill_affine_f64(&mut out, s0, d, base, inc, rowlen);
+                    if inc == 1 {
+                        fill_affine_f64(&mut out, s0, d, base, rowlen);
+                    } else {
+                        let v = T::from_f64(s0 + base as f64 * d);
+                        out.extend(std::iter::repeat_n(v, rowlen));
+                    }
                 } else {
                     let s0 = scalar_as::<T>(*start);
                     let d = scalar_as::<T>(*step);
@@ -84,28 +76,34 @@ pub(crate) fn gen_tile<T: KElem>(
                     _ => T::from_f64(start + i as f64 * step),
                 }
             })),
-            Gen::Random { dist, .. } => {
-                match *dist {
-                    Dist::Uniform { low, high } => out.extend((0..rowlen as u64).map(|j| {
-                        T::from_f64(low + (high - low) * unit(hash64(seed, base + j * inc)))
-                    })),
-                    Dist::Normal { mean, std } => out.extend((0..rowlen as u64).map(|j| {
-                        let i = base + j * inc;
-                        let u1 = 1.0 - unit(hash64(seed, 2 * i));
-                        let u2 = unit(hash64(seed, 2 * i + 1));
-                        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                        T::from_f64(mean + std * z)
-                    })),
-                    Dist::Integers { low, high } => {
-                        let range = high.wrapping_sub(low) as u64;
-                        out.extend((0..rowlen as u64).map(|j| {
-                            let h = hash64(seed, base + j * inc);
-                            let r = ((u128::from(h) * u128::from(range)) >> 64) as u64;
-                            T::from_i64(low.wrapping_add(r as i64))
-                        }))
+            Gen::Random { dist, .. } => match *dist {
+                Dist::Uniform { low, high } if inc == 1 => {
+                    fill_uniform(&mut out, seed, base, rowlen, low, high - low)
+                }
+                Dist::Uniform { low, high } => {
+                    let v = T::from_f64(low + (high - low) * unit(hash64(seed, base)));
+                    out.extend(std::iter::repeat_n(v, rowlen))
+                }
+                Dist::Normal { mean, std } => out.extend((0..rowlen as u64).map(|j| {
+                    let i = base + j * inc;
+                    let u1 = 1.0 - unit(hash64(seed, 2 * i));
+                    let u2 = unit(hash64(seed, 2 * i + 1));
+                    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                    T::from_f64(mean + std * z)
+                })),
+                Dist::Integers { low, high } => {
+                    let range = high.wrapping_sub(low) as u64;
+                    if inc == 1 {
+                        fill_integers(&mut out, seed, base, rowlen, low, range);
+                    } else {
+                        let mut one: Vec<T> = Vec::with_capacity(1);
+                        fill_integers(&mut one, seed, base, 1, low, range);
+                        if let Some(&v) = one.first() {
+                            out.extend(std::iter::repeat_n(v, rowlen));
+                        }
                     }
                 }
-            }
+            },
             Gen::Eye { k } => {
                 let cols = leaf_shape.get(1).copied().unwrap_or(1).max(1) as u64;
                 out.extend((0..rowlen as u64).map(|j| {
@@ -131,29 +129,4 @@ pub(crate) fn gen_tile<T: KElem>(
         }
     }
     Ok(Buf::Owned(out))
-}
-
-/// Append `first, first + step, …` (`n` values) as a running sum: an induction variable the
-/// compiler vectorizes without 64-bit multiplies.
-fn fill_affine<T: Num>(out: &mut Vec<T>, first: T, step: T, n: usize) {
-    let start = out.len();
-    out.resize(start + n, first);
-    let mut v = first;
-    for o in &mut out[start..] {
-        *o = v;
-        v = v.add(step);
-    }
-}
-
-/// [`fill_affine`] for floats computed in `f64` (`first + k * step`, exact in `k`).
-fn fill_affine_f64<T: Num>(out: &mut Vec<T>, start: f64, step: f64, base: u64, inc: u64, n: usize) {
-    let begin = out.len();
-    out.resize(begin + n, T::ZERO);
-    let (base, inc) = (base as f64, inc as f64);
-    for (k, o) in out[begin..].iter_mut().enumerate() {
-        // `start + i * step` with the global index `i` exact in f64, so values never depend on
-        // the chunking; tiles are far below 2^31 elements, and i32 -> f64 converts in vector
-        // registers.
-        *o = T::from_f64(start + (base + f64::from(k as i32) * inc) * step);
-    }
 }

@@ -23,7 +23,7 @@
 //! | elementwise | `+ - * / %` and `& \| ^ ! -` on arrays, references, lazy scalars and numbers, with numpy broadcasting; `lt`/`le`/`gt`/`ge`/`equal`/`not_equal`, `maximum`, `minimum`, `pow`, `clip`, `abs`, `sign`, `sqrt`, `exp`, `log`, trig, rounding, `isnan`/`isinf`/`isfinite`, [`where_`], [`Array::astype`] |
 //! | reductions | `sum prod min max any all mean var std argmin argmax` and the `nan…` variants, over every axis (`x.sum()` → [`Scalar`]), one axis (`sum_axis`) or any ([`ReduceOpts`]: axes, `keepdims`, `split_every`, `ddof`); `cumsum`, `cumprod` |
 //! | shape | [`Array::slice`] with [`Idx`] (steps, negative, integers, new axes), boolean [`Array::mask`] with unknown chunk sizes and [`Array::compute_chunk_sizes`], `t`/`transpose`, `reshape`/`ravel`, [`concatenate`], [`stack`], `squeeze`, `expand_dims`, `rechunk` (two stages past [`RECHUNK_TASK_LIMIT`]) |
-//! | linear algebra | `matmul`/`dot` by blocks, [`tensordot`], tall-and-skinny `qr` and `svd` |
+//! | linear algebra | `matmul`/`dot` by blocks (products summed in a `split_every` tree, `matmul_with`), [`tensordot`], tall-and-skinny `qr` and `svd` |
 //! | your functions | `map_blocks`, [`blockwise`], `map_overlap` with a [`Boundary`] |
 //! | running | [`brisk_core::Collection`]: `compute()` (an `ndarray::ArrayD<T>`), `compute((&a, &b))`, `visualize()`; [`Array::persist`]; `Display` like Dask's repr |
 //!
@@ -38,6 +38,10 @@
 //!   reduction evaluates it inside its per-chunk task. So `(x + 1).sum()` is one task per chunk
 //!   and never writes `x + 1` to memory. Cheap generated data (`arange`, `random`, `ones`, …)
 //!   is recomputed where it is used rather than stored; [`Array::persist`] stores it.
+//! - **Run-time CPU dispatch.** The hot loops (random and range generators, elementwise maps,
+//!   sums and means) are compiled for AVX-512, AVX2 and baseline x86-64 and chosen when first
+//!   called, so a portable build runs vector code; the values are bit-identical on every path
+//!   ([`set_cpu_dispatch`], [`cpu_dispatch_target`]).
 //! - **Named kernels.** Every task calls a registered kernel with its parameters as literal
 //!   arguments, and chunks have a raw-bytes codec ([`codec`]), so graphs can run in other
 //!   processes.
@@ -74,6 +78,7 @@ mod reduce_kernels;
 mod reshape;
 mod scan;
 mod shape;
+mod simd;
 mod slicing;
 mod store;
 mod tsqr;
@@ -94,6 +99,7 @@ pub use rechunk::{AssembleSpec, Piece, RECHUNK_TASK_LIMIT};
 pub use reduce::{DEFAULT_SPLIT_EVERY, ReduceOpts};
 pub use reduce_kernels::{Partial, ReduceOp, ReduceSpec};
 pub use shape::{ChunkOp, concatenate, stack};
+pub use simd::{cpu_dispatch_target, set_cpu_dispatch};
 pub use slicing::Idx;
 pub use store::ChunkSink;
 pub use tsqr::{QrPair, householder_qr, jacobi_svd};

@@ -83,8 +83,22 @@ pub(crate) fn sum_blocks_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
 
 impl<T: Float + ndarray::LinalgScalar> Array<T> {
     /// The matrix product of two 2-D arrays, by blocks. `other`'s row chunks are lined up with
-    /// this array's column chunks first.
+    /// this array's column chunks first. The block products of one output block are added in
+    /// a tree of at most [`crate::DEFAULT_SPLIT_EVERY`] products per task.
     pub fn matmul(&self, other: &Array<T>) -> Result<Array<T>> {
+        self.matmul_with(other, crate::DEFAULT_SPLIT_EVERY)
+    }
+
+    /// [`Array::matmul`] adding at most `split_every` (at least 2) block products per task, so
+    /// a task holds at most that many products however many blocks the contracted axis has
+    /// (Dask's `split_every`).
+    pub fn matmul_with(&self, other: &Array<T>, split_every: usize) -> Result<Array<T>> {
+        if split_every < 2 {
+            return Err(ArrayError::invalid(
+                "split_every",
+                format!("split_every must be at least 2, got {split_every}"),
+            ));
+        }
         let (a, b) = (&self.meta, &other.meta);
         a.require_known("matmul")?;
         b.require_known("matmul")?;
@@ -109,42 +123,64 @@ impl<T: Float + ndarray::LinalgScalar> Array<T> {
         let a = crate::rechunk::rechunk_meta(a, a.chunks.clone())?;
         let (la, lb) = (a.layer()?, b.layer()?);
         let pname = tokenize("matmul-block");
+        let sname = tokenize("matmul-partial");
         let name = tokenize("matmul");
         let nk = a.chunks[1].len();
         let nb = [a.chunks[0].len(), b.chunks[1].len()];
         let mut prods = Vec::new();
+        let mut partials = Vec::new();
         let mut sums = Vec::new();
         let mm = crate::kernels::func(MATMUL, "matmul");
         let add = crate::kernels::func(SUM_BLOCKS, "sum");
         for_each_block(&nb, |idx| {
-            let (i, j) = (idx[0], idx[1]);
+            let (i, j) = (idx[0] as u32, idx[1] as u32);
             let mut parts = Vec::with_capacity(nk);
             for k in 0..nk {
-                let pk = Key::with_shared_name(&pname, &[i as u32, j as u32, k as u32]);
+                let pk = Key::with_shared_name(&pname, &[i, j, k as u32]);
                 prods.push((
                     pk.clone(),
                     Node::Task(Task {
                         func: mm.clone(),
-                        args: vec![Arg::Key(a.key(&[i, k])), Arg::Key(b.key(&[k, j]))],
+                        args: vec![Arg::Key(a.key(&[idx[0], k])), Arg::Key(b.key(&[k, idx[1]]))],
                     }),
                 ));
-                parts.push(Arg::Key(pk));
+                parts.push(pk);
             }
-            let node = if nk == 1 {
-                match parts.pop() {
-                    Some(Arg::Key(k)) => Node::Alias(k),
-                    _ => Node::Literal(Value::new(())),
-                }
-            } else {
-                Node::Task(Task {
+            // Tree sum: groups of `split_every` neighbours per level, then one final task.
+            let mut level = 0u32;
+            while parts.len() > split_every {
+                parts = parts
+                    .chunks(split_every)
+                    .enumerate()
+                    .map(|(g, group)| {
+                        if let [only] = group {
+                            return only.clone();
+                        }
+                        let key = Key::with_shared_name(&sname, &[i, j, level, g as u32]);
+                        partials.push((
+                            key.clone(),
+                            Node::Task(Task {
+                                func: add.clone(),
+                                args: group.iter().cloned().map(Arg::Key).collect(),
+                            }),
+                        ));
+                        key
+                    })
+                    .collect();
+                level += 1;
+            }
+            let node = match parts.as_slice() {
+                [only] => Node::Alias(only.clone()),
+                _ => Node::Task(Task {
                     func: add.clone(),
-                    args: parts,
-                })
+                    args: parts.into_iter().map(Arg::Key).collect(),
+                }),
             };
-            sums.push((Key::with_shared_name(&name, &[i as u32, j as u32]), node));
+            sums.push((Key::with_shared_name(&name, &[i, j]), node));
         });
         let players = Layer::from_nodes(Arc::clone(&pname), prods, vec![la, lb]);
-        let layer = Layer::from_nodes(Arc::clone(&name), sums, vec![players]);
+        let slayer = Layer::from_nodes(Arc::clone(&sname), partials, vec![Arc::clone(&players)]);
+        let layer = Layer::from_nodes(Arc::clone(&name), sums, vec![players, slayer]);
         Ok(Array::from_meta(Meta::new(
             name,
             T::DTYPE,

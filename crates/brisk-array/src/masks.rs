@@ -96,6 +96,9 @@ impl<T: Element> Array<T> {
         if x.ndim() == 0 {
             return Err(ArrayError::invalid("array", "a 0-d array cannot be masked"));
         }
+        // The result's chunk sizes depend only on the mask and the row chunks: masking any
+        // array of this chunking with this same mask gives chunks that line up.
+        let origin: Arc<str> = format!("mask({}, {:?})", m.name, want[0]).into();
         let x = crate::rechunk::rechunk_meta(x, want.clone())?;
         let m = crate::rechunk::rechunk_meta(m, want)?;
         let name = tokenize("getitem-mask");
@@ -117,12 +120,13 @@ impl<T: Element> Array<T> {
         });
         let nb = x.chunks[0].len();
         let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![x.layer()?, m.layer()?]);
-        Ok(Array::from_meta(Meta::new(
+        Ok(Array::from_meta(Meta::with_origins(
             name,
             T::DTYPE,
             vec![UNKNOWN],
             vec![vec![UNKNOWN; nb]],
             Body::Layer(layer),
+            vec![Some(origin)],
         )))
     }
 

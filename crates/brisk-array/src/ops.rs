@@ -62,36 +62,51 @@ fn try_elementwise(
     let shapes: Vec<&[usize]> = operands.iter().map(|m| m.shape.as_slice()).collect();
     let shape = broadcast_shapes(op, &shapes)?;
     let n = shape.len();
-    // Output chunks: the common refinement of the operands that span each axis.
-    let mut out_chunks: Vec<Option<Vec<usize>>> = vec![None; n];
+    // Output chunks: the common refinement of the operands that span each axis. Unknown sizes
+    // (after a mask) line up only with the same unknown sizes: the same origin.
+    // Per output axis: the chunks, and which operand axis they come from.
+    type Source<'m> = Option<(Vec<usize>, &'m Arc<Meta>, usize)>;
+    let mut out_chunks: Vec<Source<'_>> = vec![None; n];
     for m in operands {
         let off = n - m.ndim();
         for a in 0..m.ndim() {
             let o = off + a;
-            if m.shape[a] == shape[o] {
-                let c = &m.chunks[a];
-                out_chunks[o] = Some(match &out_chunks[o] {
-                    None => c.clone(),
-                    Some(prev) if prev == c => prev.clone(),
-                    Some(prev) => {
-                        if !chunks::known(prev) || !chunks::known(c) {
-                            if prev.len() == c.len() {
-                                prev.clone()
-                            } else {
-                                return Err(ArrayError::UnknownChunkSizes { op, axis: o });
-                            }
-                        } else {
-                            chunks::common_refinement(prev, c)
-                        }
-                    }
-                });
+            if m.shape[a] != shape[o] {
+                continue;
             }
+            let c = &m.chunks[a];
+            out_chunks[o] = Some(match out_chunks[o].take() {
+                None => (c.clone(), m, a),
+                Some((prev, pm, pa)) => {
+                    let (pk, ck) = (chunks::known(&prev), chunks::known(c));
+                    if pk && ck {
+                        if prev == *c {
+                            (prev, pm, pa)
+                        } else {
+                            (chunks::common_refinement(&prev, c), pm, pa)
+                        }
+                    } else if !pk && !ck && prev == *c && pm.origin(pa) == m.origin(a) {
+                        (prev, pm, pa)
+                    } else {
+                        return Err(ArrayError::UnknownChunksMismatch {
+                            op,
+                            axis: o,
+                            left: pm.name.to_string(),
+                            right: m.name.to_string(),
+                        });
+                    }
+                }
+            });
         }
     }
+    let origins: Vec<Option<Arc<str>>> = out_chunks
+        .iter()
+        .map(|c| c.as_ref().and_then(|(_, m, a)| m.origin(*a).cloned()))
+        .collect();
     let out_chunks: Vec<Vec<usize>> = out_chunks
         .into_iter()
         .enumerate()
-        .map(|(o, c)| c.unwrap_or_else(|| vec![shape[o]]))
+        .map(|(o, c)| c.map(|(c, _, _)| c).unwrap_or_else(|| vec![shape[o]]))
         .collect();
     let mut b = ExprBuilder::new(n);
     let mut ids = Vec::with_capacity(operands.len());
@@ -118,12 +133,13 @@ fn try_elementwise(
     }
     let id = b.push(node(&ids));
     let expr = b.finish(id);
-    Ok(Meta::new(
+    Ok(Meta::with_origins(
         tokenize(expr.program.label()),
         dtype,
         shape,
         out_chunks,
         Body::Expr(expr),
+        origins,
     ))
 }
 

@@ -228,14 +228,83 @@ fn max_task_input(old: &[Vec<usize>], new: &[Vec<usize>], itemsize: usize) -> (u
     (read, out)
 }
 
+/// The intermediate chunking of a two-stage rechunk: the common refinement of `old` and `new`,
+/// coarsened. Along each axis, neighbouring cells inside one input chunk are merged (halving
+/// the number of cells each round) as long as no output chunk then reads more than
+/// `max(limit, what it reads from the refinement)`: so a stage-one task still reads one input
+/// chunk, a stage-two task stays under the limit, and an all-to-all rechunk makes far fewer
+/// than `in × out` pieces (Dask's planner bounds its intermediate chunks the same way).
+fn intermediate_chunks(
+    old: &[Vec<usize>],
+    new: &[Vec<usize>],
+    itemsize: usize,
+    limit: usize,
+) -> Vec<Vec<usize>> {
+    let mut mid: Vec<Vec<usize>> = old
+        .iter()
+        .zip(new)
+        .map(|(a, b)| chunks::common_refinement(a, b))
+        .collect();
+    let bound = limit.max(max_task_input(&mid, new, itemsize).0);
+    let old_off: Vec<Vec<usize>> = old.iter().map(|c| offsets(c)).collect();
+    let mut progress = true;
+    while progress {
+        progress = false;
+        for a in 0..mid.len() {
+            let merged = merge_pairs_within(&mid[a], &old_off[a]);
+            if merged.len() == mid[a].len() {
+                continue;
+            }
+            let prev = std::mem::replace(&mut mid[a], merged);
+            if max_task_input(&mid, new, itemsize).0 <= bound {
+                progress = true;
+            } else {
+                mid[a] = prev;
+            }
+        }
+    }
+    mid
+}
+
+/// `cells` with neighbours merged pairwise where no boundary of `bounds` (offsets) separates
+/// them.
+fn merge_pairs_within(cells: &[usize], bounds: &[usize]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(cells.len().div_ceil(2));
+    let mut pos = 0usize;
+    let mut i = 0;
+    while i < cells.len() {
+        let end = pos + cells[i];
+        if i + 1 < cells.len() && bounds.binary_search(&end).is_err() {
+            out.push(cells[i] + cells[i + 1]);
+            pos = end + cells[i + 1];
+            i += 2;
+        } else {
+            out.push(cells[i]);
+            pos = end;
+            i += 1;
+        }
+    }
+    out
+}
+
 /// [`rechunk_meta`] where no task reads more than `limit` bytes of input when it can be
-/// avoided: past the limit (and past four times the output chunk), chunks are first cut to the
-/// common refinement of both chunkings (each piece from one input chunk), then merged (each
-/// output chunk from exactly its own pieces).
+/// avoided: past the limit (and past four times the output chunk), chunks are first cut to an
+/// intermediate chunking ([`intermediate_chunks`]: each piece from one input chunk), then
+/// merged (each output chunk from its own pieces).
 pub(crate) fn rechunk_meta_limited(
     meta: &Arc<Meta>,
     new: Vec<Vec<usize>>,
     limit: usize,
+) -> Result<Arc<Meta>> {
+    rechunk_stages(meta, new, limit, true)
+}
+
+/// One rechunk, in two stages when `split` and the limit ask for it.
+fn rechunk_stages(
+    meta: &Arc<Meta>,
+    new: Vec<Vec<usize>>,
+    limit: usize,
+    split: bool,
 ) -> Result<Arc<Meta>> {
     meta.check()?;
     if new.len() != meta.ndim() {
@@ -290,16 +359,11 @@ pub(crate) fn rechunk_meta_limited(
         }
         Body::Layer(_) => {
             let (read, out) = max_task_input(&meta.chunks, &new, meta.dtype.itemsize());
-            if read > limit && read > 4 * out {
-                let refined: Vec<Vec<usize>> = meta
-                    .chunks
-                    .iter()
-                    .zip(&new)
-                    .map(|(a, b)| chunks::common_refinement(a, b))
-                    .collect();
+            if split && read > limit && read > 4 * out {
+                let refined = intermediate_chunks(&meta.chunks, &new, meta.dtype.itemsize(), limit);
                 if refined != new && refined != meta.chunks {
-                    let mid = rechunk_meta_limited(meta, refined, limit)?;
-                    return rechunk_meta_limited(&mid, new, limit);
+                    let mid = rechunk_stages(meta, refined, limit, false)?;
+                    return rechunk_stages(&mid, new, limit, false);
                 }
             }
             let name = tokenize("rechunk-merge");
@@ -382,5 +446,25 @@ impl<T: Element> Array<T> {
         Ok(Array::from_meta(rechunk_meta_limited(
             &self.meta, new, limit,
         )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intermediate_pieces_grow_up_to_the_limit() {
+        // 20000^2 f64, rows of 100 -> columns of 100, 64 MiB: pieces of 100 x 400.
+        let old = vec![vec![100; 200], vec![20000]];
+        let new = vec![vec![20000], vec![100; 200]];
+        let mid = intermediate_chunks(&old, &new, 8, RECHUNK_TASK_LIMIT);
+        assert_eq!(mid, vec![vec![100; 200], vec![400; 50]]);
+        assert!(max_task_input(&mid, &new, 8).0 <= RECHUNK_TASK_LIMIT);
+        // Irregular cells never merge across an input boundary.
+        assert_eq!(
+            merge_pairs_within(&[1, 2, 3, 4, 5], &[0, 3, 15]),
+            vec![3, 7, 5]
+        );
     }
 }

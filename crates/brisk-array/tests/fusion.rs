@@ -119,3 +119,27 @@ fn rechunk_past_the_limit_goes_through_small_pieces() {
         .unwrap();
     assert_eq!(widest, 10);
 }
+
+#[test]
+fn all_to_all_rechunk_pieces_are_bounded_by_the_limit_not_the_grid() {
+    // Rows of 2 to columns of 2 on 64 x 64 f64 (1 KiB chunks), limit 4 KiB: the common
+    // refinement would be 32 x 32 = 1024 pieces of 2 x 2; pieces inside one input row chunk
+    // grow to 2 x 8 while a merge still reads at most 4 KiB: 256 cuts + 32 merges.
+    let a = ndarray::Array2::from_shape_fn((64, 64), |(i, j)| (i * 64 + j) as f64);
+    let x = da::from_array(&a, [2, 64]).unwrap();
+    let y = x.rechunk_with_limit([64, 2], 4096).unwrap();
+    let (v, labels) = run(|| y.compute().unwrap());
+    assert_eq!(v, a.into_dyn());
+    assert_eq!(labels.len(), 256 + 32, "{}", labels.len());
+    let g = brisk_core::Collection::graph(&y);
+    let widest = g
+        .iter()
+        .filter_map(|(_, n)| match n {
+            brisk_core::Node::Task(t) => Some(t.args.len() - 1),
+            _ => None,
+        })
+        .max()
+        .unwrap();
+    // A merge reads 32 pieces of 2 x 8 (4 KiB); a cut reads one input chunk.
+    assert_eq!(widest, 32);
+}
