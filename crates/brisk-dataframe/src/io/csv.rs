@@ -16,12 +16,12 @@ use polars::prelude::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Block, DEFAULT_BLOCKSIZE, blocks, sample_lines};
+use super::{DEFAULT_BLOCKSIZE, TextPlan};
 use crate::error::{DataFrameError, Result};
 use crate::frame::DataFrame;
 use crate::node::{Node, Op, ScanSource};
 use crate::partition;
-use crate::source::{self, FileInfo, Storage};
+use crate::source::{self, Storage};
 
 /// Options shared by every block of one `read_csv`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,10 +92,12 @@ fn parse_options(o: &CsvOptions) -> impl Fn(CsvParseOptions) -> CsvParseOptions 
     }
 }
 
-/// Kernel: read one block.
-pub(crate) fn read_csv_block(b: Arc<CsvBlock>) -> Result<Value> {
+/// A block's lines without the header: the bytes and where the records start (after a first
+/// block's header line, which must match the first file's), or `None` when no record is left.
+fn load_block(b: &CsvBlock) -> Result<Option<(Vec<u8>, usize)>> {
     let o = &b.options;
-    let mut bytes = source::read_block(&o.storage, &b.path, b.start, b.end)?;
+    let bytes = source::read_block(&o.storage, &b.path, b.start, b.end)?;
+    let mut skip = 0;
     if b.start == 0 && o.has_header {
         let nl = bytes
             .iter()
@@ -110,15 +112,40 @@ pub(crate) fn read_csv_block(b: Arc<CsvBlock>) -> Result<Value> {
                 found: partition::names_text(&found),
             });
         }
-        bytes.drain(..(nl + 1).min(bytes.len()));
+        skip = (nl + 1).min(bytes.len());
     }
-    let projected: Schema = match &b.columns {
-        Some(cols) => crate::optimize::select_schema(&o.schema, cols),
-        None => o.schema.clone(),
+    if bytes[skip..].iter().all(|c| c.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    Ok(Some((bytes, skip)))
+}
+
+impl CsvBlock {
+    /// The schema of what the block returns (its columns, or all).
+    fn projected(&self) -> Schema {
+        match &self.columns {
+            Some(cols) => crate::optimize::select_schema(&self.options.schema, cols),
+            None => self.options.schema.clone(),
+        }
+    }
+
+    /// A parse error of this block.
+    fn parse_error(&self, source: polars::prelude::PolarsError) -> DataFrameError {
+        DataFrameError::Parse {
+            path: self.path.clone(),
+            start: self.start,
+            end: self.end,
+            source,
+        }
+    }
+}
+
+/// Kernel: read one block.
+pub(crate) fn read_csv_block(b: Arc<CsvBlock>) -> Result<Value> {
+    let o = &b.options;
+    let Some((bytes, skip)) = load_block(&b)? else {
+        return Ok(partition::value(partition::empty(&b.projected())));
     };
-    if bytes.iter().all(|c| c.is_ascii_whitespace()) {
-        return Ok(partition::value(partition::empty(&projected)));
-    }
     let projection: Option<Arc<Vec<usize>>> = b
         .columns
         .as_ref()
@@ -128,23 +155,30 @@ pub(crate) fn read_csv_block(b: Arc<CsvBlock>) -> Result<Value> {
         .with_schema(Some(Arc::new(o.schema.clone())))
         .with_projection(projection)
         .map_parse_options(parse_options(o))
-        .into_reader_with_file_handle(Cursor::new(bytes))
+        .into_reader_with_file_handle(Cursor::new(&bytes[skip..]))
         .finish()
-        .map_err(|source| DataFrameError::Parse {
-            path: b.path.clone(),
-            start: b.start,
-            end: b.end,
-            source,
-        })?;
+        .map_err(|e| b.parse_error(e))?;
     Ok(partition::value(df))
 }
 
 brisk_core::register!(read_csv_block as "brisk_dataframe.read_csv_block");
 
 struct CsvScan {
-    files: Vec<FileInfo>,
-    blocks: Vec<Block>,
+    plan: TextPlan,
     options: Arc<CsvOptions>,
+}
+
+impl CsvScan {
+    fn block(&self, i: usize, columns: Option<&[String]>) -> CsvBlock {
+        let (path, start, end) = self.plan.block(i);
+        CsvBlock {
+            path,
+            start,
+            end,
+            columns: columns.map(<[String]>::to_vec),
+            options: Arc::clone(&self.options),
+        }
+    }
 }
 
 impl ScanSource for CsvScan {
@@ -152,23 +186,15 @@ impl ScanSource for CsvScan {
         "read-csv"
     }
     fn npartitions(&self) -> usize {
-        self.blocks.len()
+        self.plan.len()
     }
     fn projectable(&self) -> bool {
         true
     }
     fn partition(&self, i: usize, columns: Option<&[String]>, _: Option<&Expr>) -> GNode {
-        let b = &self.blocks[i];
-        let spec = CsvBlock {
-            path: self.files[b.file].url.clone(),
-            start: b.start,
-            end: b.end,
-            columns: columns.map(<[String]>::to_vec),
-            options: Arc::clone(&self.options),
-        };
         GNode::Task(Task::new(
             read_csv_block,
-            vec![Arg::Literal(Value::new(spec))],
+            vec![Arg::Literal(Value::new(self.block(i, columns)))],
         ))
     }
 }
@@ -273,9 +299,9 @@ impl ReadCsv {
 
     /// Build the lazy dataframe (reads the files' sizes and a sample of the first file).
     pub fn finish(self) -> Result<DataFrame> {
-        let files = source::expand(&self.storage, &self.pattern)?;
-        let first = &files[0];
-        let sample = sample_lines(&self.storage, &first.url, self.sample)?;
+        let plan = TextPlan::new(&self.storage, &self.pattern, self.blocksize, self.sample)?;
+        let first = plan.first();
+        let sample = &plan.sample;
         let opts_for_parse = CsvOptions {
             schema: Schema::default(),
             separator: self.separator,
@@ -302,7 +328,7 @@ impl ReadCsv {
             .map_parse_options(|p| {
                 parse_options(&opts_for_parse)(p).with_try_parse_dates(self.try_parse_dates)
             })
-            .into_reader_with_file_handle(Cursor::new(sample))
+            .into_reader_with_file_handle(Cursor::new(sample.as_slice()))
             .finish()
             .map_err(|source| DataFrameError::Parse {
                 path: first.url.clone(),
@@ -341,19 +367,14 @@ impl ReadCsv {
                 }
             }
         }
-        let blocks = blocks(&files, self.blocksize)?;
         let options = Arc::new(CsvOptions {
             schema: schema.clone(),
             header,
             ..opts_for_parse
         });
         let schema: SchemaRef = Arc::new(schema);
-        let n = blocks.len();
-        let scan = CsvScan {
-            files,
-            blocks,
-            options,
-        };
+        let n = plan.len();
+        let scan = CsvScan { plan, options };
         Ok(DataFrame::from_node(Node::new(
             Op::Scan {
                 source: Arc::new(scan),
