@@ -111,7 +111,9 @@ pub enum DataFrameError {
     /// Rewriting the plan (projection and predicate pushdown) failed. This is a bug in
     /// brisk-dataframe, never the user's input: the plan is not run unoptimized instead,
     /// because a half-applied rewrite could change results without notice.
-    #[error("optimizing the dataframe plan failed (a bug in brisk-dataframe; nothing was computed): {reason}")]
+    #[error(
+        "optimizing the dataframe plan failed (a bug in brisk-dataframe; nothing was computed): {reason}"
+    )]
     Optimize {
         /// What went wrong.
         reason: String,

@@ -555,7 +555,8 @@ mod tests {
         assert!(df.lowered.set(broken).is_ok());
         let err = df.compute().unwrap_err().to_string();
         assert!(
-            err.contains("optimizing the dataframe plan failed") && err.contains("a rewrite went wrong"),
+            err.contains("optimizing the dataframe plan failed")
+                && err.contains("a rewrite went wrong"),
             "{err}"
         );
     }

@@ -386,15 +386,24 @@ fn set_index_with_repeated_values_has_consistent_divisions() -> anyhow::Result<(
         for i in 0..idx.npartitions() {
             let p = idx.get_partition(i)?.compute()?;
             total += p.height();
-            let (lo, hi) = (div.get(i).unwrap_or(f64::NAN), div.get(i + 1).unwrap_or(f64::NAN));
+            let (lo, hi) = (
+                div.get(i).unwrap_or(f64::NAN),
+                div.get(i + 1).unwrap_or(f64::NAN),
+            );
             let vals = p.column(column)?.cast(&DataType::Float64)?;
             for x in vals.f64()?.into_no_null_iter() {
-                assert!(lo <= x && x <= hi, "{column}/{asked}: partition {i}: {x} outside [{lo}, {hi}]");
+                assert!(
+                    lo <= x && x <= hi,
+                    "{column}/{asked}: partition {i}: {x} outside [{lo}, {hi}]"
+                );
             }
         }
         assert_eq!(total, n, "{column}: asked {asked}");
         let got = idx.compute()?;
-        let want = data.sort([column], SortMultipleOptions::default().with_maintain_order(true))?;
+        let want = data.sort(
+            [column],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )?;
         assert!(
             got.column(column)?
                 .as_materialized_series()

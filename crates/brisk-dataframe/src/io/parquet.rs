@@ -138,11 +138,13 @@ fn read_object_piece(p: &ParquetPiece, read_cols: Option<&[String]>) -> Result<P
         Some(cols) => cols
             .iter()
             .map(|c| {
-                arrow.get(c.as_str()).ok_or_else(|| DataFrameError::ColumnNotFound {
-                    operation: "read_parquet",
-                    column: c.clone(),
-                    available: partition::names_text(arrow.iter_names()),
-                })
+                arrow
+                    .get(c.as_str())
+                    .ok_or_else(|| DataFrameError::ColumnNotFound {
+                        operation: "read_parquet",
+                        column: c.clone(),
+                        available: partition::names_text(arrow.iter_names()),
+                    })
             })
             .collect::<Result<_>>()?,
     };
@@ -163,7 +165,10 @@ fn read_object_piece(p: &ParquetPiece, read_cols: Option<&[String]>) -> Result<P
             for m in chunks {
                 let r = m.byte_range();
                 let len = usize::try_from(r.end.saturating_sub(r.start)).map_err(|_| {
-                    DataFrameError::invalid("object", format!("{} has a column chunk too large to address", p.path))
+                    DataFrameError::invalid(
+                        "object",
+                        format!("{} has a column chunk too large to address", p.path),
+                    )
                 })?;
                 let at: usize = runs.iter().map(|r| r.1).sum();
                 runs.push((r.start, len));
@@ -185,8 +190,7 @@ fn read_object_piece(p: &ParquetPiece, read_cols: Option<&[String]>) -> Result<P
                 .into_iter()
                 .map(|(m, at, len)| (m, buf.clone().sliced(at..at + len)))
                 .collect();
-            let (arrays, _) =
-                to_deserializer(chunks, (*field).clone(), None).map_err(parse)?;
+            let (arrays, _) = to_deserializer(chunks, (*field).clone(), None).map_err(parse)?;
             let series = Series::try_from((*field, arrays)).map_err(parse)?;
             columns.push(series.into_column());
         }
