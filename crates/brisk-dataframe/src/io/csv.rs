@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use brisk_core::{Arg, Node as GNode, Task, Value};
 use polars::prelude::{
-    CsvParseOptions, CsvReadOptions, DataType, Expr, NullValues, Schema, SchemaRef, SerReader,
+    CsvParseOptions, CsvReadOptions, DataFrame as PlFrame, DataType, Expr, NullValues, Schema,
+    SchemaRef, SerReader,
 };
 use serde::{Deserialize, Serialize};
 
@@ -140,9 +141,66 @@ impl CsvBlock {
     }
 }
 
+/// Files at least this large that are read whole go to Polars as files (memory-mapped).
+const MMAP_MIN: u64 = 1 << 20;
+
+/// A whole, uncompressed local file of at least [`MMAP_MIN`] bytes (the usual partition when
+/// files are smaller than `blocksize`), parsed by Polars from a memory map: the bytes are
+/// neither copied into a buffer nor zeroed first, which was a quarter of the CPU time of
+/// reading 20 × 38 MB files. `None`: not such a block (read it through brisk-io).
+fn read_whole_local(b: &CsvBlock) -> Result<Option<PlFrame>> {
+    let o = &b.options;
+    let Some(path) = source::local_path(&b.path) else {
+        return Ok(None);
+    };
+    if b.start != 0 || source::is_compressed(&b.path) {
+        return Ok(None);
+    }
+    let file = source::open_local(&path)?;
+    let size = file
+        .metadata()
+        .map_err(DataFrameError::io("cannot read the size of", &path))?
+        .len();
+    if size < MMAP_MIN || b.end < size {
+        return Ok(None);
+    }
+    if o.has_header {
+        let head = source::read_head(&o.storage, &b.path, MMAP_MIN)?;
+        let Some(nl) = head.iter().position(|&c| c == b'\n') else {
+            return Ok(None);
+        };
+        let found = split_header(&head[..nl], o.separator, o.quote);
+        if found != o.header {
+            return Err(DataFrameError::SchemaMismatch {
+                path: b.path.clone(),
+                first: o.first_file.clone(),
+                expected: partition::names_text(&o.header),
+                found: partition::names_text(&found),
+            });
+        }
+    }
+    let projection: Option<Arc<Vec<usize>>> = b
+        .columns
+        .as_ref()
+        .map(|cols| Arc::new(cols.iter().filter_map(|c| o.schema.index_of(c)).collect()));
+    CsvReadOptions::default()
+        .with_has_header(false)
+        .with_skip_lines(usize::from(o.has_header))
+        .with_schema(Some(Arc::new(o.schema.clone())))
+        .with_projection(projection)
+        .map_parse_options(parse_options(o))
+        .into_reader_with_file_handle(file)
+        .finish()
+        .map(Some)
+        .map_err(|e| b.parse_error(e))
+}
+
 /// Kernel: read one block.
 pub(crate) fn read_csv_block(b: Arc<CsvBlock>) -> Result<Value> {
     let o = &b.options;
+    if let Some(df) = read_whole_local(&b)? {
+        return Ok(partition::value(df));
+    }
     let Some((bytes, skip)) = load_block(&b)? else {
         return Ok(partition::value(partition::empty(&b.projected())));
     };
