@@ -60,6 +60,21 @@ impl AggFunc {
         }
     }
 
+    /// Whether Polars' streaming engine computes this function's partial results the same
+    /// way as its in-memory engine (order-insensitive sums, counts and extremes; `first`,
+    /// `last`, `nunique`, variances and custom expressions keep the in-memory engine).
+    fn streams(&self) -> bool {
+        matches!(
+            self,
+            AggFunc::Sum
+                | AggFunc::Mean
+                | AggFunc::Count
+                | AggFunc::Size
+                | AggFunc::Min
+                | AggFunc::Max
+        )
+    }
+
     fn needs_numeric(&self) -> bool {
         matches!(
             self,
@@ -330,6 +345,7 @@ pub(crate) fn build(
         sort,
         post: Vec::new(),
         label,
+        streaming: aggs.iter().all(|a| a.func.streams()),
     };
     for (i, agg) in aggs.iter().enumerate() {
         let columnless = match agg.func {

@@ -125,6 +125,16 @@ pub enum DataFrameError {
         /// What is wrong.
         reason: String,
     },
+    /// Rewriting the plan (projection and predicate pushdown) failed. This is a bug in
+    /// brisk-dataframe, never the user's input: the plan is not run unoptimized instead,
+    /// because a half-applied rewrite could change results without notice.
+    #[error(
+        "optimizing the dataframe plan failed (a bug in brisk-dataframe; nothing was computed): {reason}"
+    )]
+    Optimize {
+        /// What went wrong.
+        reason: String,
+    },
     /// Computing the graph failed.
     #[error(transparent)]
     Compute(#[from] brisk_core::Error),

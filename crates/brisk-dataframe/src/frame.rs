@@ -96,14 +96,13 @@ impl DataFrame {
         )))
     }
 
+    /// The optimized plan as graph layers, built once. The optimizer only fails on a bug (its
+    /// rewrites re-derive schemas that were already checked when the frame was built): then
+    /// every output task fails with [`DataFrameError::Optimize`], so `compute()` returns that
+    /// error instead of running the unoptimized plan, which could silently differ.
     pub(crate) fn lowered(&self) -> &Lowered {
-        self.lowered.get_or_init(|| match crate::optimize::optimize(&self.node) {
-            Ok(opt) => lower(&opt),
-            Err(e) => {
-                tracing::warn!(error = %e, "optimizing a dataframe failed; running it unoptimized");
-                lower(&self.node)
-            }
-        })
+        self.lowered
+            .get_or_init(|| lower_or_fail(&self.node, crate::optimize::optimize(&self.node)))
     }
 
     /// The schema of every partition (known before computing).
@@ -455,6 +454,17 @@ impl DataFrame {
     }
 }
 
+/// The layers of the optimized plan, or of tasks that fail with the optimizer's error.
+fn lower_or_fail(node: &NodeRef, optimized: Result<NodeRef>) -> Lowered {
+    match optimized {
+        Ok(opt) => lower(&opt),
+        Err(e) => {
+            tracing::error!(error = %e, "optimizing a dataframe failed; its tasks will fail");
+            crate::lower::failed(node, e.to_string())
+        }
+    }
+}
+
 fn preserves_index(step: &Step, index: &str, before: &Schema, after: &Schema) -> bool {
     if before.get(index) != after.get(index) {
         return false;
@@ -527,4 +537,27 @@ pub fn concat(frames: &[DataFrame]) -> Result<DataFrame> {
         n,
         None,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_optimizer_is_an_error_not_an_unoptimized_run() {
+        let _ = brisk_local::LocalScheduler::threaded();
+        let pdf = polars::df!("x" => [1i64, 2, 3]).unwrap();
+        let df = DataFrame::from_polars(pdf, 2).unwrap();
+        let broken = lower_or_fail(
+            &df.node,
+            Err(DataFrameError::invalid("test", "a rewrite went wrong")),
+        );
+        assert!(df.lowered.set(broken).is_ok());
+        let err = df.compute().unwrap_err().to_string();
+        assert!(
+            err.contains("optimizing the dataframe plan failed")
+                && err.contains("a rewrite went wrong"),
+            "{err}"
+        );
+    }
 }

@@ -51,6 +51,18 @@
 //!   IPC; Polars expressions are serialized with Polars' serde support. `map_partitions`
 //!   closures run in-process only.
 //!
+//! **Use mimalloc in your binary.** Polars' group-bys and joins allocate many small vectors;
+//! with glibc's allocator ~30% of the CPU time of a many-group aggregation went to
+//! `malloc`/`free`. A library must not choose the process's allocator, so this crate does not;
+//! a binary should, as Polars' Python package does (the benchmark binary
+//! `examples/bench_dataframe.rs` does):
+//!
+//! ```text
+//! # Cargo.toml: mimalloc = { version = "0.1", default-features = false }
+//! #[global_allocator]
+//! static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+//! ```
+//!
 //! Differences from pandas/Dask worth knowing: there is no row index (`set_index` sorts by a
 //! column and records divisions for it); group-by results are frames with the key columns;
 //! null join keys never match (as in Polars and SQL).

@@ -36,9 +36,10 @@ impl Lowered {
 
 /// Lower the plan below `root` (already optimized).
 pub(crate) fn lower(root: &NodeRef) -> Lowered {
+    let order = topo(std::slice::from_ref(root));
     let mut done: HashMap<usize, Lowered> = HashMap::new();
     let mut last = None;
-    for n in topo(std::slice::from_ref(root)) {
+    for n in order {
         let inputs: Vec<Lowered> =
             n.op.inputs()
                 .into_iter()
@@ -55,6 +56,36 @@ pub(crate) fn lower(root: &NodeRef) -> Lowered {
             name: "empty".into(),
             npartitions: 0,
         })
+}
+
+/// Kernel: the optimizer failed (see [`failed`]).
+pub(crate) fn optimize_failed(reason: String) -> crate::error::Result<Value> {
+    Err(crate::error::DataFrameError::Optimize { reason })
+}
+
+brisk_core::register!(optimize_failed as "brisk_dataframe.optimize_failed");
+
+/// Graph layers for a plan the optimizer could not rewrite: one task per output partition,
+/// each failing with [`crate::error::DataFrameError::Optimize`].
+pub(crate) fn failed(root: &NodeRef, reason: String) -> Lowered {
+    let name: Arc<str> = format!("optimize-failed-{:016x}", root.uid).into();
+    let n = root.npartitions.max(1);
+    let nodes = (0..n)
+        .map(|i| {
+            (
+                Key::with_shared_name(&name, &[i as u32]),
+                GNode::Task(Task::new(
+                    optimize_failed,
+                    vec![Arg::Literal(Value::new(reason.clone()))],
+                )),
+            )
+        })
+        .collect();
+    Lowered {
+        layer: Layer::from_nodes(Arc::clone(&name), nodes, vec![]),
+        name,
+        npartitions: n,
+    }
 }
 
 fn lower_one(n: &NodeRef, inputs: &[Lowered]) -> Lowered {

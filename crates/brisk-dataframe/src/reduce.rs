@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use brisk_core::{Arg, Key, Node as GNode, Task, Value};
 use polars::prelude::{
-    DataFrame as PlFrame, Expr, IntoLazy, LazyFrame, PolarsResult, Schema, SchemaRef,
+    DataFrame as PlFrame, Engine, Expr, IntoLazy, LazyFrame, PolarsResult, Schema, SchemaRef,
     SortMultipleOptions, UniqueKeepStrategy, col, cols,
 };
+use polars_core::query_result::QueryResult;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{ColumnSet, exprs_columns};
@@ -39,6 +40,12 @@ pub(crate) struct AggSpec {
     pub sort: bool,
     /// Steps applied to the answer (sorting a `value_counts`, …).
     pub post: Vec<Step>,
+    /// Run the group-bys on Polars' streaming engine: a hash aggregation that updates
+    /// per-group states as it goes, where the in-memory engine first builds a vector of row
+    /// indices per group (one allocation per group: ~30% of the CPU time in `malloc`/`free`
+    /// with 100k groups per partition). Only for order-insensitive functions.
+    #[serde(default)]
+    pub streaming: bool,
     /// The label of the layer (not sent to other processes).
     #[serde(skip, default = "default_label")]
     pub label: &'static str,
@@ -46,6 +53,24 @@ pub(crate) struct AggSpec {
 
 fn default_label() -> &'static str {
     "agg"
+}
+
+impl AggSpec {
+    /// The chunk step over one partition's query: the null-key filter (`dropna`) and the
+    /// group-by, in the same query as what produced the partition.
+    pub fn chunk_query(&self, lf: LazyFrame) -> LazyFrame {
+        let mut lf = lf;
+        if self.dropna
+            && let Some(p) = self
+                .keys
+                .iter()
+                .map(|k| col(k.as_str()).is_not_null())
+                .reduce(|x, y| x.and(y))
+        {
+            lf = lf.filter(p);
+        }
+        grouped(lf, &self.keys, &self.chunk)
+    }
 }
 
 /// What a tree reduction computes.
@@ -76,6 +101,19 @@ fn grouped(lf: LazyFrame, keys: &[String], exprs: &[Expr]) -> LazyFrame {
     }
 }
 
+/// Collect `lf` on the streaming engine when asked (see [`AggSpec::streaming`]).
+pub(crate) fn collect(lf: LazyFrame, streaming: bool) -> PolarsResult<PlFrame> {
+    if !streaming {
+        return lf.collect();
+    }
+    match lf.collect_with_engine(Engine::Streaming)? {
+        QueryResult::Single(df) => Ok(df),
+        QueryResult::Multiple(_) => Err(polars::prelude::PolarsError::ComputeError(
+            "a group-by query returned several frames".into(),
+        )),
+    }
+}
+
 fn unique(
     df: PlFrame,
     subset: &Option<Vec<String>>,
@@ -102,19 +140,7 @@ impl Reducer {
     /// The partial result of one partition.
     pub fn chunk(&self, df: PlFrame) -> PolarsResult<PlFrame> {
         match self {
-            Reducer::Agg(a) => {
-                let mut lf = df.lazy();
-                if a.dropna
-                    && let Some(p) = a
-                        .keys
-                        .iter()
-                        .map(|k| col(k.as_str()).is_not_null())
-                        .reduce(|x, y| x.and(y))
-                {
-                    lf = lf.filter(p);
-                }
-                grouped(lf, &a.keys, &a.chunk).collect()
-            }
+            Reducer::Agg(a) => collect(a.chunk_query(df.lazy()), a.streaming),
             Reducer::Unique { subset, keep } => unique(df, subset, *keep),
             Reducer::Quantiles(q) => q.chunk(df),
         }
@@ -124,7 +150,7 @@ impl Reducer {
     pub fn combine(&self, parts: Vec<PlFrame>, schema: Option<&Schema>) -> PolarsResult<PlFrame> {
         let df = partition::concat(parts, schema).map_err(to_polars)?;
         match self {
-            Reducer::Agg(a) => grouped(df.lazy(), &a.keys, &a.combine).collect(),
+            Reducer::Agg(a) => collect(grouped(df.lazy(), &a.keys, &a.combine), a.streaming),
             Reducer::Unique { subset, keep } => unique(df, subset, *keep),
             Reducer::Quantiles(q) => q.combine(df),
         }

@@ -80,7 +80,14 @@ impl DataFrame {
         self.set_index_with(column, self.node.npartitions, ShuffleMethod::from_env()?)
     }
 
-    /// [`Self::set_index`] into about `npartitions` partitions with an explicit method.
+    /// [`Self::set_index`] into at most `npartitions` partitions with an explicit method.
+    ///
+    /// The boundaries are `npartitions + 1` approximate quantiles of `column` with duplicates
+    /// removed, so a column with few distinct (or heavily repeated) values gives **fewer**
+    /// partitions than asked, as in Dask: three distinct values give at most two partitions,
+    /// one distinct value gives one. Whatever the count, `npartitions()` is what is computed
+    /// and the divisions have `npartitions() + 1` bounds; partition `i` holds the values in
+    /// `bounds[i]..bounds[i + 1]` (the last bound inclusive), and nulls go to the last one.
     pub fn set_index_with(
         &self,
         column: &str,

@@ -4,7 +4,8 @@
 //!
 //! Readers carry a [`Storage`] (credentials and endpoints, or the environment) in their task
 //! specs, so a cluster's workers read with the same settings as the client. Local Parquet
-//! files are memory-mapped; objects are fetched by byte ranges (see [`sparse_object`]).
+//! files are memory-mapped; objects are fetched by byte ranges (the Parquet reader fetches only the column chunks it
+//! decodes).
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -211,47 +212,6 @@ impl Seek for TailReader {
         })?;
         Ok(self.pos)
     }
-}
-
-/// Requests for byte ranges closer than this are merged into one.
-const COALESCE_GAP: u64 = 1 << 20;
-
-/// An object of `size` bytes in memory with only `ranges` fetched (the column chunks a task
-/// reads); everything else stays zero. The buffer is allocated zeroed, which the operating
-/// system provides lazily, so pages never written take no memory: reading two columns of one
-/// row group of a large object costs those chunks, not the object.
-pub(crate) fn sparse_object(
-    storage: &Storage,
-    url: &str,
-    size: u64,
-    ranges: &mut [std::ops::Range<u64>],
-) -> Result<Vec<u8>> {
-    let len = usize::try_from(size).map_err(|_| {
-        DataFrameError::invalid(
-            "object",
-            format!("{url} is too large to address ({size} bytes)"),
-        )
-    })?;
-    let mut buf = vec![0u8; len];
-    ranges.sort_by_key(|r| r.start);
-    let mut merged: Vec<std::ops::Range<u64>> = Vec::new();
-    for r in ranges.iter() {
-        let r = r.start.min(size)..r.end.min(size);
-        if r.is_empty() {
-            continue;
-        }
-        match merged.last_mut() {
-            Some(last) if r.start <= last.end + COALESCE_GAP => last.end = last.end.max(r.end),
-            _ => merged.push(r),
-        }
-    }
-    for r in merged {
-        let bytes = storage.read_range(url, r.start, r.end - r.start)?;
-        let start = r.start as usize;
-        let end = start + bytes.len();
-        buf[start..end].copy_from_slice(&bytes);
-    }
-    Ok(buf)
 }
 
 #[cfg(test)]

@@ -344,3 +344,42 @@ fn csv_and_json_writers_and_readers() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Files of 1 MiB or more that are read whole go to Polars memory-mapped: the same rows as
+/// reading them by blocks through brisk-io, projection included, and a header that differs
+/// from the first file's is still an error naming the file.
+#[test]
+fn large_whole_csv_files_read_like_blocks() -> anyhow::Result<()> {
+    init();
+    let dir = tempfile::tempdir()?;
+    let (pattern, all) = event_files(dir.path(), 3, 40_000, 500);
+    let size = std::fs::metadata(dir.path().join("2015-01-01.csv"))?.len();
+    assert!(
+        size >= 1 << 20,
+        "the files must be large enough: {size} bytes"
+    );
+    let whole = ReadCsv::new(&pattern).blocksize(None).finish()?;
+    assert_eq!(whole.npartitions(), 3);
+    assert!(whole.compute()?.equals_missing(&all), "whole files");
+    let blocks = ReadCsv::new(&pattern).blocksize(Some(300_000)).finish()?;
+    assert!(blocks.npartitions() > 3);
+    assert!(blocks.compute()?.equals_missing(&all), "blocks");
+    let projected = whole.select([col("value"), col("user_id")])?.compute()?;
+    assert!(projected.equals_missing(&all.select(["value", "user_id"])?));
+
+    let mut other = common::events(40_000, 500, 9);
+    other.rename("value", "amount".into())?;
+    let bad = dir.path().join("2015-01-04.csv");
+    common::write_csv(&other, &bad);
+    let err = ReadCsv::new(&pattern)
+        .blocksize(None)
+        .finish()?
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2015-01-04.csv") && err.contains("amount"),
+        "{err}"
+    );
+    Ok(())
+}

@@ -362,6 +362,67 @@ fn joins_and_sorts_match_polars() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `set_index(npartitions = n)` on a column with few distinct values gives fewer partitions
+/// (duplicate quantiles are dropped, as in Dask), and `npartitions`, the divisions and the
+/// computed partitions always agree.
+#[test]
+fn set_index_with_repeated_values_has_consistent_divisions() -> anyhow::Result<()> {
+    init();
+    let n = 600;
+    let data = df!(
+        "k" => (0..n).map(|i| [5i64, 1, 9][i % 3]).collect::<Vec<_>>(),
+        "v" => (0..n).map(|i| i as f64).collect::<Vec<_>>()
+    )?;
+    let df = BriskFrame::from_polars(data.clone(), 7)?;
+    for (asked, column) in [(8usize, "k"), (3, "k"), (1, "k"), (8, "v")] {
+        let idx = df.set_index_with(column, asked, ShuffleMethod::Disk)?;
+        let div = idx.divisions().expect("divisions").bounds.clone();
+        assert!(idx.npartitions() <= asked, "{column}: asked {asked}");
+        assert_eq!(div.len(), idx.npartitions() + 1, "{column}: asked {asked}");
+        assert_eq!(idx.output_keys().len(), idx.npartitions());
+        let div = div.cast(&DataType::Float64)?;
+        let div = div.f64()?;
+        let mut total = 0;
+        for i in 0..idx.npartitions() {
+            let p = idx.get_partition(i)?.compute()?;
+            total += p.height();
+            let (lo, hi) = (
+                div.get(i).unwrap_or(f64::NAN),
+                div.get(i + 1).unwrap_or(f64::NAN),
+            );
+            let vals = p.column(column)?.cast(&DataType::Float64)?;
+            for x in vals.f64()?.into_no_null_iter() {
+                assert!(
+                    lo <= x && x <= hi,
+                    "{column}/{asked}: partition {i}: {x} outside [{lo}, {hi}]"
+                );
+            }
+        }
+        assert_eq!(total, n, "{column}: asked {asked}");
+        let got = idx.compute()?;
+        let want = data.sort(
+            [column],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )?;
+        assert!(
+            got.column(column)?
+                .as_materialized_series()
+                .equals_missing(want.column(column)?.as_materialized_series()),
+            "{column}: asked {asked}"
+        );
+    }
+    // Three distinct values: at most two partitions (three boundaries), however many were asked.
+    let idx = df.set_index_with("k", 8, ShuffleMethod::Disk)?;
+    assert_eq!(idx.npartitions(), 2);
+    // One distinct value: one partition whose divisions are [v, v].
+    let same = BriskFrame::from_polars(df!("k" => vec![4i64; 50])?, 5)?;
+    let idx = same.set_index_with("k", 4, ShuffleMethod::Disk)?;
+    assert_eq!(idx.npartitions(), 1);
+    assert_eq!(idx.divisions().expect("divisions").bounds.len(), 2);
+    assert_eq!(idx.compute()?.height(), 50);
+    Ok(())
+}
+
 #[test]
 fn structure_persist_head_repartition_concat_and_map_partitions() -> anyhow::Result<()> {
     init();

@@ -8,12 +8,12 @@ use brisk_core::{Arg, Node as GNode, Task, Value};
 use polars::prelude::{DataType, Expr, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::{Block, DEFAULT_BLOCKSIZE, blocks, sample_lines};
+use super::{DEFAULT_BLOCKSIZE, TextPlan, read_lines};
 use crate::error::{DataFrameError, Result};
 use crate::frame::DataFrame;
 use crate::node::{Node, Op, ScanSource};
 use crate::partition;
-use crate::source::{self, FileInfo, Storage};
+use crate::source::Storage;
 
 /// One block of newline-delimited JSON to read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,14 +62,13 @@ fn check_first_record(b: &JsonBlock, bytes: &[u8]) -> Result<()> {
 
 /// Kernel: read one block.
 pub(crate) fn read_json_block(b: Arc<JsonBlock>) -> Result<Value> {
-    let bytes = source::read_block(&b.storage, &b.path, b.start, b.end)?;
-    let projected: Schema = match &b.columns {
-        Some(c) => crate::optimize::select_schema(&b.schema, c),
-        None => (*b.schema).clone(),
-    };
-    if bytes.iter().all(|c| c.is_ascii_whitespace()) {
+    let Some(bytes) = read_lines(&b.storage, &b.path, b.start, b.end)? else {
+        let projected: Schema = match &b.columns {
+            Some(c) => crate::optimize::select_schema(&b.schema, c),
+            None => (*b.schema).clone(),
+        };
         return Ok(partition::value(partition::empty(&projected)));
-    }
+    };
     if b.start == 0 {
         check_first_record(&b, &bytes)?;
     }
@@ -93,11 +92,9 @@ pub(crate) fn read_json_block(b: Arc<JsonBlock>) -> Result<Value> {
 brisk_core::register!(read_json_block as "brisk_dataframe.read_json_block");
 
 struct JsonScan {
-    files: Vec<FileInfo>,
-    blocks: Vec<Block>,
+    plan: TextPlan,
     schema: Arc<Schema>,
     storage: Storage,
-    first_file: String,
 }
 
 impl ScanSource for JsonScan {
@@ -105,21 +102,21 @@ impl ScanSource for JsonScan {
         "read-json"
     }
     fn npartitions(&self) -> usize {
-        self.blocks.len()
+        self.plan.len()
     }
     fn projectable(&self) -> bool {
         true
     }
     fn partition(&self, i: usize, columns: Option<&[String]>, _: Option<&Expr>) -> GNode {
-        let b = &self.blocks[i];
+        let (path, start, end) = self.plan.block(i);
         let spec = JsonBlock {
-            path: self.files[b.file].url.clone(),
-            start: b.start,
-            end: b.end,
+            path,
+            start,
+            end,
             columns: columns.map(<[String]>::to_vec),
             schema: Arc::clone(&self.schema),
             storage: self.storage.clone(),
-            first_file: self.first_file.clone(),
+            first_file: self.plan.first().url.clone(),
         };
         GNode::Task(Task::new(
             read_json_block,
@@ -177,14 +174,12 @@ impl ReadJson {
 
     /// Build the lazy dataframe.
     pub fn finish(self) -> Result<DataFrame> {
-        let files = source::expand(&self.storage, &self.pattern)?;
-        let first = &files[0];
-        let sample = sample_lines(&self.storage, &first.url, self.sample)?;
-        let mut schema = polars::io::ndjson::infer_schema(&mut Cursor::new(&sample), None)
+        let plan = TextPlan::new(&self.storage, &self.pattern, self.blocksize, self.sample)?;
+        let mut schema = polars::io::ndjson::infer_schema(&mut Cursor::new(&plan.sample), None)
             .map_err(|source| DataFrameError::Parse {
-                path: first.url.clone(),
+                path: plan.first().url.clone(),
                 start: 0,
-                end: sample.len() as u64,
+                end: plan.sample.len() as u64,
                 source,
             })?;
         for (c, dt) in &self.dtypes {
@@ -199,13 +194,10 @@ impl ReadJson {
                 }
             }
         }
-        let blocks = blocks(&files, self.blocksize)?;
-        let n = blocks.len();
+        let n = plan.len();
         let schema = Arc::new(schema);
         let scan = JsonScan {
-            first_file: files[0].url.clone(),
-            files,
-            blocks,
+            plan,
             schema: Arc::clone(&schema),
             storage: self.storage,
         };

@@ -31,7 +31,7 @@ pub(crate) struct Block {
 /// The blocks of `files`, each at most `blocksize` bytes (one block per file when `None`, and
 /// always for compressed files, which cannot be split). Empty files still give one (empty)
 /// block, so every file is checked and the frame always has a partition.
-pub(crate) fn blocks(files: &[FileInfo], blocksize: Option<u64>) -> Result<Vec<Block>> {
+fn blocks(files: &[FileInfo], blocksize: Option<u64>) -> Result<Vec<Block>> {
     if blocksize == Some(0) {
         return Err(DataFrameError::invalid("blocksize", "must be positive"));
     }
@@ -60,9 +60,73 @@ pub(crate) fn blocks(files: &[FileInfo], blocksize: Option<u64>) -> Result<Vec<B
     Ok(out)
 }
 
+/// How a line-oriented reader (CSV, newline-delimited JSON) is partitioned: the files a
+/// pattern names, cut into blocks at line boundaries, and a sample of the first file for the
+/// schema. Shared by `read_csv` and `read_json`, so both split, order and sample the same way.
+pub(crate) struct TextPlan {
+    /// The files, in natural order.
+    pub files: Vec<FileInfo>,
+    /// One partition each.
+    pub blocks: Vec<Block>,
+    /// The first bytes of the first file, cut after the last complete line.
+    pub sample: Vec<u8>,
+}
+
+impl TextPlan {
+    /// Plan the partitions of `pattern` with `blocksize` (see [`blocks`]), sampling `sample`
+    /// bytes of the first file.
+    pub fn new(
+        storage: &Storage,
+        pattern: &str,
+        blocksize: Option<u64>,
+        sample: u64,
+    ) -> Result<TextPlan> {
+        let files = source::expand(storage, pattern)?;
+        let blocks = blocks(&files, blocksize)?;
+        let sample = sample_lines(storage, &files[0].url, sample)?;
+        Ok(TextPlan {
+            files,
+            blocks,
+            sample,
+        })
+    }
+
+    /// The first file (whose sample gives the schema).
+    pub fn first(&self) -> &FileInfo {
+        &self.files[0]
+    }
+
+    /// The number of partitions.
+    pub fn len(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The file and byte range of partition `i`.
+    pub fn block(&self, i: usize) -> (String, u64, u64) {
+        let b = &self.blocks[i];
+        (self.files[b.file].url.clone(), b.start, b.end)
+    }
+}
+
+/// The lines of one block (see [`source::read_block`]), or `None` when it holds nothing but
+/// whitespace (an empty partition of the reader's schema).
+pub(crate) fn read_lines(
+    storage: &Storage,
+    url: &str,
+    start: u64,
+    end: u64,
+) -> Result<Option<Vec<u8>>> {
+    let bytes = source::read_block(storage, url, start, end)?;
+    Ok(if bytes.iter().all(|c| c.is_ascii_whitespace()) {
+        None
+    } else {
+        Some(bytes)
+    })
+}
+
 /// A sample of the start of `url` (decompressed): up to `n` bytes, cut after the last complete
 /// line (unless the whole file fits).
-pub(crate) fn sample_lines(storage: &Storage, url: &str, n: u64) -> Result<Vec<u8>> {
+fn sample_lines(storage: &Storage, url: &str, n: u64) -> Result<Vec<u8>> {
     let mut bytes = source::read_head(storage, url, n)?;
     if bytes.len() as u64 >= n
         && let Some(last) = bytes.iter().rposition(|&b| b == b'\n')
