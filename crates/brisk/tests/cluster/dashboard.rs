@@ -138,10 +138,9 @@ pub(crate) fn dashboard_of_a_real_cluster() -> anyhow::Result<()> {
     let chromium = std::env::var("BRISK_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     match (node_path(), PathBuf::from(&chromium).exists()) {
         (Some(node_path), true) => {
-            let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target");
+            let target = manifest_dir().join("../../target");
             std::fs::create_dir_all(&target)?;
-            let script =
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/check_dashboard.mjs");
+            let script = manifest_dir().join("tests/cluster/check_dashboard.mjs");
             let out = Command::new("node")
                 .arg(&script)
                 .arg(format!("{base}/status"))
@@ -264,4 +263,12 @@ pub(crate) fn performance_report_of_a_cluster() -> anyhow::Result<()> {
         "{meta}"
     );
     Ok(())
+}
+
+/// This package's folder, as cargo gives it when running the test (the compile-time one may be
+/// another checkout's: a shared target directory reuses test binaries across checkouts).
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
