@@ -13,5 +13,5 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 cargo build -q --release -p brisk --bin brisk --example dashboard_bench
-BRISK_LOG=error "$root/target/release/examples/dashboard_bench" \
+BRISK_LOG=error "${CARGO_TARGET_DIR:-$root/target}/release/examples/dashboard_bench" \
   --tasks "${TASKS:-200000}" --rounds "${ROUNDS:-5}"

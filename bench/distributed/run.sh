@@ -15,7 +15,7 @@ brisk_out="$(mktemp)"; dask_out="$(mktemp)"
 trap 'rm -f "$brisk_out" "$dask_out"' EXIT
 bench_args=(--full)
 [ -n "$cases" ] && [ "${cases//,/}" = "$cases" ] && bench_args+=(--case "$cases")
-BRISK_LOG=error "$root/target/release/examples/distributed_bench" "${bench_args[@]}" | tee "$brisk_out"
+BRISK_LOG=error "${CARGO_TARGET_DIR:-$root/target}/release/examples/distributed_bench" "${bench_args[@]}" | tee "$brisk_out"
 # shellcheck disable=SC1091
 source "$root/bench/venv.sh" "distributed==2025.*" "dask==2025.*" psutil
 python "$here/dask_side.py" "$cases" | tee "$dask_out"
