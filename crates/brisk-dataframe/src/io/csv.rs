@@ -80,6 +80,20 @@ fn split_header(line: &[u8], sep: u8, quote: Option<u8>) -> Vec<String> {
     out
 }
 
+/// A file's header `line` must name the columns of the first file's header.
+fn check_header(o: &CsvOptions, path: &str, line: &[u8]) -> Result<()> {
+    let found = split_header(line, o.separator, o.quote);
+    if found != o.header {
+        return Err(DataFrameError::SchemaMismatch {
+            path: path.to_string(),
+            first: o.first_file.clone(),
+            expected: partition::names_text(&o.header),
+            found: partition::names_text(&found),
+        });
+    }
+    Ok(())
+}
+
 fn parse_options(o: &CsvOptions) -> impl Fn(CsvParseOptions) -> CsvParseOptions + '_ {
     move |p: CsvParseOptions| {
         let p = p.with_separator(o.separator).with_quote_char(o.quote);
@@ -104,15 +118,7 @@ fn load_block(b: &CsvBlock) -> Result<Option<(Vec<u8>, usize)>> {
             .iter()
             .position(|&c| c == b'\n')
             .unwrap_or(bytes.len());
-        let found = split_header(&bytes[..nl], o.separator, o.quote);
-        if found != o.header {
-            return Err(DataFrameError::SchemaMismatch {
-                path: b.path.clone(),
-                first: o.first_file.clone(),
-                expected: partition::names_text(&o.header),
-                found: partition::names_text(&found),
-            });
-        }
+        check_header(o, &b.path, &bytes[..nl])?;
         skip = (nl + 1).min(bytes.len());
     }
     if bytes[skip..].iter().all(|c| c.is_ascii_whitespace()) {
@@ -169,15 +175,7 @@ fn read_whole_local(b: &CsvBlock) -> Result<Option<PlFrame>> {
         let Some(nl) = head.iter().position(|&c| c == b'\n') else {
             return Ok(None);
         };
-        let found = split_header(&head[..nl], o.separator, o.quote);
-        if found != o.header {
-            return Err(DataFrameError::SchemaMismatch {
-                path: b.path.clone(),
-                first: o.first_file.clone(),
-                expected: partition::names_text(&o.header),
-                found: partition::names_text(&found),
-            });
-        }
+        check_header(o, &b.path, &head[..nl])?;
     }
     let projection: Option<Arc<Vec<usize>>> = b
         .columns
