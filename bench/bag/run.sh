@@ -6,10 +6,10 @@
 #   bench/compare.sh bag            # or: bash bench/bag/run.sh
 #
 # Knobs (environment): BAG_FILES (20), BAG_MB per file (50), BAG_REPEAT (3; the best run
-# counts), BAG_S3_FILES (4 files uploaded to each S3 server), BRISK_BENCH_DATA (where
+# counts), BAG_S3_FILES (8 files uploaded to each S3 server), BRISK_BENCH_DATA (where
 # generated data lives, outside the repo; default ~/.cache/brisk-bench-data), BENCH_TOOLS
 # (where s3s-fs is installed; default ~/.cache/brisk-bench-tools), BAG_CASES (all; "s3" runs
-# only the S3 cases).
+# only the S3 cases), BAG_S3_SERVERS ("fast s3s-fs moto").
 #
 # Each case prints: RESULT case=<name> brisk_s=<s> dask_s=<s> ratio=<dask_s/brisk_s> ...
 # Both sides must agree on the answer, or the script fails.
@@ -24,7 +24,7 @@ source "$root/bench/venv.sh" "dask[complete]==2025.*" "moto[server]"
 FILES="${BAG_FILES:-20}"
 MB="${BAG_MB:-50}"
 REPEAT="${BAG_REPEAT:-3}"
-S3_FILES="${BAG_S3_FILES:-4}"
+S3_FILES="${BAG_S3_FILES:-8}"
 DATA="${BRISK_BENCH_DATA:-$HOME/.cache/brisk-bench-data}/bag-${FILES}x${MB}"
 
 cargo build --release -q -p brisk-bag --example bag_bench
@@ -41,12 +41,21 @@ echo "data: $(du -sh "$DATA" | cut -f1) in $FILES files; $(nproc) cores; dask $(
 
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 
+# drop_caches: empty the kernel's page cache (root only), so the next read comes from the disk;
+# the S3 cases read both sides cold this way (COLD=1 before best_of), besides warm.
+can_drop=0
+if [ -w /proc/sys/vm/drop_caches ]; then can_drop=1; fi
+drop_caches() {
+  if [ "$can_drop" = 1 ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi
+}
+
 # best_of CMD...: run REPEAT times, print "seconds result cpu" of the fastest run, where cpu
 # is the user+system CPU time of the whole process tree (a fairer figure on a busy machine).
 best_of() {
   local best="" result="" cpu="" out s c tf
   tf="$(mktemp)"
   for _ in $(seq "$REPEAT"); do
+    if [ "${COLD:-0}" = 1 ]; then drop_caches; fi
     out="$(/usr/bin/time -f "%U %S" -o "$tf" "$@")"
     s="$(echo "$out" | field seconds)"
     c="$(awk '{printf "%.2f", $1 + $2}' "$tf")"
@@ -79,8 +88,9 @@ if [ "${BAG_CASES:-all}" != s3 ]; then
   compare_case wordcount_top10_closure wordcount-closure wordcount
 fi
 
-# S3: two S3-compatible servers on 127.0.0.1, each on a free port and stopped by its PID on
-# exit, against reading the same files from local disk (page-cached):
+# S3: three S3-compatible servers on 127.0.0.1, each on a free port and stopped by its PID on
+# exit, against reading the same files from local disk:
+# - bench/s3-server (s3s + s3s-fs, GET bodies in 1 MiB reads), built into $BENCH_TOOLS;
 # - s3s-fs (crates.io: a Rust S3 server over a directory), built once into $BENCH_TOOLS;
 # - moto (PyPI, the server the tests use). Moto answers a range request by reading the whole
 #   object, so Brisk reads from it with one streaming GET per block (BAG_RANGE_CONCURRENCY=1);
@@ -105,39 +115,72 @@ mkdir -p "$sub"
 for i in $(seq 0 $((S3_FILES - 1))); do ln -s "$DATA/lines_$i.txt" "$sub/lines_$i.txt"; done
 bytes="$(du -bL "$sub" | cut -f1)"
 
-# s3_case SERVER ENDPOINT RANGE_CONCURRENCY: upload the files, then compare with local disk.
+# s3_case SERVER ENDPOINT RANGE_CONCURRENCY: upload the files, then compare with local disk,
+# twice: "warm" (the server's files and the local files in the page cache: the local side reads
+# at memory speed) and "cold" (the page cache dropped before every run of either side, so both
+# read the same disk; the server still holds whatever it keeps in its own memory). The cold
+# figure is the local-disk rate the issue's bar names; without root the cold rows are skipped.
 s3_case() {
-  local server="$1" endpoint="$2" conc="$3" bs job s3s s3res ls lres s3_rate local_rate
+  local server="$1" endpoint="$2" conc="$3" bs job s3s s3res ls lres s3_rate local_rate cache
   "$B" upload "$sub" "$endpoint" testing testing bench >/dev/null
-  for bs in none 67108864; do
-    for job in count filter-count; do
-      read -r s3s s3res _ < <(BAG_RANGE_CONCURRENCY="$conc" best_of "$B" s3-$job "$endpoint" testing testing "s3://bench/lines_*.txt" "$bs")
-      read -r ls lres _ < <(best_of "$B" local-$job "$sub/lines_*.txt" "$bs")
-      if [ "$s3res" != "$lres" ]; then echo "MISMATCH in $server $job: s3=$s3res local=$lres" >&2; exit 1; fi
-      s3_rate="$(python -c "print(f'{$bytes/$s3s/1e6:.0f}')")"
-      local_rate="$(python -c "print(f'{$bytes/$ls/1e6:.0f}')")"
-      echo "RESULT case=s3_vs_local_${server}_${job}_blocksize_$bs brisk_s=$s3s dask_s=NA ratio=NA local_s=$ls s3_MBps=$s3_rate local_MBps=$local_rate s3_vs_local=$(ratio "$ls" "$s3s") server=$server range_concurrency=$conc files=$S3_FILES"
+  local caches=(warm)
+  if [ "$can_drop" = 1 ]; then caches+=(cold); else echo "not root: no cold-cache rows" >&2; fi
+  for cache in "${caches[@]}"; do
+    local cold=0
+    if [ "$cache" = cold ]; then cold=1; fi
+    for bs in none 67108864; do
+      for job in count filter-count; do
+        read -r s3s s3res _ < <(COLD=$cold BAG_RANGE_CONCURRENCY="$conc" best_of "$B" s3-$job "$endpoint" testing testing "s3://bench/lines_*.txt" "$bs")
+        read -r ls lres _ < <(COLD=$cold best_of "$B" local-$job "$sub/lines_*.txt" "$bs")
+        if [ "$s3res" != "$lres" ]; then echo "MISMATCH in $server $job: s3=$s3res local=$lres" >&2; exit 1; fi
+        s3_rate="$(python -c "print(f'{$bytes/$s3s/1e6:.0f}')")"
+        local_rate="$(python -c "print(f'{$bytes/$ls/1e6:.0f}')")"
+        echo "RESULT case=s3_vs_local_${cache}_${server}_${job}_blocksize_$bs brisk_s=$s3s dask_s=NA ratio=NA local_s=$ls s3_MBps=$s3_rate local_MBps=$local_rate s3_vs_local=$(ratio "$ls" "$s3s") cache=$cache server=$server range_concurrency=$conc files=$S3_FILES"
+      done
     done
   done
 }
 
-port="$(free_port)"
-mkdir -p "$scratch/s3s-root/bench"   # s3s-fs: a bucket is a directory
-"$S3S_FS" --host 127.0.0.1 --port "$port" --access-key testing --secret-key testing "$scratch/s3s-root" >/dev/null 2>&1 &
-pids+=("$!")
-for _ in $(seq 100); do
-  python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
-  sleep 0.1
-done
-s3_case s3s-fs "http://127.0.0.1:$port" 8
+SERVERS=" ${BAG_S3_SERVERS:-fast s3s-fs moto} "
+has_server() { [[ "$SERVERS" == *" $1 "* ]]; }
 
-port="$(free_port)"
-moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-pids+=("$!")
-endpoint="http://127.0.0.1:$port"
-for _ in $(seq 100); do
-  python -c "import urllib.request; urllib.request.urlopen('$endpoint/moto-api/')" 2>/dev/null && break
-  sleep 0.1
-done
-python -c "import urllib.request; urllib.request.urlopen(urllib.request.Request('$endpoint/bench', method='PUT'))"
-s3_case moto "$endpoint" 1
+if has_server fast; then
+  # The benchmark's own server (bench/s3-server): s3s-fs with GET bodies streamed in 1 MiB reads
+  # (see its main.rs) — the same S3 protocol stack, without the 4 KiB-read bottleneck.
+  cargo build -q --release --manifest-path "$root/bench/s3-server/Cargo.toml" --target-dir "$BENCH_TOOLS/s3-server-target"
+  FAST_S3="$BENCH_TOOLS/s3-server-target/release/brisk-bench-s3-server"
+  port="$(free_port)"
+  mkdir -p "$scratch/fast-root/bench"
+  "$FAST_S3" "$scratch/fast-root" --port "$port" --access-key testing --secret-key testing >/dev/null 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 100); do
+    python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
+    sleep 0.1
+  done
+  s3_case s3s-1MiB-reads "http://127.0.0.1:$port" 8
+fi
+
+if has_server s3s-fs; then
+  port="$(free_port)"
+  mkdir -p "$scratch/s3s-root/bench"   # s3s-fs: a bucket is a directory
+  "$S3S_FS" --host 127.0.0.1 --port "$port" --access-key testing --secret-key testing "$scratch/s3s-root" >/dev/null 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 100); do
+    python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
+    sleep 0.1
+  done
+  s3_case s3s-fs "http://127.0.0.1:$port" 8
+fi
+
+if has_server moto; then
+  port="$(free_port)"
+  moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+  pids+=("$!")
+  endpoint="http://127.0.0.1:$port"
+  for _ in $(seq 100); do
+    python -c "import urllib.request; urllib.request.urlopen('$endpoint/moto-api/')" 2>/dev/null && break
+    sleep 0.1
+  done
+  python -c "import urllib.request; urllib.request.urlopen(urllib.request.Request('$endpoint/bench', method='PUT'))"
+  s3_case moto "$endpoint" 1
+fi

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use brisk_io::{Compression, IoError};
 pub(crate) use brisk_io::{FileInfo, Storage};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DataFrameError, Result};
 
@@ -90,23 +91,74 @@ pub(crate) fn local_path(url: &str) -> Option<PathBuf> {
     }
 }
 
+/// The version of a file that its listing saw (size and, for objects, ETag). Every read of a
+/// reader's blocks is pinned to it, so all partitions of one object read the same version and
+/// an object replaced after the listing is [`IoError::Changed`] naming its URL (local files
+/// are read as they are).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Version {
+    /// The size the listing saw.
+    pub size: Option<u64>,
+    /// The object's ETag, if the store gave one.
+    pub e_tag: Option<String>,
+}
+
+impl Version {
+    /// The version `info` lists.
+    pub fn of(info: &FileInfo) -> Version {
+        Version {
+            size: Some(info.size),
+            e_tag: info.e_tag.clone(),
+        }
+    }
+
+    /// A brisk-io block of `url` from `offset`, `length` bytes (`None`: to the end), pinned
+    /// to this version.
+    fn block(&self, url: &str, offset: u64, length: Option<u64>) -> brisk_io::Block {
+        brisk_io::Block {
+            url: url.to_string(),
+            offset,
+            length,
+            compression: Compression::from_path(url),
+            file_size: self.size,
+            e_tag: self.e_tag.clone(),
+        }
+    }
+}
+
 /// The records of `url` that start in bytes `start..end` (each block begins after the first
 /// newline at or after `start`, or at 0, and ends after the first newline at or after `end`),
 /// so consecutive blocks cover every line exactly once. A compressed file is read whole and
-/// decompressed (its blocks always span the whole file).
-pub(crate) fn read_block(storage: &Storage, url: &str, start: u64, end: u64) -> Result<Vec<u8>> {
-    if is_compressed(url) {
-        return Ok(storage.read_all(url)?);
-    }
-    if start >= end {
+/// decompressed (its blocks always span the whole file). Reads are pinned to `version`.
+pub(crate) fn read_block(
+    storage: &Storage,
+    url: &str,
+    version: &Version,
+    start: u64,
+    end: u64,
+) -> Result<Vec<u8>> {
+    let block = if is_compressed(url) {
+        version.block(url, 0, None)
+    } else if start >= end {
         return Ok(Vec::new());
-    }
-    Ok(storage.read_block(url, start, end - start, Some(b"\n"))?)
+    } else {
+        version.block(url, start, Some(end - start))
+    };
+    let mut r = storage.open(&block, Some(b"\n"))?;
+    let mut buf = Vec::with_capacity(block.length.map_or(0, |n| n.min(1 << 30) as usize));
+    r.read_to_end(&mut buf)
+        .map_err(|e| IoError::from_std(url, e))?;
+    Ok(buf)
 }
 
-/// The first `n` bytes of `url`, decompressed (fewer if it is shorter).
-pub(crate) fn read_head(storage: &Storage, url: &str, n: u64) -> Result<Vec<u8>> {
-    let r = storage.open_reader(url)?;
+/// The first `n` bytes of `url`, decompressed (fewer if it is shorter), pinned to `version`.
+pub(crate) fn read_head(
+    storage: &Storage,
+    url: &str,
+    version: &Version,
+    n: u64,
+) -> Result<Vec<u8>> {
+    let r = storage.open(&version.block(url, 0, None), None)?;
     let mut buf = Vec::new();
     r.take(n)
         .read_to_end(&mut buf)
@@ -234,7 +286,7 @@ mod tests {
             let mut s = 0;
             while s < size {
                 let e = (s + bs).min(size);
-                all.extend(read_block(&storage, path, s, e).unwrap());
+                all.extend(read_block(&storage, path, &Version::default(), s, e).unwrap());
                 s = e;
             }
             assert_eq!(String::from_utf8(all).unwrap(), text, "blocksize {bs}");

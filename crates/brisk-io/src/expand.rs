@@ -77,7 +77,7 @@ fn expand_local(pattern: &str, path: &std::path::Path) -> Result<Vec<FileInfo>, 
             let meta = entry
                 .metadata()
                 .map_err(|e| IoError::local("list", pattern, e))?;
-            if meta.is_file() {
+            if meta.is_file() && !is_temp(&entry.path()) {
                 out.push(FileInfo::new(local_url(pattern, &entry.path()), meta.len()));
             }
         }
@@ -100,11 +100,17 @@ fn expand_local(pattern: &str, path: &std::path::Path) -> Result<Vec<FileInfo>, 
         })?;
         let meta = std::fs::metadata(&p)
             .map_err(|e| IoError::local("open", p.display().to_string(), e))?;
-        if meta.is_file() {
+        if meta.is_file() && !is_temp(&p) {
             out.push(FileInfo::new(local_url(pattern, &p), meta.len()));
         }
     }
     Ok(out)
+}
+
+/// Whether `path` is a local writer's unfinished temporary file (skipped by listings).
+fn is_temp(path: &std::path::Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| crate::write::is_temp_name(&n.to_string_lossy()))
 }
 
 /// List every object under the directory `prefix` ("" for the whole bucket).

@@ -18,6 +18,15 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+
+/// The suffix of a local writer's temporary file (`.name.<pid>-<n>.brisk-tmp`).
+const TEMP_SUFFIX: &str = ".brisk-tmp";
+
+/// Whether `file_name` is a local writer's unfinished temporary file: listings and globs skip
+/// them, so a reader never sees a file that is still being written.
+pub(crate) fn is_temp_name(file_name: &str) -> bool {
+    file_name.starts_with('.') && file_name.ends_with(TEMP_SUFFIX)
+}
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,7 +66,7 @@ impl LocalSink {
             })?
             .to_string_lossy();
         let tmp_name = format!(
-            ".{name}.{}-{}.brisk-tmp",
+            ".{name}.{}-{}{TEMP_SUFFIX}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );

@@ -75,6 +75,46 @@ fn local_writers_appear_only_when_finished() -> anyhow::Result<()> {
 }
 
 /// Multipart uploads in progress on moto (an aborted upload must not be among them).
+/// A file still being written is not seen by a glob or a directory listing of its folder (its
+/// temporary file is skipped), while an explicit path to it still works.
+#[test]
+fn unfinished_local_files_are_not_listed() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().display().to_string();
+    brisk_io::write_all(&format!("{root}/done.txt"), b"finished\n")?;
+    let mut w = brisk_io::open_writer(&format!("{root}/busy.txt"))?;
+    w.write_all(&noise(1 << 20, 2))?;
+    w.flush()?;
+    let on_disk = listing(dir.path());
+    let tmp = on_disk.iter().find(|f| f.contains("brisk-tmp"));
+    let Some(tmp) = tmp else {
+        anyhow::bail!("no temporary file while writing: {on_disk:?}");
+    };
+    for pattern in [format!("{root}/*"), format!("{root}/*.txt*"), root.clone()] {
+        let urls: Vec<String> = brisk_io::expand(&pattern)?
+            .into_iter()
+            .map(|f| f.url)
+            .collect();
+        assert_eq!(urls, [format!("{root}/done.txt")], "{pattern}");
+    }
+    let explicit = format!("{root}/{tmp}");
+    assert_eq!(
+        brisk_io::expand(&explicit)?.len(),
+        1,
+        "an explicit path is not filtered"
+    );
+    w.finish()?;
+    let urls: Vec<String> = brisk_io::expand(&format!("{root}/*"))?
+        .into_iter()
+        .map(|f| f.url)
+        .collect();
+    assert_eq!(
+        urls,
+        [format!("{root}/busy.txt"), format!("{root}/done.txt")]
+    );
+    Ok(())
+}
+
 fn open_uploads(server: &MotoServer, bucket: &str) -> Option<usize> {
     let python = brisk_test_utils::s3::python()?;
     let out = Command::new(python)

@@ -22,7 +22,7 @@ use crate::error::{DataFrameError, Result};
 use crate::frame::DataFrame;
 use crate::node::{Node, Op, ScanSource};
 use crate::partition;
-use crate::source::{self, Storage};
+use crate::source::{self, Storage, Version};
 
 /// Options shared by every block of one `read_csv`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +54,9 @@ pub(crate) struct CsvBlock {
     pub start: u64,
     /// Byte range end.
     pub end: u64,
+    /// The file's version as listed: every read is pinned to it.
+    #[serde(default)]
+    pub version: Version,
     /// Read only these columns (all if `None`).
     pub columns: Option<Vec<String>>,
     /// Shared options.
@@ -111,7 +114,7 @@ fn parse_options(o: &CsvOptions) -> impl Fn(CsvParseOptions) -> CsvParseOptions 
 /// block's header line, which must match the first file's), or `None` when no record is left.
 fn load_block(b: &CsvBlock) -> Result<Option<(Vec<u8>, usize)>> {
     let o = &b.options;
-    let bytes = source::read_block(&o.storage, &b.path, b.start, b.end)?;
+    let bytes = source::read_block(&o.storage, &b.path, &b.version, b.start, b.end)?;
     let mut skip = 0;
     if b.start == 0 && o.has_header {
         let nl = bytes
@@ -171,7 +174,7 @@ fn read_whole_local(b: &CsvBlock) -> Result<Option<PlFrame>> {
         return Ok(None);
     }
     if o.has_header {
-        let head = source::read_head(&o.storage, &b.path, MMAP_MIN)?;
+        let head = source::read_head(&o.storage, &b.path, &b.version, MMAP_MIN)?;
         let Some(nl) = head.iter().position(|&c| c == b'\n') else {
             return Ok(None);
         };
@@ -226,11 +229,12 @@ struct CsvScan {
 
 impl CsvScan {
     fn block(&self, i: usize, columns: Option<&[String]>) -> CsvBlock {
-        let (path, start, end) = self.plan.block(i);
+        let (path, start, end, version) = self.plan.block(i);
         CsvBlock {
             path,
             start,
             end,
+            version,
             columns: columns.map(<[String]>::to_vec),
             options: Arc::clone(&self.options),
         }

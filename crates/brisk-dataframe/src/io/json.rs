@@ -13,7 +13,7 @@ use crate::error::{DataFrameError, Result};
 use crate::frame::DataFrame;
 use crate::node::{Node, Op, ScanSource};
 use crate::partition;
-use crate::source::Storage;
+use crate::source::{Storage, Version};
 
 /// One block of newline-delimited JSON to read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,6 +24,9 @@ pub(crate) struct JsonBlock {
     pub start: u64,
     /// Byte range end.
     pub end: u64,
+    /// The file's version as listed: every read is pinned to it.
+    #[serde(default)]
+    pub version: Version,
     /// Columns to return (all if `None`).
     pub columns: Option<Vec<String>>,
     /// The full schema.
@@ -62,7 +65,7 @@ fn check_first_record(b: &JsonBlock, bytes: &[u8]) -> Result<()> {
 
 /// Kernel: read one block.
 pub(crate) fn read_json_block(b: Arc<JsonBlock>) -> Result<Value> {
-    let Some(bytes) = read_lines(&b.storage, &b.path, b.start, b.end)? else {
+    let Some(bytes) = read_lines(&b.storage, &b.path, &b.version, b.start, b.end)? else {
         let projected: Schema = match &b.columns {
             Some(c) => crate::optimize::select_schema(&b.schema, c),
             None => (*b.schema).clone(),
@@ -108,11 +111,12 @@ impl ScanSource for JsonScan {
         true
     }
     fn partition(&self, i: usize, columns: Option<&[String]>, _: Option<&Expr>) -> GNode {
-        let (path, start, end) = self.plan.block(i);
+        let (path, start, end, version) = self.plan.block(i);
         let spec = JsonBlock {
             path,
             start,
             end,
+            version,
             columns: columns.map(<[String]>::to_vec),
             schema: Arc::clone(&self.schema),
             storage: self.storage.clone(),

@@ -12,7 +12,7 @@ pub(crate) mod write;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataFrameError, Result};
-use crate::source::{self, FileInfo, Storage};
+use crate::source::{self, FileInfo, Storage, Version};
 
 /// The default block size for splitting text files: 64 MiB, as in Dask.
 pub const DEFAULT_BLOCKSIZE: u64 = 64 * 1024 * 1024;
@@ -83,7 +83,7 @@ impl TextPlan {
     ) -> Result<TextPlan> {
         let files = source::expand(storage, pattern)?;
         let blocks = blocks(&files, blocksize)?;
-        let sample = sample_lines(storage, &files[0].url, sample)?;
+        let sample = sample_lines(storage, &files[0], sample)?;
         Ok(TextPlan {
             files,
             blocks,
@@ -101,10 +101,11 @@ impl TextPlan {
         self.blocks.len()
     }
 
-    /// The file and byte range of partition `i`.
-    pub fn block(&self, i: usize) -> (String, u64, u64) {
+    /// The file, byte range and listed version of partition `i`.
+    pub fn block(&self, i: usize) -> (String, u64, u64, Version) {
         let b = &self.blocks[i];
-        (self.files[b.file].url.clone(), b.start, b.end)
+        let f = &self.files[b.file];
+        (f.url.clone(), b.start, b.end, Version::of(f))
     }
 }
 
@@ -113,10 +114,11 @@ impl TextPlan {
 pub(crate) fn read_lines(
     storage: &Storage,
     url: &str,
+    version: &Version,
     start: u64,
     end: u64,
 ) -> Result<Option<Vec<u8>>> {
-    let bytes = source::read_block(storage, url, start, end)?;
+    let bytes = source::read_block(storage, url, version, start, end)?;
     Ok(if bytes.iter().all(|c| c.is_ascii_whitespace()) {
         None
     } else {
@@ -126,8 +128,8 @@ pub(crate) fn read_lines(
 
 /// A sample of the start of `url` (decompressed): up to `n` bytes, cut after the last complete
 /// line (unless the whole file fits).
-fn sample_lines(storage: &Storage, url: &str, n: u64) -> Result<Vec<u8>> {
-    let mut bytes = source::read_head(storage, url, n)?;
+fn sample_lines(storage: &Storage, file: &FileInfo, n: u64) -> Result<Vec<u8>> {
+    let mut bytes = source::read_head(storage, &file.url, &Version::of(file), n)?;
     if bytes.len() as u64 >= n
         && let Some(last) = bytes.iter().rposition(|&b| b == b'\n')
     {
