@@ -227,13 +227,16 @@ impl IoError {
                 bucket: bucket.to_string(),
             };
         }
-        const BAD_KEYS: [&str; 6] = [
+        const BAD_KEYS: [&str; 7] = [
             "InvalidAccessKeyId",
             "SignatureDoesNotMatch",
             "InvalidToken",
             "ExpiredToken",
             "AuthenticationFailed",
             "InvalidClientTokenId",
+            // Azure's message for a bad Shared Key signature (Azurite answers it with the code
+            // AuthorizationFailure).
+            "Server failed to authenticate the request",
         ];
         if let Some(code) = BAD_KEYS.iter().find(|k| text.contains(*k)) {
             return IoError::BadCredentials {

@@ -1,8 +1,10 @@
 //! # brisk-test-utils: helpers for Brisk's own tests
 //!
 //! Random DAGs with a reference evaluator, values that count how many of them are alive, and
-//! counters of how often each task ran, and a real S3-compatible server ([`s3::MotoServer`]). Never a dependency of a library's public API.
+//! counters of how often each task ran, a real S3-compatible server ([`s3::MotoServer`]) and a
+//! real Azure Blob server ([`azure::Azurite`]). Never a dependency of a library's public API.
 
+pub mod azure;
 pub mod s3;
 
 use std::collections::HashMap;

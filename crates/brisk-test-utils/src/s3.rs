@@ -46,7 +46,8 @@ pub fn python() -> Option<String> {
     }
 }
 
-fn python_has(python: &str, module: &str) -> bool {
+/// Whether `python` can import `module`.
+pub fn python_has(python: &str, module: &str) -> bool {
     Command::new(python)
         .args(["-c", &format!("import {module}")])
         .stdout(Stdio::null())
@@ -55,7 +56,8 @@ fn python_has(python: &str, module: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn free_port() -> u16 {
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
