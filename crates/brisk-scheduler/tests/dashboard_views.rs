@@ -5,85 +5,22 @@ use std::time::{Duration, Instant};
 
 use brisk_core::Key;
 use brisk_protocol::messages::{
-    FromClient, FromWorker, NewTask, TaskTiming, ToClient, ToWorker, WorkerMetrics,
-    WorkerRegistration,
+    FromClient, FromWorker, NewTask, TaskTiming, WorkerMetrics, WorkerRegistration,
 };
 use brisk_protocol::spec::WireFailure;
-use brisk_protocol::{ClientId, Payload, WorkerId};
-use brisk_scheduler::{Comm, SchedulerConfig, SchedulerState, parse_key};
+use brisk_protocol::{ClientId, WorkerId};
+use brisk_scheduler::{SchedulerConfig, SchedulerState, parse_key};
 
-#[derive(Default)]
-struct Rec {
-    to_workers: Vec<(WorkerId, ToWorker)>,
-    to_clients: Vec<(ClientId, ToClient)>,
-}
+mod common;
 
-impl Comm for Rec {
-    fn send_worker(&mut self, w: WorkerId, msg: ToWorker) {
-        self.to_workers.push((w, msg));
-    }
-    fn send_client(&mut self, c: ClientId, msg: ToClient) {
-        self.to_clients.push((c, msg));
-    }
-}
-
-impl Rec {
-    fn computes(&mut self) -> Vec<(WorkerId, Key)> {
-        let mut out = Vec::new();
-        self.to_workers.retain(|(w, m)| match m {
-            ToWorker::Compute(c) => {
-                out.push((*w, c.key.clone()));
-                false
-            }
-            _ => true,
-        });
-        out
-    }
-    fn stream_reply(&mut self) -> brisk_protocol::messages::TaskStream {
-        let i = self
-            .to_clients
-            .iter()
-            .position(|(_, m)| matches!(m, ToClient::TaskStream { .. }))
-            .expect("a task stream reply");
-        match self.to_clients.remove(i).1 {
-            ToClient::TaskStream { stream, .. } => stream,
-            _ => unreachable!(),
-        }
-    }
-}
+use common::{Rec, task};
 
 fn reg(name: &str, clock_us: u64) -> WorkerRegistration {
-    WorkerRegistration {
-        name: name.into(),
-        nthreads: 1,
-        memory_limit: 0,
-        peer_address: format!("tcp://127.0.0.1:1{name}"),
-        pid: 1,
-        clock_us,
-    }
-}
-
-fn task(key: &str, deps: &[&str], priority: u32) -> NewTask {
-    NewTask {
-        key: key.into(),
-        deps: deps.iter().map(|d| Key::from(*d)).collect(),
-        priority,
-        spec: Payload::from(vec![1, 2, 3]),
-        retries: 0,
-    }
+    common::registration(name, 1, clock_us)
 }
 
 fn ran(key: &Key, nbytes: u64, start_us: u64, stop_us: u64) -> FromWorker {
-    FromWorker::Finished {
-        key: key.clone(),
-        nbytes,
-        timing: Some(TaskTiming {
-            start_us,
-            stop_us,
-            thread: 0,
-        }),
-        value: None,
-    }
+    common::finished_at(key, nbytes, start_us, stop_us)
 }
 
 /// Worker 1's clock reads 1 s when the scheduler's reads 0; worker 2's reads 5 s.

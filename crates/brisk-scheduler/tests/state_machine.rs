@@ -7,85 +7,19 @@ use brisk_protocol::messages::{
     FromClient, FromWorker, NewTask, TaskTiming, ToClient, ToWorker, WorkerRegistration,
 };
 use brisk_protocol::spec::WireFailure;
-use brisk_protocol::{ClientId, Payload, WorkerId};
-use brisk_scheduler::{Comm, SchedulerConfig, SchedulerState, TaskState};
+use brisk_protocol::{Payload, WorkerId};
+use brisk_scheduler::{SchedulerConfig, SchedulerState, TaskState};
 
-#[derive(Default)]
-struct Rec {
-    to_workers: Vec<(WorkerId, ToWorker)>,
-    to_clients: Vec<(ClientId, ToClient)>,
-}
+mod common;
 
-impl Comm for Rec {
-    fn send_worker(&mut self, w: WorkerId, msg: ToWorker) {
-        self.to_workers.push((w, msg));
-    }
-    fn send_client(&mut self, c: ClientId, msg: ToClient) {
-        self.to_clients.push((c, msg));
-    }
-}
-
-impl Rec {
-    /// Compute messages sent since the last call, as (worker, key).
-    fn computes(&mut self) -> Vec<(WorkerId, Key)> {
-        let mut out = Vec::new();
-        self.to_workers.retain(|(w, m)| match m {
-            ToWorker::Compute(c) => {
-                out.push((*w, c.key.clone()));
-                false
-            }
-            _ => true,
-        });
-        out
-    }
-    fn frees(&mut self) -> Vec<(WorkerId, Key)> {
-        let mut out = Vec::new();
-        self.to_workers.retain(|(w, m)| match m {
-            ToWorker::Free { keys } => {
-                out.extend(keys.iter().map(|k| (*w, k.clone())));
-                false
-            }
-            _ => true,
-        });
-        out
-    }
-    fn client_msgs(&mut self) -> Vec<ToClient> {
-        self.to_clients.drain(..).map(|(_, m)| m).collect()
-    }
-}
+use common::{Rec, task};
 
 fn reg(name: &str, nthreads: u32) -> WorkerRegistration {
-    WorkerRegistration {
-        name: name.into(),
-        nthreads,
-        memory_limit: 0,
-        peer_address: format!("tcp://127.0.0.1:1{name}"),
-        pid: 1,
-        clock_us: 0,
-    }
-}
-
-fn task(key: &str, deps: &[&str], priority: u32) -> NewTask {
-    NewTask {
-        key: key.into(),
-        deps: deps.iter().map(|d| Key::from(*d)).collect(),
-        priority,
-        spec: Payload::from(vec![1, 2, 3]),
-        retries: 0,
-    }
+    common::registration(name, nthreads, 0)
 }
 
 fn finished(key: &Key, nbytes: u64) -> FromWorker {
-    FromWorker::Finished {
-        key: key.clone(),
-        nbytes,
-        timing: Some(TaskTiming {
-            start_us: 0,
-            stop_us: 100,
-            thread: 0,
-        }),
-        value: None,
-    }
+    common::finished_at(key, nbytes, 0, 100)
 }
 
 fn setup(workers: &[(WorkerId, u32)]) -> (SchedulerState, Rec, Instant) {
