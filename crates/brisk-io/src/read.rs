@@ -7,7 +7,7 @@
 use std::io::{Read, Seek, SeekFrom};
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::{GetOptions, GetRange, ObjectStoreExt};
 
 use crate::error::IoError;
@@ -248,10 +248,12 @@ struct Parts {
     e_tag: Option<String>,
 }
 
-/// Streams one byte range of an object through a bounded channel.
+/// Streams one byte range of an object through a bounded channel. Each message is a run of
+/// body chunks as they came off the connection (a coalesced piece, or a whole part of a
+/// parallel read), so bytes are copied once, into the reader's buffer.
 struct ObjectReader {
-    rx: tokio::sync::mpsc::Receiver<Result<Bytes, IoError>>,
-    current: Bytes,
+    rx: tokio::sync::mpsc::Receiver<Result<Vec<Bytes>, IoError>>,
+    pending: std::collections::VecDeque<Bytes>,
     done: bool,
 }
 
@@ -281,7 +283,7 @@ impl ObjectReader {
             };
             return Ok(Self::start_parallel(store, path, bucket, url, parts));
         }
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, IoError>>(8);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Bytes>, IoError>>(8);
         crate::storage::spawn(async move {
             // The whole object is a plain GET (servers without range support answer it too).
             let opts = GetOptions {
@@ -296,24 +298,21 @@ impl ObjectReader {
                     return;
                 }
             };
-            // Coalesce the body's small chunks into pieces of about 1 MiB; the bounded
-            // channel lets up to 8 of them download ahead of the reader.
+            // Gather the body's chunks (no copy) into runs of about 1 MiB; the bounded channel
+            // lets up to 8 of them download ahead of the reader.
             let mut stream = res.into_stream();
-            let mut piece = bytes::BytesMut::new();
+            let mut piece = Vec::new();
+            let mut piece_len = 0;
             while let Some(chunk) = stream.next().await {
                 match chunk {
                     Ok(c) => {
-                        if piece.is_empty() && c.len() >= PIECE {
-                            if tx.send(Ok(c)).await.is_err() {
+                        piece_len += c.len();
+                        piece.push(c);
+                        if piece_len >= PIECE {
+                            piece_len = 0;
+                            if tx.send(Ok(std::mem::take(&mut piece))).await.is_err() {
                                 return;
                             }
-                            continue;
-                        }
-                        piece.extend_from_slice(&c);
-                        if piece.len() >= PIECE
-                            && tx.send(Ok(piece.split().freeze())).await.is_err()
-                        {
-                            return;
                         }
                     }
                     Err(e) => {
@@ -325,12 +324,12 @@ impl ObjectReader {
                 }
             }
             if !piece.is_empty() {
-                let _ = tx.send(Ok(piece.freeze())).await;
+                let _ = tx.send(Ok(piece)).await;
             }
         });
         Ok(ObjectReader {
             rx,
-            current: Bytes::new(),
+            pending: std::collections::VecDeque::new(),
             done: false,
         })
     }
@@ -348,7 +347,7 @@ impl ObjectReader {
         url: String,
         p: Parts,
     ) -> Self {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, IoError>>(2);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Bytes>, IoError>>(2);
         let mut ranges = Vec::new();
         let mut s = p.start;
         while s < p.end {
@@ -370,7 +369,11 @@ impl ObjectReader {
                         if_match: e_tag.clone(),
                         ..Default::default()
                     };
-                    async move { store.get_opts(&path, opts).await?.bytes().await }
+                    // The part's body chunks as they came (no copy into one buffer).
+                    async move {
+                        let body = store.get_opts(&path, opts).await?.into_stream();
+                        body.try_collect::<Vec<Bytes>>().await
+                    }
                 })
                 .buffered(in_flight);
             while let Some(part) = parts.next().await {
@@ -383,7 +386,7 @@ impl ObjectReader {
         });
         ObjectReader {
             rx,
-            current: Bytes::new(),
+            pending: std::collections::VecDeque::new(),
             done: false,
         }
     }
@@ -391,13 +394,15 @@ impl ObjectReader {
 
 impl Read for ObjectReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
+        while self.pending.is_empty() {
             if self.done {
                 return Ok(0);
             }
             // Works on any thread, inside an async runtime or not.
             match futures::executor::block_on(self.rx.recv()) {
-                Some(Ok(b)) => self.current = b,
+                Some(Ok(chunks)) => self
+                    .pending
+                    .extend(chunks.into_iter().filter(|c| !c.is_empty())),
                 Some(Err(e)) => {
                     self.done = true;
                     return Err(std::io::Error::other(e));
@@ -408,9 +413,20 @@ impl Read for ObjectReader {
                 }
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        let _ = self.current.split_to(n);
+        // Fill `buf` from as many received chunks as fit (without waiting for more).
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(front) = self.pending.front_mut() else {
+                break;
+            };
+            let k = (buf.len() - n).min(front.len());
+            buf[n..n + k].copy_from_slice(&front[..k]);
+            let _ = front.split_to(k);
+            if front.is_empty() {
+                self.pending.pop_front();
+            }
+            n += k;
+        }
         Ok(n)
     }
 }
