@@ -56,7 +56,15 @@ impl DataFrame {
         if n == 1 {
             return self.map_step(step, "sort_values");
         }
-        let bounds = self.reduce(
+        // The boundaries come from a read of their own when the input is cheap to compute
+        // again (see `Node::recomputable_copy`), as Dask reads twice: the shuffle's spills then
+        // hold one partition each instead of all of them waiting for the boundaries.
+        let sample = self
+            .node
+            .recomputable_copy("sort-boundaries")
+            .map(DataFrame::from_node)
+            .unwrap_or_else(|| self.clone());
+        let bounds = sample.reduce(
             Reducer::Quantiles(boundary_spec(&by[0], n)),
             DEFAULT_SPLIT_EVERY,
             1,
