@@ -231,12 +231,19 @@ mod tests {
             let (input, b) = shuffle_parts(&sorted);
             let shared: Vec<_> = topo(&[b])
                 .into_iter()
-                .filter(|n| topo(std::slice::from_ref(&input)).iter().any(|m| m.uid == n.uid))
+                .filter(|n| {
+                    topo(std::slice::from_ref(&input))
+                        .iter()
+                        .any(|m| m.uid == n.uid)
+                })
                 .collect();
             assert!(shared.is_empty(), "shared {shared:?}");
             let got = sorted.compute().unwrap();
             let source = frame.compute().unwrap();
-            assert_eq!(got.column("k").unwrap(), want(&source, "k").column("k").unwrap());
+            assert_eq!(
+                got.column("k").unwrap(),
+                want(&source, "k").column("k").unwrap()
+            );
             assert_eq!(got.height(), 200);
         }
         // Over a reduction (costly to compute again): the boundaries share its output.
