@@ -8,6 +8,8 @@
 #            memory against the size of the data
 # Data is generated once into $BRISK_BENCH_DATA (default ~/.cache/brisk-bench-data/dataframe).
 # Env: REPEATS (best of, default 3), CASES (default "csv parquet join sort").
+# cpu_s fields: user+system CPU seconds of each tool's best run (on a shared machine, CPU time
+# says more than wall time).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -40,6 +42,7 @@ f = lambda s, k: s.split(f"{k}=")[1].split()[0]
 bs, ds, ps = float(f(b, "seconds")), float(f(d, "seconds")), float(f(p, "seconds"))
 print(f"RESULT case={case} brisk_s={bs:.3f} dask_s={ds:.3f} ratio={ds / bs:.2f} polars_s={ps:.3f} "
       f"polars_ratio={ps / bs:.2f} rows={f(b, 'rows')} brisk_peak_mb={f(b, 'peak_mb')} "
-      f"dask_peak_mb={f(d, 'peak_mb')} polars_peak_mb={f(p, 'peak_mb')}{extra}")
+      f"dask_peak_mb={f(d, 'peak_mb')} polars_peak_mb={f(p, 'peak_mb')} brisk_cpu_s={f(b, 'cpu_s')} "
+      f"dask_cpu_s={f(d, 'cpu_s')} polars_cpu_s={f(p, 'cpu_s')}{extra}")
 PY
 done

@@ -227,6 +227,63 @@ impl Node {
         format!("{}-{:016x}", self.op.label(), self.uid).into()
     }
 
+    /// A copy of the plan below (and including) this node under new identities derived from
+    /// `tag`, when that plan only reads and transforms partition by partition (scans, maps,
+    /// picked or concatenated partitions), so that computing it a second time costs one more
+    /// read and holds nothing; `None` for anything else (reductions, shuffles, joins).
+    ///
+    /// A sort uses it to compute its boundaries from a read of its own (which the optimizer
+    /// narrows to the sort column): sharing the partitions with the shuffle would keep every
+    /// one of them in memory until the boundaries are known, i.e. the whole data set.
+    pub fn recomputable_copy(self: &NodeRef, tag: &str) -> Option<NodeRef> {
+        fn go(
+            n: &NodeRef,
+            tag: &str,
+            memo: &mut std::collections::HashMap<usize, NodeRef>,
+        ) -> Option<NodeRef> {
+            let at = Arc::as_ptr(n) as usize;
+            if let Some(c) = memo.get(&at) {
+                return Some(Arc::clone(c));
+            }
+            let op = match &n.op {
+                Op::Scan {
+                    source,
+                    columns,
+                    predicate,
+                } => Op::Scan {
+                    source: Arc::clone(source),
+                    columns: columns.clone(),
+                    predicate: predicate.clone(),
+                },
+                Op::Map { input, steps } => Op::Map {
+                    input: go(input, tag, memo)?,
+                    steps: Arc::clone(steps),
+                },
+                Op::Partitions { input, indices } => Op::Partitions {
+                    input: go(input, tag, memo)?,
+                    indices: Arc::clone(indices),
+                },
+                Op::Concat { inputs } => Op::Concat {
+                    inputs: inputs
+                        .iter()
+                        .map(|i| go(i, tag, memo))
+                        .collect::<Option<Vec<_>>>()?,
+                },
+                _ => return None,
+            };
+            let copy = Node::with_uid(
+                derive_uid(n.uid, tag),
+                op,
+                n.schema.clone(),
+                n.npartitions,
+                n.divisions.clone(),
+            );
+            memo.insert(at, Arc::clone(&copy));
+            Some(copy)
+        }
+        go(self, tag, &mut std::collections::HashMap::new())
+    }
+
     /// How many layers the plan below (and including) this node has.
     pub fn count_nodes(self: &NodeRef) -> usize {
         crate::optimize::topo(std::slice::from_ref(self)).len()

@@ -105,6 +105,14 @@ pub(crate) fn concat(frames: Vec<PlFrame>, schema: Option<&Schema>) -> Result<Pl
     Ok(acc)
 }
 
+/// `df` with one chunk per column. A shuffle's output is made of one piece per input; Polars
+/// gathers (sorts, joins, takes) from several chunks element by element, several times slower
+/// than from one, so the pieces are merged once.
+pub(crate) fn single_chunk(mut df: PlFrame) -> PlFrame {
+    df.rechunk_mut_par();
+    df
+}
+
 /// Concatenate shared frames.
 pub(crate) fn concat_arcs(frames: &[Arc<PlFrame>], schema: Option<&Schema>) -> Result<PlFrame> {
     concat(frames.iter().map(|f| (**f).clone()).collect(), schema)

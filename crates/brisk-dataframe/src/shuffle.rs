@@ -128,6 +128,18 @@ fn take_groups(
     assign: impl Iterator<Item = usize>,
     n: usize,
 ) -> Result<Vec<PlFrame>> {
+    // Polars gathers from a column of several chunks element by element (a binary search for
+    // the chunk of every index, and a copy of every string): one rechunk first makes the `n`
+    // gathers below the contiguous kind. A CSV read gives several chunks per column.
+    let single;
+    let df = if df.max_n_chunks() > 1 {
+        let mut d = df.clone();
+        d.rechunk_mut_par();
+        single = d;
+        &single
+    } else {
+        df
+    };
     let mut idx: Vec<Vec<IdxSize>> = vec![Vec::new(); n];
     for (row, p) in assign.enumerate() {
         idx[p].push(row as IdxSize);
@@ -255,7 +267,9 @@ pub(crate) fn shuffle_split(
 
 /// Kernel (tasks method): concatenate the pieces of one output partition.
 pub(crate) fn shuffle_gather(pieces: Vec<Arc<PlFrame>>, schema: Arc<SchemaArg>) -> Result<Value> {
-    partition::concat_arcs(&pieces, Some(&schema.0)).map(partition::value)
+    partition::concat_arcs(&pieces, Some(&schema.0))
+        .map(partition::single_chunk)
+        .map(partition::value)
 }
 
 brisk_core::register!(

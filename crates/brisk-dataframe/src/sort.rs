@@ -56,7 +56,15 @@ impl DataFrame {
         if n == 1 {
             return self.map_step(step, "sort_values");
         }
-        let bounds = self.reduce(
+        // The boundaries come from a read of their own when the input is cheap to compute
+        // again (see `Node::recomputable_copy`), as Dask reads twice: the shuffle's spills then
+        // hold one partition each instead of all of them waiting for the boundaries.
+        let sample = self
+            .node
+            .recomputable_copy("sort-boundaries")
+            .map(DataFrame::from_node)
+            .unwrap_or_else(|| self.clone());
+        let bounds = sample.reduce(
             Reducer::Quantiles(boundary_spec(&by[0], n)),
             DEFAULT_SPLIT_EVERY,
             1,
@@ -167,5 +175,100 @@ impl DataFrame {
             n,
             Some(divisions),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optimize::topo;
+    use brisk_core::Collection;
+    use polars::prelude::{SortMultipleOptions, df};
+
+    /// The shuffle below a sorted frame: its input and its boundaries' plan.
+    fn shuffle_parts(sorted: &DataFrame) -> (crate::node::NodeRef, crate::node::NodeRef) {
+        let Op::Map { input, .. } = &sorted.node.op else {
+            panic!("a sort ends with a map")
+        };
+        let Op::Shuffle {
+            input,
+            boundaries: Some(b),
+            ..
+        } = &input.op
+        else {
+            panic!("a sort of several partitions shuffles")
+        };
+        (Arc::clone(input), Arc::clone(b))
+    }
+
+    #[test]
+    fn boundaries_have_their_own_read_unless_the_input_is_costly() {
+        let _ = brisk_local::LocalScheduler::threaded();
+        let data = df!(
+            "k" => (0..200i64).map(|i| (i * 7919) % 101).collect::<Vec<_>>(),
+            "v" => (0..200).map(|i| i as f64 * 0.5).collect::<Vec<_>>()
+        )
+        .unwrap();
+        let want = |d: &PlFrame, by: &str| {
+            d.sort(
+                [by],
+                SortMultipleOptions::default()
+                    .with_nulls_last(true)
+                    .with_maintain_order(true),
+            )
+            .unwrap()
+        };
+        // Over a read (and partition-wise steps): no node of the boundaries' plan is one the
+        // shuffle reads, so the shuffle's partitions are not held while the boundaries run.
+        let df = DataFrame::from_polars(data.clone(), 5).unwrap();
+        let mapped = df
+            .with_columns([polars::prelude::col("v") * polars::prelude::lit(2.0)])
+            .unwrap();
+        for frame in [&df, &mapped] {
+            let sorted = frame
+                .sort_values_with(vec!["k".into()], vec![false], true, ShuffleMethod::Disk)
+                .unwrap();
+            let (input, b) = shuffle_parts(&sorted);
+            let shared: Vec<_> = topo(&[b])
+                .into_iter()
+                .filter(|n| {
+                    topo(std::slice::from_ref(&input))
+                        .iter()
+                        .any(|m| m.uid == n.uid)
+                })
+                .collect();
+            assert!(shared.is_empty(), "shared {shared:?}");
+            let got = sorted.compute().unwrap();
+            let source = frame.compute().unwrap();
+            assert_eq!(
+                got.column("k").unwrap(),
+                want(&source, "k").column("k").unwrap()
+            );
+            assert_eq!(got.height(), 200);
+        }
+        // Over a reduction (costly to compute again): the boundaries share its output.
+        let sums = df.groupby("k").split_out(3).sum().unwrap();
+        let sorted = sums
+            .sort_values_with(vec!["v".into()], vec![true], true, ShuffleMethod::Disk)
+            .unwrap();
+        let (input, b) = shuffle_parts(&sorted);
+        assert!(topo(&[b]).iter().any(|n| Arc::ptr_eq(n, &input)));
+        let got = sorted.compute().unwrap();
+        assert_eq!(got.height(), 101);
+        let v = got.column("v").unwrap().f64().unwrap().to_vec();
+        assert!(v.windows(2).all(|w| w[0] >= w[1]), "{v:?}");
+    }
+
+    #[test]
+    fn a_recomputable_copy_has_new_identities() {
+        let data = df!("k" => [3i64, 1, 2], "v" => [1.0, 2.0, 3.0]).unwrap();
+        let df = DataFrame::from_polars(data, 2).unwrap();
+        let copy = df.node.recomputable_copy("again").unwrap();
+        assert_ne!(copy.uid, df.node.uid);
+        assert_eq!(copy.npartitions, 2);
+        // The same tag gives the same identity (equal rewrites share tasks).
+        assert_eq!(df.node.recomputable_copy("again").unwrap().uid, copy.uid);
+        let reduced = df.groupby("k").sum().unwrap();
+        assert!(reduced.node.recomputable_copy("again").is_none());
     }
 }

@@ -193,10 +193,9 @@ pub(crate) fn shuffle_collect(
         }
         frames.push(df);
     }
-    Ok(partition::value(partition::concat(
-        frames,
-        Some(&schema.0),
-    )?))
+    Ok(partition::value(partition::single_chunk(
+        partition::concat(frames, Some(&schema.0))?,
+    )))
 }
 
 brisk_core::register!(
