@@ -97,6 +97,9 @@ fn generate(dir: &Path) -> anyhow::Result<()> {
     for (side, seed) in [("left", 1u64), ("right", 2u64)] {
         let d = dir.join(format!("join-{side}"));
         std::fs::create_dir_all(&d)?;
+        if (0..JOIN_FILES).all(|f| d.join(format!("part.{f}.parquet")).exists()) {
+            continue;
+        }
         // Keys 0..10M in a random order on each side, so the join has 10M matches.
         let mut keys: Vec<i64> = (0..JOIN_ROWS as i64).collect();
         let mut s = seed;
