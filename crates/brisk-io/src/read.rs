@@ -255,6 +255,12 @@ struct ObjectReader {
     rx: tokio::sync::mpsc::Receiver<Result<Vec<Bytes>, IoError>>,
     pending: std::collections::VecDeque<Bytes>,
     done: bool,
+    /// What was asked for (`start..end` of `url`) and how many bytes came: a stream that ends
+    /// early or says more is an error naming the URL, never a silently different block.
+    url: String,
+    start: u64,
+    end: u64,
+    received: u64,
 }
 
 impl ObjectReader {
@@ -272,6 +278,7 @@ impl ObjectReader {
         let path = remote.path();
         let bucket = remote.bucket.clone();
         let url = url.to_string();
+        let reader_url = url.clone();
         let (part, in_flight) = options.range_parts(&url)?;
         if remote.scheme != Scheme::Http && in_flight > 1 && end - start >= part.saturating_mul(2) {
             let parts = Parts {
@@ -327,11 +334,7 @@ impl ObjectReader {
                 let _ = tx.send(Ok(piece)).await;
             }
         });
-        Ok(ObjectReader {
-            rx,
-            pending: std::collections::VecDeque::new(),
-            done: false,
-        })
+        Ok(ObjectReader::new(rx, reader_url, start, end))
     }
 }
 
@@ -347,6 +350,7 @@ impl ObjectReader {
         url: String,
         p: Parts,
     ) -> Self {
+        let reader_url = url.clone();
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Bytes>, IoError>>(2);
         let mut ranges = Vec::new();
         let mut s = p.start;
@@ -384,11 +388,40 @@ impl ObjectReader {
                 }
             }
         });
+        ObjectReader::new(rx, reader_url, p.start, p.end)
+    }
+
+    fn new(
+        rx: tokio::sync::mpsc::Receiver<Result<Vec<Bytes>, IoError>>,
+        url: String,
+        start: u64,
+        end: u64,
+    ) -> Self {
         ObjectReader {
             rx,
             pending: std::collections::VecDeque::new(),
             done: false,
+            url,
+            start,
+            end,
+            received: 0,
         }
+    }
+
+    /// The error for a body of `self.received` bytes where `end - start` were asked for.
+    fn wrong_length(&self) -> std::io::Error {
+        std::io::Error::other(IoError::local(
+            "read",
+            &self.url,
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "bytes {}..{} asked for, {} returned (the object changed or the server \
+                     ended the answer early)",
+                    self.start, self.end, self.received
+                ),
+            ),
+        ))
     }
 }
 
@@ -400,15 +433,24 @@ impl Read for ObjectReader {
             }
             // Works on any thread, inside an async runtime or not.
             match futures::executor::block_on(self.rx.recv()) {
-                Some(Ok(chunks)) => self
-                    .pending
-                    .extend(chunks.into_iter().filter(|c| !c.is_empty())),
+                Some(Ok(chunks)) => {
+                    self.received += chunks.iter().map(|c| c.len() as u64).sum::<u64>();
+                    if self.received > self.end - self.start {
+                        self.done = true;
+                        return Err(self.wrong_length());
+                    }
+                    self.pending
+                        .extend(chunks.into_iter().filter(|c| !c.is_empty()));
+                }
                 Some(Err(e)) => {
                     self.done = true;
                     return Err(std::io::Error::other(e));
                 }
                 None => {
                     self.done = true;
+                    if self.received != self.end - self.start {
+                        return Err(self.wrong_length());
+                    }
                     return Ok(0);
                 }
             }
@@ -442,4 +484,55 @@ pub(crate) fn read_to_end(
         .read_to_end(&mut out)
         .map_err(|e| from_io(url, "read", e))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader of `start..end` fed `messages` (runs of chunks), as the download task would.
+    fn fed(start: u64, end: u64, messages: Vec<Vec<&'static [u8]>>) -> ObjectReader {
+        let (tx, rx) = tokio::sync::mpsc::channel(messages.len().max(1));
+        for m in messages {
+            let chunks = m.into_iter().map(Bytes::from_static).collect();
+            tx.try_send(Ok(chunks)).expect("room in the channel");
+        }
+        ObjectReader::new(rx, "s3://b/key.txt".into(), start, end)
+    }
+
+    #[test]
+    fn chunks_are_read_across_messages_in_order() {
+        let mut r = fed(10, 21, vec![vec![b"hello", b" "], vec![b"", b"world"]]);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).expect("whole body");
+        assert_eq!(out, b"hello world");
+        // Small reads straddle chunks.
+        let mut r = fed(0, 11, vec![vec![b"hello", b" "], vec![b"world"]]);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 3];
+        loop {
+            let n = r.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(out, b"hello world");
+    }
+
+    #[test]
+    fn a_body_of_the_wrong_length_is_an_error_naming_the_url() {
+        for (what, messages) in [
+            ("short", vec![vec![b"hello".as_slice()]]),
+            ("long", vec![vec![b"hello world, and more".as_slice()]]),
+        ] {
+            let mut r = fed(100, 111, messages);
+            let mut out = Vec::new();
+            let e = r.read_to_end(&mut out).expect_err(what);
+            let io = from_io("s3://b/key.txt", "read", e);
+            let text = io.to_string();
+            assert!(text.contains("s3://b/key.txt"), "{what}: {text}");
+            assert!(text.contains("bytes 100..111 asked for"), "{what}: {text}");
+        }
+    }
 }
