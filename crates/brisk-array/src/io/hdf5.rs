@@ -9,15 +9,14 @@
 //! ```
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use brisk_core::{Arg, ComputeOptions, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
+use brisk_core::{TaskFailure, Value};
 use hdf5_metno as h5;
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 use super::UrlPath;
-use crate::array::{Array, BlockwiseBody, for_each_block};
+use crate::array::Array;
 use crate::chunks::{self, ChunkSpec};
 use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
@@ -106,17 +105,13 @@ pub fn read<T: Element>(
     }
     let shape = ds.shape();
     let chunks = chunks::normalize(&chunks.into(), &shape, T::DTYPE.itemsize())?;
-    let name = tokenize("hdf5-read");
-    let body = BlockwiseBody {
-        name: Arc::clone(&name),
-        chunks: chunks.clone(),
-        func: crate::kernels::func(READ, "read-hdf5"),
-        program: Value::new(ctx),
-        inputs: vec![],
-        extra: vec![],
-    };
-    let layer = Layer::new(Arc::clone(&name), body, vec![]);
-    Ok(Array::from_layer(name, shape, chunks, layer))
+    Ok(super::source_array(
+        "hdf5-read",
+        READ,
+        Value::new(ctx),
+        shape,
+        chunks,
+    ))
 }
 
 fn read_typed<T: Element + h5::H5Type>(ctx: &Hdf5Dataset, loc: &ChunkLoc) -> Result<ArrayD<T>> {
@@ -202,32 +197,5 @@ pub fn write<T: Element>(
                 .map_err(|e| h5err(&ctx, e))?;
         });
     }
-    let meta = &array.meta;
-    let name = tokenize("store-hdf5");
-    let ctx = Value::new(ctx);
-    let offsets = meta.offsets();
-    let mut nodes = Vec::new();
-    let mut keys = Vec::new();
-    let func = crate::kernels::func(WRITE, "store-hdf5");
-    for_each_block(&meta.numblocks(), |idx| {
-        let loc = meta.loc(idx, &offsets);
-        let idx32: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
-        let key = Key::with_shared_name(&name, &idx32);
-        nodes.push((
-            key.clone(),
-            Node::Task(Task {
-                func: func.clone(),
-                args: vec![
-                    Arg::Literal(ctx.clone()),
-                    Arg::Literal(Value::new(loc)),
-                    Arg::Key(meta.key(idx)),
-                ],
-            }),
-        ));
-        keys.push(key);
-    });
-    let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![meta.layer()?]);
-    let graph = brisk_core::layer::materialize(&[&layer]);
-    brisk_core::default_scheduler()?.get(&graph, &keys, &ComputeOptions::optimized())?;
-    Ok(())
+    super::store_chunks(&array.meta, "store-hdf5", WRITE, Value::new(ctx))
 }

@@ -17,9 +17,72 @@ pub mod zarr;
 
 pub use url::UrlPath;
 
-use brisk_core::{TaskFailure, Value};
+use std::sync::Arc;
 
+use brisk_core::{Arg, ComputeOptions, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
+
+use crate::array::{Array, BlockwiseBody, Meta, for_each_block};
+use crate::dtype::Element;
+use crate::error::Result;
 use crate::eval::ChunkLoc;
+
+/// A lazy array of `shape` in `chunks`, each chunk read by the registered kernel `kernel`
+/// from `target` (a file or dataset description); `label` names the layer.
+pub(crate) fn source_array<T: Element>(
+    label: &'static str,
+    kernel: &'static str,
+    target: Value,
+    shape: Vec<usize>,
+    chunks: Vec<Vec<usize>>,
+) -> Array<T> {
+    let name = tokenize(label);
+    let body = BlockwiseBody {
+        name: Arc::clone(&name),
+        chunks: chunks.clone(),
+        func: crate::kernels::func(kernel, label),
+        program: target,
+        inputs: vec![],
+        extra: vec![],
+    };
+    let layer = Layer::new(Arc::clone(&name), body, vec![]);
+    Array::from_layer(name, shape, chunks, layer)
+}
+
+/// Compute the array described by `meta` and write each chunk with the registered kernel
+/// `kernel`, called as `(target, chunk location, chunk)`: one task per chunk, so no step holds
+/// the whole array. `label` names the layer.
+pub(crate) fn store_chunks(
+    meta: &Meta,
+    label: &'static str,
+    kernel: &'static str,
+    target: Value,
+) -> Result<()> {
+    let name = tokenize(label);
+    let func = crate::kernels::func(kernel, label);
+    let offsets = meta.offsets();
+    let mut nodes = Vec::new();
+    let mut keys = Vec::new();
+    for_each_block(&meta.numblocks(), |idx| {
+        let idx32: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
+        let key = Key::with_shared_name(&name, &idx32);
+        nodes.push((
+            key.clone(),
+            Node::Task(Task {
+                func: func.clone(),
+                args: vec![
+                    Arg::Literal(target.clone()),
+                    Arg::Literal(Value::new(meta.loc(idx, &offsets))),
+                    Arg::Key(meta.key(idx)),
+                ],
+            }),
+        ));
+        keys.push(key);
+    });
+    let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![meta.layer()?]);
+    let graph = brisk_core::layer::materialize(&[&layer]);
+    brisk_core::default_scheduler()?.get(&graph, &keys, &ComputeOptions::optimized())?;
+    Ok(())
+}
 
 fn typed<T: std::any::Any>(v: &Value) -> Result<&T, TaskFailure> {
     v.downcast_ref::<T>()

@@ -23,14 +23,13 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
 
-use brisk_core::{Arg, ComputeOptions, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
+use brisk_core::{TaskFailure, Value};
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
 use super::UrlPath;
-use crate::array::{Array, BlockwiseBody, for_each_block};
+use crate::array::{Array, for_each_block};
 use crate::chunks::{self, ChunkSpec};
 use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
@@ -211,17 +210,13 @@ pub fn read<T: Element>(
     }
     let shape = h.shape.clone();
     let chunks = chunks::normalize(&chunks.into(), &shape, T::DTYPE.itemsize())?;
-    let name = tokenize("read-npy");
-    let body = BlockwiseBody {
-        name: Arc::clone(&name),
-        chunks: chunks.clone(),
-        func: crate::kernels::func(READ, "read-npy"),
-        program: Value::new(h),
-        inputs: vec![],
-        extra: vec![],
-    };
-    let layer = Layer::new(Arc::clone(&name), body, vec![]);
-    Ok(Array::from_layer(name, shape, chunks, layer))
+    Ok(super::source_array(
+        "read-npy",
+        READ,
+        Value::new(h),
+        shape,
+        chunks,
+    ))
 }
 
 fn read_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc) -> Result<ArrayD<T>> {
@@ -339,29 +334,5 @@ pub fn write<T: Element>(array: &Array<T>, location: impl Into<UrlPath>) -> Resu
         shape: meta.shape.clone(),
         offset: head.len() as u64,
     });
-    let name = tokenize("store-npy");
-    let offsets = meta.offsets();
-    let func = crate::kernels::func(WRITE, "store-npy");
-    let mut nodes = Vec::new();
-    let mut keys = Vec::new();
-    for_each_block(&meta.numblocks(), |idx| {
-        let idx32: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
-        let key = Key::with_shared_name(&name, &idx32);
-        nodes.push((
-            key.clone(),
-            Node::Task(Task {
-                func: func.clone(),
-                args: vec![
-                    Arg::Literal(h.clone()),
-                    Arg::Literal(Value::new(meta.loc(idx, &offsets))),
-                    Arg::Key(meta.key(idx)),
-                ],
-            }),
-        ));
-        keys.push(key);
-    });
-    let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![meta.layer()?]);
-    let graph = brisk_core::layer::materialize(&[&layer]);
-    brisk_core::default_scheduler()?.get(&graph, &keys, &ComputeOptions::optimized())?;
-    Ok(())
+    super::store_chunks(meta, "store-npy", WRITE, h)
 }

@@ -22,7 +22,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use brisk_core::{Arg, ComputeOptions, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
+use brisk_core::{TaskFailure, Value};
 use brisk_io::object_store::prefix::PrefixStore;
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
@@ -36,7 +36,7 @@ use zarrs_object_store::AsyncObjectStore;
 
 use super::UrlPath;
 
-use crate::array::{Array, BlockwiseBody, for_each_block};
+use crate::array::Array;
 use crate::chunks::{self, AxisChunks, ChunkSpec};
 use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
@@ -139,20 +139,17 @@ pub fn read<T: Element>(
         }
     }
     let chunks = chunks::normalize(&spec, &shape, T::DTYPE.itemsize())?;
-    let name = tokenize("read-zarr");
-    let body = BlockwiseBody {
-        name: Arc::clone(&name),
-        chunks: chunks.clone(),
-        func: crate::kernels::func(READ, "read-zarr"),
-        program: Value::new(ZarrArray {
-            location,
-            dtype: T::DTYPE,
-        }),
-        inputs: vec![],
-        extra: vec![],
-    };
-    let layer = Layer::new(Arc::clone(&name), body, vec![]);
-    Ok(Array::from_layer(name, shape, chunks, layer))
+    let target = Value::new(ZarrArray {
+        location,
+        dtype: T::DTYPE,
+    });
+    Ok(super::source_array(
+        "read-zarr",
+        READ,
+        target,
+        shape,
+        chunks,
+    ))
 }
 
 fn read_typed<T: Element + zarrs::array::ElementOwned>(
@@ -245,29 +242,5 @@ pub fn write<T: Element>(array: &Array<T>, location: impl Into<UrlPath>) -> Resu
         location,
         dtype: T::DTYPE,
     });
-    let name = tokenize("store-zarr");
-    let func = crate::kernels::func(WRITE, "store-zarr");
-    let mut nodes = Vec::new();
-    let mut keys = Vec::new();
-    let offsets = meta.offsets();
-    for_each_block(&meta.numblocks(), |idx| {
-        let idx32: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
-        let key = Key::with_shared_name(&name, &idx32);
-        nodes.push((
-            key.clone(),
-            Node::Task(Task {
-                func: func.clone(),
-                args: vec![
-                    Arg::Literal(z.clone()),
-                    Arg::Literal(Value::new(meta.loc(idx, &offsets))),
-                    Arg::Key(meta.key(idx)),
-                ],
-            }),
-        ));
-        keys.push(key);
-    });
-    let layer = Layer::from_nodes(Arc::clone(&name), nodes, vec![meta.layer()?]);
-    let graph = brisk_core::layer::materialize(&[&layer]);
-    brisk_core::default_scheduler()?.get(&graph, &keys, &ComputeOptions::optimized())?;
-    Ok(())
+    super::store_chunks(&meta, "store-zarr", WRITE, z)
 }
