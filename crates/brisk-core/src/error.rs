@@ -206,7 +206,8 @@ pub enum Error {
     #[error(
         "task {key} calls `{function}`, which has no registered name, so it cannot run in \
          another process: make it a named `fn`, add `brisk::register!(your_fn);` next to it, and \
-         start workers from the same binary (or use the threaded scheduler)"
+         start workers from the same binary (or use the threaded scheduler; a bag's steps are \
+         closures, so bags run on the threaded or sync scheduler only for now)"
     )]
     UnregisteredFunction {
         /// The task holding the closure.

@@ -327,6 +327,17 @@ fn errors_name_their_keys() -> anyhow::Result<()> {
         matches!(err, brisk::Error::UnregisteredFunction { .. }),
         "{err}"
     );
+    // A bag's steps are closures: the same error, saying where bags do run.
+    let b = brisk::bag::Bag::from_sequence(vec![1i64, 2, 3], 2).map(|x| x + 1);
+    let err = b.compute().unwrap_err();
+    ensure!(
+        matches!(err, brisk::Error::UnregisteredFunction { .. }),
+        "{err}"
+    );
+    ensure!(
+        err.to_string().contains("bags run on the threaded"),
+        "{err}"
+    );
     // Retries.
     let dir = tempfile::tempdir()?;
     let marker = dir.path().join("m").to_string_lossy().into_owned();
