@@ -91,19 +91,7 @@ impl Storage {
                 for (b, range) in got.iter().zip(&ranges) {
                     let len = (range.end - range.start) as usize;
                     if b.len() != len {
-                        return Err(IoError::local(
-                            "read",
-                            url,
-                            std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                format!(
-                                    "bytes {}..{} asked for, {} returned (the object is shorter)",
-                                    range.start,
-                                    range.end,
-                                    b.len()
-                                ),
-                            ),
-                        ));
+                        return Err(IoError::wrong_length(url, range.clone(), b.len() as u64));
                     }
                     out[at..at + len].copy_from_slice(b);
                     at += len;

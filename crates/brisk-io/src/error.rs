@@ -208,6 +208,22 @@ impl IoError {
         }
     }
 
+    /// A read of bytes `range` of `url` that returned `got` bytes instead.
+    pub(crate) fn wrong_length(url: &str, range: std::ops::Range<u64>, got: u64) -> Self {
+        IoError::local(
+            "read",
+            url,
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "bytes {}..{} asked for, {got} returned (the object is shorter, changed, or \
+                     the server ended the answer early)",
+                    range.start, range.end
+                ),
+            ),
+        )
+    }
+
     /// Classify an object store error: missing objects and buckets and credential problems get
     /// their own variants, everything else keeps the store's error.
     pub(crate) fn store(

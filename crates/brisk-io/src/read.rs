@@ -237,6 +237,7 @@ pub(crate) fn from_io(url: &str, action: &'static str, e: std::io::Error) -> IoE
     IoError::local(action, url, e)
 }
 
+/// A streaming GET hands its body over in runs of about this many bytes (one channel message).
 const PIECE: usize = 1 << 20;
 /// A range read as parts in parallel: `part` bytes each, `in_flight` requested at once.
 struct Parts {
@@ -278,7 +279,6 @@ impl ObjectReader {
         let path = remote.path();
         let bucket = remote.bucket.clone();
         let url = url.to_string();
-        let reader_url = url.clone();
         let (part, in_flight) = options.range_parts(&url)?;
         if remote.scheme != Scheme::Http && in_flight > 1 && end - start >= part.saturating_mul(2) {
             let parts = Parts {
@@ -290,6 +290,7 @@ impl ObjectReader {
             };
             return Ok(Self::start_parallel(store, path, bucket, url, parts));
         }
+        let reader_url = url.clone();
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Bytes>, IoError>>(8);
         crate::storage::spawn(async move {
             // The whole object is a plain GET (servers without range support answer it too).
@@ -410,17 +411,10 @@ impl ObjectReader {
 
     /// The error for a body of `self.received` bytes where `end - start` were asked for.
     fn wrong_length(&self) -> std::io::Error {
-        std::io::Error::other(IoError::local(
-            "read",
+        std::io::Error::other(IoError::wrong_length(
             &self.url,
-            std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!(
-                    "bytes {}..{} asked for, {} returned (the object changed or the server \
-                     ended the answer early)",
-                    self.start, self.end, self.received
-                ),
-            ),
+            self.start..self.end,
+            self.received,
         ))
     }
 }
