@@ -10,6 +10,7 @@ use polars::prelude::{DataType, ExplodeOptions, Expr, NULL, Schema, col, len, li
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataFrameError, Result};
+use crate::fastagg::{Fast, Kind};
 use crate::reduce::{AggSpec, check_columns};
 
 /// An aggregation function.
@@ -346,6 +347,7 @@ pub(crate) fn build(
         post: Vec::new(),
         label,
         streaming: aggs.iter().all(|a| a.func.streams()),
+        fast: None,
     };
     for (i, agg) in aggs.iter().enumerate() {
         let columnless = match agg.func {
@@ -385,5 +387,27 @@ pub(crate) fn build(
         spec.combine.extend(parts.combine);
         spec.finalize.push(parts.finalize.alias(name));
     }
+    spec.fast = fast_plan(keys, aggs, dropna);
     Ok(spec)
+}
+
+/// The fast plans (see [`crate::fastagg`]) when there is one key and every function is a sum,
+/// mean, count, size, minimum or maximum. Whether the column types fit is decided per
+/// partition.
+fn fast_plan(keys: &[String], aggs: &[Agg], dropna: bool) -> Option<Fast> {
+    let [key] = keys else { return None };
+    let mut kinds = Vec::with_capacity(aggs.len());
+    for a in aggs {
+        let kind = match a.func {
+            AggFunc::Sum => Kind::Sum,
+            AggFunc::Mean => Kind::SumF64,
+            AggFunc::Count => Kind::Count,
+            AggFunc::Size => Kind::Size,
+            AggFunc::Min => Kind::Min,
+            AggFunc::Max => Kind::Max,
+            _ => return None,
+        };
+        kinds.push((kind, a.column.as_str()));
+    }
+    Some(Fast::new(key, dropna, &kinds, p))
 }

@@ -72,6 +72,7 @@ mod columns;
 mod describe;
 mod display;
 mod error;
+mod fastagg;
 mod frame;
 mod from_graph;
 mod groupby;

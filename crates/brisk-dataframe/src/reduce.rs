@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::{ColumnSet, exprs_columns};
 use crate::error::{DataFrameError, Result};
+use crate::fastagg::Fast;
 use crate::partition;
 use crate::quantile::QuantileSpec;
 use crate::steps::{self, Step};
@@ -46,6 +47,10 @@ pub(crate) struct AggSpec {
     /// with 100k groups per partition). Only for order-insensitive functions.
     #[serde(default)]
     pub streaming: bool,
+    /// The same aggregation without Polars' group-by, for one integer key and 64-bit
+    /// columns (checked per partition; see [`crate::fastagg`]).
+    #[serde(default)]
+    pub fast: Option<Fast>,
     /// The label of the layer (not sent to other processes).
     #[serde(skip, default = "default_label")]
     pub label: &'static str,
@@ -140,7 +145,10 @@ impl Reducer {
     /// The partial result of one partition.
     pub fn chunk(&self, df: PlFrame) -> PolarsResult<PlFrame> {
         match self {
-            Reducer::Agg(a) => collect(a.chunk_query(df.lazy()), a.streaming),
+            Reducer::Agg(a) => match &a.fast {
+                Some(f) if f.chunk.supports(df.schema()) => f.chunk.run(&df),
+                _ => collect(a.chunk_query(df.lazy()), a.streaming),
+            },
             Reducer::Unique { subset, keep } => unique(df, subset, *keep),
             Reducer::Quantiles(q) => q.chunk(df),
         }
@@ -150,7 +158,10 @@ impl Reducer {
     pub fn combine(&self, parts: Vec<PlFrame>, schema: Option<&Schema>) -> PolarsResult<PlFrame> {
         let df = partition::concat(parts, schema).map_err(to_polars)?;
         match self {
-            Reducer::Agg(a) => collect(grouped(df.lazy(), &a.keys, &a.combine), a.streaming),
+            Reducer::Agg(a) => match &a.fast {
+                Some(f) if f.combine.supports(df.schema()) => f.combine.run(&df),
+                _ => collect(grouped(df.lazy(), &a.keys, &a.combine), a.streaming),
+            },
             Reducer::Unique { subset, keep } => unique(df, subset, *keep),
             Reducer::Quantiles(q) => q.combine(df),
         }

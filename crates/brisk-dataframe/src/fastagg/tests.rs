@@ -1,0 +1,225 @@
+//! The fast aggregation against Polars' group-by, on the same frames: nulls in keys and
+//! values, NaN, small and wide key ranges, several key types, chunked frames, empty frames.
+
+use polars::prelude::{
+    AnyValue, DataFrame as PlFrame, DataType, IntoColumn, IntoLazy, NamedFrom, Series,
+    SortMultipleOptions, col,
+};
+
+use crate::agg::{self, Agg};
+use crate::reduce::Reducer;
+
+/// A tiny deterministic generator (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn all_aggs() -> Vec<Agg> {
+    vec![
+        Agg::sum("f").alias("f_sum"),
+        Agg::mean("f").alias("f_mean"),
+        Agg::min("f").alias("f_min"),
+        Agg::max("f").alias("f_max"),
+        Agg::count("f").alias("f_count"),
+        Agg::sum("i").alias("i_sum"),
+        Agg::mean("i").alias("i_mean"),
+        Agg::min("i").alias("i_min"),
+        Agg::max("i").alias("i_max"),
+        Agg::count("i").alias("i_count"),
+        Agg::mean("small").alias("small_mean"),
+        Agg::count("s").alias("s_count"),
+        Agg::size(),
+    ]
+}
+
+/// `n` rows: key `k` drawn from `keys` (null with probability `null_keys` in 1000), values
+/// `f` (Float64 with nulls and NaN), `i` (Int64 with nulls), `small` (Int32), `s` (String).
+fn frame(rng: &mut Rng, n: usize, keys: &dyn Fn(&mut Rng) -> i64, null_keys: u64) -> PlFrame {
+    let k: Vec<Option<i64>> = (0..n)
+        .map(|_| (rng.below(1000) >= null_keys).then(|| keys(rng)))
+        .collect();
+    let f: Vec<Option<f64>> = (0..n)
+        .map(|_| match rng.below(20) {
+            0 => None,
+            1 => Some(f64::NAN),
+            _ => Some(rng.below(1_000_000) as f64 / 1000.0 - 300.0),
+        })
+        .collect();
+    let i: Vec<Option<i64>> = (0..n)
+        .map(|_| (rng.below(10) > 0).then(|| rng.below(2_000_001) as i64 - 1_000_000))
+        .collect();
+    let small: Vec<i32> = (0..n).map(|_| rng.below(100) as i32).collect();
+    let s: Vec<Option<String>> = (0..n)
+        .map(|_| (rng.below(4) > 0).then(|| format!("x{}", rng.below(9))))
+        .collect();
+    PlFrame::new_infer_height(vec![
+        Series::new("k".into(), k).into_column(),
+        Series::new("f".into(), f).into_column(),
+        Series::new("i".into(), i).into_column(),
+        Series::new("small".into(), small).into_column(),
+        Series::new("s".into(), s).into_column(),
+    ])
+    .unwrap()
+}
+
+fn sorted(df: PlFrame) -> PlFrame {
+    df.lazy()
+        .sort(["k"], SortMultipleOptions::default().with_nulls_last(true))
+        .collect()
+        .unwrap()
+}
+
+fn close(a: &AnyValue, b: &AnyValue) -> bool {
+    match (a, b) {
+        (AnyValue::Float64(x), AnyValue::Float64(y)) => {
+            (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+        }
+        _ => a == b,
+    }
+}
+
+fn assert_same(fast: &PlFrame, slow: &PlFrame, what: &str) {
+    assert_eq!(fast.schema(), slow.schema(), "{what}: schemas");
+    assert_eq!(fast.height(), slow.height(), "{what}: heights");
+    for (a, b) in fast.columns().iter().zip(slow.columns()) {
+        for r in 0..a.len() {
+            let (x, y) = (a.get(r).unwrap(), b.get(r).unwrap());
+            assert!(
+                close(&x, &y),
+                "{what}: {}[{r}] fast {x} vs Polars {y}",
+                a.name()
+            );
+        }
+    }
+}
+
+/// Chunk, combine of two chunks, and finalize, with and without the fast plans.
+fn check(df: &PlFrame, key_dtype: DataType, dropna: bool, what: &str) {
+    let df = df
+        .clone()
+        .lazy()
+        .with_column(col("k").cast(key_dtype.clone()))
+        .collect()
+        .unwrap();
+    let spec = agg::build(
+        "groupby",
+        df.schema(),
+        &["k".to_string()],
+        &all_aggs(),
+        dropna,
+        false,
+    )
+    .unwrap();
+    assert!(spec.fast.is_some());
+    let fast = Reducer::Agg(spec.clone());
+    let slow = Reducer::Agg(crate::reduce::AggSpec { fast: None, ..spec });
+    let half = df.height() / 2;
+    let (a, b) = (df.slice(0, half), df.slice(half as i64, df.height() - half));
+    let mut out = Vec::new();
+    for r in [&fast, &slow] {
+        let (ca, cb) = (r.chunk(a.clone()).unwrap(), r.chunk(b.clone()).unwrap());
+        let chunk = sorted(ca.clone());
+        let combined = r.combine(vec![ca, cb], None).unwrap();
+        let answer = sorted(r.finalize(combined.clone()).unwrap());
+        out.push((chunk, sorted(combined), answer));
+    }
+    assert_same(&out[0].0, &out[1].0, &format!("{what} chunk"));
+    assert_same(&out[0].1, &out[1].1, &format!("{what} combine"));
+    assert_same(&out[0].2, &out[1].2, &format!("{what} answer"));
+}
+
+#[test]
+fn small_key_ranges_match_polars() {
+    let mut rng = Rng(7);
+    let df = frame(&mut rng, 5000, &|r| r.below(300) as i64 + 10, 30);
+    for dt in [
+        DataType::Int64,
+        DataType::Int32,
+        DataType::UInt32,
+        DataType::Int16,
+    ] {
+        for dropna in [true, false] {
+            check(&df, dt.clone(), dropna, &format!("{dt} dropna={dropna}"));
+        }
+    }
+}
+
+#[test]
+fn wide_and_negative_keys_use_the_table_and_match_polars() {
+    let mut rng = Rng(11);
+    let df = frame(
+        &mut rng,
+        20_000,
+        &|r| match r.below(50) {
+            0 => i64::MIN,
+            1 => i64::MAX,
+            _ => (r.next() % 3000) as i64 * 1_000_003 - 1_500_000_000,
+        },
+        5,
+    );
+    for dropna in [true, false] {
+        check(
+            &df,
+            DataType::Int64,
+            dropna,
+            &format!("wide dropna={dropna}"),
+        );
+    }
+    let bytes = frame(&mut rng, 3000, &|r| r.below(256) as i64, 50);
+    check(&bytes, DataType::UInt8, false, "u8 keys");
+}
+
+#[test]
+fn chunked_empty_and_all_null_frames_match_polars() {
+    let mut rng = Rng(3);
+    let a = frame(&mut rng, 700, &|r| r.below(40) as i64, 100);
+    let mut chunked = a.clone();
+    chunked
+        .vstack_mut_owned(frame(&mut rng, 900, &|r| r.below(60) as i64 - 20, 100))
+        .unwrap();
+    assert!(chunked.first_col_n_chunks() > 1);
+    check(&chunked, DataType::Int64, false, "chunked");
+    check(&a.slice(0, 0), DataType::Int64, true, "empty");
+    let nulls = frame(&mut rng, 500, &|r| r.below(5) as i64, 1000);
+    check(&nulls, DataType::Int64, false, "all keys null");
+    check(&nulls, DataType::Int64, true, "all keys null, dropped");
+}
+
+#[test]
+fn other_types_keep_polars_group_by() {
+    let df = PlFrame::new_infer_height(vec![
+        Series::new("k".into(), [1.5f64, 2.5]).into_column(),
+        Series::new("v".into(), [1.0f32, 2.0]).into_column(),
+    ])
+    .unwrap();
+    let spec = agg::build(
+        "groupby",
+        df.schema(),
+        &["k".to_string()],
+        &[Agg::sum("v")],
+        true,
+        false,
+    )
+    .unwrap();
+    let fast = spec.fast.expect("one key and a sum have a fast plan");
+    assert!(!fast.chunk.supports(df.schema()), "float keys");
+    let spec = agg::build(
+        "groupby",
+        df.schema(),
+        &["k".to_string()],
+        &[Agg::std("v")],
+        true,
+        false,
+    )
+    .unwrap();
+    assert!(spec.fast.is_none(), "std has no fast form");
+}
