@@ -17,6 +17,9 @@ use polars::prelude::{
 };
 use serde::{Deserialize, Serialize};
 
+use polars_utils::mmap::MMapSemaphore;
+
+use super::csv_fast::{self, Wanted};
 use super::{DEFAULT_BLOCKSIZE, TextPlan};
 use crate::error::{DataFrameError, Result};
 use crate::frame::DataFrame;
@@ -180,6 +183,21 @@ fn read_whole_local(b: &CsvBlock) -> Result<Option<PlFrame>> {
         };
         check_header(o, &b.path, &head[..nl])?;
     }
+    if let Some(wanted) = fast_columns(b) {
+        let map = MMapSemaphore::new_from_file(&file).map_err(|e| b.parse_error(e))?;
+        let bytes: &[u8] = map.as_ref();
+        let skip = if o.has_header {
+            bytes
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(bytes.len(), |nl| nl + 1)
+        } else {
+            0
+        };
+        if let Some(df) = fast_parse(b, &bytes[skip..], &wanted) {
+            return Ok(Some(df));
+        }
+    }
     let projection: Option<Arc<Vec<usize>>> = b
         .columns
         .as_ref()
@@ -196,6 +214,53 @@ fn read_whole_local(b: &CsvBlock) -> Result<Option<PlFrame>> {
         .map_err(|e| b.parse_error(e))
 }
 
+/// The columns a block reads, when Brisk's own parser can build them all (see
+/// [`super::csv_fast`]).
+fn fast_columns(b: &CsvBlock) -> Option<Vec<Wanted<'_>>> {
+    let schema = &b.options.schema;
+    let wanted: Vec<Wanted<'_>> = match &b.columns {
+        Some(cols) => cols
+            .iter()
+            .map(|c| {
+                let (index, name, dtype) = schema.get_full(c)?;
+                Some(Wanted {
+                    index,
+                    name: name.as_str(),
+                    dtype,
+                })
+            })
+            .collect::<Option<_>>()?,
+        None => schema
+            .iter()
+            .enumerate()
+            .map(|(index, (name, dtype))| Wanted {
+                index,
+                name: name.as_str(),
+                dtype,
+            })
+            .collect(),
+    };
+    csv_fast::supports(&wanted, schema.len()).then_some(wanted)
+}
+
+/// `records` parsed by Brisk's own parser, or `None` when they hold something it leaves to
+/// Polars.
+fn fast_parse(b: &CsvBlock, records: &[u8], wanted: &[Wanted<'_>]) -> Option<PlFrame> {
+    let o = &b.options;
+    let parsed = csv_fast::parse(
+        records,
+        o.separator,
+        o.quote,
+        &o.null_values,
+        o.schema.len(),
+        wanted,
+    );
+    if parsed.is_err() {
+        tracing::debug!(path = %b.path, start = b.start, "CSV block left to Polars' parser");
+    }
+    parsed.ok()
+}
+
 /// Kernel: read one block.
 pub(crate) fn read_csv_block(b: Arc<CsvBlock>) -> Result<Value> {
     let o = &b.options;
@@ -205,6 +270,11 @@ pub(crate) fn read_csv_block(b: Arc<CsvBlock>) -> Result<Value> {
     let Some((bytes, skip)) = load_block(&b)? else {
         return Ok(partition::value(partition::empty(&b.projected())));
     };
+    if let Some(wanted) = fast_columns(&b)
+        && let Some(df) = fast_parse(&b, &bytes[skip..], &wanted)
+    {
+        return Ok(partition::value(df));
+    }
     let projection: Option<Arc<Vec<usize>>> = b
         .columns
         .as_ref()

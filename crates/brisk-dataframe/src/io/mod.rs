@@ -3,6 +3,8 @@
 //! URLs, globs, compression by extension).
 
 pub(crate) mod csv;
+mod csv_fast;
+mod csv_tokenize;
 pub(crate) mod json;
 pub(crate) mod memory;
 pub(crate) mod parquet;
