@@ -19,6 +19,7 @@ use polars::prelude::{
     IntoSeries, NewChunkedArray, PolarsNumericType, PolarsResult, Schema,
 };
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 
 /// What one output column computes from one input column, per group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,18 +246,22 @@ impl Groups {
 
     fn of(key: &ChunkedArray<Int64Type>, dropna: bool) -> Groups {
         let n = key.len();
+        let mut ids = SPARE_IDS.with(Cell::take);
+        ids.clear();
+        ids.reserve(n);
         let mut g = Groups {
-            ids: Vec::with_capacity(n),
+            ids,
             keys: Vec::new(),
         };
         let (lo, hi) = bounds(key);
         let span = (i128::from(hi) - i128::from(lo) + 1).max(0) as u64;
         if span > 0 && span <= DIRECT_MAX && span <= DIRECT_FACTOR * n as u64 {
-            let mut direct = Direct {
-                slots: vec![SKIP; span as usize],
-                lo,
-            };
+            let mut slots = SPARE_SLOTS.with(Cell::take);
+            slots.clear();
+            slots.resize(span as usize, SKIP);
+            let mut direct = Direct { slots, lo };
             g.assign(key, dropna, &mut direct);
+            keep(&SPARE_SLOTS, direct.slots);
         } else {
             g.assign(key, dropna, &mut Table::with_capacity(1024));
         }
@@ -317,6 +322,30 @@ fn bounds(key: &ChunkedArray<Int64Type>) -> (i64, i64) {
         }
     }
     if lo > hi { (0, -1) } else { (lo, hi) }
+}
+
+thread_local! {
+    /// The row-to-group buffer of the last aggregation on this thread, kept so that the next
+    /// one does not fault in fresh pages (the kernel zeroing them cost more than the
+    /// aggregation itself).
+    static SPARE_IDS: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
+    /// The same for the direct-indexing table.
+    static SPARE_SLOTS: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Buffers larger than this many entries (64 MiB) are not kept.
+const SPARE_MAX: usize = 1 << 24;
+
+fn keep(spare: &'static std::thread::LocalKey<Cell<Vec<u32>>>, buffer: Vec<u32>) {
+    if buffer.capacity() <= SPARE_MAX {
+        spare.with(|c| c.set(buffer));
+    }
+}
+
+impl Drop for Groups {
+    fn drop(&mut self) {
+        keep(&SPARE_IDS, std::mem::take(&mut self.ids));
+    }
 }
 
 /// Where a key's group number is kept.
