@@ -4,22 +4,26 @@
 //!
 //! Polars' group-by hashes every key into a general index map, keeps a sketch of the number
 //! of groups and evicts "hot" groups; for one integer key that was ~45 % of the CPU time of
-//! reading Parquet and aggregating. Here the keys of a partition are mapped to dense group
-//! numbers first — by direct indexing when their range is small (ids, codes, years), by an
-//! open-addressing table otherwise — and each aggregation is then one tight loop over a
-//! column. The result has exactly the columns, names and types of Polars' chunk step
+//! reading Parquet and aggregating. Here a row's group is its key minus the smallest key
+//! when the keys span a small range (ids, codes, years), or a number from an open-addressing
+//! table otherwise (see [`groups`]), and each aggregation is one tight loop over a column
+//! into per-group states. The result has exactly the columns, names and types of Polars' chunk step
 //! (see [`crate::agg`]), so both paths can be mixed in one reduction.
 //!
 //! Null keys are skipped with `dropna` and form one group otherwise. Sums of integers wrap
 //! as Polars' do; minima and maxima of floats ignore NaN unless a group holds only NaN
 //! (Polars' `min`/`max`); a group whose values are all null has a null minimum and a zero sum.
 
+mod groups;
+
 use polars::prelude::{
-    ChunkAgg, ChunkedArray, Column, DataFrame as PlFrame, DataType, Int64Type, IntoColumn,
-    IntoSeries, NewChunkedArray, PolarsNumericType, PolarsResult, Schema,
+    ChunkedArray, Column, DataFrame as PlFrame, DataType, Float64Type, Int64Type, IntoColumn,
+    IntoSeries, PolarsNumericType, PolarsResult, Schema, Series,
 };
+use polars_arrow::bitmap::Bitmap;
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
+
+use groups::{Grouping, nulls};
 
 /// What one output column computes from one input column, per group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,346 +165,177 @@ impl Plan {
     pub fn run(&self, df: &PlFrame) -> PolarsResult<PlFrame> {
         let key = df.column(&self.key)?.as_materialized_series();
         let key_dtype = key.dtype().clone();
-        let key = key.cast(&DataType::Int64)?;
-        let groups = Groups::of(key.i64()?, self.dropna);
-        let mut columns: Vec<Column> = Vec::with_capacity(self.outs.len() + 1);
-        columns.push(groups.key_column(&self.key, &key_dtype)?);
+        let mut key = key.cast(&DataType::Int64)?;
+        let mut inputs = Vec::with_capacity(self.outs.len());
         for o in &self.outs {
-            columns.push(self.output(df, o, &groups)?);
+            inputs.push(match o.kind {
+                Kind::Size => None,
+                _ => {
+                    let s = df.column(&o.input)?.as_materialized_series();
+                    Some(match s.dtype() {
+                        DataType::Int64 | DataType::Float64 => s.clone(),
+                        _ if o.kind == Kind::SumF64 => s.cast(&DataType::Float64)?,
+                        _ => s.clone(),
+                    })
+                }
+            });
+        }
+        // Columns are walked chunk by chunk alongside the key.
+        if !inputs
+            .iter()
+            .flatten()
+            .all(|s| s.chunk_lengths().eq(key.chunk_lengths()))
+        {
+            key = key.rechunk();
+            for s in inputs.iter_mut().flatten() {
+                *s = s.rechunk();
+            }
+        }
+        let grouping = Grouping::of(key.i64()?, self.dropna);
+        let n_chunks = key.chunks().len();
+        let mut rows = vec![0u32; grouping.slots()];
+        for c in 0..n_chunks {
+            grouping.each(c, |_, s| rows[s] += 1);
+        }
+        let (keys, slots) = grouping.groups(&rows);
+        let key_column = keys
+            .into_iter()
+            .collect::<ChunkedArray<Int64Type>>()
+            .with_name(self.key.as_str().into())
+            .into_series()
+            .cast(&key_dtype)?
+            .into_column();
+        let mut columns = Vec::with_capacity(self.outs.len() + 1);
+        columns.push(key_column);
+        let out = Outputs {
+            grouping: &grouping,
+            rows: &rows,
+            slots: &slots,
+        };
+        for (o, input) in self.outs.iter().zip(&inputs) {
+            let name = o.name.as_str();
+            columns.push(match input {
+                None => out.counts(name, None),
+                Some(s) => out.column(o.kind, name, s)?,
+            });
         }
         PlFrame::new_infer_height(columns)
     }
+}
 
-    fn output(&self, df: &PlFrame, o: &Out, g: &Groups) -> PolarsResult<Column> {
-        let name = o.name.as_str();
-        if o.kind == Kind::Size {
-            let mut n = vec![0i64; g.len()];
-            for &gi in &g.ids {
-                if gi != SKIP {
-                    n[gi as usize] += 1;
-                }
+/// The output columns of one run: per-slot states gathered for the groups' slots.
+struct Outputs<'a> {
+    grouping: &'a Grouping<'a>,
+    rows: &'a [u32],
+    slots: &'a [u32],
+}
+
+impl Outputs<'_> {
+    fn column(&self, kind: Kind, name: &str, s: &Series) -> PolarsResult<Column> {
+        Ok(match (kind, s.dtype()) {
+            (Kind::Count, _) => self.counts(name, Some(s)),
+            (Kind::Sum | Kind::SumF64, DataType::Float64) => {
+                self.values::<Float64Type>(name, self.fold(s.f64()?, 0.0, |a, v| *a += v), None)
             }
-            return Ok(ChunkedArray::<Int64Type>::from_vec(name.into(), n).into_column());
-        }
-        let s = df.column(&o.input)?.as_materialized_series();
-        Ok(match o.kind {
-            Kind::Count => {
-                let mut n = vec![0i64; g.len()];
-                if s.null_count() == 0 {
-                    for &gi in &g.ids {
-                        if gi != SKIP {
-                            n[gi as usize] += 1;
-                        }
-                    }
-                } else {
-                    let valid = s.is_not_null();
-                    for (&gi, v) in g.ids.iter().zip(valid.iter()) {
-                        if gi != SKIP && v == Some(true) {
-                            n[gi as usize] += 1;
-                        }
-                    }
-                }
-                ChunkedArray::<Int64Type>::from_vec(name.into(), n).into_column()
+            (Kind::SumF64, _) => self.values::<Float64Type>(
+                name,
+                self.fold(s.i64()?, 0.0, |a, v| *a += v as f64),
+                None,
+            ),
+            (Kind::Sum, _) => self.values::<Int64Type>(
+                name,
+                self.fold(s.i64()?, 0, |a, v| *a = a.wrapping_add(v)),
+                None,
+            ),
+            (Kind::Min, DataType::Float64) => {
+                let acc = self.fold(s.f64()?, f64::NAN, |a, v| *a = a.min(v));
+                self.values::<Float64Type>(name, acc, self.seen(s))
             }
-            Kind::SumF64 => {
-                let s = s.cast(&DataType::Float64)?;
-                sum(s.f64()?, g, |a, b| a + b, name)
+            (Kind::Max, DataType::Float64) => {
+                let acc = self.fold(s.f64()?, f64::NAN, |a, v| *a = a.max(v));
+                self.values::<Float64Type>(name, acc, self.seen(s))
             }
-            Kind::Sum => match s.dtype() {
-                DataType::Float64 => sum(s.f64()?, g, |a, b| a + b, name),
-                _ => sum(s.i64()?, g, i64::wrapping_add, name),
-            },
-            Kind::Min => match s.dtype() {
-                DataType::Float64 => extreme(s.f64()?, g, f64::min, name),
-                _ => extreme(s.i64()?, g, std::cmp::min, name),
-            },
-            Kind::Max => match s.dtype() {
-                DataType::Float64 => extreme(s.f64()?, g, f64::max, name),
-                _ => extreme(s.i64()?, g, std::cmp::max, name),
-            },
-            Kind::Size => unreachable!("handled above"),
+            (Kind::Min, _) => {
+                let acc = self.fold(s.i64()?, i64::MAX, |a, v| *a = (*a).min(v));
+                self.values::<Int64Type>(name, acc, self.seen(s))
+            }
+            (Kind::Max, _) => {
+                let acc = self.fold(s.i64()?, i64::MIN, |a, v| *a = (*a).max(v));
+                self.values::<Int64Type>(name, acc, self.seen(s))
+            }
+            (Kind::Size, _) => self.counts(name, None),
         })
     }
-}
 
-/// Group number of a row that belongs to no group (a null key with `dropna`).
-const SKIP: u32 = u32::MAX;
-
-/// The group of every row, and each group's key (in order of first appearance).
-struct Groups {
-    /// Per row: the group number, or [`SKIP`].
-    ids: Vec<u32>,
-    /// Per group: the key (`None`: the null group).
-    keys: Vec<Option<i64>>,
-}
-
-/// Key ranges up to this many times the number of rows (and at most this table size) are
-/// indexed directly.
-const DIRECT_FACTOR: u64 = 4;
-const DIRECT_MAX: u64 = 1 << 24;
-
-impl Groups {
-    fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    fn of(key: &ChunkedArray<Int64Type>, dropna: bool) -> Groups {
-        let n = key.len();
-        let mut ids = SPARE_IDS.with(Cell::take);
-        ids.clear();
-        ids.reserve(n);
-        let mut g = Groups {
-            ids,
-            keys: Vec::new(),
-        };
-        let (lo, hi) = bounds(key);
-        let span = (i128::from(hi) - i128::from(lo) + 1).max(0) as u64;
-        if span > 0 && span <= DIRECT_MAX && span <= DIRECT_FACTOR * n as u64 {
-            let mut slots = SPARE_SLOTS.with(Cell::take);
-            slots.clear();
-            slots.resize(span as usize, SKIP);
-            let mut direct = Direct { slots, lo };
-            g.assign(key, dropna, &mut direct);
-            keep(&SPARE_SLOTS, direct.slots);
-        } else {
-            g.assign(key, dropna, &mut Table::with_capacity(1024));
-        }
-        g
-    }
-
-    /// Number the rows' groups, finding each valid key's slot with `slot`.
-    #[inline(always)]
-    fn assign(&mut self, key: &ChunkedArray<Int64Type>, dropna: bool, slots: &mut impl Slots) {
-        let mut null_group = SKIP;
-        for arr in key.downcast_iter() {
+    /// Per-slot fold of the non-null values of `ca`.
+    fn fold<T, A>(
+        &self,
+        ca: &ChunkedArray<T>,
+        init: A,
+        mut step: impl FnMut(&mut A, T::Native),
+    ) -> Vec<A>
+    where
+        T: PolarsNumericType,
+        A: Clone,
+    {
+        let mut acc = vec![init; self.rows.len()];
+        for (c, arr) in ca.downcast_iter().enumerate() {
             let values = arr.values().as_slice();
-            let validity = arr.validity().filter(|b| b.unset_bits() > 0);
-            for (i, &k) in values.iter().enumerate() {
-                if validity.is_some_and(|b| !b.get_bit(i)) {
-                    if !dropna && null_group == SKIP {
-                        null_group = self.keys.len() as u32;
-                        self.keys.push(None);
+            match nulls(arr.validity()) {
+                None => self.grouping.each(c, |i, s| step(&mut acc[s], values[i])),
+                Some(b) => self.grouping.each(c, |i, s| {
+                    if b.get_bit(i) {
+                        step(&mut acc[s], values[i]);
                     }
-                    self.ids.push(null_group);
-                    continue;
-                }
-                let s = slots.slot(k, &self.keys);
-                if *s == SKIP {
-                    *s = self.keys.len() as u32;
-                    self.keys.push(Some(k));
-                }
-                self.ids.push(*s);
+                }),
             }
         }
+        acc
     }
 
-    fn key_column(&self, name: &str, dtype: &DataType) -> PolarsResult<Column> {
-        let ca: ChunkedArray<Int64Type> = self.keys.iter().copied().collect();
-        Ok(ca
-            .with_name(name.into())
-            .into_series()
-            .cast(dtype)?
-            .into_column())
+    /// Per slot: the number of non-null values of `s` (`None`: of rows).
+    fn valid_counts(&self, s: Option<&Series>) -> Option<Vec<i64>> {
+        let s = s.filter(|s| s.null_count() > 0)?;
+        let mut n = vec![0i64; self.rows.len()];
+        for (c, arr) in s.chunks().iter().enumerate() {
+            match nulls(arr.validity()) {
+                None => self.grouping.each(c, |_, g| n[g] += 1),
+                Some(b) => self
+                    .grouping
+                    .each(c, |i, g| n[g] += i64::from(b.get_bit(i))),
+            }
+        }
+        Some(n)
     }
-}
 
-/// The smallest and largest valid key (`(0, -1)` when there is none), in one pass when the
-/// column has no nulls.
-fn bounds(key: &ChunkedArray<Int64Type>) -> (i64, i64) {
-    if key.null_count() > 0 {
-        return match (key.min(), key.max()) {
-            (Some(lo), Some(hi)) => (lo, hi),
-            _ => (0, -1),
+    /// Non-null counts of `s` (rows when `None`), as an Int64 column.
+    fn counts(&self, name: &str, s: Option<&Series>) -> Column {
+        let v: Vec<i64> = match self.valid_counts(s) {
+            Some(n) => self.slots.iter().map(|&g| n[g as usize]).collect(),
+            None => self
+                .slots
+                .iter()
+                .map(|&g| i64::from(self.rows[g as usize]))
+                .collect(),
         };
-    }
-    let mut lo = i64::MAX;
-    let mut hi = i64::MIN;
-    for arr in key.downcast_iter() {
-        for &k in arr.values().as_slice() {
-            lo = lo.min(k);
-            hi = hi.max(k);
-        }
-    }
-    if lo > hi { (0, -1) } else { (lo, hi) }
-}
-
-thread_local! {
-    /// The row-to-group buffer of the last aggregation on this thread, kept so that the next
-    /// one does not fault in fresh pages (the kernel zeroing them cost more than the
-    /// aggregation itself).
-    static SPARE_IDS: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
-    /// The same for the direct-indexing table.
-    static SPARE_SLOTS: Cell<Vec<u32>> = const { Cell::new(Vec::new()) };
-}
-
-/// Buffers larger than this many entries (64 MiB) are not kept.
-const SPARE_MAX: usize = 1 << 24;
-
-fn keep(spare: &'static std::thread::LocalKey<Cell<Vec<u32>>>, buffer: Vec<u32>) {
-    if buffer.capacity() <= SPARE_MAX {
-        spare.with(|c| c.set(buffer));
-    }
-}
-
-impl Drop for Groups {
-    fn drop(&mut self) {
-        keep(&SPARE_IDS, std::mem::take(&mut self.ids));
-    }
-}
-
-/// Where a key's group number is kept.
-trait Slots {
-    /// The slot of `k`: holding its group number, or [`SKIP`] (the caller fills it in).
-    fn slot(&mut self, k: i64, keys: &[Option<i64>]) -> &mut u32;
-}
-
-/// A slot per possible key, for keys in a small range starting at `lo`.
-struct Direct {
-    slots: Vec<u32>,
-    lo: i64,
-}
-
-impl Slots for Direct {
-    #[inline(always)]
-    fn slot(&mut self, k: i64, _: &[Option<i64>]) -> &mut u32 {
-        // Keys are at least `lo` and at most `lo + slots.len() - 1` (see `bounds`).
-        &mut self.slots[k.wrapping_sub(self.lo) as u64 as usize]
-    }
-}
-
-/// An open-addressing table from keys to group numbers (linear probing, Fibonacci hashing).
-struct Table {
-    /// Group number + 0 per slot ([`SKIP`]: empty).
-    slots: Vec<u32>,
-    shift: u32,
-    used: usize,
-}
-
-impl Slots for Table {
-    #[inline]
-    fn slot(&mut self, k: i64, keys: &[Option<i64>]) -> &mut u32 {
-        if (self.used + 1) * 2 > self.slots.len() {
-            self.grow(keys);
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(k);
-        loop {
-            let s = self.slots[i];
-            if s == SKIP {
-                self.used += 1;
-                return &mut self.slots[i];
-            }
-            if keys[s as usize] == Some(k) {
-                return &mut self.slots[i];
-            }
-            i = (i + 1) & mask;
-        }
-    }
-}
-
-impl Table {
-    fn with_capacity(n: usize) -> Table {
-        let cap = n.next_power_of_two().max(16);
-        Table {
-            slots: vec![SKIP; cap],
-            shift: 64 - cap.trailing_zeros(),
-            used: 0,
-        }
+        ChunkedArray::<Int64Type>::from_vec(name.into(), v).into_column()
     }
 
-    #[inline]
-    fn home(&self, k: i64) -> usize {
-        ((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    /// Which groups have a non-null value of `s` (`None`: all).
+    fn seen(&self, s: &Series) -> Option<Bitmap> {
+        let n = self.valid_counts(Some(s))?;
+        Some(self.slots.iter().map(|&g| n[g as usize] > 0).collect())
     }
 
-    fn grow(&mut self, keys: &[Option<i64>]) {
-        let mut bigger = Table::with_capacity(self.slots.len() * 2);
-        let mask = bigger.slots.len() - 1;
-        for &s in self.slots.iter().filter(|&&s| s != SKIP) {
-            let Some(k) = keys[s as usize] else { continue };
-            let mut i = bigger.home(k);
-            while bigger.slots[i] != SKIP {
-                i = (i + 1) & mask;
-            }
-            bigger.slots[i] = s;
-        }
-        bigger.used = self.used;
-        *self = bigger;
+    /// The groups' states as a column, null where `valid` says so.
+    fn values<T>(&self, name: &str, acc: Vec<T::Native>, valid: Option<Bitmap>) -> Column
+    where
+        T: PolarsNumericType,
+        ChunkedArray<T>: IntoColumn,
+    {
+        let v: Vec<T::Native> = self.slots.iter().map(|&g| acc[g as usize]).collect();
+        ChunkedArray::<T>::from_vec_validity(name.into(), v, valid).into_column()
     }
-}
-
-/// Per-group sums (zero for a group without values).
-fn sum<T>(
-    ca: &ChunkedArray<T>,
-    g: &Groups,
-    add: fn(T::Native, T::Native) -> T::Native,
-    name: &str,
-) -> Column
-where
-    T: PolarsNumericType,
-    ChunkedArray<T>: IntoColumn,
-{
-    let mut acc = vec![T::Native::default(); g.len()];
-    let mut row = 0;
-    for arr in ca.downcast_iter() {
-        let values = arr.values().as_slice();
-        let ids = &g.ids[row..row + values.len()];
-        match arr.validity().filter(|b| b.unset_bits() > 0) {
-            None => {
-                for (&gi, &v) in ids.iter().zip(values) {
-                    if gi != SKIP {
-                        let a = &mut acc[gi as usize];
-                        *a = add(*a, v);
-                    }
-                }
-            }
-            Some(b) => {
-                for (i, (&gi, &v)) in ids.iter().zip(values).enumerate() {
-                    if gi != SKIP && b.get_bit(i) {
-                        let a = &mut acc[gi as usize];
-                        *a = add(*a, v);
-                    }
-                }
-            }
-        }
-        row += values.len();
-    }
-    ChunkedArray::<T>::from_vec(name.into(), acc).into_column()
-}
-
-/// Per-group minima or maxima of the non-null values (null for a group without any).
-fn extreme<T>(
-    ca: &ChunkedArray<T>,
-    g: &Groups,
-    pick: fn(T::Native, T::Native) -> T::Native,
-    name: &str,
-) -> Column
-where
-    T: PolarsNumericType,
-    ChunkedArray<T>: IntoColumn,
-{
-    let mut acc: Vec<Option<T::Native>> = vec![None; g.len()];
-    let mut row = 0;
-    for arr in ca.downcast_iter() {
-        let values = arr.values().as_slice();
-        let validity = arr.validity().filter(|b| b.unset_bits() > 0);
-        for (i, (&gi, &v)) in g.ids[row..row + values.len()]
-            .iter()
-            .zip(values)
-            .enumerate()
-        {
-            if gi == SKIP || validity.is_some_and(|b| !b.get_bit(i)) {
-                continue;
-            }
-            let a = &mut acc[gi as usize];
-            *a = Some(match *a {
-                Some(x) => pick(x, v),
-                None => v,
-            });
-        }
-        row += values.len();
-    }
-    ChunkedArray::<T>::from_iter_options(name.into(), acc.into_iter()).into_column()
 }
 
 #[cfg(test)]

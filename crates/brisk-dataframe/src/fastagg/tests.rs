@@ -188,6 +188,30 @@ fn chunked_empty_and_all_null_frames_match_polars() {
         .unwrap();
     assert!(chunked.first_col_n_chunks() > 1);
     check(&chunked, DataType::Int64, false, "chunked");
+    // A key in one chunk beside values in two.
+    let mut misaligned = chunked.clone();
+    let k = misaligned
+        .column("k")
+        .unwrap()
+        .as_materialized_series()
+        .rechunk();
+    misaligned.replace("k", k.into_column()).unwrap();
+    let spec = agg::build(
+        "groupby",
+        misaligned.schema(),
+        &["k".to_string()],
+        &all_aggs(),
+        false,
+        false,
+    )
+    .unwrap();
+    let fast = Reducer::Agg(spec.clone())
+        .chunk(misaligned.clone())
+        .unwrap();
+    let slow = Reducer::Agg(crate::reduce::AggSpec { fast: None, ..spec })
+        .chunk(misaligned)
+        .unwrap();
+    assert_same(&sorted(fast), &sorted(slow), "misaligned chunks");
     check(&a.slice(0, 0), DataType::Int64, true, "empty");
     let nulls = frame(&mut rng, 500, &|r| r.below(5) as i64, 1000);
     check(&nulls, DataType::Int64, false, "all keys null");
