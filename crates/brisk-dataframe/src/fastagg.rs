@@ -192,10 +192,25 @@ impl Plan {
             }
         }
         let grouping = Grouping::of(key.i64()?, self.dropna);
-        let n_chunks = key.chunks().len();
         let mut rows = vec![0u32; grouping.slots()];
-        for c in 0..n_chunks {
-            grouping.each(c, |_, s| rows[s] += 1);
+        // The first fold over a column without nulls counts the rows of each slot as well.
+        let mut counting = true;
+        let mut states = Vec::with_capacity(self.outs.len());
+        for (o, input) in self.outs.iter().zip(&inputs) {
+            let fuse = counting
+                && input.as_ref().is_some_and(|s| s.null_count() == 0)
+                && !matches!(o.kind, Kind::Count | Kind::Size);
+            let rows_here = fuse.then_some(rows.as_mut_slice());
+            states.push(match input {
+                None => State::Rows,
+                Some(s) => State::of(o.kind, s, &grouping, rows_here)?,
+            });
+            counting &= !fuse;
+        }
+        if counting {
+            for c in 0..key.chunks().len() {
+                grouping.each(c, |_, s| rows[s] += 1);
+            }
         }
         let (keys, slots) = grouping.groups(&rows);
         let key_column = keys
@@ -207,135 +222,145 @@ impl Plan {
             .into_column();
         let mut columns = Vec::with_capacity(self.outs.len() + 1);
         columns.push(key_column);
-        let out = Outputs {
-            grouping: &grouping,
-            rows: &rows,
-            slots: &slots,
-        };
-        for (o, input) in self.outs.iter().zip(&inputs) {
-            let name = o.name.as_str();
-            columns.push(match input {
-                None => out.counts(name, None),
-                Some(s) => out.column(o.kind, name, s)?,
-            });
+        for (o, state) in self.outs.iter().zip(states) {
+            columns.push(state.gather(o.name.as_str(), &rows, &slots));
         }
         PlFrame::new_infer_height(columns)
     }
 }
 
-/// The output columns of one run: per-slot states gathered for the groups' slots.
-struct Outputs<'a> {
-    grouping: &'a Grouping<'a>,
-    rows: &'a [u32],
-    slots: &'a [u32],
+/// Per-slot state of one output.
+enum State {
+    /// The number of rows (a size, or a count of a column without nulls).
+    Rows,
+    /// Non-null counts.
+    Counts(Vec<i64>),
+    /// Float64 sums or extremes, and per-slot non-null counts when some values are null
+    /// (slots without any are null).
+    F64(Vec<f64>, Option<Vec<i64>>),
+    /// Int64 sums or extremes, likewise.
+    I64(Vec<i64>, Option<Vec<i64>>),
 }
 
-impl Outputs<'_> {
-    fn column(&self, kind: Kind, name: &str, s: &Series) -> PolarsResult<Column> {
+impl State {
+    /// Fold `s` into per-slot states; `rows`: count each slot's rows too (`s` has no nulls).
+    fn of(
+        kind: Kind,
+        s: &Series,
+        g: &Grouping<'_>,
+        rows: Option<&mut [u32]>,
+    ) -> PolarsResult<State> {
+        let n = g.slots();
+        // Extremes of a slot without values are null; sums are zero.
+        let seen = |s: &Series| valid_counts(s, g, n);
         Ok(match (kind, s.dtype()) {
-            (Kind::Count, _) => self.counts(name, Some(s)),
+            (Kind::Size, _) => State::Rows,
+            (Kind::Count, _) => match valid_counts(s, g, n) {
+                Some(c) => State::Counts(c),
+                None => State::Rows,
+            },
             (Kind::Sum | Kind::SumF64, DataType::Float64) => {
-                self.values::<Float64Type>(name, self.fold(s.f64()?, 0.0, |a, v| *a += v), None)
+                State::F64(fold(s.f64()?, g, 0.0, rows, |a, v| *a += v), None)
             }
-            (Kind::SumF64, _) => self.values::<Float64Type>(
-                name,
-                self.fold(s.i64()?, 0.0, |a, v| *a += v as f64),
+            (Kind::SumF64, _) => {
+                State::F64(fold(s.i64()?, g, 0.0, rows, |a, v| *a += v as f64), None)
+            }
+            (Kind::Sum, _) => State::I64(
+                fold(s.i64()?, g, 0, rows, |a, v| *a = a.wrapping_add(v)),
                 None,
             ),
-            (Kind::Sum, _) => self.values::<Int64Type>(
-                name,
-                self.fold(s.i64()?, 0, |a, v| *a = a.wrapping_add(v)),
-                None,
+            (Kind::Min, DataType::Float64) => State::F64(
+                fold(s.f64()?, g, f64::NAN, rows, |a, v| *a = a.min(v)),
+                seen(s),
             ),
-            (Kind::Min, DataType::Float64) => {
-                let acc = self.fold(s.f64()?, f64::NAN, |a, v| *a = a.min(v));
-                self.values::<Float64Type>(name, acc, self.seen(s))
-            }
-            (Kind::Max, DataType::Float64) => {
-                let acc = self.fold(s.f64()?, f64::NAN, |a, v| *a = a.max(v));
-                self.values::<Float64Type>(name, acc, self.seen(s))
-            }
-            (Kind::Min, _) => {
-                let acc = self.fold(s.i64()?, i64::MAX, |a, v| *a = (*a).min(v));
-                self.values::<Int64Type>(name, acc, self.seen(s))
-            }
-            (Kind::Max, _) => {
-                let acc = self.fold(s.i64()?, i64::MIN, |a, v| *a = (*a).max(v));
-                self.values::<Int64Type>(name, acc, self.seen(s))
-            }
-            (Kind::Size, _) => self.counts(name, None),
+            (Kind::Max, DataType::Float64) => State::F64(
+                fold(s.f64()?, g, f64::NAN, rows, |a, v| *a = a.max(v)),
+                seen(s),
+            ),
+            (Kind::Min, _) => State::I64(
+                fold(s.i64()?, g, i64::MAX, rows, |a, v| *a = (*a).min(v)),
+                seen(s),
+            ),
+            (Kind::Max, _) => State::I64(
+                fold(s.i64()?, g, i64::MIN, rows, |a, v| *a = (*a).max(v)),
+                seen(s),
+            ),
         })
     }
 
-    /// Per-slot fold of the non-null values of `ca`.
-    fn fold<T, A>(
-        &self,
-        ca: &ChunkedArray<T>,
-        init: A,
-        mut step: impl FnMut(&mut A, T::Native),
-    ) -> Vec<A>
-    where
-        T: PolarsNumericType,
-        A: Clone,
-    {
-        let mut acc = vec![init; self.rows.len()];
-        for (c, arr) in ca.downcast_iter().enumerate() {
-            let values = arr.values().as_slice();
-            match nulls(arr.validity()) {
-                None => self.grouping.each(c, |i, s| step(&mut acc[s], values[i])),
-                Some(b) => self.grouping.each(c, |i, s| {
-                    if b.get_bit(i) {
-                        step(&mut acc[s], values[i]);
-                    }
-                }),
-            }
-        }
-        acc
-    }
-
-    /// Per slot: the number of non-null values of `s` (`None`: of rows).
-    fn valid_counts(&self, s: Option<&Series>) -> Option<Vec<i64>> {
-        let s = s.filter(|s| s.null_count() > 0)?;
-        let mut n = vec![0i64; self.rows.len()];
-        for (c, arr) in s.chunks().iter().enumerate() {
-            match nulls(arr.validity()) {
-                None => self.grouping.each(c, |_, g| n[g] += 1),
-                Some(b) => self
-                    .grouping
-                    .each(c, |i, g| n[g] += i64::from(b.get_bit(i))),
-            }
-        }
-        Some(n)
-    }
-
-    /// Non-null counts of `s` (rows when `None`), as an Int64 column.
-    fn counts(&self, name: &str, s: Option<&Series>) -> Column {
-        let v: Vec<i64> = match self.valid_counts(s) {
-            Some(n) => self.slots.iter().map(|&g| n[g as usize]).collect(),
-            None => self
-                .slots
-                .iter()
-                .map(|&g| i64::from(self.rows[g as usize]))
-                .collect(),
+    /// The groups' values, in the order of `slots`.
+    fn gather(self, name: &str, rows: &[u32], slots: &[u32]) -> Column {
+        let pick = |v: &[i64]| -> Vec<i64> { slots.iter().map(|&g| v[g as usize]).collect() };
+        let valid = |counts: Option<Vec<i64>>| -> Option<Bitmap> {
+            counts.map(|c| slots.iter().map(|&g| c[g as usize] > 0).collect())
         };
-        ChunkedArray::<Int64Type>::from_vec(name.into(), v).into_column()
+        match self {
+            State::Rows => {
+                let v = slots.iter().map(|&g| i64::from(rows[g as usize])).collect();
+                ChunkedArray::<Int64Type>::from_vec(name.into(), v).into_column()
+            }
+            State::Counts(c) => {
+                ChunkedArray::<Int64Type>::from_vec(name.into(), pick(&c)).into_column()
+            }
+            State::I64(acc, counts) => {
+                ChunkedArray::<Int64Type>::from_vec_validity(name.into(), pick(&acc), valid(counts))
+                    .into_column()
+            }
+            State::F64(acc, counts) => {
+                let v = slots.iter().map(|&g| acc[g as usize]).collect();
+                ChunkedArray::<Float64Type>::from_vec_validity(name.into(), v, valid(counts))
+                    .into_column()
+            }
+        }
     }
+}
 
-    /// Which groups have a non-null value of `s` (`None`: all).
-    fn seen(&self, s: &Series) -> Option<Bitmap> {
-        let n = self.valid_counts(Some(s))?;
-        Some(self.slots.iter().map(|&g| n[g as usize] > 0).collect())
+/// Per-slot fold of the non-null values of `ca`; with `rows`, also count each slot's rows
+/// (only exact when `ca` has no nulls).
+fn fold<T, A>(
+    ca: &ChunkedArray<T>,
+    g: &Grouping<'_>,
+    init: A,
+    rows: Option<&mut [u32]>,
+    mut step: impl FnMut(&mut A, T::Native),
+) -> Vec<A>
+where
+    T: PolarsNumericType,
+    A: Clone,
+{
+    let mut acc = vec![init; g.slots()];
+    let mut rows = rows;
+    for (c, arr) in ca.downcast_iter().enumerate() {
+        let values = arr.values().as_slice();
+        match (nulls(arr.validity()), rows.as_deref_mut()) {
+            (None, Some(rows)) => g.each(c, |i, s| {
+                step(&mut acc[s], values[i]);
+                rows[s] += 1;
+            }),
+            (None, None) => g.each(c, |i, s| step(&mut acc[s], values[i])),
+            (Some(b), _) => g.each(c, |i, s| {
+                if b.get_bit(i) {
+                    step(&mut acc[s], values[i]);
+                }
+            }),
+        }
     }
+    acc
+}
 
-    /// The groups' states as a column, null where `valid` says so.
-    fn values<T>(&self, name: &str, acc: Vec<T::Native>, valid: Option<Bitmap>) -> Column
-    where
-        T: PolarsNumericType,
-        ChunkedArray<T>: IntoColumn,
-    {
-        let v: Vec<T::Native> = self.slots.iter().map(|&g| acc[g as usize]).collect();
-        ChunkedArray::<T>::from_vec_validity(name.into(), v, valid).into_column()
+/// Per slot: the number of non-null values of `s` (`None` when it has no nulls).
+fn valid_counts(s: &Series, g: &Grouping<'_>, n: usize) -> Option<Vec<i64>> {
+    if s.null_count() == 0 {
+        return None;
     }
+    let mut counts = vec![0i64; n];
+    for (c, arr) in s.chunks().iter().enumerate() {
+        match nulls(arr.validity()) {
+            None => g.each(c, |_, s| counts[s] += 1),
+            Some(b) => g.each(c, |i, s| counts[s] += i64::from(b.get_bit(i))),
+        }
+    }
+    Some(counts)
 }
 
 #[cfg(test)]
