@@ -21,6 +21,7 @@ use polars::prelude::{
     IntoSeries, PolarsNumericType, PolarsResult, Schema, Series,
 };
 use polars_arrow::bitmap::Bitmap;
+use polars_core::series::IsSorted;
 use serde::{Deserialize, Serialize};
 
 use groups::{Grouping, nulls};
@@ -213,13 +214,18 @@ impl Plan {
             }
         }
         let (keys, slots) = grouping.groups(&rows);
-        let key_column = keys
+        // Dense groups come out in key order: say so, and sorting the answer is free.
+        let sorted = grouping.is_dense() && keys.iter().all(Option::is_some);
+        let mut key_column = keys
             .into_iter()
             .collect::<ChunkedArray<Int64Type>>()
             .with_name(self.key.as_str().into())
             .into_series()
-            .cast(&key_dtype)?
-            .into_column();
+            .cast(&key_dtype)?;
+        if sorted {
+            key_column.set_sorted_flag(IsSorted::Ascending);
+        }
+        let key_column = key_column.into_column();
         let mut columns = Vec::with_capacity(self.outs.len() + 1);
         columns.push(key_column);
         for (o, state) in self.outs.iter().zip(states) {

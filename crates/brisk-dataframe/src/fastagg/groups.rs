@@ -86,6 +86,11 @@ impl<'a> Grouping<'a> {
         Grouping::Hashed { ids, keys, starts }
     }
 
+    /// Whether groups are slots of a key range (and come out sorted by key).
+    pub fn is_dense(&self) -> bool {
+        matches!(self, Grouping::Dense { .. })
+    }
+
     /// The number of slots the aggregation states need.
     pub fn slots(&self) -> usize {
         match self {
