@@ -335,7 +335,11 @@ where
     A: Clone,
 {
     if let Some(rows) = rows {
-        debug_assert_eq!(ca.null_count(), 0, "rows are counted over null-free columns");
+        debug_assert_eq!(
+            ca.null_count(),
+            0,
+            "rows are counted over null-free columns"
+        );
         // State and row count side by side: one cache line per row instead of two.
         let mut both = vec![(init, 0u32); g.slots()];
         for (c, arr) in ca.downcast_iter().enumerate() {

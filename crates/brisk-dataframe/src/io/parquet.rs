@@ -10,8 +10,8 @@ use brisk_core::{Arg, Node as GNode, Task, Value};
 use polars::io::mmap::MmapBytesReader;
 use polars::io::parquet::read::_internal::to_deserializer;
 use polars::prelude::{
-    ArrowField, ArrowSchema, DataFrame as PlFrame, Expr, IntoColumn, IntoLazy, ParquetReader,
-    Schema, SchemaExt, SerReader, Series,
+    ArrowField, ArrowSchema, DataFrame as PlFrame, Expr, IntoColumn, IntoLazy, ParallelStrategy,
+    ParquetReader, Schema, SchemaExt, SerReader, Series,
 };
 use polars_buffer::Buffer;
 use polars_parquet::read::{ColumnChunkMetadata, FileMetadata};
@@ -54,6 +54,11 @@ pub(crate) struct ParquetPiece {
     pub size: u64,
     /// Where the file lives.
     pub storage: Storage,
+    /// Let Polars decode columns on its own threads: only when there are fewer partitions
+    /// than cores (otherwise partitions already keep every core busy, and decoding on the
+    /// task's thread keeps the data in its cache).
+    #[serde(default)]
+    pub parallel_decode: bool,
 }
 brisk_core::register_serde_type!(ParquetPiece);
 
@@ -93,6 +98,11 @@ pub(crate) fn read_parquet_piece(p: Arc<ParquetPiece>) -> Result<Value> {
         for &(offset, len) in &p.slices {
             let file = source::open_local(&local)?;
             let df = ParquetReader::new(file)
+                .read_parallel(if p.parallel_decode {
+                    ParallelStrategy::Auto
+                } else {
+                    ParallelStrategy::None
+                })
                 .with_columns(read_cols.clone())
                 .with_slice(Some((offset as usize, len as usize)))
                 .finish()
@@ -287,6 +297,8 @@ impl ScanSource for ParquetScan {
             size: f.info.size,
             row_groups: rgs,
             storage: self.storage.clone(),
+            parallel_decode: self.pieces.len()
+                < std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         GNode::Task(Task::new(
             read_parquet_piece,
