@@ -39,6 +39,11 @@
 //! - **Reductions are trees** (chunk → combine → aggregate, `split_every` at a time), with
 //!   `split_out` for results with many groups. Shuffles (hash joins, `sort_values`,
 //!   `set_index`) spill to disk by default, so they work on data larger than memory.
+//! - **Fast paths for the common case.** CSV blocks whose read columns are integers, floats
+//!   or strings are split by Brisk's own SIMD tokenizer, which looks only at the read columns
+//!   (anything unusual goes to Polars' reader, so results and errors are Polars'); a
+//!   group-by on one integer key with sums, means, counts, sizes, minima and maxima updates
+//!   per-key states directly instead of running Polars' general group-by.
 //! - **Files and objects** are read and written through `brisk-io`: local paths, `file://`,
 //!   `s3://`, `gs://`, `az://` and `http(s)://` URLs, globs over any of them, and CSV/JSON
 //!   compressed by extension (`.gz`, `.zst`, `.bz2`, `.xz`; such files are one partition
