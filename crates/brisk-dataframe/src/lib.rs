@@ -97,6 +97,8 @@ mod sort;
 mod source;
 mod spill;
 mod steps;
+#[cfg(test)]
+mod test_rng;
 
 pub use agg::{Agg, AggFunc, CustomAgg};
 /// Object-store credentials and endpoints for readers' `storage_options` and writers' `_with`

@@ -8,20 +8,7 @@ use polars::prelude::{
 
 use crate::agg::{self, Agg};
 use crate::reduce::Reducer;
-
-/// A tiny deterministic generator (xorshift).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::test_rng::Rng;
 
 fn all_aggs() -> Vec<Agg> {
     vec![

@@ -11,6 +11,7 @@ use polars::prelude::{
 };
 
 use super::*;
+use crate::test_rng::Rng;
 
 fn schema(types: &[(&str, DataType)]) -> Schema {
     types
@@ -144,17 +145,6 @@ fn unusual_blocks_are_left_to_polars() {
         parse(&bad_utf8, b',', Some(b'"'), &[], 4, &wanted).err(),
         Some(Unusual)
     );
-}
-
-/// A tiny deterministic generator (xorshift).
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The tokenizer against a byte-by-byte reference, on random and hand-written inputs.
 use super::*;
+use crate::test_rng::Rng;
 
 /// One sink call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,20 +128,6 @@ fn csv3(input: &str) -> Vec<Event> {
         &Tokenizer::new(b',', Some(b'"'), &all_columns(3)),
         input.as_bytes(),
     )
-}
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 #[test]
@@ -339,7 +326,7 @@ fn sink_error_stops_early() {
 #[test]
 fn random_inputs_match_reference() {
     const ALPHABET: &[u8] = b",,,;;\t\"\"\"''\n\n\n\r\ra1";
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let wanted_sets: [&[usize]; 6] = [
         &[],
         &[0],
@@ -356,9 +343,9 @@ fn random_inputs_match_reference() {
         (b'\t', None),
     ];
     for _ in 0..if cfg!(miri) { 30 } else { 3000 } {
-        let len = rng.below(300);
+        let len = rng.index(300);
         let bytes: Vec<u8> = (0..len)
-            .map(|_| ALPHABET[rng.below(ALPHABET.len())])
+            .map(|_| ALPHABET[rng.index(ALPHABET.len())])
             .collect();
         for &(sep, quote) in &configs {
             for wanted in wanted_sets {
@@ -370,9 +357,9 @@ fn random_inputs_match_reference() {
 
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = XorShift(12345);
+    let mut rng = Rng(12345);
     for _ in 0..if cfg!(miri) { 30 } else { 2000 } {
-        let len = rng.below(300);
+        let len = rng.index(300);
         let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
         check(&Tokenizer::new(b',', Some(b'"'), &[0, 1, 3]), &bytes);
         // Degenerate configurations: only "does not panic" is promised.
@@ -438,7 +425,7 @@ fn unquote_cases() {
 
 #[test]
 fn swar_eq_bits_is_exact() {
-    let mut rng = XorShift(777);
+    let mut rng = Rng(777);
     for _ in 0..if cfg!(miri) { 100 } else { 10_000 } {
         let bytes = rng
             .next()
@@ -461,17 +448,17 @@ fn swar_eq_bits_is_exact() {
 fn generate_numeric(size: usize) -> Vec<u8> {
     use std::io::Write;
     let names = ["alice", "bob", "carol", "dave", "eve", "frank", "grace"];
-    let mut rng = XorShift(42);
+    let mut rng = Rng(42);
     let mut out = Vec::with_capacity(size + 64);
     while out.len() < size {
-        let id = 1 + rng.below(100_000);
-        let value = rng.below(10_000_000) as f64 / 10_000.0;
-        let name = names[rng.below(names.len())];
+        let id = 1 + rng.index(100_000);
+        let value = rng.index(10_000_000) as f64 / 10_000.0;
+        let name = names[rng.index(names.len())];
         let (day, hour, min, sec) = (
-            1 + rng.below(28),
-            rng.below(24),
-            rng.below(60),
-            rng.below(60),
+            1 + rng.index(28),
+            rng.index(24),
+            rng.index(60),
+            rng.index(60),
         );
         writeln!(
             out,
