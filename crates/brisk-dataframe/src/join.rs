@@ -88,8 +88,19 @@ pub(crate) struct JoinSpec {
 brisk_core::register_serde_type!(JoinSpec);
 
 impl JoinSpec {
-    /// Join two frames.
+    /// Join two frames (an inner join on one integer key through [`crate::fastjoin`]).
     pub fn join(&self, left: PlFrame, right: PlFrame) -> PolarsResult<PlFrame> {
+        if left.height() > 0
+            && right.height() > 0
+            && let Some(joined) = crate::fastjoin::try_join(self, &left, &right)
+        {
+            return joined;
+        }
+        self.polars_join(left, right)
+    }
+
+    /// Join two frames with Polars' join.
+    pub(crate) fn polars_join(&self, left: PlFrame, right: PlFrame) -> PolarsResult<PlFrame> {
         let mut args =
             JoinArgs::new(self.how.polars()).with_suffix(Some(self.suffix.as_str().into()));
         args.nulls_equal = self.nulls_equal;

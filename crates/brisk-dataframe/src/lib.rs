@@ -78,6 +78,7 @@ mod describe;
 mod display;
 mod error;
 mod fastagg;
+mod fastjoin;
 mod frame;
 mod from_graph;
 mod groupby;

@@ -1,0 +1,141 @@
+//! The radix join against Polars' join on the same frames: duplicate and null keys on both
+//! sides, clashing column names, different key names and types, empty results, and enough
+//! rows for many buckets.
+
+use polars::prelude::{
+    DataFrame as PlFrame, DataType, IntoColumn, IntoLazy, NamedFrom, Series, SortMultipleOptions,
+    col,
+};
+
+use super::try_join;
+use crate::join::{How, JoinSpec, JoinStrategy};
+use crate::test_rng::Rng;
+
+fn spec(left_on: &str, right_on: &str) -> JoinSpec {
+    JoinSpec {
+        left_on: vec![left_on.into()],
+        right_on: vec![right_on.into()],
+        how: How::Inner,
+        suffix: "_right".into(),
+        nulls_equal: false,
+        strategy: JoinStrategy::Partitionwise,
+    }
+}
+
+/// `n` rows with key column `key` drawn below `range` (null one time in `nulls`), and a
+/// value column `v` (the same name on both sides, so Polars suffixes the right one).
+fn side(rng: &mut Rng, key: &str, n: usize, range: u64, nulls: u64, dtype: &DataType) -> PlFrame {
+    let k: Vec<Option<i64>> = (0..n)
+        .map(|_| (rng.below(nulls) != 0).then(|| rng.below(range) as i64 - 5))
+        .collect();
+    let v: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let tag: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+    PlFrame::new_infer_height(vec![
+        Series::new(key.into(), k)
+            .cast(dtype)
+            .unwrap()
+            .into_column(),
+        Series::new("v".into(), v).into_column(),
+        Series::new(format!("{key}_tag").as_str().into(), tag).into_column(),
+    ])
+    .unwrap()
+}
+
+fn canonical(df: PlFrame) -> PlFrame {
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    df.lazy()
+        .sort(names, SortMultipleOptions::default())
+        .collect()
+        .unwrap()
+}
+
+fn check(left: &PlFrame, right: &PlFrame, spec: &JoinSpec, what: &str) {
+    let fast = try_join(spec, left, right)
+        .expect("an inner join on one integer key takes the fast path")
+        .unwrap();
+    let slow = spec.polars_join(left.clone(), right.clone()).unwrap();
+    assert_eq!(fast.schema(), slow.schema(), "{what}: schemas");
+    assert_eq!(fast.height(), slow.height(), "{what}: rows");
+    assert!(
+        canonical(fast).equals_missing(&canonical(slow)),
+        "{what}: rows differ from Polars' join"
+    );
+}
+
+#[test]
+fn inner_joins_match_polars() {
+    let mut rng = Rng(5);
+    for (n_left, n_right, range) in [(50, 40, 10), (3000, 2000, 500), (40_000, 30_000, 1 << 40)] {
+        for dtype in [DataType::Int64, DataType::Int32] {
+            let range = if dtype == DataType::Int32 {
+                range.min(1 << 30)
+            } else {
+                range
+            };
+            let l = side(&mut rng, "a", n_left, range, 20, &dtype);
+            let r = side(&mut rng, "a", n_right, range, 20, &dtype);
+            check(
+                &l,
+                &r,
+                &spec("a", "a"),
+                &format!("{n_left}x{n_right} {dtype}"),
+            );
+            let r2 = side(&mut rng, "b", n_right, range, 20, &dtype);
+            check(
+                &l,
+                &r2,
+                &spec("a", "b"),
+                &format!("different names {dtype}"),
+            );
+        }
+    }
+    // Nothing in common, and every key the same.
+    let l = side(&mut rng, "a", 100, 10, 1000, &DataType::Int64);
+    let r = l
+        .clone()
+        .lazy()
+        .with_column(col("a") + polars::prelude::lit(1000))
+        .collect()
+        .unwrap();
+    check(&l, &r, &spec("a", "a"), "no matches");
+    let same = l
+        .clone()
+        .lazy()
+        .with_column(polars::prelude::lit(7i64).alias("a"))
+        .collect()
+        .unwrap();
+    check(&same, &same, &spec("a", "a"), "one key");
+}
+
+#[test]
+fn other_joins_keep_polars() {
+    let mut rng = Rng(9);
+    let l = side(&mut rng, "a", 10, 5, 5, &DataType::Int64);
+    let mut s = spec("a", "a");
+    s.how = How::Left;
+    assert!(try_join(&s, &l, &l).is_none(), "left join");
+    let mut s = spec("a", "a");
+    s.nulls_equal = true;
+    assert!(try_join(&s, &l, &l).is_none(), "nulls equal");
+    let f = l
+        .clone()
+        .lazy()
+        .with_column(col("a").cast(DataType::Float64))
+        .collect()
+        .unwrap();
+    assert!(try_join(&spec("a", "a"), &f, &f).is_none(), "float keys");
+    let i32 = l
+        .clone()
+        .lazy()
+        .with_column(col("a").cast(DataType::Int32))
+        .collect()
+        .unwrap();
+    assert!(
+        try_join(&spec("a", "a"), &l, &i32).is_none(),
+        "mixed key types"
+    );
+}
