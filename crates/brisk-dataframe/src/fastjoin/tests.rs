@@ -1,4 +1,4 @@
-//! The radix join against Polars' join on the same frames: duplicate and null keys on both
+//! The radix join (inner and left) against Polars' join on the same frames: duplicate and null keys on both
 //! sides, clashing column names, different key names and types, empty results, and enough
 //! rows for many buckets.
 
@@ -54,9 +54,28 @@ fn canonical(df: PlFrame) -> PlFrame {
 }
 
 fn check(left: &PlFrame, right: &PlFrame, spec: &JoinSpec, what: &str) {
+    for how in [How::Inner, How::Left] {
+        let spec = JoinSpec {
+            how,
+            ..spec.clone()
+        };
+        check_one(left, right, &spec, &format!("{what} {how:?}"));
+    }
+}
+
+fn check_one(left: &PlFrame, right: &PlFrame, spec: &JoinSpec, what: &str) {
     let fast = try_join(spec, left, right)
-        .expect("an inner join on one integer key takes the fast path")
+        .expect("an inner or left join on one integer key takes the fast path")
         .unwrap();
+    if spec.how == How::Left {
+        // Left order (as Polars keeps it): the left side's `v` is its row number.
+        let v = fast.column("v").unwrap().f64().unwrap();
+        let v: Vec<f64> = v.into_no_null_iter().collect();
+        assert!(
+            v.windows(2).all(|w| w[0] <= w[1]),
+            "{what}: not in left order"
+        );
+    }
     let slow = spec.polars_join(left.clone(), right.clone()).unwrap();
     assert_eq!(fast.schema(), slow.schema(), "{what}: schemas");
     assert_eq!(fast.height(), slow.height(), "{what}: rows");
@@ -115,9 +134,11 @@ fn inner_joins_match_polars() {
 fn other_joins_keep_polars() {
     let mut rng = Rng(9);
     let l = side(&mut rng, "a", 10, 5, 5, &DataType::Int64);
-    let mut s = spec("a", "a");
-    s.how = How::Left;
-    assert!(try_join(&s, &l, &l).is_none(), "left join");
+    for how in [How::Right, How::Outer, How::Semi, How::Anti] {
+        let mut s = spec("a", "a");
+        s.how = how;
+        assert!(try_join(&s, &l, &l).is_none(), "{how:?} join");
+    }
     let mut s = spec("a", "a");
     s.nulls_equal = true;
     assert!(try_join(&s, &l, &l).is_none(), "nulls equal");
