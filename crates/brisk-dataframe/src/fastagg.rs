@@ -125,8 +125,8 @@ impl Fast {
     }
 }
 
-/// Whether `dt` can be a key (it fits an `i64` exactly).
-fn key_dtype(dt: &DataType) -> bool {
+/// Whether `dt` can be a key here or in [`crate::fastjoin`] (it fits an `i64` exactly).
+pub(crate) fn key_dtype(dt: &DataType) -> bool {
     matches!(
         dt,
         DataType::Int8

@@ -19,6 +19,7 @@ use polars::prelude::{
 
 use polars_arrow::bitmap::Bitmap;
 
+use crate::fastagg::key_dtype;
 use crate::join::{How, JoinSpec};
 
 /// End of a chain / an empty slot.
@@ -26,19 +27,6 @@ const NONE: u32 = u32::MAX;
 
 /// About this many right rows per bucket (a table of 4096 × 2 slots plus keys: ~100 KB).
 const BUCKET_ROWS: usize = 4096;
-
-fn int_key(dt: &DataType) -> bool {
-    matches!(
-        dt,
-        DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-    )
-}
 
 /// The join, or `None` when it is not one this module does.
 pub(crate) fn try_join(
@@ -53,7 +41,7 @@ pub(crate) fn try_join(
         return None;
     };
     let (lcol, rcol) = (left.column(lk).ok()?, right.column(rk).ok()?);
-    if lcol.dtype() != rcol.dtype() || !int_key(lcol.dtype()) {
+    if lcol.dtype() != rcol.dtype() || !key_dtype(lcol.dtype()) {
         return None;
     }
     if left.height() >= NONE as usize || right.height() >= NONE as usize {
