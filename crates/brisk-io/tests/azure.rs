@@ -3,6 +3,8 @@
 //! and ranged reads, blocks pinned to the listed version, and errors naming the URL. One test
 //! function shares one server.
 
+mod common;
+
 use std::io::{Read, Write};
 
 use brisk_io::{CompressionChoice, IoError, Storage, StorageOptions, blocks};
@@ -90,16 +92,7 @@ fn azure_round_trip_globs_ranges_and_errors() -> anyhow::Result<()> {
     let listed = az.expand(url)?;
     az.write_all(url, &data.to_ascii_uppercase())?;
     let b = &blocks(&listed, Some(1000), CompressionChoice::Infer)[1];
-    let mut out = Vec::new();
-    let e = az
-        .open(b, Some(b"\n"))
-        .and_then(|mut r| {
-            r.read_to_end(&mut out)
-                .map_err(|e| IoError::from_std(url, e))
-        })
-        .unwrap_err();
-    assert!(matches!(e, IoError::Changed { .. }), "{e:?}");
-    assert!(e.to_string().contains(url.as_str()), "{e}");
+    common::assert_changed(&az, b, url);
 
     // A missing blob, a missing container, bad credentials: errors naming the URL.
     let missing = "az://frames/logs/missing.txt";

@@ -3,6 +3,8 @@
 //! multipart uploads. Also: multipart part sizes checked before completion, and blocks pinned
 //! to the version of the object their listing saw.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
@@ -254,16 +256,7 @@ fn s3_blocks_read_the_listed_version() -> anyhow::Result<()> {
     // Replaced after the listing: the other blocks fail, naming the URL, rather than mixing.
     s3.write_all(url, &data.to_ascii_uppercase())?;
     for b in &bs[1..] {
-        let mut out = Vec::new();
-        let e = s3
-            .open(b, Some(b"\n"))
-            .and_then(|mut r| {
-                r.read_to_end(&mut out)
-                    .map_err(|e| IoError::from_std(url, e))
-            })
-            .unwrap_err();
-        assert!(matches!(e, IoError::Changed { .. }), "{e:?}");
-        assert!(e.to_string().contains(url), "{e}");
+        common::assert_changed(&s3, b, url);
     }
     // Listed again, every block reads the new version.
     let files = s3.expand(url)?;

@@ -93,16 +93,9 @@ impl Azurite {
             data,
         };
         server.wait_ready(port);
-        let setup = Command::new(&python)
-            .args(["-c", SETUP, &server.endpoint, ACCOUNT, KEY])
-            .args(containers)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run the Azurite setup script: {e}"));
-        assert!(
-            setup.status.success(),
-            "Azurite setup failed: {}",
-            String::from_utf8_lossy(&setup.stderr)
-        );
+        let mut args = vec![server.endpoint.as_str(), ACCOUNT, KEY];
+        args.extend(containers);
+        crate::run_setup(&python, SETUP, &args, "Azurite", String::new);
         Some(server)
     }
 

@@ -129,18 +129,12 @@ impl MotoServer {
             log,
         };
         server.wait_ready();
-        let setup = Command::new(&python)
-            .args(["-c", SETUP, &server.endpoint])
-            .args(buckets)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run the moto setup script: {e}"));
-        assert!(
-            setup.status.success(),
-            "moto setup failed: {}\nserver log: {}",
-            String::from_utf8_lossy(&setup.stderr),
-            server.log_text()
-        );
-        let line = String::from_utf8_lossy(&setup.stdout).trim().to_string();
+        let mut args = vec![server.endpoint.as_str()];
+        args.extend(buckets);
+        let out = crate::run_setup(&python, SETUP, &args, "moto", || {
+            format!("\nserver log: {}", server.log_text())
+        });
+        let line = out.trim().to_string();
         let mut parts = line.split_whitespace();
         server.key_id = parts.next().unwrap_or_default().to_string();
         server.secret = parts.next().unwrap_or_default().to_string();
