@@ -4,7 +4,8 @@
 //! looked at; Polars' stable-Rust reader counts lines and splits every field byte by byte
 //! (two thirds of the CPU time of `read_csv` + a group-by).
 //!
-//! Anything out of the ordinary — a ragged or empty line, a quoted number, a number that is
+//! Anything out of the ordinary — a ragged or empty line, a stray quote (one that neither
+//! opens nor closes a field, or one left open), a quoted number, a number that is
 //! not plain decimal, `inf`/`nan`, invalid UTF-8, another column type — gives up
 //! ([`Unusual`]) and the block is read by Polars instead, so results and errors stay
 //! Polars' own. What is accepted parses as Polars parses it: integers of up to 18 digits
@@ -187,6 +188,11 @@ impl Sink for Columns<'_> {
         self.seen = 0;
         self.rows += 1;
         Ok(())
+    }
+
+    /// Polars honours quotes only at field starts: it would split this line differently.
+    fn stray_quote(&mut self, _pos: usize) -> Result<(), Unusual> {
+        Err(Unusual)
     }
 }
 

@@ -45,6 +45,13 @@
 //!   (`a"b,c"d` is one field). `quoted` in [`Sink::field`] tells whether the
 //!   field contained any quote char; use [`unquote`] to get its value.
 //! * An empty line is a record with one empty field.
+//! * A quote char that neither opens a field (first byte of the field, or
+//!   right after a closing quote: a doubled quote) nor closes one (followed by
+//!   a separator, a record end or another quote) is *stray*, and so is a quote
+//!   left open at the end of the input: [`Sink::stray_quote`] is told, because
+//!   readers that only honour quotes at field starts (Polars) split such lines
+//!   differently. Stray quotes are looked for only in blocks that contain a
+//!   quote char, so ordinary data pays nothing.
 
 use std::borrow::Cow;
 
@@ -68,6 +75,11 @@ pub trait Sink {
     /// End of a record having `n_fields` fields in total (wanted or not), so
     /// the sink can reject ragged rows. Always `>= 1`.
     fn end_row(&mut self, n_fields: usize) -> Result<(), Self::Error>;
+
+    /// A stray quote char at absolute offset `pos` (`bytes.len()` for a quote
+    /// still open at the end of the input; see the module's semantics). Called
+    /// before the fields of the 64-byte block holding it are reported.
+    fn stray_quote(&mut self, pos: usize) -> Result<(), Self::Error>;
 }
 
 /// Splits CSV bytes into records and fields, reporting the wanted ones.
@@ -211,7 +223,7 @@ impl Tokenizer {
         bytes: &[u8],
         sink: &mut S,
     ) -> Result<(), S::Error> {
-        let mut walker = Walker::new(&self.wanted, sink);
+        let mut walker = Walker::new(self, sink);
         let (blocks, tail) = bytes.as_chunks::<BLOCK>();
         for (i, block) in blocks.iter().enumerate() {
             let masks = masker.masks::<QUOTING>(block);
@@ -438,6 +450,9 @@ fn strip_cr(bytes: &[u8], start: usize, end: usize) -> usize {
 /// The state carried from block to block while walking structural bits.
 struct Walker<'a, S> {
     wanted: &'a [u32],
+    sep: u8,
+    /// The quote char (only looked at in blocks that have quote bits).
+    quote: u8,
     sink: &'a mut S,
     /// Absolute offset of the current field's first byte. Only kept up to
     /// date while `field_idx < wanted.len()` (and at every record start).
@@ -451,9 +466,11 @@ struct Walker<'a, S> {
 }
 
 impl<'a, S: Sink> Walker<'a, S> {
-    fn new(wanted: &'a [u32], sink: &'a mut S) -> Self {
+    fn new(tokenizer: &'a Tokenizer, sink: &'a mut S) -> Self {
         Walker {
-            wanted,
+            wanted: &tokenizer.wanted,
+            sep: tokenizer.sep,
+            quote: tokenizer.quote.unwrap_or(0),
             sink,
             field_start: 0,
             field_idx: 0,
@@ -468,7 +485,9 @@ impl<'a, S: Sink> Walker<'a, S> {
         let in_quote = if masks.quote == 0 {
             self.in_quote
         } else {
-            prefix_xor(masks.quote) ^ self.in_quote
+            let in_quote = prefix_xor(masks.quote) ^ self.in_quote;
+            self.check_quotes(bytes, base, masks.quote, in_quote)?;
+            in_quote
         };
         self.in_quote = ((in_quote as i64) >> 63) as u64;
         let mut structural = (masks.sep | masks.nl) & !in_quote;
@@ -511,6 +530,44 @@ impl<'a, S: Sink> Walker<'a, S> {
         Ok(())
     }
 
+    /// Tells the sink of every stray quote among the `quotes` bits of the block at `base`
+    /// (`in_quote`: the bytes inside quotes, opening quotes included).
+    #[cold]
+    #[inline(never)]
+    fn check_quotes(
+        &mut self,
+        bytes: &[u8],
+        base: usize,
+        quotes: u64,
+        in_quote: u64,
+    ) -> Result<(), S::Error> {
+        let mut q = quotes;
+        while q != 0 {
+            let i = q.trailing_zeros() as usize;
+            q &= q - 1;
+            let pos = base + i;
+            let ok = if in_quote >> i & 1 == 1 {
+                // Opens: at a field start, or right after the quote that closed (`""`).
+                pos == 0 || {
+                    let b = bytes[pos - 1];
+                    b == self.sep || b == b'\n' || b == self.quote
+                }
+            } else {
+                // Closes: the field ends here, or a doubled quote follows.
+                match bytes.get(pos + 1) {
+                    None => true,
+                    Some(&b) if b == self.sep || b == b'\n' || b == self.quote => true,
+                    Some(b'\r') => matches!(bytes.get(pos + 2), None | Some(b'\n')),
+                    Some(_) => false,
+                }
+            };
+            if !ok {
+                self.sink.stray_quote(pos)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Reports the current field, ending at `end`, if its column is wanted.
     #[inline(always)]
     fn emit(&mut self, bytes: &[u8], end: usize, quoted: bool) -> Result<(), S::Error> {
@@ -536,6 +593,9 @@ impl<'a, S: Sink> Walker<'a, S> {
     /// Reports the last record if the input does not end with a newline.
     fn finish(mut self, bytes: &[u8]) -> Result<(), S::Error> {
         let len = bytes.len();
+        if self.in_quote != 0 {
+            self.sink.stray_quote(len)?;
+        }
         if self.field_idx == 0 && self.field_start >= len {
             return Ok(());
         }

@@ -13,6 +13,8 @@ enum Event {
 #[derive(Default)]
 struct Recorder {
     events: Vec<Event>,
+    /// Stray quotes, apart: the walker reports a block's strays before its fields.
+    strays: Vec<usize>,
     fail_after: Option<usize>,
 }
 
@@ -34,6 +36,10 @@ impl Sink for Recorder {
     fn end_row(&mut self, n_fields: usize) -> Result<(), String> {
         self.push(Event::End(n_fields))
     }
+    fn stray_quote(&mut self, pos: usize) -> Result<(), String> {
+        self.strays.push(pos);
+        Ok(())
+    }
 }
 
 /// Obviously correct byte-at-a-time state machine.
@@ -43,10 +49,22 @@ fn reference<S: Sink>(tok: &Tokenizer, bytes: &[u8], sink: &mut S) -> Result<(),
         Some(&slot) if slot != NOT_WANTED => sink.field(slot as usize, raw, quoted),
         _ => Ok(()),
     };
+    let is = |b: Option<&u8>, set: &[Option<u8>]| set.contains(&b.copied());
     for (i, &c) in bytes.iter().enumerate() {
         if Some(c) == tok.quote {
             in_quote = !in_quote;
             quoted = true;
+            let stray = if in_quote {
+                i > 0 && !is(bytes.get(i - 1), &[Some(tok.sep), Some(b'\n'), tok.quote])
+            } else {
+                let next = bytes.get(i + 1);
+                !(next.is_none()
+                    || is(next, &[Some(tok.sep), Some(b'\n'), tok.quote])
+                    || (next == Some(&b'\r') && is(bytes.get(i + 2), &[None, Some(b'\n')])))
+            };
+            if stray {
+                sink.stray_quote(i)?;
+            }
         } else if in_quote {
         } else if c == tok.sep {
             emit(sink, idx, &bytes[start..i], quoted)?;
@@ -61,6 +79,9 @@ fn reference<S: Sink>(tok: &Tokenizer, bytes: &[u8], sink: &mut S) -> Result<(),
             sink.end_row(idx + 1)?;
             (start, idx, quoted) = (i + 1, 0, false);
         }
+    }
+    if in_quote {
+        sink.stray_quote(bytes.len())?;
     }
     if start < bytes.len() || idx > 0 {
         let mut end = bytes.len();
@@ -86,31 +107,45 @@ fn backends() -> Vec<Backend> {
     all
 }
 
-fn events_of(tok: &Tokenizer, backend: Backend, bytes: &[u8]) -> Vec<Event> {
+fn recorded(tok: &Tokenizer, backend: Backend, bytes: &[u8]) -> Recorder {
     let mut rec = Recorder::default();
     tok.run_on(backend, bytes, &mut rec).unwrap();
-    rec.events
+    rec
+}
+
+fn events_of(tok: &Tokenizer, backend: Backend, bytes: &[u8]) -> Vec<Event> {
+    recorded(tok, backend, bytes).events
+}
+
+fn reference_recorded(tok: &Tokenizer, bytes: &[u8]) -> Recorder {
+    let mut rec = Recorder::default();
+    reference(tok, bytes, &mut rec).unwrap();
+    rec
 }
 
 fn reference_events(tok: &Tokenizer, bytes: &[u8]) -> Vec<Event> {
-    let mut rec = Recorder::default();
-    reference(tok, bytes, &mut rec).unwrap();
-    rec.events
+    reference_recorded(tok, bytes).events
 }
 
-/// Checks every backend against the reference and returns the events.
+/// Checks every backend against the reference (events and stray quotes) and returns the
+/// events.
 fn check(tok: &Tokenizer, bytes: &[u8]) -> Vec<Event> {
-    let expected = reference_events(tok, bytes);
+    strays_and_events(tok, bytes).1
+}
+
+/// [`check`], returning the stray quotes too.
+fn strays_and_events(tok: &Tokenizer, bytes: &[u8]) -> (Vec<usize>, Vec<Event>) {
+    let expected = reference_recorded(tok, bytes);
     for backend in backends() {
-        let got = events_of(tok, backend, bytes);
+        let got = recorded(tok, backend, bytes);
+        let text = String::from_utf8_lossy(bytes);
+        assert_eq!(got.events, expected.events, "{backend:?} on {text:?}");
         assert_eq!(
-            got,
-            expected,
-            "{backend:?} on {:?}",
-            String::from_utf8_lossy(bytes)
+            got.strays, expected.strays,
+            "{backend:?} strays on {text:?}"
         );
     }
-    expected
+    (expected.strays, expected.events)
 }
 
 fn f(slot: usize, raw: &str, quoted: bool) -> Event {
@@ -188,6 +223,30 @@ fn quoted_separators_newlines_and_doubled_quotes() {
         csv3("a,\"b,c\nd\r"),
         vec![f(0, "a", false), f(1, "\"b,c\nd\r", true), End(2)]
     );
+}
+
+#[test]
+fn stray_quotes_are_reported() {
+    let tok = Tokenizer::new(b',', Some(b'"'), &all_columns(3));
+    let strays = |text: &str| strays_and_events(&tok, text.as_bytes()).0;
+    // Opening at field starts, closing before a separator, a record end (CRLF too) or the
+    // end, doubled inside: nothing stray.
+    assert_eq!(
+        strays("\"a\",\"b\"\"c\",\"\"\n\"x\"\r\n,\"y,\n\"\n\"z\""),
+        Vec::<usize>::new()
+    );
+    // A quote inside an unquoted field, text after a closing quote, a lone `\r`, a quote
+    // left open.
+    assert_eq!(strays("ab\"c,d\"\n"), vec![2]);
+    assert_eq!(strays("\"ab\"c,d\n"), vec![3]);
+    assert_eq!(strays("\"a\"\rb,c\n"), vec![2]);
+    assert_eq!(strays("a,\"bc\n"), vec![6]);
+    // Neighbours across a block boundary: a closing quote that is a block's last byte, an
+    // opening one that is the next block's first.
+    let close = format!("\"{}\"b,c\n", "x".repeat(62));
+    assert_eq!(strays(&close), vec![63]);
+    let open = format!("{}\"y\",z\n", "x".repeat(64));
+    assert_eq!(strays(&open), vec![64]);
 }
 
 #[test]
@@ -486,6 +545,10 @@ impl Sink for LenSum {
     #[inline]
     fn end_row(&mut self, n_fields: usize) -> Result<(), Self::Error> {
         self.rows += n_fields;
+        Ok(())
+    }
+    fn stray_quote(&mut self, pos: usize) -> Result<(), Self::Error> {
+        self.bytes += pos;
         Ok(())
     }
 }
