@@ -234,3 +234,44 @@ fn other_types_keep_polars_group_by() {
     .unwrap();
     assert!(spec.fast.is_none(), "std has no fast form");
 }
+
+/// `cargo test --release -p brisk-dataframe --lib -- --ignored --nocapture fastagg_speed`:
+/// the chunk step of a mean by key over 1M rows, for several numbers of key values
+/// (`FASTAGG_KEYS=100000` for one).
+#[test]
+#[ignore]
+fn fastagg_speed() {
+    let mut rng = Rng(7);
+    let keys: Vec<u64> = match std::env::var("FASTAGG_KEYS") {
+        Ok(k) => vec![k.parse().expect("FASTAGG_KEYS is a number")],
+        Err(_) => vec![1_000, 100_000, 1_000_000, 50_000_000],
+    };
+    for groups in keys {
+        let n = 1_000_000;
+        let k: Vec<i64> = (0..n).map(|_| 1 + rng.below(groups) as i64).collect();
+        let v: Vec<f64> = (0..n).map(|_| rng.below(1_000_000) as f64 / 7.0).collect();
+        let df = PlFrame::new_infer_height(vec![
+            Series::new("k".into(), k).into_column(),
+            Series::new("v".into(), v).into_column(),
+        ])
+        .unwrap();
+        let spec = agg::build(
+            "groupby",
+            df.schema(),
+            &["k".to_string()],
+            &[Agg::mean("v")],
+            true,
+            false,
+        )
+        .unwrap();
+        let reducer = Reducer::Agg(spec);
+        let mut best = f64::MAX;
+        for _ in 0..15 {
+            let t = std::time::Instant::now();
+            let out = reducer.chunk(df.clone()).unwrap();
+            best = best.min(t.elapsed().as_secs_f64());
+            std::hint::black_box(out);
+        }
+        println!("{groups:>9} key values: {:.2} ns/row", best * 1e9 / n as f64);
+    }
+}
