@@ -58,6 +58,19 @@ fn frame(rng: &mut Rng, n: usize, keys: &dyn Fn(&mut Rng) -> i64, null_keys: u64
     .unwrap()
 }
 
+/// The aggregation spec of `aggs` grouped by `k`, groups left unsorted.
+fn spec_by_k(df: &PlFrame, aggs: &[Agg], dropna: bool) -> crate::reduce::AggSpec {
+    agg::build(
+        "groupby",
+        df.schema(),
+        &["k".to_string()],
+        aggs,
+        dropna,
+        false,
+    )
+    .unwrap()
+}
+
 fn sorted(df: PlFrame) -> PlFrame {
     df.lazy()
         .sort(["k"], SortMultipleOptions::default().with_nulls_last(true))
@@ -97,15 +110,7 @@ fn check(df: &PlFrame, key_dtype: DataType, dropna: bool, what: &str) {
         .with_column(col("k").cast(key_dtype.clone()))
         .collect()
         .unwrap();
-    let spec = agg::build(
-        "groupby",
-        df.schema(),
-        &["k".to_string()],
-        &all_aggs(),
-        dropna,
-        false,
-    )
-    .unwrap();
+    let spec = spec_by_k(&df, &all_aggs(), dropna);
     assert!(spec.fast.is_some());
     let fast = Reducer::Agg(spec.clone());
     let slow = Reducer::Agg(crate::reduce::AggSpec { fast: None, ..spec });
@@ -183,15 +188,7 @@ fn chunked_empty_and_all_null_frames_match_polars() {
         .as_materialized_series()
         .rechunk();
     misaligned.replace("k", k.into_column()).unwrap();
-    let spec = agg::build(
-        "groupby",
-        misaligned.schema(),
-        &["k".to_string()],
-        &all_aggs(),
-        false,
-        false,
-    )
-    .unwrap();
+    let spec = spec_by_k(&misaligned, &all_aggs(), false);
     let fast = Reducer::Agg(spec.clone())
         .chunk(misaligned.clone())
         .unwrap();
@@ -212,26 +209,10 @@ fn other_types_keep_polars_group_by() {
         Series::new("v".into(), [1.0f32, 2.0]).into_column(),
     ])
     .unwrap();
-    let spec = agg::build(
-        "groupby",
-        df.schema(),
-        &["k".to_string()],
-        &[Agg::sum("v")],
-        true,
-        false,
-    )
-    .unwrap();
+    let spec = spec_by_k(&df, &[Agg::sum("v")], true);
     let fast = spec.fast.expect("one key and a sum have a fast plan");
     assert!(!fast.chunk.supports(df.schema()), "float keys");
-    let spec = agg::build(
-        "groupby",
-        df.schema(),
-        &["k".to_string()],
-        &[Agg::std("v")],
-        true,
-        false,
-    )
-    .unwrap();
+    let spec = spec_by_k(&df, &[Agg::std("v")], true);
     assert!(spec.fast.is_none(), "std has no fast form");
 }
 
@@ -255,15 +236,7 @@ fn fastagg_speed() {
             Series::new("v".into(), v).into_column(),
         ])
         .unwrap();
-        let spec = agg::build(
-            "groupby",
-            df.schema(),
-            &["k".to_string()],
-            &[Agg::mean("v")],
-            true,
-            false,
-        )
-        .unwrap();
+        let spec = spec_by_k(&df, &[Agg::mean("v")], true);
         let reducer = Reducer::Agg(spec);
         let mut best = f64::MAX;
         for _ in 0..15 {
@@ -272,6 +245,9 @@ fn fastagg_speed() {
             best = best.min(t.elapsed().as_secs_f64());
             std::hint::black_box(out);
         }
-        println!("{groups:>9} key values: {:.2} ns/row", best * 1e9 / n as f64);
+        println!(
+            "{groups:>9} key values: {:.2} ns/row",
+            best * 1e9 / n as f64
+        );
     }
 }
