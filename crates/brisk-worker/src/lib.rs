@@ -85,7 +85,7 @@ fn options_from_env(address: String) -> Result<WorkerOptions, WorkerError> {
                 })?;
     }
     if let Some(m) = var(ENV_WORKER_MEMORY_LIMIT) {
-        o.memory_limit = brisk_protocol::parse_bytes(&m).ok_or(WorkerError::BadOption {
+        o.memory_limit = brisk_core::bytes::parse_bytes(&m).ok_or(WorkerError::BadOption {
             name: ENV_WORKER_MEMORY_LIMIT,
             value: m,
             reason: "expected a size such as 4GB",
