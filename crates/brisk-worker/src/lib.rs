@@ -37,7 +37,7 @@ mod store;
 
 pub use error::WorkerError;
 pub use server::{WorkerOptions, run};
-pub use state::{Execute, Outcome, WorkerComm, WorkerState, WorkerTaskState};
+pub use state::{Execute, MemoryPolicy, Outcome, WorkerComm, WorkerState, WorkerTaskState};
 pub use store::{DataStore, StoreStats};
 
 use brisk_protocol::{
