@@ -58,6 +58,7 @@ pub fn main_if_worker() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let code = match options_from_env(address).and_then(run) {
         Ok(()) => 0,
