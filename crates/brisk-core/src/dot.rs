@@ -2,7 +2,9 @@
 //! data are boxes labelled with their key, and arrows run from inputs up to results.
 //!
 //! [`to_dot`] writes Graphviz DOT text; [`visualize`] writes `.dot` directly and renders
-//! `.svg`, `.png` or `.pdf` with Graphviz's `dot` program when it is installed.
+//! `.svg`, `.png` or `.pdf` with Graphviz's `dot` program when it is installed. Without
+//! Graphviz, `.svg` is still drawn, by the pure-Rust `layout-rs` (a plainer layout, for graphs
+//! of up to [`BUILTIN_MAX_NODES`] nodes); `.png` and `.pdf` need Graphviz.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -97,8 +99,14 @@ pub fn to_dot(graph: &Graph) -> String {
     s
 }
 
-/// Write a picture of `graph` to `path`: `.dot` as text, `.svg`/`.png`/`.pdf` rendered by
-/// Graphviz (a clear error says how to install it when it is missing). Returns the path.
+/// The largest graph (nodes of the picture: data boxes and task circles) that `.svg` draws
+/// without Graphviz; the built-in layout's time grows faster than Graphviz's.
+pub const BUILTIN_MAX_NODES: usize = 2000;
+
+/// Write a picture of `graph` to `path`: `.dot` as text; `.svg`/`.png`/`.pdf` rendered by
+/// Graphviz when its `dot` program is installed; without it `.svg` is drawn by the built-in
+/// layout (graphs up to [`BUILTIN_MAX_NODES`] picture nodes), and anything else is a clear error
+/// saying how to install Graphviz. Returns the path.
 pub fn visualize(graph: &Graph, path: impl AsRef<Path>) -> Result<PathBuf, Error> {
     let path = path.as_ref().to_path_buf();
     let dot = to_dot(graph);
@@ -117,7 +125,27 @@ pub fn visualize(graph: &Graph, path: impl AsRef<Path>) -> Result<PathBuf, Error
         "dot" | "gv" => {
             std::fs::write(&path, dot).map_err(|e| Error::io("cannot write", &path, e))?;
         }
-        "svg" | "png" | "pdf" => render(&dot, &ext, &path)?,
+        "svg" | "png" | "pdf" => {
+            if !render(&dot, &ext, &path)? {
+                if ext != "svg" {
+                    return Err(Error::Tool {
+                        tool: "Graphviz dot",
+                        path,
+                        message: format!(
+                            "Graphviz is not installed; install it (apt install graphviz), or ask \
+                             for a .svg (drawn without Graphviz) or a .dot file instead of .{ext}"
+                        ),
+                    });
+                }
+                let svg =
+                    render_builtin(&dot, picture_nodes(graph)).map_err(|message| Error::Tool {
+                        tool: "built-in SVG layout",
+                        path: path.clone(),
+                        message,
+                    })?;
+                std::fs::write(&path, svg).map_err(|e| Error::io("cannot write", &path, e))?;
+            }
+        }
         _ => {
             return Err(Error::Tool {
                 tool: "visualize",
@@ -129,7 +157,66 @@ pub fn visualize(graph: &Graph, path: impl AsRef<Path>) -> Result<PathBuf, Error
     Ok(path)
 }
 
-fn render(dot: &str, format: &str, path: &Path) -> Result<(), Error> {
+/// Data boxes plus task circles: what the picture draws.
+fn picture_nodes(graph: &Graph) -> usize {
+    graph.len()
+        + graph
+            .sorted_keys()
+            .iter()
+            .filter(|k| matches!(graph.get(k), Some(Node::Task(_))))
+            .count()
+}
+
+/// A picture of `graph` as SVG text, drawn by the built-in layout (`layout-rs`, no Graphviz):
+/// what [`visualize`] writes to a `.svg` file when Graphviz is not installed.
+///
+/// ```
+/// fn inc(x: i64) -> i64 { x + 1 }
+/// let g = brisk_core::graph! { "a" => 1, "b" => (inc, "a") };
+/// let svg = brisk_core::dot::to_svg(&g).unwrap();
+/// assert!(svg.contains("<svg") && svg.contains("inc"));
+/// ```
+pub fn to_svg(graph: &Graph) -> Result<String, Error> {
+    render_builtin(&to_dot(graph), picture_nodes(graph)).map_err(|message| Error::Tool {
+        tool: "built-in SVG layout",
+        path: PathBuf::new(),
+        message,
+    })
+}
+
+/// SVG from DOT text with the pure-Rust `layout-rs`; the error says what to do instead.
+fn render_builtin(dot: &str, nodes: usize) -> Result<String, String> {
+    if nodes > BUILTIN_MAX_NODES {
+        return Err(format!(
+            "the graph has {nodes} picture nodes, more than the built-in SVG layout draws \
+             ({BUILTIN_MAX_NODES}); install Graphviz (apt install graphviz) or ask for a .dot file"
+        ));
+    }
+    // `layout-rs` asserts on shapes it does not expect; our DOT is generated, but a panic in
+    // a picture must never take the program down.
+    let dot = dot.to_string();
+    let drawn = std::panic::catch_unwind(move || {
+        let mut parser = layout::gv::DotParser::new(&dot);
+        let ast = parser.process()?;
+        let mut builder = layout::gv::GraphBuilder::new();
+        builder.visit_graph(&ast);
+        let mut graph = builder.get();
+        let mut svg = layout::backends::svg::SVGWriter::new();
+        graph.do_it(false, false, false, &mut svg);
+        Ok::<String, String>(svg.finalize())
+    });
+    match drawn {
+        Ok(r) => r,
+        Err(_) => Err(
+            "the layout failed on this graph; install Graphviz (apt install graphviz) \
+                       or ask for a .dot file"
+                .into(),
+        ),
+    }
+}
+
+/// Render with Graphviz's `dot`: `Ok(false)` when it is not installed.
+fn render(dot: &str, format: &str, path: &Path) -> Result<bool, Error> {
     let child = Command::new("dot")
         .arg(format!("-T{format}"))
         .arg("-o")
@@ -140,16 +227,7 @@ fn render(dot: &str, format: &str, path: &Path) -> Result<(), Error> {
         .spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::Tool {
-                tool: "Graphviz dot",
-                path: path.to_path_buf(),
-                message: format!(
-                    "Graphviz is not installed; install it (apt install graphviz) or ask for a \
-                     .dot file instead of .{format}"
-                ),
-            });
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(Error::io("cannot start Graphviz for", path, e)),
     };
     if let Some(mut stdin) = child.stdin.take() {
@@ -167,5 +245,5 @@ fn render(dot: &str, format: &str, path: &Path) -> Result<(), Error> {
             message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         });
     }
-    Ok(())
+    Ok(true)
 }
