@@ -191,6 +191,20 @@ pub enum ArrayError {
         /// The URL as given.
         url: String,
     },
+    /// A format whose support is a cargo feature that this build left out.
+    #[error(
+        "{what} needs the `{feature}` cargo feature, which this build leaves out: enable it \
+         (`brisk = {{ version = \"…\", features = [\"{feature}\"] }}`, or `brisk-array`'s \
+         `{feature}` feature){needs}"
+    )]
+    FeatureDisabled {
+        /// The cargo feature.
+        feature: &'static str,
+        /// What was asked for.
+        what: &'static str,
+        /// What the feature needs on the machine, as a sentence tail (may be empty).
+        needs: &'static str,
+    },
     /// Computing failed (a task failed, or no scheduler is available).
     #[error(transparent)]
     Compute(#[from] brisk_core::Error),

@@ -74,8 +74,8 @@ impl<T: Element> Array<T> {
         crate::io::npy::write(self, location)
     }
 
-    /// Write dataset `dataset` of an HDF5 file chunk by chunk (local files only).
-    #[cfg(feature = "hdf5")]
+    /// Write dataset `dataset` of an HDF5 file chunk by chunk (local files only; needs the
+    /// `hdf5` feature, otherwise [`crate::ArrayError::FeatureDisabled`]).
     pub fn to_hdf5(&self, location: impl Into<UrlPath>, dataset: &str) -> Result<()> {
         crate::io::hdf5::write(self, location, dataset)
     }

@@ -1,16 +1,25 @@
 //! Functions: what a task calls.
 //!
 //! In-process, any closure runs. To cross a process boundary a function needs a stable name:
-//! write it as a named `fn` and register it with [`crate::register!`]; every [`Func`] built from
-//! that `fn` then carries the name automatically, and a worker running the same binary looks it
-//! up with [`Func::by_name`].
+//! write it as a named `fn` and register it with [`crate::register!`] (or the facade's
+//! `#[brisk::func]`); every [`Func`] built from that `fn` then carries the name automatically,
+//! and a worker running the same binary looks it up with [`Func::by_name`].
+//!
+//! Parameters travel with a function as *bound arguments*: [`Func::bind`] fixes its leading
+//! arguments to values, which cross a process boundary as literals (so their types need a wire
+//! encoding, see [`crate::codec`]); `f.with(p)` ([`Bind::with`]) is the typed spelling that
+//! collections accept. A [`Func`] is itself a value that can cross a process boundary (its name
+//! and bound arguments), so collections pass user functions to their own named kernels as
+//! literal arguments. Registered functions can carry typed companions ([`HookEntry`]): code a
+//! collection needs per function, such as a bag stage monomorphized for the function's record
+//! type, found by the function's name with [`hooks`].
 
-use std::any::{TypeId, type_name};
+use std::any::{Any, TypeId, type_name};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use crate::error::{Error, TaskFailure};
+use crate::error::{CodecError, Error, TaskFailure};
 use crate::value::{FromValue, IntoValue, Value};
 
 /// What a task's function returns.
@@ -26,7 +35,26 @@ struct FuncInner {
     name: Option<&'static str>,
     label: &'static str,
     type_name: &'static str,
-    call: Box<CallFn>,
+    call: Arc<CallFn>,
+    /// Leading arguments fixed by [`Func::bind`]: passed before the task's own.
+    bound: Arc<[Value]>,
+}
+
+impl FuncInner {
+    fn new(
+        name: Option<&'static str>,
+        label: &'static str,
+        type_name: &'static str,
+        call: Arc<CallFn>,
+    ) -> Func {
+        Func(Arc::new(FuncInner {
+            name,
+            label,
+            type_name,
+            call,
+            bound: Arc::from(Vec::new()),
+        }))
+    }
 }
 
 impl Func {
@@ -51,12 +79,12 @@ impl Func {
     where
         F: Fn(&[Value]) -> TaskResult + Send + Sync + 'static,
     {
-        Func(Arc::new(FuncInner {
-            name: registered_name(TypeId::of::<F>()),
+        FuncInner::new(
+            registered_name(TypeId::of::<F>()),
             label,
-            type_name: type_name::<F>(),
-            call: Box::new(f),
-        }))
+            type_name::<F>(),
+            Arc::new(f),
+        )
     }
 
     /// A raw function with an explicit registered name (for built-in kernels that are built
@@ -65,12 +93,7 @@ impl Func {
     where
         F: Fn(&[Value]) -> TaskResult + Send + Sync + 'static,
     {
-        Func(Arc::new(FuncInner {
-            name: Some(name),
-            label,
-            type_name: type_name::<F>(),
-            call: Box::new(f),
-        }))
+        FuncInner::new(Some(name), label, type_name::<F>(), Arc::new(f))
     }
 
     fn from_typed<F, C>(call: C) -> Func
@@ -78,17 +101,52 @@ impl Func {
         F: 'static,
         C: Fn(&[Value]) -> TaskResult + Send + Sync + 'static,
     {
+        FuncInner::new(
+            registered_name(TypeId::of::<F>()),
+            short_label(type_name::<F>()),
+            type_name::<F>(),
+            Arc::new(call),
+        )
+    }
+
+    /// Call the function on already computed arguments (after its bound ones).
+    pub fn call(&self, args: &[Value]) -> TaskResult {
+        if self.0.bound.is_empty() {
+            return (self.0.call)(args);
+        }
+        let mut all = Vec::with_capacity(self.0.bound.len() + args.len());
+        all.extend_from_slice(&self.0.bound);
+        all.extend_from_slice(args);
+        (self.0.call)(&all)
+    }
+
+    /// This function with its next leading arguments fixed to `args` (partial application).
+    /// A registered function keeps its name: the bound values travel with it as literals.
+    ///
+    /// ```
+    /// use brisk_core::{Func, Value};
+    /// fn scale(factor: i64, x: i64) -> i64 { factor * x }
+    /// brisk_core::register!(scale);
+    /// let triple = Func::new(scale).bind(vec![Value::from(3i64)]);
+    /// assert_eq!(triple.call(&[Value::from(5i64)]).unwrap().get::<i64>().unwrap(), 15);
+    /// assert_eq!(triple.name(), Func::new(scale).name());
+    /// assert_eq!(triple.bound().len(), 1);
+    /// ```
+    pub fn bind(&self, args: Vec<Value>) -> Func {
+        let mut bound = self.0.bound.to_vec();
+        bound.extend(args);
         Func(Arc::new(FuncInner {
-            name: registered_name(TypeId::of::<F>()),
-            label: short_label(type_name::<F>()),
-            type_name: type_name::<F>(),
-            call: Box::new(call),
+            name: self.0.name,
+            label: self.0.label,
+            type_name: self.0.type_name,
+            call: Arc::clone(&self.0.call),
+            bound: Arc::from(bound),
         }))
     }
 
-    /// Call the function on already computed arguments.
-    pub fn call(&self, args: &[Value]) -> TaskResult {
-        (self.0.call)(args)
+    /// The arguments fixed by [`Func::bind`], in order.
+    pub fn bound(&self) -> &[Value] {
+        &self.0.bound
     }
 
     /// The registered name, if the function can cross a process boundary.
@@ -104,6 +162,12 @@ impl Func {
     /// The full Rust type name of the function or closure.
     pub fn type_name(&self) -> &'static str {
         self.0.type_name
+    }
+
+    /// The registered function built from the `fn` item or closure type `F`, if `F` was
+    /// registered.
+    pub fn registered<F: 'static>() -> Option<Func> {
+        registered_name(TypeId::of::<F>()).and_then(|n| Func::by_name(n).ok())
     }
 
     /// The registered function with this name, for a process that received it by name.
@@ -180,10 +244,19 @@ where
     }
 }
 
-fn arity_failure(label: &str, want: usize, got: usize) -> TaskFailure {
+/// The failure of a task that gave `label` the wrong number of arguments (used by
+/// `#[brisk::func]`'s expansion).
+#[doc(hidden)]
+pub fn arity_failure(label: &str, want: usize, got: usize) -> TaskFailure {
     TaskFailure::bad_argument(format!(
         "function {label} takes {want} argument(s) but the task gave {got}"
     ))
+}
+
+/// Read argument `i` of `label` as a `T` (used by `#[brisk::func]`'s expansion).
+#[doc(hidden)]
+pub fn func_arg<T: FromValue>(args: &[Value], i: usize, label: &str) -> Result<T, TaskFailure> {
+    arg(label, args, i)
 }
 
 fn arg<T: FromValue>(label: &str, args: &[Value], i: usize) -> Result<T, TaskFailure> {
@@ -251,6 +324,112 @@ fn cached(tid: TypeId) -> Option<Func> {
 
 fn remember(tid: TypeId, f: &Func) {
     zst_cache().write().entry(tid).or_insert_with(|| f.clone());
+}
+
+/// A function with its first argument fixed to `param`, made by [`Bind::with`]: how a
+/// function's parameters travel with it. The function takes the parameter by reference
+/// (`fn f(param: &P, x: A) -> R`), so a function called once per record borrows it instead of
+/// cloning it. Collections accept it wherever they accept a function; a registered function
+/// keeps its name, and `param` crosses a process boundary as a literal (its type needs a wire
+/// encoding: built-in scalars, strings and their vectors have one, your own serde types get one
+/// with `brisk::data!(T, serde)`). Several parameters are one tuple or struct.
+#[derive(Clone, Debug)]
+pub struct With<F, P> {
+    /// The function.
+    pub func: F,
+    /// Its first argument.
+    pub param: P,
+}
+
+/// `f.with(param)` for any function or closure: see [`With`].
+///
+/// ```
+/// use brisk_core::func::Bind;
+/// use brisk_core::{Func, Value};
+/// fn scale(factor: &i64, x: i64) -> i64 { factor * x }
+/// // Not registered: runs in this process only, as a closure over the parameter.
+/// let f = Func::new(scale.with(3i64));
+/// assert_eq!(f.call(&[Value::from(5i64)]).unwrap().get::<i64>().unwrap(), 15);
+/// assert!(f.name().is_none());
+/// ```
+pub trait Bind<P>: Sized {
+    /// Fix this function's first argument to `param`.
+    fn with(self, param: P) -> With<Self, P> {
+        With { func: self, param }
+    }
+}
+
+impl<F, P> Bind<P> for F {}
+
+macro_rules! with_into_func {
+    ($n:expr; $($a:ident),*) => {
+        impl<Fun, P, R, $($a),*> IntoFunc<fn($($a,)*) -> R> for With<Fun, P>
+        where
+            Fun: Fn(&P, $($a),*) -> R + Send + Sync + 'static,
+            P: IntoValue + Clone + Send + Sync + 'static,
+            R: IntoTaskOutput,
+            $($a: FromValue,)*
+        {
+            /// The registered function behind `Fun` with the parameter bound (it travels with
+            /// it); an unregistered one runs here only, as a closure over the parameter.
+            #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments)]
+            fn into_func(self) -> Func {
+                if let Some(f) = Func::registered::<Fun>() {
+                    return f.bind(vec![self.param.into_value()]);
+                }
+                let With { func, param } = self;
+                let label = short_label(type_name::<Fun>());
+                FuncInner::new(
+                    None,
+                    label,
+                    type_name::<Fun>(),
+                    Arc::new(move |args: &[Value]| {
+                        if args.len() != $n {
+                            return Err(arity_failure(label, $n, args.len()));
+                        }
+                        let mut i = 0usize;
+                        $(let $a: $a = arg(label, args, i)?; i += 1;)*
+                        func(&param, $($a),*).into_output()
+                    }),
+                )
+            }
+        }
+    };
+}
+with_into_func!(0;);
+with_into_func!(1; A1);
+with_into_func!(2; A1, A2);
+with_into_func!(3; A1, A2, A3);
+with_into_func!(4; A1, A2, A3, A4);
+with_into_func!(5; A1, A2, A3, A4, A5);
+with_into_func!(6; A1, A2, A3, A4, A5, A6);
+with_into_func!(7; A1, A2, A3, A4, A5, A6, A7);
+
+/// A typed companion of a registered function (submitted by collections' registration macros,
+/// which `#[brisk::func]` calls): code a collection needs per function that the [`Func`] alone
+/// cannot give, such as a bag stage monomorphized for the function's record types. A
+/// collection defines the companion's type `H` and finds it with [`hooks`].
+pub struct HookEntry {
+    /// The function's registered name.
+    pub name: &'static str,
+    /// Build the companion (a collection's own type, boxed).
+    pub make: fn() -> Box<dyn Any + Send + Sync>,
+}
+
+inventory::collect!(HookEntry);
+
+/// The companion of type `H` registered for the function named `name`, if any.
+pub fn hooks<H: Any + Send + Sync>(name: &str) -> Option<&'static H> {
+    static BUILT: OnceLock<HashMap<&'static str, Vec<Box<dyn Any + Send + Sync>>>> =
+        OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let mut m: HashMap<&'static str, Vec<Box<dyn Any + Send + Sync>>> = HashMap::new();
+        for e in inventory::iter::<HookEntry> {
+            m.entry(e.name).or_default().push((e.make)());
+        }
+        m
+    });
+    built.get(name)?.iter().find_map(|b| b.downcast_ref::<H>())
 }
 
 /// A function registered by name (submitted by [`crate::register!`]).
@@ -355,6 +534,69 @@ macro_rules! __register_name {
     ($f:path, $name:literal) => {
         $name
     };
+}
+
+/// A function as a value that crosses a process boundary: its registered name and its bound
+/// arguments (each with its own encoding). Collections pass user functions to their named
+/// kernels this way.
+mod wire_func {
+    use super::*;
+    use crate::codec::{self, TypeEntry};
+
+    fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
+        let f = value
+            .downcast_ref::<Func>()
+            .map_err(|m| CodecError::Encode {
+                type_name: m.found,
+                message: m.to_string(),
+            })?;
+        let name = f.name().ok_or_else(|| CodecError::Encode {
+            type_name: f.type_name(),
+            message: format!(
+                "the function `{}` has no registered name, so it cannot run in another process: \
+                 make it a named `fn` marked `#[brisk::func]` (or add `brisk::register!(..)` next \
+                 to it); closures run on the local schedulers only",
+                f.type_name()
+            ),
+        })?;
+        let mut bound = Vec::with_capacity(f.bound().len());
+        for v in f.bound() {
+            let (tag, bytes) = codec::encode(v)?;
+            bound.push((tag.to_string(), bytes));
+        }
+        rmp_serde::to_vec(&(name, bound)).map_err(|e| CodecError::Encode {
+            type_name: "brisk_core::Func",
+            message: e.to_string(),
+        })
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
+        let (name, bound): (String, Vec<(String, Vec<u8>)>) = rmp_serde::from_slice(bytes)
+            .map_err(|e| CodecError::Decode {
+                tag: "brisk_core::Func".into(),
+                message: e.to_string(),
+            })?;
+        let f = Func::by_name(&name).map_err(|e| CodecError::Decode {
+            tag: "brisk_core::Func".into(),
+            message: e.to_string(),
+        })?;
+        let bound = bound
+            .iter()
+            .map(|(t, b)| codec::decode(t, b))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Value::new(if bound.is_empty() { f } else { f.bind(bound) }))
+    }
+
+    fn debug(value: &Value, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match value.downcast_ref::<Func>() {
+            Ok(func) => write!(f, "{}", func.label()),
+            Err(_) => write!(f, "<function>"),
+        }
+    }
+
+    inventory::submit! {
+        TypeEntry::new(type_name::<Func>, TypeId::of::<Func>, encode, decode).with_debug(debug)
+    }
 }
 
 #[cfg(test)]

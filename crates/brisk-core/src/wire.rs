@@ -133,13 +133,17 @@ fn encode_task(key: &Key, t: &Task) -> Result<WireTask, Error> {
         key: key.clone(),
         function: t.func.type_name().to_string(),
     })?;
+    // Bound arguments travel as leading literals: the receiver calls the plain function.
+    let mut args = Vec::with_capacity(t.func.bound().len() + t.args.len());
+    for v in t.func.bound() {
+        args.push(WireArg::Literal(encode_value(key, v)?));
+    }
+    for a in &t.args {
+        args.push(encode_arg(key, a)?);
+    }
     Ok(WireTask {
         func: func.to_string(),
-        args: t
-            .args
-            .iter()
-            .map(|a| encode_arg(key, a))
-            .collect::<Result<_, _>>()?,
+        args,
     })
 }
 
@@ -232,13 +236,17 @@ pub fn encode_plan_task(key: &Key, t: &PlanTask) -> Result<WirePlanTask, Error> 
         key: t.fused_key.clone().unwrap_or_else(|| key.clone()),
         function: t.func.type_name().to_string(),
     })?;
+    // Bound arguments travel as leading literals: the receiver calls the plain function.
+    let mut args = Vec::with_capacity(t.func.bound().len() + t.args.len());
+    for v in t.func.bound() {
+        args.push(WirePArg::Lit(encode_value(key, v)?));
+    }
+    for a in &t.args {
+        args.push(encode_parg(key, a)?);
+    }
     Ok(WirePlanTask {
         func: func.to_string(),
-        args: t
-            .args
-            .iter()
-            .map(|a| encode_parg(key, a))
-            .collect::<Result<_, _>>()?,
+        args,
         fused_key: t.fused_key.as_ref().map(WireKey::from),
     })
 }
@@ -373,6 +381,67 @@ mod tests {
         assert!(matches!(
             decode_plan_task(&"k".into(), &bad),
             Err(Error::UnknownFunction { .. })
+        ));
+    }
+
+    fn scale_by(factor: &i64, x: i64) -> i64 {
+        factor * x
+    }
+    // A `&P` parameter is read as an owned value: what `#[brisk::func]` generates.
+    inventory::submit! {
+        crate::func::FunctionEntry {
+            name: "test.scale_by",
+            type_id: || crate::func::type_id_of_val(&scale_by),
+            make: || Func::named_raw("test.scale_by", "scale_by", |args: &[Value]| {
+                let f: i64 = crate::func::func_arg(args, 0, "scale_by")?;
+                let x: i64 = crate::func::func_arg(args, 1, "scale_by")?;
+                Ok(Value::from(scale_by(&f, x)))
+            }),
+        }
+    }
+
+    #[test]
+    fn bound_functions_travel_as_tasks_and_as_values() {
+        use crate::func::Bind;
+        // As a task's function: the bound argument becomes a leading literal.
+        let g = graph! { "a" => 5, "b" => (scale_by.with(3i64), "a") };
+        let bytes = encode_graph(&g).unwrap();
+        let g2 = decode_graph(&bytes).unwrap();
+        let Some(Node::Task(t)) = g2.get(&"b".into()) else {
+            panic!("expected a task")
+        };
+        assert_eq!(t.args.len(), 2);
+        let out = t
+            .func
+            .call(&[Value::from(3i64), Value::from(5i64)])
+            .unwrap();
+        assert_eq!(out.get::<i64>().unwrap(), 15);
+        // As a value (what collections pass to their kernels).
+        let f = Func::new(scale_by.with(4i64));
+        let (tag, bytes) = crate::codec::encode(&Value::new(f)).unwrap();
+        let back = crate::codec::decode(tag, &bytes).unwrap();
+        let f2 = back.downcast_ref::<Func>().unwrap();
+        assert_eq!(f2.bound().len(), 1);
+        let out = f2.call(&[Value::from(2i64)]).unwrap();
+        assert_eq!(out.get::<i64>().unwrap(), 8);
+        // A closure cannot travel, as a value either, and the error says what to do.
+        let c = Func::new(|x: i64| x);
+        let err = crate::codec::encode(&Value::new(c))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("#[brisk::func]"), "{err}");
+        // An unregistered fn used with `.with` runs locally and has no name, so sending it is
+        // an error naming it.
+        fn local(a: &i64, b: i64) -> i64 {
+            a + b
+        }
+        let f = Func::new(local.with(1i64));
+        assert!(f.name().is_none());
+        assert_eq!(f.call(&[Value::from(1i64)]).unwrap().get::<i64>().unwrap(), 2);
+        let g = graph! { "x" => (local.with(1i64), 5) };
+        assert!(matches!(
+            encode_graph(&g),
+            Err(Error::UnregisteredFunction { .. })
         ));
     }
 }

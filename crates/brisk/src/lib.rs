@@ -38,15 +38,38 @@
 //! [`Client::local`]), [`processes`], [`worker::main_if_worker`], and the `brisk scheduler` /
 //! `brisk worker` commands ([`distributed`] holds the runtime's crates).
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use brisk_core::func::{Bind, With};
 pub use brisk_core::{
     Arg, Collection, ComputeMany, ComputeOptions, Error, FailureKind, FromValue, Func, Graph,
     IntoArg, IntoFunc, IntoNode, IntoValue, Key, Layer, Lit, Node, Plan, PlanOptions, Scheduler,
     Task, TaskFailure, TypeMismatch, Value, compute, config, data, default_scheduler, graph, lit,
     register, set_default_scheduler, task, tokenize, with_scheduler,
 };
+/// `#[brisk::func]`: register a function so that it can run in another process (on a
+/// cluster's workers), with parameters by reference allowed; see [`brisk_macros`].
+///
+/// ```
+/// use brisk::{Bind, Collection, delayed};
+///
+/// #[brisk::func]
+/// fn scale(factor: &i64, x: i64) -> i64 {
+///     factor * x
+/// }
+///
+/// // Registered: a worker of this program finds it by name, with its bound parameter.
+/// let f = brisk::Func::new(scale.with(3i64));
+/// assert!(f.name().unwrap().ends_with("::scale"));
+/// let y = delayed(scale.with(3i64)).call(5);
+/// assert_eq!(y.compute()?, 15);
+/// # Ok::<(), brisk::Error>(())
+/// ```
+pub use brisk_macros::func;
 // `delayed` is both the function and the `delayed!` macro.
 /// Partitioned dataframes on Polars (`brisk::dataframe::read_csv`, …).
 #[cfg(feature = "dataframe")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dataframe")))]
 pub use brisk_dataframe as dataframe;
 pub use brisk_delayed::{Delayed, DelayedFn, delayed};
 pub use brisk_local::{LocalScheduler, sync, threaded};
@@ -60,6 +83,7 @@ pub mod diagnostics {
     pub use brisk_local::{PrefixSummary, Profiler, TaskRecord};
 
     #[cfg(feature = "dashboard")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dashboard")))]
     pub use crate::report::performance_report;
 }
 
@@ -74,6 +98,7 @@ pub mod crates {
 }
 
 #[cfg(feature = "distributed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "distributed")))]
 pub use brisk_client::{
     Client, ClientOptions, ComputeFuture, Future, LocalOptions, SubmitOptions, processes,
 };
@@ -81,12 +106,14 @@ pub use brisk_client::{
 /// Running a worker: `brisk::worker::main_if_worker()` as the first line of `main` lets a
 /// program start local clusters of itself ([`Client::local`], [`processes`]).
 #[cfg(feature = "distributed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "distributed")))]
 pub mod worker {
     pub use brisk_worker::{WorkerOptions, main_if_worker, run};
 }
 
 /// The distributed runtime's crates: protocol, scheduler, worker, client.
 #[cfg(feature = "distributed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "distributed")))]
 pub mod distributed {
     pub use brisk_client as client;
     pub use brisk_protocol as protocol;
@@ -96,17 +123,38 @@ pub mod distributed {
 
 /// Bags of records: text lines, JSON documents (dask.bag).
 #[cfg(feature = "bag")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bag")))]
 pub use brisk_bag as bag;
 /// Storage: URLs, globs, byte ranges, compression, object stores.
 #[cfg(feature = "io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "io")))]
 pub use brisk_io as io;
 
 /// `Bag::to_dataframe` (the glue between bags and dataframes).
 #[cfg(all(feature = "bag", feature = "dataframe"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "bag", feature = "dataframe"))))]
 pub mod bag_dataframe;
 #[cfg(all(feature = "bag", feature = "dataframe"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "bag", feature = "dataframe"))))]
 pub use bag_dataframe::{BagToDataFrame, ToDataFrameError};
 
 /// Chunked n-dimensional arrays (`dask.array`): see [`brisk_array`].
 #[cfg(feature = "array")]
+#[cfg_attr(docsrs, doc(cfg(feature = "array")))]
 pub use brisk_array as array;
+
+/// What `#[brisk::func]` expands to names: not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use brisk_core::__private::inventory;
+    pub use brisk_core::func::{FunctionEntry, arity_failure, func_arg, type_id_of_val};
+    pub use brisk_core::{Func, IntoTaskOutput};
+}
+
+/// The typed companions `#[brisk::func]` registers for a function (bag stages monomorphized for
+/// its types): expanded by the attribute, not part of the API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __func_hooks {
+    ($f:ident, $name:expr, ($($arg:ty),*) -> $ret:ty) => {};
+}

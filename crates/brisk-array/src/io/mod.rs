@@ -9,6 +9,43 @@
 
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
+/// HDF5 datasets: this build leaves out the `hdf5` feature (it links the system's libhdf5), so
+/// every call is [`crate::ArrayError::FeatureDisabled`] naming it.
+#[cfg(not(feature = "hdf5"))]
+pub mod hdf5 {
+    use super::UrlPath;
+    use crate::array::Array;
+    use crate::chunks::ChunkSpec;
+    use crate::dtype::Element;
+    use crate::error::{ArrayError, Result};
+
+    pub(crate) fn disabled(what: &'static str) -> ArrayError {
+        ArrayError::FeatureDisabled {
+            feature: "hdf5",
+            what,
+            needs: "; it links the system's HDF5 library (Debian: apt install libhdf5-dev \
+                    pkg-config)",
+        }
+    }
+
+    /// Reading HDF5 needs the `hdf5` feature: always [`ArrayError::FeatureDisabled`] here.
+    pub fn read<T: Element>(
+        _location: impl Into<UrlPath>,
+        _dataset: &str,
+        _chunks: impl Into<ChunkSpec>,
+    ) -> Result<Array<T>> {
+        Err(disabled("reading an HDF5 dataset"))
+    }
+
+    /// Writing HDF5 needs the `hdf5` feature: always [`ArrayError::FeatureDisabled`] here.
+    pub fn write<T: Element>(
+        _array: &Array<T>,
+        _location: impl Into<UrlPath>,
+        _dataset: &str,
+    ) -> Result<()> {
+        Err(disabled("writing an HDF5 dataset"))
+    }
+}
 pub mod npy;
 pub(crate) mod npy_parts;
 mod url;
