@@ -33,6 +33,7 @@ impl SchedulerState {
             return;
         };
         self.stream.stop_recording(c);
+        self.drop_graphs(c, comm);
         let n = wants.len();
         for id in wants {
             if self.live(id) {
@@ -48,6 +49,12 @@ impl SchedulerState {
     pub fn handle_client(&mut self, c: ClientId, msg: FromClient, comm: &mut impl Comm) {
         match msg {
             FromClient::UpdateGraph { tasks, wanted } => self.update_graph(c, tasks, wanted, comm),
+            FromClient::GraphPiece {
+                graph,
+                tasks,
+                wanted,
+                last,
+            } => self.graph_piece(c, Some(graph), tasks, wanted, last, comm),
             FromClient::Release { keys } => {
                 for k in keys {
                     let Some(id) = self.lookup(&k) else {

@@ -18,6 +18,7 @@
 
 mod clients;
 mod dashboard;
+mod graphs;
 mod placement;
 pub mod server;
 mod slab;

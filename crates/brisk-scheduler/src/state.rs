@@ -157,6 +157,8 @@ pub(crate) struct Task {
     pub est_us: u32,
     pub suspicious: u8,
     pub retries: u8,
+    /// Kept by a graph still arriving (see `graphs.rs`).
+    pub pinned: bool,
     pub error: Option<Box<(Key, WireFailure)>>,
 }
 
@@ -198,6 +200,8 @@ pub struct SchedulerState {
     pub(crate) index: hashbrown::HashTable<TaskId>,
     pub(crate) workers: BTreeMap<WorkerId, Worker>,
     pub(crate) clients: FxHashMap<ClientId, FxHashSet<TaskId>>,
+    /// Graphs being streamed, by client and graph number.
+    pub(crate) graphs: FxHashMap<(ClientId, u64), crate::graphs::OpenGraph>,
     pub(crate) prefixes: Vec<Prefix>,
     pub(crate) prefix_ids: FxHashMap<Box<str>, u32>,
     pub(crate) queued: BTreeSet<(u64, TaskId)>,
@@ -243,6 +247,7 @@ impl SchedulerState {
             index: hashbrown::HashTable::new(),
             workers: BTreeMap::new(),
             clients: FxHashMap::default(),
+            graphs: FxHashMap::default(),
             prefixes: Vec::new(),
             prefix_ids: FxHashMap::default(),
             queued: BTreeSet::new(),
@@ -395,6 +400,7 @@ impl SchedulerState {
             est_us: 0,
             suspicious: 0,
             retries: 0,
+            pinned: false,
             error: None,
         };
         let id = match self.free_ids.pop() {
@@ -421,4 +427,68 @@ fn unreachable_task(id: TaskId) -> ! {
     // Task ids come only from the scheduler's own index; a dangling one is a bug here, never
     // something a peer can cause.
     panic!("brisk-scheduler: internal error: task id {id} is not live")
+}
+
+/// Bytes an allocation of `n` bytes takes from the allocator (rounded to its 16-byte classes).
+fn heap(n: usize) -> u64 {
+    if n == 0 {
+        0
+    } else {
+        n.div_ceil(16) as u64 * 16
+    }
+}
+
+impl SchedulerState {
+    /// The bytes of each field of a task record (`size_of`, with padding in the total).
+    pub fn record_fields() -> Vec<(&'static str, usize)> {
+        use std::mem::size_of;
+        vec![
+            ("key", size_of::<Key>()),
+            ("state", size_of::<TaskState>()),
+            ("spec", size_of::<Option<Box<[u8]>>>()),
+            ("deps", size_of::<SmallVec<[TaskId; 2]>>()),
+            ("dependents", size_of::<SmallVec<[TaskId; 2]>>()),
+            ("waiting_on+waiters", 8),
+            ("who_wants", size_of::<SmallVec<[ClientId; 1]>>()),
+            ("who_has", size_of::<SmallVec<[WorkerId; 1]>>()),
+            ("nbytes+priority", 16),
+            ("prefix+est_us", 8),
+            ("flags", 3),
+            ("error", size_of::<Option<Box<(Key, WireFailure)>>>()),
+            ("total", size_of::<Option<Task>>()),
+        ]
+    }
+
+    /// Where the memory of the task records goes, by part, in bytes (an estimate from sizes and
+    /// capacities, not a measurement: `examples/state_memory.rs` compares it with the RSS).
+    pub fn memory_parts(&self) -> Vec<(&'static str, u64)> {
+        let slots = self.tasks.capacity() as u64;
+        let mut names = 0;
+        let mut specs = 0;
+        let mut spilled = 0;
+        for (_, t) in self.tasks.iter() {
+            names += heap(16 + t.key.name().len());
+            specs += t.spec.as_ref().map_or(0, |s| heap(s.len()));
+            let words = |len: usize, inline: usize| if len > inline { heap(4 * len) } else { 0 };
+            spilled += words(t.deps.len(), 2)
+                + words(t.dependents.len(), 2)
+                + words(t.who_wants.len(), 1)
+                + words(t.who_has.len(), 1);
+        }
+        let wanted: u64 = self
+            .clients
+            .values()
+            .map(|s| (s.capacity() as u64) * 5)
+            .sum();
+        let _ = Self::record_fields;
+        vec![
+            ("record", slots * std::mem::size_of::<Option<Task>>() as u64),
+            ("key_name", names),
+            ("spec", specs),
+            ("id_lists_spilled", spilled),
+            ("index", self.index.capacity() as u64 * 5),
+            ("client_wants_set", wanted),
+            ("root_queue", self.queued.len() as u64 * 24),
+        ]
+    }
 }

@@ -2,126 +2,14 @@
 
 use brisk_core::Key;
 use brisk_protocol::messages::{
-    ComputeTask, DepInfo, EncodedValue, NewTask, TaskTiming, ToClient, ToWorker,
+    ComputeTask, DepInfo, EncodedValue, TaskTiming, ToClient, ToWorker,
 };
 use brisk_protocol::spec::WireFailure;
 use brisk_protocol::{ClientId, WorkerId};
-use smallvec::SmallVec;
 
 use crate::state::{Comm, SchedulerState, TaskId, TaskState};
 
 impl SchedulerState {
-    pub(crate) fn update_graph(
-        &mut self,
-        c: ClientId,
-        tasks: Vec<NewTask>,
-        wanted: Vec<Key>,
-        comm: &mut impl Comm,
-    ) {
-        self.generation += 1;
-        let gen_base = self.generation << 32;
-        let mut new: Vec<(TaskId, Vec<Key>)> = Vec::with_capacity(tasks.len());
-        for nt in tasks {
-            if self.lookup(&nt.key).is_some() {
-                continue;
-            }
-            let id = self.new_task(nt.key, Some(&nt.spec), gen_base | u64::from(nt.priority));
-            self.tm(id).retries = nt.retries;
-            new.push((id, nt.deps));
-        }
-        let mut missing: Vec<(TaskId, Key)> = Vec::new();
-        for (id, deps) in &new {
-            let mut ids: SmallVec<[TaskId; 2]> = SmallVec::with_capacity(deps.len());
-            for d in deps {
-                match self.lookup(d) {
-                    Some(did) => {
-                        if !ids.contains(&did) {
-                            ids.push(did);
-                        }
-                    }
-                    None => missing.push((*id, d.clone())),
-                }
-            }
-            for &did in &ids {
-                self.tm(did).dependents.push(*id);
-            }
-            self.tm(*id).deps = ids;
-        }
-        for k in &wanted {
-            match self.lookup(k) {
-                Some(id) => {
-                    let t = self.tm(id);
-                    if !t.who_wants.contains(&c) {
-                        t.who_wants.push(c);
-                    }
-                    self.clients.entry(c).or_default().insert(id);
-                }
-                None => comm.send_client(
-                    c,
-                    ToClient::Erred {
-                        key: k.clone(),
-                        cause: k.clone(),
-                        failure: WireFailure::msg(
-                            "error",
-                            format!("key {k} is neither in the graph nor in the cluster"),
-                        ),
-                    },
-                ),
-            }
-        }
-        for (id, dep) in missing {
-            let key = self.t(id).key.clone();
-            let failure = WireFailure::msg(
-                "error",
-                format!("task {key} needs {dep}, which is neither in the graph nor in the cluster"),
-            );
-            self.erred(id, key, failure, comm);
-        }
-        for (id, _) in &new {
-            if !self.live(*id) {
-                continue;
-            }
-            let t = self.t(*id);
-            if t.state == TaskState::Released
-                && (!t.who_wants.is_empty() || t.waiters > 0 || !t.dependents.is_empty())
-            {
-                self.make_waiting(*id, comm);
-            }
-        }
-        for k in &wanted {
-            let Some(id) = self.lookup(k) else {
-                continue;
-            };
-            let t = self.t(id);
-            match t.state {
-                TaskState::Memory => {
-                    let msg = self.in_memory_msg(id, None);
-                    comm.send_client(c, msg);
-                }
-                TaskState::Erred => {
-                    if let Some(e) = &t.error {
-                        comm.send_client(
-                            c,
-                            ToClient::Erred {
-                                key: k.clone(),
-                                cause: e.0.clone(),
-                                failure: e.1.clone(),
-                            },
-                        );
-                    }
-                }
-                TaskState::Released => self.make_waiting(id, comm),
-                _ => {}
-            }
-        }
-        for (id, _) in new {
-            if self.live(id) {
-                self.maybe_forget(id);
-            }
-        }
-        self.fill_all(comm);
-    }
-
     pub(crate) fn scatter(
         &mut self,
         c: ClientId,
@@ -549,7 +437,7 @@ impl SchedulerState {
                 continue;
             }
             let t = self.t(id);
-            if !t.who_wants.is_empty() || t.waiters > 0 {
+            if !t.who_wants.is_empty() || t.waiters > 0 || t.pinned {
                 continue;
             }
             match t.state {
@@ -607,6 +495,7 @@ impl SchedulerState {
             let t = self.t(id);
             if !t.who_wants.is_empty()
                 || t.waiters > 0
+                || t.pinned
                 || !t.dependents.is_empty()
                 || !matches!(t.state, TaskState::Released | TaskState::Erred)
             {
@@ -658,7 +547,7 @@ impl SchedulerState {
             }
         }
         let t = self.t(id);
-        if !t.who_wants.is_empty() || t.waiters > 0 {
+        if !t.who_wants.is_empty() || t.waiters > 0 || t.pinned {
             for &c in &t.who_wants {
                 comm.send_client(c, ToClient::Lost { key: t.key.clone() });
             }
