@@ -21,6 +21,7 @@ use brisk_protocol::spec::WireFailure;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
+use crate::ids::Ids;
 use crate::state::{Comm, SchedulerState, TaskId, TaskState};
 
 /// A graph whose last piece has not arrived.
@@ -164,7 +165,7 @@ impl SchedulerState {
                     comm.send_client(c, msg);
                 }
                 TaskState::Erred => {
-                    if let Some(e) = &t.error {
+                    if let Some(e) = self.errors.get(&id) {
                         comm.send_client(
                             c,
                             ToClient::Erred {
@@ -198,17 +199,15 @@ impl SchedulerState {
         if !t.who_wants.contains(&c) {
             t.who_wants.push(c);
         }
-        self.clients.entry(c).or_default().insert(id);
     }
 
     /// Make `nt` a record, and every held task that was waiting only for it.
     fn place(&mut self, c: ClientId, open: &mut OpenGraph, nt: NewTask, placed: &mut Vec<TaskId>) {
         let mut stack = vec![(nt, false)];
         while let Some((nt, wanted)) = stack.pop() {
-            let key = nt.key.clone();
-            let id = self.new_task(nt.key, Some(&nt.spec), open.base | u64::from(nt.priority));
+            let id = self.new_task(&nt.key, Some(&nt.spec), open.base | u64::from(nt.priority));
             self.tm(id).retries = nt.retries;
-            let mut ids: SmallVec<[TaskId; 2]> = SmallVec::with_capacity(nt.deps.len());
+            let mut ids = Ids::new();
             for d in &nt.deps {
                 if let Some(did) = self.lookup(d)
                     && !ids.contains(&did)
@@ -227,8 +226,8 @@ impl SchedulerState {
             if open.by_dep.is_empty() {
                 continue;
             }
-            open.held_keys.remove(&key);
-            let Some(waiting) = open.by_dep.remove(&key) else {
+            open.held_keys.remove(&nt.key);
+            let Some(waiting) = open.by_dep.remove(&nt.key) else {
                 continue;
             };
             for i in waiting {

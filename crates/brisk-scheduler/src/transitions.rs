@@ -19,7 +19,7 @@ impl SchedulerState {
         for (i, (key, value)) in items.into_iter().enumerate() {
             let id = match self.lookup(&key) {
                 Some(id) => id,
-                None => self.new_task(key.clone(), None, u64::MAX),
+                None => self.new_task(&key, None, u64::MAX),
             };
             {
                 let t = self.tm(id);
@@ -27,7 +27,6 @@ impl SchedulerState {
                     t.who_wants.push(c);
                 }
             }
-            self.clients.entry(c).or_default().insert(id);
             if self.t(id).state == TaskState::Memory {
                 let msg = self.in_memory_msg(id, None);
                 comm.send_client(c, msg);
@@ -75,7 +74,7 @@ impl SchedulerState {
                 continue;
             }
             if self.t(id).spec.is_none() {
-                let key = self.t(id).key.clone();
+                let key = self.key(id);
                 self.erred(
                     id,
                     key,
@@ -96,7 +95,7 @@ impl SchedulerState {
                 match dt.state {
                     TaskState::Memory => {}
                     TaskState::Erred => {
-                        if let Some(e) = &dt.error {
+                        if let Some(e) = self.errors.get(&d) {
                             failed = Some((e.0.clone(), e.1.clone()));
                         }
                     }
@@ -161,18 +160,17 @@ impl SchedulerState {
                 .map(|&d| {
                     let dt = self.t(d);
                     DepInfo {
-                        key: dt.key.clone(),
+                        key: self.names.key(&dt.key),
                         nbytes: dt.nbytes,
                         who_has: dt.who_has.to_vec(),
                     }
                 })
                 .collect();
             (
-                t.key.clone(),
-                t.spec
-                    .as_deref()
-                    .map(|s| brisk_protocol::Payload::from(bytes::Bytes::copy_from_slice(s)))
-                    .unwrap_or_default(),
+                self.names.key(&t.key),
+                brisk_protocol::Payload::from(bytes::Bytes::copy_from_slice(
+                    self.specs.get(t.spec),
+                )),
                 t.priority,
                 deps,
             )
@@ -220,7 +218,7 @@ impl SchedulerState {
     pub(crate) fn in_memory_msg(&self, id: TaskId, value: Option<EncodedValue>) -> ToClient {
         let t = self.t(id);
         ToClient::InMemory {
-            key: t.key.clone(),
+            key: self.names.key(&t.key),
             nbytes: t.nbytes,
             who_has: t.who_has.to_vec(),
             value,
@@ -393,7 +391,7 @@ impl SchedulerState {
                 comm.send_worker(
                     w,
                     ToWorker::Free {
-                        keys: vec![self.t(id).key.clone()],
+                        keys: vec![self.key(id)],
                     },
                 );
             }
@@ -402,7 +400,8 @@ impl SchedulerState {
             self.set_state(id, TaskState::Erred);
             let p = self.t(id).prefix as usize;
             self.prefixes[p].erred += 1;
-            self.tm(id).error = Some(Box::new((cause.clone(), failure.clone())));
+            self.errors
+                .insert(id, Box::new((cause.clone(), failure.clone())));
             if state.needs_deps() {
                 self.leave_needs(id, comm);
             }
@@ -411,7 +410,7 @@ impl SchedulerState {
                 comm.send_client(
                     c,
                     ToClient::Erred {
-                        key: t.key.clone(),
+                        key: self.names.key(&t.key),
                         cause: cause.clone(),
                         failure: failure.clone(),
                     },
@@ -442,7 +441,7 @@ impl SchedulerState {
             }
             match t.state {
                 TaskState::Memory => {
-                    let key = t.key.clone();
+                    let key = self.names.key(&t.key);
                     let holders = std::mem::take(&mut self.tm(id).who_has);
                     for w in holders {
                         if let Some(wk) = self.workers.get_mut(&w) {
@@ -463,7 +462,7 @@ impl SchedulerState {
                         comm.send_worker(
                             w,
                             ToWorker::Free {
-                                keys: vec![t.key.clone()],
+                                keys: vec![self.names.key(&t.key)],
                             },
                         );
                     }
@@ -501,13 +500,9 @@ impl SchedulerState {
             {
                 continue;
             }
-            let Some(t) = self.tasks.take(id) else {
+            let Some(t) = self.remove_task(id) else {
                 continue;
             };
-            let c = &mut self.prefixes[t.prefix as usize].counts[t.state.index()];
-            *c = c.saturating_sub(1);
-            self.unindex(id, &t.key);
-            self.free_ids.push(id);
             for d in t.deps {
                 if let Some(dt) = self.tasks.get_mut(d) {
                     if let Some(pos) = dt.dependents.iter().position(|x| *x == id) {
@@ -529,7 +524,7 @@ impl SchedulerState {
                     comm.send_worker(
                         w2,
                         ToWorker::Free {
-                            keys: vec![self.t(d).key.clone()],
+                            keys: vec![self.key(d)],
                         },
                     );
                     self.leave_processing(d);
@@ -549,7 +544,12 @@ impl SchedulerState {
         let t = self.t(id);
         if !t.who_wants.is_empty() || t.waiters > 0 || t.pinned {
             for &c in &t.who_wants {
-                comm.send_client(c, ToClient::Lost { key: t.key.clone() });
+                comm.send_client(
+                    c,
+                    ToClient::Lost {
+                        key: self.names.key(&t.key),
+                    },
+                );
             }
             self.make_waiting(id, comm);
         } else {
