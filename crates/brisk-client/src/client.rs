@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::args::{IntoArgs, Returns, call_key, compile_call, unregistered};
 use crate::error::ClientError;
 use crate::future::{ComputeFuture, Future, KeyCell, Status};
+use crate::pieces::Pieces;
 
 /// How a client connects.
 #[derive(Debug, Clone)]
@@ -94,6 +95,8 @@ pub(crate) struct Inner {
     /// Notified once per batch of messages from the scheduler.
     pub(crate) progress: tokio::sync::Notify,
     pub(crate) cluster: Mutex<Option<crate::local::LocalCluster>>,
+    /// Graphs go to the scheduler in messages of about this many bytes at most.
+    pub(crate) piece_bytes: std::sync::atomic::AtomicUsize,
 }
 
 impl Drop for Inner {
@@ -171,6 +174,7 @@ impl Client {
             closing: AtomicBool::new(false),
             progress: tokio::sync::Notify::new(),
             cluster: Mutex::new(None),
+            piece_bytes: std::sync::atomic::AtomicUsize::new(crate::pieces::default_piece_bytes()),
         });
         let brisk_protocol::conn::Connection { reader, writer, .. } = conn;
         handle.spawn(crate::connection::write_loop(writer, out_rx));
@@ -187,6 +191,15 @@ impl Client {
         brisk_core::set_default_scheduler(Some(Arc::new(self.clone())));
         self.inner.is_default.store(true, Ordering::SeqCst);
         *crate::observe::DEFAULT.lock() = Some(Arc::downgrade(&self.inner));
+    }
+
+    /// Send graphs in messages of at most about `bytes` each (default 8 MiB, or
+    /// `BRISK_GRAPH_PIECE_BYTES`): a larger graph goes in several pieces, which the scheduler
+    /// starts on as they arrive.
+    pub fn set_graph_piece_bytes(&self, bytes: usize) {
+        self.inner
+            .piece_bytes
+            .store(bytes.max(1), Ordering::Relaxed);
     }
 
     /// The scheduler's address.
@@ -268,8 +281,7 @@ impl Client {
         items: impl IntoIterator<Item = A>,
     ) -> Result<Vec<Future<M::Output>>, Error> {
         let func = f.into_func();
-        let mut tasks = Vec::new();
-        let mut wanted = Vec::new();
+        let mut pieces = Pieces::new(&self.inner);
         let mut futures = Vec::new();
         for (i, args) in items.into_iter().enumerate() {
             let (mut task, key) =
@@ -279,11 +291,10 @@ impl Client {
                 cell: self.inner.cell(&key),
                 _t: PhantomData,
             });
-            wanted.push(key);
-            tasks.push(task);
+            pieces.task(task)?;
+            pieces.want(key)?;
         }
-        self.inner
-            .send(vec![FromClient::UpdateGraph { tasks, wanted }])?;
+        pieces.finish()?;
         Ok(futures)
     }
 
@@ -376,27 +387,6 @@ impl Client {
                 ..PlanOptions::default()
             },
         )?;
-        let mut tasks = Vec::with_capacity(plan.len());
-        for &id in plan.order() {
-            let key = plan.key(id);
-            let spec = match plan.node(id) {
-                PlanNode::Task(t) => encode_task(key, t)?,
-                PlanNode::Value(v) => {
-                    let (t, _) = compile_call(
-                        Func::by_name(brisk_protocol::identity_function())?,
-                        vec![brisk_core::Arg::Literal(v.clone())],
-                    );
-                    encode_task(key, &t)?
-                }
-            };
-            tasks.push(NewTask {
-                key: key.clone(),
-                deps: plan.deps(id).iter().map(|&d| plan.key(d).clone()).collect(),
-                priority: plan.priority(id),
-                spec,
-                retries: 0,
-            });
-        }
         let outputs: Vec<Key> = plan
             .outputs()
             .iter()
@@ -409,11 +399,34 @@ impl Client {
                 _t: PhantomData,
             })
             .collect();
+        let mut pieces = Pieces::new(&self.inner);
+        for &id in plan.order() {
+            let key = plan.key(id);
+            let spec = match plan.node(id) {
+                PlanNode::Task(t) => encode_task(key, t)?,
+                PlanNode::Value(v) => {
+                    let (t, _) = compile_call(
+                        Func::by_name(brisk_protocol::identity_function())?,
+                        vec![brisk_core::Arg::Literal(v.clone())],
+                    );
+                    encode_task(key, &t)?
+                }
+            };
+            pieces.task(NewTask {
+                key: key.clone(),
+                deps: plan.deps(id).iter().map(|&d| plan.key(d).clone()).collect(),
+                priority: plan.priority(id),
+                spec,
+                retries: 0,
+            })?;
+        }
         let mut wanted = outputs;
         wanted.sort_unstable();
         wanted.dedup();
-        self.inner
-            .send(vec![FromClient::UpdateGraph { tasks, wanted }])?;
+        for k in wanted {
+            pieces.want(k)?;
+        }
+        pieces.finish()?;
         Ok(futures)
     }
 

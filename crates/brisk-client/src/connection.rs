@@ -19,6 +19,10 @@ use crate::client::Inner;
 use crate::error::ClientError;
 use crate::future::{Future, KeyCell, Status};
 
+/// Keys (of releases) or small messages per frame at most: frames stay bounded however many
+/// futures are dropped at once.
+const FRAME_ITEMS: usize = 100_000;
+
 pub(crate) async fn write_loop(
     mut writer: brisk_protocol::conn::MessageWriter,
     mut rx: mpsc::UnboundedReceiver<Vec<FromClient>>,
@@ -26,31 +30,56 @@ pub(crate) async fn write_loop(
     while let Some(mut batch) = rx.recv().await {
         while let Ok(more) = rx.try_recv() {
             batch.extend(more);
-            if batch.len() > 200_000 {
+            if batch.len() > FRAME_ITEMS {
                 break;
             }
         }
-        // Many dropped futures become one release.
+        // Many dropped futures become one release per frame; a graph piece is a frame of its
+        // own (its size is bounded by the client's piece size).
+        let mut frames: Vec<Vec<FromClient>> = Vec::new();
+        let mut frame: Vec<FromClient> = Vec::new();
         let mut released: Vec<Key> = Vec::new();
-        let mut msgs: Vec<FromClient> = Vec::with_capacity(batch.len());
         for m in batch {
             match m {
-                FromClient::Release { keys } => released.extend(keys),
+                FromClient::Release { keys } => {
+                    for k in keys {
+                        released.push(k);
+                        if released.len() >= FRAME_ITEMS {
+                            frame.push(FromClient::Release {
+                                keys: std::mem::take(&mut released),
+                            });
+                            frames.push(std::mem::take(&mut frame));
+                        }
+                    }
+                }
                 other => {
                     if !released.is_empty() {
-                        msgs.push(FromClient::Release {
+                        frame.push(FromClient::Release {
                             keys: std::mem::take(&mut released),
                         });
                     }
-                    msgs.push(other);
+                    if matches!(other, FromClient::GraphPiece { .. }) {
+                        if !frame.is_empty() {
+                            frames.push(std::mem::take(&mut frame));
+                        }
+                        frames.push(vec![other]);
+                    } else {
+                        frame.push(other);
+                    }
                 }
             }
         }
         if !released.is_empty() {
-            msgs.push(FromClient::Release { keys: released });
+            frame.push(FromClient::Release { keys: released });
         }
-        if writer.send_msg(&msgs).await.is_err() {
-            break;
+        if !frame.is_empty() {
+            frames.push(frame);
+        }
+        for f in frames {
+            if writer.send_msg(&f).await.is_err() {
+                writer.shutdown().await;
+                return;
+            }
         }
     }
     writer.shutdown().await;
@@ -85,6 +114,14 @@ impl Inner {
             return Err(self.gone());
         }
         self.out.send(msgs).map_err(|_| self.gone())
+    }
+
+    pub(crate) fn piece_bytes(&self) -> usize {
+        self.piece_bytes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn next_graph(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
     }
 
     pub(crate) fn gone(&self) -> Error {

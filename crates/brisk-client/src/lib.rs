@@ -27,6 +27,7 @@ mod error;
 mod future;
 mod local;
 mod observe;
+mod pieces;
 
 pub use args::{IntoArgs, Returns};
 pub use brisk_protocol::messages::{TaskSpan, TaskStream};

@@ -282,6 +282,21 @@ pub enum FromClient {
         /// Keys this client holds futures for.
         wanted: Vec<Key>,
     },
+    /// One piece of a graph sent in several messages (so that no message grows with the
+    /// graph). Pieces of one `graph` number arrive in order; the scheduler starts on what it
+    /// has as it arrives and checks the whole graph (missing keys, cycles) at the `last` piece.
+    /// A one-message graph is an [`FromClient::UpdateGraph`].
+    GraphPiece {
+        /// The graph's number, unique on this connection.
+        graph: u64,
+        /// New tasks; dependencies come before their dependents (a task whose dependency has
+        /// not arrived yet waits for it, and errs if the graph ends without it).
+        tasks: Vec<NewTask>,
+        /// Keys this client holds futures for (of this piece or an earlier one).
+        wanted: Vec<Key>,
+        /// The graph is complete.
+        last: bool,
+    },
     /// This client no longer needs these keys.
     Release {
         /// The keys.

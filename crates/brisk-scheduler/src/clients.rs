@@ -3,14 +3,13 @@
 
 use brisk_protocol::ClientId;
 use brisk_protocol::messages::{FromClient, ToClient, ToWorker};
-use rustc_hash::FxHashSet;
 
 use crate::state::{Comm, SchedulerState};
 
 impl SchedulerState {
     /// A client connected.
     pub fn add_client(&mut self, c: ClientId, comm: &mut impl Comm) {
-        self.clients.insert(c, FxHashSet::default());
+        self.clients.insert(c);
         comm.send_client(c, ToClient::Welcome { id: c });
         let added = self
             .workers
@@ -29,10 +28,19 @@ impl SchedulerState {
 
     /// A client went away: release everything it held.
     pub fn remove_client(&mut self, c: ClientId, comm: &mut impl Comm) {
-        let Some(wants) = self.clients.remove(&c) else {
+        if !self.clients.remove(&c) {
             return;
-        };
+        }
         self.stream.stop_recording(c);
+        self.drop_graphs(c, comm);
+        // One pass over the records (a client leaves rarely; keeping a set of what each client
+        // wants would cost every task a hash-set entry).
+        let wants: Vec<_> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.who_wants.contains(&c))
+            .map(|(id, _)| id)
+            .collect();
         let n = wants.len();
         for id in wants {
             if self.live(id) {
@@ -48,15 +56,18 @@ impl SchedulerState {
     pub fn handle_client(&mut self, c: ClientId, msg: FromClient, comm: &mut impl Comm) {
         match msg {
             FromClient::UpdateGraph { tasks, wanted } => self.update_graph(c, tasks, wanted, comm),
+            FromClient::GraphPiece {
+                graph,
+                tasks,
+                wanted,
+                last,
+            } => self.graph_piece(c, Some(graph), tasks, wanted, last, comm),
             FromClient::Release { keys } => {
                 for k in keys {
                     let Some(id) = self.lookup(&k) else {
                         continue;
                     };
                     self.tm(id).who_wants.retain(|x| *x != c);
-                    if let Some(w) = self.clients.get_mut(&c) {
-                        w.remove(&id);
-                    }
                     self.maybe_release(id, comm);
                 }
                 self.fill_all(comm);

@@ -18,9 +18,13 @@
 
 mod clients;
 mod dashboard;
+mod graphs;
+mod ids;
+mod keys;
 mod placement;
 pub mod server;
 mod slab;
+mod specs;
 mod state;
 mod stream;
 mod transitions;

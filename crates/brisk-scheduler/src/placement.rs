@@ -205,7 +205,7 @@ impl SchedulerState {
             if transfer_us > 2.0 * est + 1000.0 {
                 continue;
             }
-            let key = t.key.clone();
+            let key = self.key(id);
             self.steals.insert(id, (victim, thief));
             comm.send_worker(victim, ToWorker::Steal { key });
             taken += 1;

@@ -587,7 +587,7 @@ async fn write_loop<T: Serialize>(
         let Some(mut batch) = batch else { break };
         while let Ok(more) = rx.try_recv() {
             batch.extend(more);
-            if batch.len() > 100_000 {
+            if batch.len() > 20_000 {
                 break;
             }
         }

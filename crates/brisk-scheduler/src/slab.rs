@@ -57,6 +57,11 @@ impl<T> Slab<T> {
         self.chunks.get_mut(c)?.get_mut(i)?.take()
     }
 
+    /// Slots reserved (live, free or not yet used).
+    pub(crate) fn capacity(&self) -> usize {
+        self.chunks.len() * CHUNK
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
         self.chunks.iter().enumerate().flat_map(|(c, ch)| {
             ch.iter()

@@ -17,7 +17,10 @@ use brisk_protocol::messages::{ToClient, ToWorker, WorkerMetrics};
 use brisk_protocol::spec::WireFailure;
 use brisk_protocol::{ClientId, WorkerId};
 use rustc_hash::{FxHashMap, FxHashSet};
-use smallvec::SmallVec;
+
+use crate::ids::Ids;
+use crate::keys::{Names, TaskKey};
+use crate::specs::{SpecRef, Specs};
 
 /// Where the scheduler's messages go. The shell queues them on connections; tests record them.
 pub trait Comm {
@@ -136,20 +139,22 @@ impl TaskState {
     }
 }
 
+/// One task's record: 152 bytes and no allocation of its own in the common case (see
+/// "Costs" in the design note). Its key is a [`TaskKey`] into [`Names`], its encoded spec is
+/// in [`Specs`], its error (rare) in [`SchedulerState::errors`].
 pub(crate) struct Task {
-    pub key: Key,
+    pub key: TaskKey,
     pub state: TaskState,
-    /// The encoded task (a compact copy, so the message it came in can be freed); `None` for
-    /// scattered data (no lineage).
-    pub spec: Option<Box<[u8]>>,
-    pub deps: SmallVec<[TaskId; 2]>,
-    pub dependents: SmallVec<[TaskId; 2]>,
+    /// The encoded task, kept for lineage; none for scattered data (no lineage).
+    pub spec: SpecRef,
+    pub deps: Ids,
+    pub dependents: Ids,
     /// Dependencies not in memory (while waiting).
     pub waiting_on: u32,
     /// Dependents that still need this task's data.
     pub waiters: u32,
-    pub who_wants: SmallVec<[ClientId; 1]>,
-    pub who_has: SmallVec<[WorkerId; 1]>,
+    pub who_wants: Ids,
+    pub who_has: Ids,
     pub nbytes: u64,
     pub priority: u64,
     pub prefix: u32,
@@ -157,7 +162,8 @@ pub(crate) struct Task {
     pub est_us: u32,
     pub suspicious: u8,
     pub retries: u8,
-    pub error: Option<Box<(Key, WireFailure)>>,
+    /// Kept by a graph still arriving (see `graphs.rs`).
+    pub pinned: bool,
 }
 
 pub(crate) struct Worker {
@@ -197,7 +203,16 @@ pub struct SchedulerState {
     /// Key → task id, hashing the key stored in the task (no second copy of each key).
     pub(crate) index: hashbrown::HashTable<TaskId>,
     pub(crate) workers: BTreeMap<WorkerId, Worker>,
-    pub(crate) clients: FxHashMap<ClientId, FxHashSet<TaskId>>,
+    /// Connected clients (the tasks each wants are those listing it in `who_wants`).
+    pub(crate) clients: FxHashSet<ClientId>,
+    /// Interned key names (see `keys.rs`).
+    pub(crate) names: Names,
+    /// Encoded tasks (see `specs.rs`).
+    pub(crate) specs: Specs,
+    /// Why erred tasks failed: (the task that failed, its failure).
+    pub(crate) errors: FxHashMap<TaskId, Box<(Key, WireFailure)>>,
+    /// Graphs being streamed, by client and graph number.
+    pub(crate) graphs: FxHashMap<(ClientId, u64), crate::graphs::OpenGraph>,
     pub(crate) prefixes: Vec<Prefix>,
     pub(crate) prefix_ids: FxHashMap<Box<str>, u32>,
     pub(crate) queued: BTreeSet<(u64, TaskId)>,
@@ -242,7 +257,11 @@ impl SchedulerState {
             free_ids: Vec::new(),
             index: hashbrown::HashTable::new(),
             workers: BTreeMap::new(),
-            clients: FxHashMap::default(),
+            clients: FxHashSet::default(),
+            names: Names::default(),
+            specs: Specs::default(),
+            errors: FxHashMap::default(),
+            graphs: FxHashMap::default(),
             prefixes: Vec::new(),
             prefix_ids: FxHashMap::default(),
             queued: BTreeSet::new(),
@@ -329,37 +348,28 @@ impl SchedulerState {
 
     /// The task with this key.
     pub(crate) fn lookup(&self, key: &Key) -> Option<TaskId> {
+        let k = self.names.probe(key)?;
         let tasks = &self.tasks;
         self.index
-            .find(hash_key(key), |&id| {
-                tasks.get(id).is_some_and(|t| t.key == *key)
+            .find(hash_key(&k), |&id| {
+                tasks.get(id).is_some_and(|t| t.key == k)
             })
             .copied()
     }
 
-    pub(crate) fn unindex(&mut self, id: TaskId, key: &Key) {
+    /// The full key of task `id`.
+    pub(crate) fn key(&self, id: TaskId) -> Key {
+        self.names.key(&self.t(id).key)
+    }
+
+    pub(crate) fn unindex(&mut self, id: TaskId, key: &TaskKey) {
         if let Ok(e) = self.index.find_entry(hash_key(key), |&x| x == id) {
             e.remove();
         }
     }
 
     pub(crate) fn prefix_id(&mut self, key: &Key) -> u32 {
-        let p = key.prefix();
-        if let Some(&id) = self.prefix_ids.get(p) {
-            return id;
-        }
-        let id = self.prefixes.len() as u32;
-        let name: std::sync::Arc<str> = p.into();
-        self.prefixes.push(Prefix {
-            name: std::sync::Arc::clone(&name),
-            duration_us: None,
-            nbytes: None,
-            counts: [0; 7],
-            done: 0,
-            erred: 0,
-        });
-        self.prefix_ids.insert(name.as_ref().into(), id);
-        id
+        prefix_id(&mut self.prefixes, &mut self.prefix_ids, key)
     }
 
     /// Move a task to another state, keeping the per-prefix counts true.
@@ -375,27 +385,31 @@ impl SchedulerState {
         }
     }
 
-    pub(crate) fn new_task(&mut self, key: Key, spec: Option<&[u8]>, priority: u64) -> TaskId {
-        let prefix = self.prefix_id(&key);
+    pub(crate) fn new_task(&mut self, key: &Key, spec: Option<&[u8]>, priority: u64) -> TaskId {
+        let (prefixes, prefix_ids) = (&mut self.prefixes, &mut self.prefix_ids);
+        let key = self
+            .names
+            .intern(key, |k| prefix_id(prefixes, prefix_ids, k));
+        let prefix = self.names.prefix(&key);
         self.prefixes[prefix as usize].counts[TaskState::Released.index()] += 1;
         let hash = hash_key(&key);
         let task = Task {
             key,
             state: TaskState::Released,
-            spec: spec.map(Box::from),
-            deps: SmallVec::new(),
-            dependents: SmallVec::new(),
+            spec: spec.map_or(SpecRef::NONE, |s| self.specs.insert(s)),
+            deps: Ids::new(),
+            dependents: Ids::new(),
             waiting_on: 0,
             waiters: 0,
-            who_wants: SmallVec::new(),
-            who_has: SmallVec::new(),
+            who_wants: Ids::new(),
+            who_has: Ids::new(),
             nbytes: 0,
             priority,
             prefix,
             est_us: 0,
             suspicious: 0,
             retries: 0,
-            error: None,
+            pinned: false,
         };
         let id = match self.free_ids.pop() {
             Some(id) => {
@@ -409,9 +423,42 @@ impl SchedulerState {
             .insert_unique(hash, id, |&i| tasks.get(i).map_or(0, |t| hash_key(&t.key)));
         id
     }
+
+    /// Drop the record of `id` (nothing may refer to it): its key, spec and error go too.
+    pub(crate) fn remove_task(&mut self, id: TaskId) -> Option<Task> {
+        let t = self.tasks.take(id)?;
+        let c = &mut self.prefixes[t.prefix as usize].counts[t.state.index()];
+        *c = c.saturating_sub(1);
+        self.unindex(id, &t.key);
+        self.names.release(&t.key);
+        self.specs.remove(t.spec);
+        self.errors.remove(&id);
+        self.free_ids.push(id);
+        Some(t)
+    }
 }
 
-fn hash_key(key: &Key) -> u64 {
+/// The id of `key`'s prefix, adding it when new.
+fn prefix_id(prefixes: &mut Vec<Prefix>, ids: &mut FxHashMap<Box<str>, u32>, key: &Key) -> u32 {
+    let p = key.prefix();
+    if let Some(&id) = ids.get(p) {
+        return id;
+    }
+    let id = prefixes.len() as u32;
+    let name: std::sync::Arc<str> = p.into();
+    prefixes.push(Prefix {
+        name: std::sync::Arc::clone(&name),
+        duration_us: None,
+        nbytes: None,
+        counts: [0; 7],
+        done: 0,
+        erred: 0,
+    });
+    ids.insert(name.as_ref().into(), id);
+    id
+}
+
+fn hash_key(key: &TaskKey) -> u64 {
     use std::hash::BuildHasher;
     rustc_hash::FxBuildHasher.hash_one(key)
 }
@@ -421,4 +468,50 @@ fn unreachable_task(id: TaskId) -> ! {
     // Task ids come only from the scheduler's own index; a dangling one is a bug here, never
     // something a peer can cause.
     panic!("brisk-scheduler: internal error: task id {id} is not live")
+}
+
+impl SchedulerState {
+    /// The bytes of each field of a task record (`size_of`, with padding in the total).
+    pub fn record_fields() -> Vec<(&'static str, usize)> {
+        use std::mem::size_of;
+        vec![
+            ("key", size_of::<TaskKey>()),
+            ("state", size_of::<TaskState>()),
+            ("spec", size_of::<SpecRef>()),
+            ("deps", size_of::<Ids>()),
+            ("dependents", size_of::<Ids>()),
+            ("waiting_on+waiters", 8),
+            ("who_wants", size_of::<Ids>()),
+            ("who_has", size_of::<Ids>()),
+            ("nbytes+priority", 16),
+            ("prefix+est_us", 8),
+            ("flags", 3),
+            ("total", size_of::<Option<Task>>()),
+        ]
+    }
+
+    /// Where the memory of the task records goes, by part, in bytes (an estimate from sizes and
+    /// capacities, not a measurement: `examples/state_memory.rs` compares it with the RSS).
+    pub fn memory_parts(&self) -> Vec<(&'static str, u64)> {
+        let slots = self.tasks.capacity() as u64;
+        let spilled: usize = self
+            .tasks
+            .iter()
+            .map(|(_, t)| {
+                t.deps.heap_bytes()
+                    + t.dependents.heap_bytes()
+                    + t.who_wants.heap_bytes()
+                    + t.who_has.heap_bytes()
+            })
+            .sum();
+        vec![
+            ("record", slots * std::mem::size_of::<Option<Task>>() as u64),
+            ("key_names", self.names.heap_bytes() as u64),
+            ("spec", self.specs.heap_bytes() as u64),
+            ("id_lists_spilled", spilled as u64),
+            ("index", self.index.capacity() as u64 * 5),
+            ("free_ids", self.free_ids.capacity() as u64 * 4),
+            ("root_queue", self.queued.len() as u64 * 24),
+        ]
+    }
 }

@@ -2,126 +2,14 @@
 
 use brisk_core::Key;
 use brisk_protocol::messages::{
-    ComputeTask, DepInfo, EncodedValue, NewTask, TaskTiming, ToClient, ToWorker,
+    ComputeTask, DepInfo, EncodedValue, TaskTiming, ToClient, ToWorker,
 };
 use brisk_protocol::spec::WireFailure;
 use brisk_protocol::{ClientId, WorkerId};
-use smallvec::SmallVec;
 
 use crate::state::{Comm, SchedulerState, TaskId, TaskState};
 
 impl SchedulerState {
-    pub(crate) fn update_graph(
-        &mut self,
-        c: ClientId,
-        tasks: Vec<NewTask>,
-        wanted: Vec<Key>,
-        comm: &mut impl Comm,
-    ) {
-        self.generation += 1;
-        let gen_base = self.generation << 32;
-        let mut new: Vec<(TaskId, Vec<Key>)> = Vec::with_capacity(tasks.len());
-        for nt in tasks {
-            if self.lookup(&nt.key).is_some() {
-                continue;
-            }
-            let id = self.new_task(nt.key, Some(&nt.spec), gen_base | u64::from(nt.priority));
-            self.tm(id).retries = nt.retries;
-            new.push((id, nt.deps));
-        }
-        let mut missing: Vec<(TaskId, Key)> = Vec::new();
-        for (id, deps) in &new {
-            let mut ids: SmallVec<[TaskId; 2]> = SmallVec::with_capacity(deps.len());
-            for d in deps {
-                match self.lookup(d) {
-                    Some(did) => {
-                        if !ids.contains(&did) {
-                            ids.push(did);
-                        }
-                    }
-                    None => missing.push((*id, d.clone())),
-                }
-            }
-            for &did in &ids {
-                self.tm(did).dependents.push(*id);
-            }
-            self.tm(*id).deps = ids;
-        }
-        for k in &wanted {
-            match self.lookup(k) {
-                Some(id) => {
-                    let t = self.tm(id);
-                    if !t.who_wants.contains(&c) {
-                        t.who_wants.push(c);
-                    }
-                    self.clients.entry(c).or_default().insert(id);
-                }
-                None => comm.send_client(
-                    c,
-                    ToClient::Erred {
-                        key: k.clone(),
-                        cause: k.clone(),
-                        failure: WireFailure::msg(
-                            "error",
-                            format!("key {k} is neither in the graph nor in the cluster"),
-                        ),
-                    },
-                ),
-            }
-        }
-        for (id, dep) in missing {
-            let key = self.t(id).key.clone();
-            let failure = WireFailure::msg(
-                "error",
-                format!("task {key} needs {dep}, which is neither in the graph nor in the cluster"),
-            );
-            self.erred(id, key, failure, comm);
-        }
-        for (id, _) in &new {
-            if !self.live(*id) {
-                continue;
-            }
-            let t = self.t(*id);
-            if t.state == TaskState::Released
-                && (!t.who_wants.is_empty() || t.waiters > 0 || !t.dependents.is_empty())
-            {
-                self.make_waiting(*id, comm);
-            }
-        }
-        for k in &wanted {
-            let Some(id) = self.lookup(k) else {
-                continue;
-            };
-            let t = self.t(id);
-            match t.state {
-                TaskState::Memory => {
-                    let msg = self.in_memory_msg(id, None);
-                    comm.send_client(c, msg);
-                }
-                TaskState::Erred => {
-                    if let Some(e) = &t.error {
-                        comm.send_client(
-                            c,
-                            ToClient::Erred {
-                                key: k.clone(),
-                                cause: e.0.clone(),
-                                failure: e.1.clone(),
-                            },
-                        );
-                    }
-                }
-                TaskState::Released => self.make_waiting(id, comm),
-                _ => {}
-            }
-        }
-        for (id, _) in new {
-            if self.live(id) {
-                self.maybe_forget(id);
-            }
-        }
-        self.fill_all(comm);
-    }
-
     pub(crate) fn scatter(
         &mut self,
         c: ClientId,
@@ -131,7 +19,7 @@ impl SchedulerState {
         for (i, (key, value)) in items.into_iter().enumerate() {
             let id = match self.lookup(&key) {
                 Some(id) => id,
-                None => self.new_task(key.clone(), None, u64::MAX),
+                None => self.new_task(&key, None, u64::MAX),
             };
             {
                 let t = self.tm(id);
@@ -139,7 +27,6 @@ impl SchedulerState {
                     t.who_wants.push(c);
                 }
             }
-            self.clients.entry(c).or_default().insert(id);
             if self.t(id).state == TaskState::Memory {
                 let msg = self.in_memory_msg(id, None);
                 comm.send_client(c, msg);
@@ -187,7 +74,7 @@ impl SchedulerState {
                 continue;
             }
             if self.t(id).spec.is_none() {
-                let key = self.t(id).key.clone();
+                let key = self.key(id);
                 self.erred(
                     id,
                     key,
@@ -208,7 +95,7 @@ impl SchedulerState {
                 match dt.state {
                     TaskState::Memory => {}
                     TaskState::Erred => {
-                        if let Some(e) = &dt.error {
+                        if let Some(e) = self.errors.get(&d) {
                             failed = Some((e.0.clone(), e.1.clone()));
                         }
                     }
@@ -273,18 +160,17 @@ impl SchedulerState {
                 .map(|&d| {
                     let dt = self.t(d);
                     DepInfo {
-                        key: dt.key.clone(),
+                        key: self.names.key(&dt.key),
                         nbytes: dt.nbytes,
                         who_has: dt.who_has.to_vec(),
                     }
                 })
                 .collect();
             (
-                t.key.clone(),
-                t.spec
-                    .as_deref()
-                    .map(|s| brisk_protocol::Payload::from(bytes::Bytes::copy_from_slice(s)))
-                    .unwrap_or_default(),
+                self.names.key(&t.key),
+                brisk_protocol::Payload::from(bytes::Bytes::copy_from_slice(
+                    self.specs.get(t.spec),
+                )),
                 t.priority,
                 deps,
             )
@@ -332,7 +218,7 @@ impl SchedulerState {
     pub(crate) fn in_memory_msg(&self, id: TaskId, value: Option<EncodedValue>) -> ToClient {
         let t = self.t(id);
         ToClient::InMemory {
-            key: t.key.clone(),
+            key: self.names.key(&t.key),
             nbytes: t.nbytes,
             who_has: t.who_has.to_vec(),
             value,
@@ -505,7 +391,7 @@ impl SchedulerState {
                 comm.send_worker(
                     w,
                     ToWorker::Free {
-                        keys: vec![self.t(id).key.clone()],
+                        keys: vec![self.key(id)],
                     },
                 );
             }
@@ -514,7 +400,8 @@ impl SchedulerState {
             self.set_state(id, TaskState::Erred);
             let p = self.t(id).prefix as usize;
             self.prefixes[p].erred += 1;
-            self.tm(id).error = Some(Box::new((cause.clone(), failure.clone())));
+            self.errors
+                .insert(id, Box::new((cause.clone(), failure.clone())));
             if state.needs_deps() {
                 self.leave_needs(id, comm);
             }
@@ -523,7 +410,7 @@ impl SchedulerState {
                 comm.send_client(
                     c,
                     ToClient::Erred {
-                        key: t.key.clone(),
+                        key: self.names.key(&t.key),
                         cause: cause.clone(),
                         failure: failure.clone(),
                     },
@@ -549,12 +436,12 @@ impl SchedulerState {
                 continue;
             }
             let t = self.t(id);
-            if !t.who_wants.is_empty() || t.waiters > 0 {
+            if !t.who_wants.is_empty() || t.waiters > 0 || t.pinned {
                 continue;
             }
             match t.state {
                 TaskState::Memory => {
-                    let key = t.key.clone();
+                    let key = self.names.key(&t.key);
                     let holders = std::mem::take(&mut self.tm(id).who_has);
                     for w in holders {
                         if let Some(wk) = self.workers.get_mut(&w) {
@@ -575,7 +462,7 @@ impl SchedulerState {
                         comm.send_worker(
                             w,
                             ToWorker::Free {
-                                keys: vec![t.key.clone()],
+                                keys: vec![self.names.key(&t.key)],
                             },
                         );
                     }
@@ -607,18 +494,15 @@ impl SchedulerState {
             let t = self.t(id);
             if !t.who_wants.is_empty()
                 || t.waiters > 0
+                || t.pinned
                 || !t.dependents.is_empty()
                 || !matches!(t.state, TaskState::Released | TaskState::Erred)
             {
                 continue;
             }
-            let Some(t) = self.tasks.take(id) else {
+            let Some(t) = self.remove_task(id) else {
                 continue;
             };
-            let c = &mut self.prefixes[t.prefix as usize].counts[t.state.index()];
-            *c = c.saturating_sub(1);
-            self.unindex(id, &t.key);
-            self.free_ids.push(id);
             for d in t.deps {
                 if let Some(dt) = self.tasks.get_mut(d) {
                     if let Some(pos) = dt.dependents.iter().position(|x| *x == id) {
@@ -640,7 +524,7 @@ impl SchedulerState {
                     comm.send_worker(
                         w2,
                         ToWorker::Free {
-                            keys: vec![self.t(d).key.clone()],
+                            keys: vec![self.key(d)],
                         },
                     );
                     self.leave_processing(d);
@@ -658,9 +542,14 @@ impl SchedulerState {
             }
         }
         let t = self.t(id);
-        if !t.who_wants.is_empty() || t.waiters > 0 {
+        if !t.who_wants.is_empty() || t.waiters > 0 || t.pinned {
             for &c in &t.who_wants {
-                comm.send_client(c, ToClient::Lost { key: t.key.clone() });
+                comm.send_client(
+                    c,
+                    ToClient::Lost {
+                        key: self.names.key(&t.key),
+                    },
+                );
             }
             self.make_waiting(id, comm);
         } else {

@@ -9,8 +9,9 @@ impl SchedulerState {
         let mut live = 0;
         for (id, t) in self.tasks.iter() {
             live += 1;
-            if self.lookup(&t.key) != Some(id) {
-                return Err(format!("{}: index does not point at it", t.key));
+            let key = self.names.key(&t.key);
+            if self.lookup(&key) != Some(id) {
+                return Err(format!("{}: index does not point at it", key));
             }
             match t.state {
                 TaskState::Processing(w) => {
@@ -19,12 +20,12 @@ impl SchedulerState {
                         .get(&w)
                         .is_some_and(|x| x.processing.contains(&id))
                     {
-                        return Err(format!("{}: processing on {w} but not in its set", t.key));
+                        return Err(format!("{}: processing on {w} but not in its set", key));
                     }
                 }
                 TaskState::Memory => {
                     if t.who_has.is_empty() {
-                        return Err(format!("{}: in memory nowhere", t.key));
+                        return Err(format!("{}: in memory nowhere", key));
                     }
                 }
                 TaskState::Waiting => {
@@ -36,21 +37,21 @@ impl SchedulerState {
                     if n != t.waiting_on {
                         return Err(format!(
                             "{}: waiting_on {} but {n} deps are not in memory",
-                            t.key, t.waiting_on
+                            key, t.waiting_on
                         ));
                     }
                     if n == 0 {
-                        return Err(format!("{}: waiting with every input in memory", t.key));
+                        return Err(format!("{}: waiting with every input in memory", key));
                     }
                 }
                 TaskState::Queued => {
                     if !self.queued.contains(&(t.priority, id)) {
-                        return Err(format!("{}: queued but not in the queue", t.key));
+                        return Err(format!("{}: queued but not in the queue", key));
                     }
                 }
                 TaskState::NoWorker => {
                     if !self.no_worker.contains(&(t.priority, id)) {
-                        return Err(format!("{}: no-worker but not in that set", t.key));
+                        return Err(format!("{}: no-worker but not in that set", key));
                     }
                 }
                 TaskState::Released | TaskState::Erred => {}
@@ -58,7 +59,7 @@ impl SchedulerState {
             if t.state != TaskState::Memory && !t.who_has.is_empty() {
                 return Err(format!(
                     "{}: {:?} but held by {:?}",
-                    t.key, t.state, t.who_has
+                    key, t.state, t.who_has
                 ));
             }
             for w in &t.who_has {
@@ -67,7 +68,7 @@ impl SchedulerState {
                     .get(w)
                     .is_some_and(|x| x.has_what.contains(&id))
                 {
-                    return Err(format!("{}: held by {w} but not in its has_what", t.key));
+                    return Err(format!("{}: held by {w} but not in its has_what", key));
                 }
             }
             let needing = t
@@ -78,15 +79,15 @@ impl SchedulerState {
             if needing != t.waiters {
                 return Err(format!(
                     "{}: waiters {} but {needing} dependents need it",
-                    t.key, t.waiters
+                    key, t.waiters
                 ));
             }
             for &d in &t.deps {
                 if !self.t(d).dependents.contains(&id) {
                     return Err(format!(
                         "{}: not among the dependents of {}",
-                        t.key,
-                        self.t(d).key
+                        key,
+                        self.key(d)
                     ));
                 }
             }
@@ -98,9 +99,9 @@ impl SchedulerState {
                     {
                         return Err(format!(
                             "{}: {:?} but input {} is not in memory",
-                            t.key,
+                            key,
                             t.state,
-                            self.t(d).key
+                            self.key(d)
                         ));
                     }
                 }

@@ -151,7 +151,7 @@ impl SchedulerState {
             .map(|&d| {
                 let dt = self.t(d);
                 DependencyState {
-                    key: dt.key.to_string(),
+                    key: self.names.key(&dt.key).to_string(),
                     state: dt.state.name().into(),
                     workers: dt.who_has.iter().map(|&w| self.worker_name(w)).collect(),
                     nbytes: (dt.state == TaskState::Memory).then_some(dt.nbytes),
@@ -162,7 +162,7 @@ impl SchedulerState {
             .dependents
             .iter()
             .take(200)
-            .map(|&d| self.t(d).key.to_string())
+            .map(|&d| self.key(d).to_string())
             .collect();
         let holders: Vec<String> = t.who_has.iter().map(|&w| self.worker_name(w)).collect();
         let queued_on = match t.state {
@@ -170,7 +170,7 @@ impl SchedulerState {
             _ => None,
         };
         Some(TaskDetail {
-            key: t.key.to_string(),
+            key: self.names.key(&t.key).to_string(),
             state: t.state.name().into(),
             worker: holders.first().cloned().or_else(|| queued_on.clone()),
             queued_on,
@@ -192,12 +192,19 @@ impl SchedulerState {
                     let dt = self.t(d);
                     match dt.state {
                         TaskState::Processing(w) => {
-                            format!("{} (running on {})", dt.key, self.worker_name(w))
+                            format!(
+                                "{} (running on {})",
+                                self.names.key(&dt.key),
+                                self.worker_name(w)
+                            )
                         }
                         TaskState::Released => {
-                            format!("{} (released: it will be recomputed)", dt.key)
+                            format!(
+                                "{} (released: it will be recomputed)",
+                                self.names.key(&dt.key)
+                            )
                         }
-                        s => format!("{} ({})", dt.key, s.name()),
+                        s => format!("{} ({})", self.names.key(&dt.key), s.name()),
                     }
                 })
                 .collect()
@@ -246,7 +253,12 @@ impl SchedulerState {
                     .map(|dt| {
                         let from: Vec<String> =
                             dt.who_has.iter().map(|&x| self.worker_name(x)).collect();
-                        format!("{} ({}, on {})", dt.key, bytes(dt.nbytes), from.join(", "))
+                        format!(
+                            "{} ({}, on {})",
+                            self.names.key(&dt.key),
+                            bytes(dt.nbytes),
+                            from.join(", ")
+                        )
                     })
                     .collect();
                 let mut s = format!(
@@ -274,8 +286,8 @@ impl SchedulerState {
                 bytes(t.nbytes),
                 holders.join(", ")
             ),
-            TaskState::Erred => match &t.error {
-                Some(e) if e.0 == t.key => format!("Failed: {}", e.1.message),
+            TaskState::Erred => match self.errors.get(&id) {
+                Some(e) if self.names.is(&t.key, &e.0) => format!("Failed: {}", e.1.message),
                 Some(e) => format!("Failed because its input {} failed: {}", e.0, e.1.message),
                 None => "Failed.".into(),
             },
@@ -308,7 +320,7 @@ impl SchedulerState {
             }
             index.insert(id, nodes.len() as u32);
             nodes.push(GraphNode {
-                key: t.key.to_string(),
+                key: self.names.key(&t.key).to_string(),
                 prefix: self.prefix_name(t.prefix).to_string(),
                 state: t.state.name().into(),
             });

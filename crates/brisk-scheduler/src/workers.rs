@@ -54,7 +54,7 @@ impl SchedulerState {
                 },
             );
         }
-        for &c in self.clients.keys() {
+        for &c in self.clients.iter() {
             comm.send_client(
                 c,
                 ToClient::Workers {
@@ -180,7 +180,7 @@ impl SchedulerState {
                 },
             );
         }
-        for &c in self.clients.keys() {
+        for &c in self.clients.iter() {
             comm.send_client(
                 c,
                 ToClient::Workers {
@@ -218,8 +218,8 @@ impl SchedulerState {
                 t.suspicious = t.suspicious.saturating_add(1);
             }
             if t.suspicious > allowed {
-                let key = t.key.clone();
                 let n = t.suspicious;
+                let key = self.key(id);
                 let failure = WireFailure::msg(
                     "killed-worker",
                     format!(

@@ -95,6 +95,7 @@ proptest! {
         n in 5usize..60,
         edges in proptest::collection::vec((any::<u16>(), any::<u16>()), 0..120),
         steps in proptest::collection::vec(step(), 0..200),
+        piece in 0usize..6,
     ) {
         let mut s = SchedulerState::new(SchedulerConfig { allowed_failures: 100, ..SchedulerConfig::default() });
         let mut sim = Sim::default();
@@ -124,7 +125,21 @@ proptest! {
             })
             .collect();
         let mut wanted: Vec<Key> = (0..n).filter(|i| i % 3 == 0 || i + 1 == n).map(key).collect();
-        s.handle_client(1, FromClient::UpdateGraph { tasks: tasks.clone(), wanted: wanted.clone() }, &mut sim);
+        if piece == 0 {
+            s.handle_client(1, FromClient::UpdateGraph { tasks: tasks.clone(), wanted: wanted.clone() }, &mut sim);
+        } else {
+            // Streamed in pieces of `piece` tasks, each with its wanted keys; tasks of a piece
+            // are shuffled (a dependency may come after its dependent within a piece).
+            let chunks: Vec<&[NewTask]> = tasks.chunks(piece).collect();
+            for (p, chunk) in chunks.iter().enumerate() {
+                let mut chunk = chunk.to_vec();
+                chunk.reverse();
+                let w: Vec<Key> = chunk.iter().map(|t| t.key.clone()).filter(|k| wanted.contains(k)).collect();
+                let last = p + 1 == chunks.len();
+                s.handle_client(1, FromClient::GraphPiece { graph: 1, tasks: chunk, wanted: w, last }, &mut sim);
+                prop_assert_eq!(s.validate(), Ok(()));
+            }
+        }
         let mut second = false;
         prop_assert_eq!(s.validate(), Ok(()));
         let mut now = t0;

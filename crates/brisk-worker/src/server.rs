@@ -289,7 +289,10 @@ impl Session<'_> {
         let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<FromWorker>>();
         let writer_task = tokio::spawn(async move {
             while let Some(mut batch) = out_rx.recv().await {
-                while let Ok(more) = out_rx.try_recv() {
+                // Bounded frames: at most ~10k reports each, however fast tasks finish.
+                while batch.len() < 10_000
+                    && let Ok(more) = out_rx.try_recv()
+                {
                     batch.extend(more);
                 }
                 if writer.send_msg(&batch).await.is_err() {

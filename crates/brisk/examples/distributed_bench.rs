@@ -103,6 +103,33 @@ fn main() -> anyhow::Result<()> {
         let s = t.elapsed().as_secs_f64() / n as f64;
         println!("BRISK case=round_trip seconds={s:.6} n={n}");
     }
+    if want("round_trip_parts") {
+        // Where a round trip goes: the client's own part (compile, encode, hand the message to
+        // its connection), a bare client -> scheduler -> client hop (an `Info` request), and
+        // the rest (scheduler -> worker, the worker's pickup, run and report, the result back).
+        let n = 1000 / (scale / 10).max(1);
+        let (mut submit, mut full) = (0.0, 0.0);
+        for i in 0..n {
+            let t = Instant::now();
+            let f = client.submit(inc, (i + 9_000_000,))?;
+            submit += t.elapsed().as_secs_f64();
+            anyhow::ensure!(f.result()? == i + 9_000_001);
+            full += t.elapsed().as_secs_f64();
+        }
+        let t = Instant::now();
+        for _ in 0..n {
+            client.scheduler_info()?;
+        }
+        let hop = t.elapsed().as_secs_f64() / n as f64;
+        let (submit, full) = (submit / n as f64, full / n as f64);
+        println!(
+            "BRISK case=round_trip_parts seconds={full:.6} n={n} submit_us={:.1} \
+             client_scheduler_hop_us={:.1} worker_and_result_us={:.1}",
+            submit * 1e6,
+            hop * 1e6,
+            (full - submit - hop) * 1e6
+        );
+    }
     client.shutdown();
 
     if (want("scheduler_cpu") || want("scheduler_memory")) && (full || brisk_bin().exists()) {

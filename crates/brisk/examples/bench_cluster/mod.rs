@@ -48,6 +48,18 @@ pub struct BenchCluster {
 }
 
 impl BenchCluster {
+    /// The worker processes' ids (of those still running).
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self._workers.iter().map(|w| w.0.id()).collect()
+    }
+
+    /// Kill worker `i` with SIGKILL.
+    pub fn kill_worker(&mut self, i: usize) {
+        if i < self._workers.len() {
+            drop(self._workers.remove(i));
+        }
+    }
+
     /// Start `bin scheduler` (with a dashboard on a free port when `dashboard`) and `workers`
     /// single-threaded workers, then connect and wait for them.
     pub fn start(bin: &Path, workers: usize, dashboard: bool) -> anyhow::Result<BenchCluster> {

@@ -78,6 +78,7 @@ pub(crate) mod stock {
 mod collections;
 mod dashboard;
 mod more;
+mod scale;
 
 type TestFn = fn() -> anyhow::Result<()>;
 
@@ -111,6 +112,10 @@ fn main() {
             a_client_that_disconnects_releases_its_keys,
         ),
         ("soak_100k_tasks", soak_100k_tasks),
+        (
+            "graphs_stream_in_pieces_under_a_small_frame_limit",
+            scale::graphs_stream_in_pieces_under_a_small_frame_limit,
+        ),
         ("processes_get", processes_get),
         ("tls_cluster", more::tls_cluster),
         (
@@ -412,6 +417,14 @@ fn http_get(url: String) -> anyhow::Result<String> {
 
 /// Start `brisk scheduler` on a free port; returns the process and its address.
 pub(crate) fn start_scheduler(extra: &[&str]) -> anyhow::Result<(Proc, String)> {
+    start_scheduler_with(extra, &[])
+}
+
+/// [`start_scheduler`] with environment variables for the scheduler process.
+pub(crate) fn start_scheduler_with(
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> anyhow::Result<(Proc, String)> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("scheduler.json");
     let child = Command::new(brisk_bin())
@@ -425,6 +438,7 @@ pub(crate) fn start_scheduler(extra: &[&str]) -> anyhow::Result<(Proc, String)> 
         ])
         .arg(&file)
         .args(extra)
+        .envs(env.iter().copied())
         .env_remove("BRISK_TOKEN")
         .stdin(Stdio::null())
         .spawn()?;
