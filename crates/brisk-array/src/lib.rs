@@ -85,7 +85,7 @@ mod tsqr;
 
 pub use array::{Array, Scalar};
 pub use blockwise::{Boundary, blockwise};
-pub use chunks::{AxisChunks, ChunkSpec, DEFAULT_CHUNK_BYTES, UNKNOWN};
+pub use chunks::{AxisChunks, ChunkSpec, DEFAULT_CHUNK_BYTES, MAX_CHUNKS, UNKNOWN};
 pub use creation::{
     ChunkSource, Length, RandomState, arange, arange_with, eye, eye_with, from_array, from_source,
     full, linspace, linspace_with, ones, zeros,
