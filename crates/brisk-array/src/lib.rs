@@ -23,7 +23,7 @@
 //! | elementwise | `+ - * / %` and `& \| ^ ! -` on arrays, references, lazy scalars and numbers, with numpy broadcasting; `lt`/`le`/`gt`/`ge`/`equal`/`not_equal`, `maximum`, `minimum`, `pow`, `clip`, `abs`, `sign`, `sqrt`, `exp`, `log`, trig, rounding, `isnan`/`isinf`/`isfinite`, [`where_`], [`Array::astype`] |
 //! | reductions | `sum prod min max any all mean var std argmin argmax` and the `nan…` variants, over every axis (`x.sum()` → [`Scalar`]), one axis (`sum_axis`) or any ([`ReduceOpts`]: axes, `keepdims`, `split_every`, `ddof`); `cumsum`, `cumprod` |
 //! | shape | [`Array::slice`] with [`Idx`] (steps, negative, integers, new axes), boolean [`Array::mask`] with unknown chunk sizes and [`Array::compute_chunk_sizes`], `t`/`transpose`, `reshape`/`ravel`, [`concatenate`], [`stack`], `squeeze`, `expand_dims`, `rechunk` (two stages past [`RECHUNK_TASK_LIMIT`]) |
-//! | linear algebra | `matmul`/`dot` by blocks (products summed in a `split_every` tree, `matmul_with`), [`tensordot`], tall-and-skinny `qr` and `svd` |
+//! | linear algebra | [`linalg`] on faer: `matmul`/`dot` by blocks (products summed in a `split_every` tree, `matmul_with`), [`tensordot`], tall-and-skinny `qr` and `svd`, [`linalg::svd_compressed`], [`linalg::solve`], [`linalg::inv`], [`linalg::cholesky`], [`linalg::lstsq`], [`linalg::norm`] |
 //! | your functions | `map_blocks`, [`blockwise`], `map_overlap` with a [`Boundary`] |
 //! | running | [`brisk_core::Collection`]: `compute()` (an `ndarray::ArrayD<T>`), `compute((&a, &b))`, `visualize()`; [`Array::persist`]; `Display` like Dask's repr |
 //!
@@ -68,7 +68,7 @@ pub mod expr;
 mod generate;
 pub mod io;
 mod kernels;
-mod linalg;
+pub mod linalg;
 mod masks;
 mod num;
 mod ops;
@@ -81,7 +81,6 @@ mod shape;
 mod simd;
 mod slicing;
 mod store;
-mod tsqr;
 
 pub use array::{Array, Scalar};
 pub use blockwise::{Boundary, blockwise};
@@ -102,4 +101,3 @@ pub use shape::{ChunkOp, concatenate, stack};
 pub use simd::{cpu_dispatch_target, set_cpu_dispatch};
 pub use slicing::Idx;
 pub use store::ChunkSink;
-pub use tsqr::{QrPair, householder_qr, jacobi_svd};
