@@ -19,7 +19,7 @@
 //! | area | API |
 //! |---|---|
 //! | creation | [`arange`], [`arange_with`], [`linspace`], [`zeros`], [`ones`], [`full`], [`eye`], [`RandomState`] (uniform, normal, integers; values independent of the chunking), [`from_array`], [`from_source`] over any [`ChunkSource`] |
-//! | files | [`io::npy`], [`io::hdf5`] (feature `hdf5`), [`io::zarr`] (feature `zarr`); writing with [`Array::store`] into any [`ChunkSink`], `to_npy`, `to_hdf5`, `to_zarr` — chunk by chunk |
+//! | files | [`io::npy`] (C and Fortran order), [`io::hdf5`] (feature `hdf5`), [`io::zarr`] (feature `zarr`: Zarr v3 and v2 with zstd, gzip, zlib, blosc, transpose, sharding); writing with [`Array::store`] into any [`ChunkSink`], `to_npy`, `to_hdf5`, `to_zarr` — chunk by chunk |
 //! | elementwise | `+ - * / %` and `& \| ^ ! -` on arrays, references, lazy scalars and numbers, with numpy broadcasting; `lt`/`le`/`gt`/`ge`/`equal`/`not_equal`, `maximum`, `minimum`, `pow`, `clip`, `abs`, `sign`, `sqrt`, `exp`, `log`, trig, rounding, `isnan`/`isinf`/`isfinite`, [`where_`], [`Array::astype`] |
 //! | reductions | `sum prod min max any all mean var std argmin argmax` and the `nan…` variants, over every axis (`x.sum()` → [`Scalar`]), one axis (`sum_axis`) or any ([`ReduceOpts`]: axes, `keepdims`, `split_every`, `ddof`); `cumsum`, `cumprod` |
 //! | shape | [`Array::slice`] with [`Idx`] (steps, negative, integers, new axes), boolean [`Array::mask`] with unknown chunk sizes and [`Array::compute_chunk_sizes`], `t`/`transpose`, `reshape`/`ravel`, [`concatenate`], [`stack`], `squeeze`, `expand_dims`, `rechunk` (two stages past [`RECHUNK_TASK_LIMIT`]) |
