@@ -83,7 +83,12 @@ fn sum_typed<T: ndarray::LinalgScalar + Send + Sync + std::ops::AddAssign>(
 pub(crate) fn sum_blocks_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
     sum_typed::<f64>(args)
         .or_else(|| sum_typed::<f32>(args))
-        .unwrap_or_else(|| Err(TaskFailure::msg("sum_blocks: expected f32 or f64 blocks")))
+        .or_else(|| sum_typed::<i64>(args))
+        .unwrap_or_else(|| {
+            Err(TaskFailure::msg(
+                "sum_blocks: expected f32, f64 or i64 blocks",
+            ))
+        })
 }
 
 impl<T: Float + ndarray::LinalgScalar> Array<T> {
