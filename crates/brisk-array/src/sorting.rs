@@ -110,7 +110,7 @@ fn quantiles_of(sorted: &[f64], q: &[f64], out: &mut Vec<f64>) {
     }
 }
 
-fn lane_t<T: Element + Number>(spec: &LaneSpec, x: &Value) -> Result<Value, TaskFailure>
+fn lane_t<T: Element + Number + OrderKey>(spec: &LaneSpec, x: &Value) -> Result<Value, TaskFailure>
 where
     f64: From<Lossy<T>>,
 {
@@ -125,12 +125,17 @@ where
     let mut lane: Vec<T> = Vec::with_capacity(n);
     match &spec.op {
         LaneOp::Sort => {
+            // Sort order-preserving integer keys (NaN the largest): integer comparisons, and
+            // no NaN test per comparison.
             let mut out = x.to_owned();
+            let mut keys: Vec<u64> = Vec::with_capacity(n);
             for mut l in out.lanes_mut(Axis(ax)) {
-                lane.clear();
-                lane.extend(l.iter().copied());
-                lane.sort_unstable_by(np_cmp);
-                l.iter_mut().zip(&lane).for_each(|(o, v)| *o = *v);
+                keys.clear();
+                keys.extend(l.iter().map(|&v| v.order_key()));
+                keys.sort_unstable();
+                l.iter_mut()
+                    .zip(&keys)
+                    .for_each(|(o, &k)| *o = T::from_order_key(k));
             }
             Ok(Value::new(out))
         }
@@ -203,6 +208,59 @@ where
         }
     }
 }
+
+/// An order-preserving map to `u64` (numpy's order: NaN after everything, one NaN value).
+pub(crate) trait OrderKey: Sized {
+    fn order_key(self) -> u64;
+    fn from_order_key(k: u64) -> Self;
+}
+macro_rules! order_unsigned {
+    ($($t:ty),+) => {$(
+        impl OrderKey for $t {
+            fn order_key(self) -> u64 {
+                u64::from(self)
+            }
+            fn from_order_key(k: u64) -> Self {
+                k as $t
+            }
+        }
+    )+};
+}
+order_unsigned!(u8, u64);
+macro_rules! order_signed {
+    ($($t:ty),+) => {$(
+        impl OrderKey for $t {
+            fn order_key(self) -> u64 {
+                (i64::from(self) as u64) ^ (1 << 63)
+            }
+            fn from_order_key(k: u64) -> Self {
+                (k ^ (1 << 63)) as i64 as $t
+            }
+        }
+    )+};
+}
+order_signed!(i32, i64);
+macro_rules! order_float {
+    ($($t:ty),+) => {$(
+        impl OrderKey for $t {
+            fn order_key(self) -> u64 {
+                if self.is_nan() {
+                    return u64::MAX;
+                }
+                let b = f64::from(self).to_bits();
+                if b >> 63 == 1 { !b } else { b | (1 << 63) }
+            }
+            fn from_order_key(k: u64) -> Self {
+                if k == u64::MAX {
+                    return <$t>::NAN;
+                }
+                let b = if k >> 63 == 1 { k & !(1 << 63) } else { !k };
+                f64::from_bits(b) as $t
+            }
+        }
+    )+};
+}
+order_float!(f32, f64);
 
 /// A number converted to `f64` as numpy's quantiles do (rounding the widest integers).
 pub(crate) struct Lossy<T>(pub T);
@@ -427,6 +485,28 @@ fn along_axis(
     m.require_known(op_name)?;
     let mut want = m.chunks.clone();
     want[axis] = vec![m.shape[axis]];
+    // As Dask does: gather the axis, and let the other axes shrink ("auto") when a gathered
+    // chunk would pass the chunk byte target.
+    let bytes = want
+        .iter()
+        .map(|c| c.iter().copied().max().unwrap_or(0))
+        .fold(m.dtype.itemsize(), |acc, d| acc.saturating_mul(d.max(1)));
+    if bytes > crate::chunks::DEFAULT_CHUNK_BYTES {
+        let rules = (0..m.ndim())
+            .map(|a| {
+                if a == axis {
+                    crate::chunks::AxisChunks::Full
+                } else {
+                    crate::chunks::AxisChunks::Auto
+                }
+            })
+            .collect();
+        want = chunks::normalize(
+            &crate::chunks::ChunkSpec::PerAxis(rules),
+            &m.shape,
+            m.dtype.itemsize(),
+        )?;
+    }
     let x = crate::rechunk::rechunk_meta(m, want)?;
     let name = tokenize(op_name);
     let func = crate::kernels::func(LANE, op_name);
@@ -795,9 +875,4 @@ pub fn searchsorted<T: Element>(a: &Array<T>, v: &Array<T>, right: bool) -> Resu
         ));
     }
     v.search_with(a, u64::from(right), DType::I64, "searchsorted")
-}
-
-#[allow(dead_code)]
-fn _known(c: &[usize]) -> bool {
-    chunks::known(c)
 }
