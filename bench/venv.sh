@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Source this: makes (once) and activates a Python venv for benchmarks with the packages given
 # as arguments. The venv lives outside the repo and is reused between runs.
-#   source bench/venv.sh "dask[complete]==2025.*" numpy
+#   source bench/venv.sh "dask[complete]==2026.*" numpy
 BRISK_BENCH_VENV="${BRISK_BENCH_VENV:-$HOME/.cache/brisk-bench-venv}"
 if [ ! -x "$BRISK_BENCH_VENV/bin/python" ]; then
   python3 -m venv "$BRISK_BENCH_VENV"

@@ -41,6 +41,26 @@ def main():
         np_s = time.perf_counter() - t1
         print(f"DASK case={case} seconds={secs:.3f} peak_rss_mb={peak_rss_mb():.1f} result={result} numpy_s={np_s:.3f}")
         return
+    elif case == "sort":
+        # dask.array has no sort: array-api-compat's plan (gather the axis, numpy sorts it).
+        n = n or 100_000_000
+        x = da.random.random((n,), chunks="auto").persist()
+        t = time.perf_counter()
+        s = x.rechunk({0: -1}).map_blocks(np.sort).compute()
+        secs = time.perf_counter() - t
+        assert bool((s[1:] >= s[:-1]).all())
+        xn = x.compute()
+        t1 = time.perf_counter()
+        np.sort(xn)
+        np_s = time.perf_counter() - t1
+        print(f"DASK case={case} seconds={secs:.3f} peak_rss_mb={peak_rss_mb():.1f} result={s[n // 2]:.6e} numpy_s={np_s:.3f}")
+        return
+    elif case == "median":
+        n = n or 20000
+        x = da.random.random((n, n), chunks="auto")
+        m = da.median(x, axis=0).compute()
+        assert abs(float(m.mean()) - 0.5) < 0.01
+        result = f"{float(m.mean()):.4f}"
     elif case == "npy-sum":
         # The same .npy file from local disk, memory-mapped and cut into "auto" chunks.
         path = sys.argv[2]

@@ -19,7 +19,7 @@ cargo build -q --release -p brisk-array --no-default-features --example bench_ar
 native="$native_dir/release/examples/bench_array"
 bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_array"
 # shellcheck disable=SC1091
-source "$root/bench/venv.sh" "dask[array]==2025.12.0" numpy
+source "$root/bench/venv.sh" "dask[array]==2026.11.0" numpy
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 run_case() {
   local case="$1" arg="$2" b d
@@ -35,6 +35,17 @@ run_case() {
 }
 run_case sum1e9 ""
 run_case demean "$n"
+# Order statistics: a sort of 1e8 f64 (BRISK_BENCH_SORT=<n>, 0 skips; Dask has no sort, so its
+# side is array-api-compat's plan: gather the axis and np.sort it; numpy_s is np.sort alone)
+# and a median along axis 0 of an N x N array (BRISK_BENCH_MEDIAN=<n>, default 20000).
+sort_n="${BRISK_BENCH_SORT:-100000000}"
+if [ "$sort_n" != 0 ]; then
+  b="$("$bin" sort "$sort_n")"; d="$(python "$here/dask_cases.py" sort "$sort_n")"
+  bs="$(echo "$b" | field seconds)"; ds="$(echo "$d" | field seconds)"; nps="$(echo "$d" | field numpy_s)"
+  echo "RESULT case=sort-$sort_n brisk_s=$bs dask_s=$ds ratio=$(python -c "print(round($ds/$bs, 2))") numpy_s=$nps brisk_rss_mb=$(echo "$b" | field peak_rss_mb) dask_rss_mb=$(echo "$d" | field peak_rss_mb) load=$(cut -d' ' -f1 /proc/loadavg)"
+fi
+median_n="${BRISK_BENCH_MEDIAN:-20000}"
+[ "$median_n" != 0 ] && run_case median "$median_n"
 # .npy on S3: the same file summed from local disk (Brisk and Dask) and from a local S3 server
 # (s3s-fs, a Rust S3 server over a directory, built once into $BENCH_TOOLS as bench/bag does;
 # Dask has no .npy reader for object stores, so dask_s is its local read).
@@ -72,12 +83,11 @@ if [ "$npy_n" != 0 ]; then
   cleanup; s3pid=""; trap - EXIT
 fi
 
-# Blocked matmul against ndarray's own single-node dot on the same data (and Dask's, and numpy's
-# BLAS for reference).
+# Blocked matmul against Dask's, and numpy's own `@` (its BLAS, all cores) on Dask's data.
 m="${BRISK_BENCH_MATMUL:-10000}"
 [ "$m" = 0 ] && exit 0
 b="$("$bin" matmul "$m")"
 d="$(python "$here/dask_cases.py" matmul "$m")"
-bs="$(echo "$b" | field seconds)"; nd="$(echo "$b" | field ndarray_s)"
+bs="$(echo "$b" | field seconds)"
 ds="$(echo "$d" | field seconds)"; np_s="$(echo "$d" | field numpy_s)"
-echo "RESULT case=matmul-$m brisk_s=$bs dask_s=$ds ratio=$(python -c "print(round($ds/$bs, 2))") ndarray_dot_s=$nd brisk_vs_ndarray=$(python -c "print(round($bs/$nd, 2))") numpy_s=$np_s brisk_rss_mb=$(echo "$b" | field peak_rss_mb) dask_rss_mb=$(echo "$d" | field peak_rss_mb)"
+echo "RESULT case=matmul-$m brisk_s=$bs dask_s=$ds ratio=$(python -c "print(round($ds/$bs, 2))") numpy_s=$np_s brisk_vs_numpy=$(python -c "print(round($bs/$np_s, 2))") brisk_rss_mb=$(echo "$b" | field peak_rss_mb) dask_rss_mb=$(echo "$d" | field peak_rss_mb) load=$(cut -d' ' -f1 /proc/loadavg)"

@@ -17,7 +17,7 @@ pub(crate) trait Acc<T: Copy>: Copy + Send + Sync + 'static {
     #[inline]
     fn push_slice(&mut self, xs: &[T], base: i64, inc: i64) {
         for (j, &x) in xs.iter().enumerate() {
-            self.push(x, base + j as i64 * inc);
+            self.push(x, base.wrapping_add(j as i64 * inc));
         }
     }
     fn merge(&mut self, o: &Self);

@@ -350,9 +350,12 @@ impl<T: Element> Array<T> {
         self.meta.ndim()
     }
 
-    /// The number of elements.
+    /// The number of elements ([`UNKNOWN`] when an axis length is unknown).
     pub fn size(&self) -> usize {
-        self.meta.shape.iter().product()
+        self.meta
+            .shape
+            .iter()
+            .fold(1usize, |acc, &d| acc.saturating_mul(d))
     }
 
     /// The element type.
@@ -386,7 +389,7 @@ impl<T: Element> Array<T> {
 
     /// The bytes the whole array would take in memory.
     pub fn nbytes(&self) -> usize {
-        self.size() * T::DTYPE.itemsize()
+        self.size().saturating_mul(T::DTYPE.itemsize())
     }
 
     /// The name of this array's keys (`"add-3f9a…"`).

@@ -11,6 +11,44 @@ pub const UNKNOWN: usize = usize::MAX;
 /// The default byte target of one chunk for `"auto"` (Dask's `array.chunk-size`).
 pub const DEFAULT_CHUNK_BYTES: usize = 128 << 20;
 
+/// The most chunks one array may have (16,777,216). An array is a graph with a key per chunk,
+/// so a grid past this would exhaust memory while being built; larger chunks are the answer.
+pub const MAX_CHUNKS: usize = 1 << 24;
+
+/// Refuse a shape whose element count, or byte size at `itemsize`, cannot be addressed
+/// (a length of [`UNKNOWN`] counts as its value: check only shapes that are known).
+pub(crate) fn check_size(shape: &[usize], itemsize: usize) -> Result<()> {
+    let overflow = |unit| ArrayError::SizeOverflow {
+        shape: shape.to_vec(),
+        unit,
+    };
+    let n = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| overflow("elements"))?;
+    match n.checked_mul(itemsize.max(1)) {
+        Some(b) if b <= isize::MAX as usize => Ok(()),
+        _ => Err(overflow("bytes")),
+    }
+}
+
+/// Refuse a chunk grid of more than [`MAX_CHUNKS`] chunks (`counts` per axis).
+fn check_grid(shape: &[usize], counts: &[usize]) -> Result<()> {
+    let total = counts
+        .iter()
+        .try_fold(1usize, |acc, &c| acc.checked_mul(c.max(1)));
+    match total {
+        Some(t) if t <= MAX_CHUNKS => Ok(()),
+        _ => Err(ArrayError::TooManyChunks {
+            shape: shape.to_vec(),
+            chunks: counts
+                .iter()
+                .fold(1u128, |acc, &c| acc.saturating_mul(c.max(1) as u128)),
+            limit: MAX_CHUNKS,
+        }),
+    }
+}
+
 /// How to chunk one axis.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AxisChunks {
@@ -169,6 +207,18 @@ pub fn normalize(spec: &ChunkSpec, shape: &[usize], itemsize: usize) -> Result<V
             });
         }
     };
+    check_size(shape, itemsize)?;
+    // Count the chunks before making any list of them.
+    let counts: Vec<usize> = rules
+        .iter()
+        .zip(shape)
+        .map(|(r, &dim)| match r {
+            AxisChunks::Size(n) if *n > 0 => dim.div_ceil(*n),
+            AxisChunks::Sizes(s) => s.len(),
+            _ => 1,
+        })
+        .collect();
+    check_grid(shape, &counts)?;
     let mut out: Vec<Option<Vec<usize>>> = vec![None; ndim];
     for (a, r) in rules.iter().enumerate() {
         let dim = shape[a];
@@ -182,7 +232,10 @@ pub fn normalize(spec: &ChunkSpec, shape: &[usize], itemsize: usize) -> Result<V
             AxisChunks::Size(n) => Some(regular(dim, *n)),
             AxisChunks::Full => Some(vec![dim]),
             AxisChunks::Sizes(s) => {
-                let sum: usize = s.iter().sum();
+                let sum = s
+                    .iter()
+                    .try_fold(0usize, |acc, &x| acc.checked_add(x))
+                    .unwrap_or(usize::MAX);
                 if sum != dim {
                     return Err(ArrayError::ChunksDoNotAddUp { axis: a, sum, dim });
                 }
@@ -218,8 +271,14 @@ pub fn normalize(spec: &ChunkSpec, shape: &[usize], itemsize: usize) -> Result<V
             let (small, big): (Vec<usize>, Vec<usize>) =
                 pending.iter().partition(|&&a| (shape[a] as f64) <= share);
             if small.is_empty() {
+                let size = (share.floor() as usize).max(1);
+                let mut counts = counts.clone();
                 for &a in &big {
-                    out[a] = Some(regular(shape[a], (share.floor() as usize).max(1)));
+                    counts[a] = shape[a].div_ceil(size);
+                }
+                check_grid(shape, &counts)?;
+                for &a in &big {
+                    out[a] = Some(regular(shape[a], size));
                 }
                 break;
             }

@@ -129,21 +129,43 @@ pub fn arange_with<T: Number>(
     let f = |x: T| scalar_as::<f64>(x.to_scalar());
     let i = |x: T| scalar_as::<i64>(x.to_scalar());
     let (s, e, d) = (f(start), f(stop), f(step));
-    if d == 0.0 || d.is_nan() {
+    for (what, v) in [("start", s), ("stop", e), ("step", d)] {
+        if !v.is_finite() {
+            return Err(ArrayError::invalid(
+                what,
+                format!("the {what} of arange must be a finite number, got {v}"),
+            ));
+        }
+    }
+    if d == 0.0 {
         return Err(ArrayError::invalid(
             "step",
             "the step of arange must not be zero",
         ));
     }
+    let too_many = |count: String| {
+        ArrayError::invalid(
+            "step",
+            format!(
+                "arange from {s} to {e} by {d} would hold {count} values, more than this machine can address"
+            ),
+        )
+    };
     let n = if T::DTYPE.is_float() {
-        ((e - s) / d).ceil().max(0.0) as usize
+        let count = ((e - s) / d).ceil().max(0.0);
+        // Whole counts up to 2^53 are exact in f64; anything past that cannot be allocated.
+        if count >= 2f64.powi(53) {
+            return Err(too_many(format!("{count:e}")));
+        }
+        count as usize
     } else {
         let (s, e, d) = (i(start) as i128, i(stop) as i128, i(step) as i128);
         let span = e - s;
         if (span > 0) != (d > 0) || span == 0 {
             0
         } else {
-            ((span + d - d.signum()) / d) as usize
+            let count = (span + d - d.signum()) / d;
+            isize::try_from(count).map_err(|_| too_many(count.to_string()))? as usize
         }
     };
     generated::<T>(
@@ -176,12 +198,28 @@ pub fn linspace_with(
     endpoint: bool,
     chunks: impl Into<ChunkSpec>,
 ) -> Result<Array<f64>> {
+    for (what, v) in [("start", start), ("stop", stop)] {
+        if !v.is_finite() {
+            return Err(ArrayError::invalid(
+                what,
+                format!("the {what} of linspace must be a finite number, got {v}"),
+            ));
+        }
+    }
     let div = if endpoint { num.saturating_sub(1) } else { num };
     let step = if div > 0 {
         (stop - start) / div as f64
     } else {
         0.0
     };
+    if !step.is_finite() {
+        return Err(ArrayError::invalid(
+            "step",
+            format!(
+                "linspace from {start} to {stop}: the distance between the bounds overflows a float"
+            ),
+        ));
+    }
     generated::<f64>(
         "linspace",
         Some(Gen::Linspace {

@@ -110,6 +110,27 @@ pub enum ArrayError {
         /// The second array's name.
         right: String,
     },
+    /// A shape with more elements, or bytes, than this machine can address.
+    #[error("an array of shape {} has more {unit} than this machine can address", fmt_shape(.shape))]
+    SizeOverflow {
+        /// The shape asked for.
+        shape: Vec<usize>,
+        /// `elements` or `bytes`.
+        unit: &'static str,
+    },
+    /// A chunk grid too large to build (one key per chunk).
+    #[error(
+        "chunks of an array of shape {} would make {chunks} chunks, more than the limit of {limit}; use larger chunks",
+        fmt_shape(.shape)
+    )]
+    TooManyChunks {
+        /// The array's shape.
+        shape: Vec<usize>,
+        /// How many chunks the chunk sizes given would make.
+        chunks: u128,
+        /// [`crate::MAX_CHUNKS`].
+        limit: usize,
+    },
     /// An index is outside the axis.
     #[error("index {index} is out of bounds for axis {axis} with size {dim}")]
     IndexOutOfRange {

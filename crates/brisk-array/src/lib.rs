@@ -19,11 +19,12 @@
 //! | area | API |
 //! |---|---|
 //! | creation | [`arange`], [`arange_with`], [`linspace`], [`zeros`], [`ones`], [`full`], [`eye`], [`RandomState`] (uniform, normal, integers; values independent of the chunking), [`from_array`], [`from_source`] over any [`ChunkSource`] |
-//! | files | [`io::npy`], [`io::hdf5`] (feature `hdf5`), [`io::zarr`] (feature `zarr`); writing with [`Array::store`] into any [`ChunkSink`], `to_npy`, `to_hdf5`, `to_zarr` — chunk by chunk |
+//! | files | [`io::npy`] (C and Fortran order), [`io::hdf5`] (feature `hdf5`), [`io::zarr`] (feature `zarr`: Zarr v3 and v2 with zstd, gzip, zlib, blosc, transpose, sharding); writing with [`Array::store`] into any [`ChunkSink`], `to_npy`, `to_hdf5`, `to_zarr` — chunk by chunk |
 //! | elementwise | `+ - * / %` and `& \| ^ ! -` on arrays, references, lazy scalars and numbers, with numpy broadcasting; `lt`/`le`/`gt`/`ge`/`equal`/`not_equal`, `maximum`, `minimum`, `pow`, `clip`, `abs`, `sign`, `sqrt`, `exp`, `log`, trig, rounding, `isnan`/`isinf`/`isfinite`, [`where_`], [`Array::astype`] |
-//! | reductions | `sum prod min max any all mean var std argmin argmax` and the `nan…` variants, over every axis (`x.sum()` → [`Scalar`]), one axis (`sum_axis`) or any ([`ReduceOpts`]: axes, `keepdims`, `split_every`, `ddof`); `cumsum`, `cumprod` |
-//! | shape | [`Array::slice`] with [`Idx`] (steps, negative, integers, new axes), boolean [`Array::mask`] with unknown chunk sizes and [`Array::compute_chunk_sizes`], `t`/`transpose`, `reshape`/`ravel`, [`concatenate`], [`stack`], `squeeze`, `expand_dims`, `rechunk` (two stages past [`RECHUNK_TASK_LIMIT`]) |
-//! | linear algebra | `matmul`/`dot` by blocks (products summed in a `split_every` tree, `matmul_with`), [`tensordot`], tall-and-skinny `qr` and `svd` |
+//! | reductions | `sum prod min max any all mean var std argmin argmax` and the `nan…` variants, over every axis (`x.sum()` → [`Scalar`]), one axis (`sum_axis`) or any ([`ReduceOpts`]: axes, `keepdims`, `split_every`, `ddof`); `cumsum`, `cumprod`, `nancumsum`, `nancumprod`, `diff` |
+//! | order and statistics | `sort`, `argsort`, `median_axis`, `quantile`, `percentile` (exact along one axis), `topk`, `unique` (with counts), `isin`, [`searchsorted`], [`histogram`], [`histogram_edges`], [`einsum`] |
+//! | shape | [`Array::slice`] with [`Idx`] (steps, negative, integers, new axes), integer-array indexing [`Array::take`] (known or lazy indices), per-axis boolean [`Array::compress`], boolean [`Array::mask`] with unknown chunk sizes (chained masks too) and [`Array::compute_chunk_sizes`], `t`/`transpose`, `reshape`/`ravel`, [`concatenate`], [`stack`], `squeeze`, `expand_dims`, `rechunk` (two stages past [`RECHUNK_TASK_LIMIT`]) |
+//! | linear algebra | [`linalg`] on faer: `matmul`/`dot` by blocks (products summed in a `split_every` tree, `matmul_with`), [`tensordot`], tall-and-skinny `qr` and `svd`, [`linalg::svd_compressed`], [`linalg::solve`], [`linalg::inv`], [`linalg::cholesky`], [`linalg::lstsq`], [`linalg::norm`] |
 //! | your functions | `map_blocks`, [`blockwise`], `map_overlap` with a [`Boundary`] |
 //! | running | [`brisk_core::Collection`]: `compute()` (an `ndarray::ArrayD<T>`), `compute((&a, &b))`, `visualize()`; [`Array::persist`]; `Display` like Dask's repr |
 //!
@@ -61,14 +62,17 @@ mod chunks;
 pub mod codec;
 mod creation;
 mod dtype;
+mod einsum;
 mod error;
 mod eval;
 mod eval_ops;
 pub mod expr;
 mod generate;
+mod histogram;
+mod indexing;
 pub mod io;
 mod kernels;
-mod linalg;
+pub mod linalg;
 mod masks;
 mod num;
 mod ops;
@@ -80,19 +84,22 @@ mod scan;
 mod shape;
 mod simd;
 mod slicing;
+mod sorting;
 mod store;
-mod tsqr;
 
 pub use array::{Array, Scalar};
 pub use blockwise::{Boundary, blockwise};
-pub use chunks::{AxisChunks, ChunkSpec, DEFAULT_CHUNK_BYTES, UNKNOWN};
+pub use chunks::{AxisChunks, ChunkSpec, DEFAULT_CHUNK_BYTES, MAX_CHUNKS, UNKNOWN};
 pub use creation::{
     ChunkSource, Length, RandomState, arange, arange_with, eye, eye_with, from_array, from_source,
     full, linspace, linspace_with, ones, zeros,
 };
 pub use dtype::{AnyArray, Bits, DType, Element, Float, Number, ScalarValue, Signed};
+pub use einsum::einsum;
 pub use error::{ArrayError, Result, fmt_shape};
 pub use eval::{ChunkLoc, TILE};
+pub use histogram::{histogram, histogram_edges};
+pub use indexing::{AxisMask, TakeIndices};
 pub use linalg::tensordot;
 pub use ops::{Operand, where_};
 pub use rechunk::{AssembleSpec, Piece, RECHUNK_TASK_LIMIT};
@@ -101,5 +108,5 @@ pub use reduce_kernels::{Partial, ReduceOp, ReduceSpec};
 pub use shape::{ChunkOp, concatenate, stack};
 pub use simd::{cpu_dispatch_target, set_cpu_dispatch};
 pub use slicing::Idx;
+pub use sorting::searchsorted;
 pub use store::ChunkSink;
-pub use tsqr::{QrPair, householder_qr, jacobi_svd};

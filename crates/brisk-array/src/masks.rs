@@ -7,7 +7,7 @@ use brisk_core::{Arg, ComputeOptions, Key, Layer, Node, Task, TaskFailure, Value
 use ndarray::{ArrayD, IxDyn};
 
 use crate::array::{Array, Body, Meta, for_each_block};
-use crate::chunks::UNKNOWN;
+use crate::chunks::{self, UNKNOWN};
 use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
 
@@ -83,28 +83,46 @@ impl<T: Element> Array<T> {
     /// chunk sizes are unknown until computed (see [`Array::compute_chunk_sizes`]).
     pub fn mask(&self, mask: &Array<bool>) -> Result<Array<T>> {
         let (x, m) = (&self.meta, &mask.meta);
-        x.require_known("mask")?;
-        m.require_known("mask")?;
-        if x.shape != m.shape {
-            return Err(ArrayError::ShapeMismatch {
-                op: "boolean mask",
-                expected: x.shape.clone(),
-                found: m.shape.clone(),
-            });
-        }
-        // One chunk along every axis but the first keeps blocks in C order.
-        let mut want = x.chunks.clone();
-        for (a, c) in want.iter_mut().enumerate().skip(1) {
-            *c = vec![x.shape[a]];
-        }
+        x.check()?;
+        m.check()?;
+        let mask_name = Arc::clone(&m.name);
         if x.ndim() == 0 {
             return Err(ArrayError::invalid("array", "a 0-d array cannot be masked"));
         }
+        // Already in C-order blocks and provably aligned with the mask, even with unknown
+        // sizes (`y[y > 0]` after `y = x[m]`): mask block by block as they are.
+        let aligned = x.chunks == m.chunks
+            && x.chunks[1..].iter().all(|c| c.len() == 1)
+            && (0..x.ndim()).all(|a| chunks::known(&x.chunks[a]) || x.origin(a) == m.origin(a));
+        let (x, m, rows) = if aligned {
+            let rows = match x.origin(0) {
+                Some(o) => o.to_string(),
+                None => format!("{:?}", x.chunks[0]),
+            };
+            (Arc::clone(x), Arc::clone(m), rows)
+        } else {
+            x.require_known("mask")?;
+            m.require_known("mask")?;
+            if x.shape != m.shape {
+                return Err(ArrayError::ShapeMismatch {
+                    op: "boolean mask",
+                    expected: x.shape.clone(),
+                    found: m.shape.clone(),
+                });
+            }
+            // One chunk along every axis but the first keeps blocks in C order.
+            let mut want = x.chunks.clone();
+            for (a, c) in want.iter_mut().enumerate().skip(1) {
+                *c = vec![x.shape[a]];
+            }
+            let rows = format!("{:?}", want[0]);
+            let x = crate::rechunk::rechunk_meta(x, want.clone())?;
+            let m = crate::rechunk::rechunk_meta(m, want)?;
+            (x, m, rows)
+        };
         // The result's chunk sizes depend only on the mask and the row chunks: masking any
         // array of this chunking with this same mask gives chunks that line up.
-        let origin: Arc<str> = format!("mask({}, {:?})", m.name, want[0]).into();
-        let x = crate::rechunk::rechunk_meta(x, want.clone())?;
-        let m = crate::rechunk::rechunk_meta(m, want)?;
+        let origin: Arc<str> = format!("mask({mask_name}, {rows})").into();
         let name = tokenize("getitem-mask");
         let func = crate::kernels::func(MASK, "mask");
         let dt = Value::new(T::DTYPE);

@@ -61,6 +61,9 @@ fn try_elementwise(
     }
     let shapes: Vec<&[usize]> = operands.iter().map(|m| m.shape.as_slice()).collect();
     let shape = broadcast_shapes(op, &shapes)?;
+    if chunks::known(&shape) {
+        chunks::check_size(&shape, dtype.itemsize())?;
+    }
     let n = shape.len();
     // Output chunks: the common refinement of the operands that span each axis. Unknown sizes
     // (after a mask) line up only with the same unknown sizes: the same origin.

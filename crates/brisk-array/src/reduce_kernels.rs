@@ -132,10 +132,12 @@ fn keep_shape(shape: &[usize], reduced: &[bool]) -> Vec<usize> {
         .collect()
 }
 
+/// C-order strides (saturating: a full shape may hold `UNKNOWN` lengths, whose strides only
+/// arg-reductions would use, and those refuse unknown sizes when the graph is built).
 fn c_strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1usize; shape.len()];
     for a in (0..shape.len().saturating_sub(1)).rev() {
-        s[a] = s[a + 1] * shape[a + 1];
+        s[a] = s[a + 1].saturating_mul(shape[a + 1]);
     }
     s
 }
@@ -213,25 +215,31 @@ fn chunk_stage<T: KElem, A: Acc<T>>(
             let row = &data[r * rowlen..(r + 1) * rowlen];
             let mut abase = 0usize;
             let mut fbase = 0i64;
+            // Global positions (wrapping: a start after chunks of unknown size is not known,
+            // and only arg-reductions, which refuse unknown sizes, read them).
             for a in 0..n - 1 {
                 let l = local[a] + pos[a];
                 abase += l * astride[a];
                 if flat {
-                    fbase += ((loc.start[a] + l) * fstride.get(a).copied().unwrap_or(0)) as i64;
+                    fbase = fbase.wrapping_add(
+                        (loc.start[a].wrapping_add(l))
+                            .wrapping_mul(fstride.get(a).copied().unwrap_or(0))
+                            as i64,
+                    );
                 }
             }
-            let g_last = (loc.start[n - 1] + local[n - 1]) as i64;
+            let g_last = loc.start[n - 1].wrapping_add(local[n - 1]) as i64;
             let (ibase, inc) = match arg_axis {
-                None => (fbase + g_last, 1),
+                None => (fbase.wrapping_add(g_last), 1),
                 Some(ax) if ax == n - 1 => (g_last, 1),
-                Some(ax) => ((loc.start[ax] + local[ax] + pos[ax]) as i64, 0),
+                Some(ax) => (loc.start[ax].wrapping_add(local[ax] + pos[ax]) as i64, 0),
             };
             if spec.reduced[n - 1] {
                 accs[abase].push_slice(row, ibase, inc);
             } else {
                 let off = abase + local[n - 1];
                 for (j, &x) in row.iter().enumerate() {
-                    accs[off + j].push(x, ibase + j as i64 * inc);
+                    accs[off + j].push(x, ibase.wrapping_add(j as i64 * inc));
                 }
             }
             let mut a = n - 1;

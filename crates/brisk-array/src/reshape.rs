@@ -23,8 +23,13 @@ impl<T: Element> Array<T> {
         let known: usize = shape
             .iter()
             .filter(|&&d| d >= 0)
-            .map(|&d| d as usize)
-            .product();
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize))
+            .ok_or_else(|| {
+                ArrayError::invalid(
+                    "shape",
+                    format!("{shape:?} has more elements than this machine can address"),
+                )
+            })?;
         let holes = shape.iter().filter(|&&d| d < 0).count();
         if holes > 1 || shape.iter().any(|&d| d < -1) {
             return Err(ArrayError::invalid(
@@ -42,7 +47,7 @@ impl<T: Element> Array<T> {
                 }
             })
             .collect();
-        if out.iter().product::<usize>() != total {
+        if out.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) != Some(total) {
             return Err(ArrayError::invalid(
                 "shape",
                 format!(

@@ -206,3 +206,53 @@ impl<T: Element> Array<T> {
         Ok(Array::from_meta(scan_meta(&x.meta, a, true)?))
     }
 }
+
+impl<T: crate::dtype::Float> Array<T> {
+    /// The cumulative sum along `axis` with NaN taken as 0 (numpy's `nancumsum`).
+    pub fn nancumsum(&self, axis: isize) -> Result<Array<T::Sum>> {
+        crate::ops::where_(&self.isnan(), T::default(), self).cumsum(axis)
+    }
+
+    /// The cumulative product along `axis` with NaN taken as 1 (numpy's `nancumprod`).
+    pub fn nancumprod(&self, axis: isize) -> Result<Array<T::Sum>> {
+        let one = ones_like_scalar::<T>();
+        crate::ops::where_(&self.isnan(), one, self).cumprod(axis)
+    }
+}
+
+fn ones_like_scalar<T: Element>() -> T {
+    T::from_scalar(T::DTYPE.one()).unwrap_or_default()
+}
+
+impl<T: crate::dtype::Number> Array<T> {
+    /// The `n`-th discrete difference along `axis` (numpy's `np.diff(x, n, axis)`):
+    /// `x[1:] - x[:-1]`, `n` times, as slices and a fused subtraction. Unsigned integers wrap,
+    /// as in numpy.
+    ///
+    /// ```
+    /// use brisk_core::Collection;
+    /// # brisk_local::LocalScheduler::threaded();
+    /// let x = brisk_array::from_array(&ndarray::array![1, 4, 9, 16, 25], 2)?;
+    /// assert_eq!(x.diff(1, 0)?.compute()?.as_slice().unwrap(), &[3, 5, 7, 9]);
+    /// assert_eq!(x.diff(2, 0)?.compute()?.as_slice().unwrap(), &[2, 2, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn diff(&self, n: usize, axis: isize) -> Result<Array<T>> {
+        use crate::slicing::Idx;
+        self.meta.require_known("diff")?;
+        let a = normalize_axes("diff", &[axis], self.ndim())?[0];
+        let mut x = self.clone();
+        for _ in 0..n {
+            let len = x.shape()[a] as isize;
+            if len == 0 {
+                break;
+            }
+            let mut hi = vec![Idx::all(); x.ndim()];
+            let mut lo = hi.clone();
+            hi[a] = Idx::range(1, len);
+            lo[a] = Idx::range(0, len - 1);
+            x = (&x.slice(&hi)? - &x.slice(&lo)?).check()?;
+        }
+        Ok(x)
+    }
+}

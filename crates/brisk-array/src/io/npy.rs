@@ -1,4 +1,5 @@
-//! numpy's `.npy` files (format 1.0/2.0, little-endian, C order), read and written one chunk
+//! numpy's `.npy` files (format 1.0/2.0, little-endian; C order, and Fortran order for
+//! reading), read and written one chunk
 //! per task: no step holds the whole array.
 //!
 //! Files are named by [`UrlPath`]: a local path or any URL brisk-io reads (`s3://…`). A
@@ -55,6 +56,10 @@ pub struct NpyFile {
     pub shape: Vec<usize>,
     /// Where the data starts.
     pub offset: u64,
+    /// Whether the data is in Fortran (column-major) order: then it is laid out as the C-order
+    /// array of the reversed shape, and a chunk is read as that array's region and transposed.
+    #[serde(default)]
+    pub fortran_order: bool,
 }
 brisk_core::data!(NpyFile, serde);
 
@@ -127,12 +132,7 @@ fn parse_header(loc: UrlPath, bytes: &[u8]) -> Result<NpyFile> {
         .ok_or_else(|| bad(&loc, format!("element type {descr:?} is not supported (little-endian bool, u8, i32, i64, u64, f32, f64 are)")))?;
     let fortran =
         field("fortran_order").ok_or_else(|| bad(&loc, "no 'fortran_order' in the header"))?;
-    if fortran.starts_with("True") {
-        return Err(bad(
-            &loc,
-            "Fortran-ordered arrays are not supported; save it in C order",
-        ));
-    }
+    let fortran_order = fortran.starts_with("True");
     let shape_txt = field("shape").ok_or_else(|| bad(&loc, "no 'shape' in the header"))?;
     let inner = shape_txt
         .strip_prefix('(')
@@ -150,6 +150,7 @@ fn parse_header(loc: UrlPath, bytes: &[u8]) -> Result<NpyFile> {
         dtype,
         shape,
         offset: end,
+        fortran_order,
     })
 }
 
@@ -224,10 +225,24 @@ pub fn read<T: Element>(
 }
 
 fn read_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc) -> Result<ArrayD<T>> {
+    // A Fortran-order file is the C-order array of the reversed shape: read the reversed
+    // region of that, then reverse the axes back.
+    let (shape, region) = if h.fortran_order {
+        let rev = |v: &[usize]| v.iter().rev().copied().collect::<Vec<_>>();
+        (
+            rev(&h.shape),
+            ChunkLoc {
+                start: rev(&loc.start),
+                shape: rev(&loc.shape),
+            },
+        )
+    } else {
+        (h.shape.clone(), loc.clone())
+    };
     let item = T::DTYPE.itemsize();
-    let total: usize = loc.shape.iter().product();
+    let total: usize = region.shape.iter().product();
     let mut bytes = vec![0u8; total * item];
-    let byte_runs: Vec<(u64, usize)> = runs(&h.shape, loc)
+    let byte_runs: Vec<(u64, usize)> = runs(&shape, &region)
         .into_iter()
         .map(|(flat, len)| (h.offset + (flat * item) as u64, len * item))
         .collect();
@@ -235,7 +250,13 @@ fn read_typed<T: Element>(h: &NpyFile, loc: &ChunkLoc) -> Result<ArrayD<T>> {
         .storage()
         .read_ranges_into(h.location.url(), &byte_runs, &mut bytes)?;
     let v = T::read_le(&bytes).ok_or_else(|| bad(&h.location, "a bool byte other than 0 or 1"))?;
-    ArrayD::from_shape_vec(IxDyn(&loc.shape), v).map_err(|e| bad(&h.location, e.to_string()))
+    let a = ArrayD::from_shape_vec(IxDyn(&region.shape), v)
+        .map_err(|e| bad(&h.location, e.to_string()))?;
+    Ok(if h.fortran_order {
+        a.reversed_axes().as_standard_layout().into_owned()
+    } else {
+        a
+    })
 }
 
 pub(crate) fn read_kernel(args: &[Value]) -> std::result::Result<Value, TaskFailure> {
@@ -337,6 +358,7 @@ pub fn write<T: Element>(array: &Array<T>, location: impl Into<UrlPath>) -> Resu
         dtype: T::DTYPE,
         shape: meta.shape.clone(),
         offset: head.len() as u64,
+        fortran_order: false,
     });
     super::store_chunks(meta, "store-npy", WRITE, h)
 }

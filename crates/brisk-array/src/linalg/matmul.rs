@@ -1,56 +1,57 @@
 //! Matrix products by blocks: `C[i, j] = Σ_k A[i, k] · B[k, j]`, one task per block product
-//! (ndarray's `dot`) and one per output block to add them up.
+//! (faer's GEMM, sequential inside the task) and a tree of tasks per output block to add them
+//! up.
 
 use std::sync::Arc;
 
 use brisk_core::{Arg, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
-use ndarray::{ArrayD, Ix2};
+use ndarray::ArrayD;
 
 use crate::array::{Array, Body, Meta, for_each_block};
-use crate::dtype::{DType, Float};
+use crate::dtype::Float;
 use crate::error::{ArrayError, Result};
 
 crate::kernels::kernel! {
     /// `(a, b) -> a · b`
-    pub(crate) MATMUL = "brisk_array::matmul" => crate::linalg::matmul_kernel
+    pub(crate) MATMUL = "brisk_array::matmul" => crate::linalg::matmul::matmul_kernel
 }
 crate::kernels::kernel! {
     /// `(blocks…) -> their sum`
-    pub(crate) SUM_BLOCKS = "brisk_array::sum_blocks" => crate::linalg::sum_blocks_kernel
+    pub(crate) SUM_BLOCKS = "brisk_array::sum_blocks" => crate::linalg::matmul::sum_blocks_kernel
 }
 
-fn mm<T: ndarray::LinalgScalar + Send + Sync>(
-    a: &Value,
-    b: &Value,
-) -> Option<Result<Value, TaskFailure>> {
-    let a = a.downcast_ref::<ArrayD<T>>().ok()?;
-    let b = b.downcast_ref::<ArrayD<T>>().ok()?;
-    Some((|| {
-        let a2 = a
-            .view()
-            .into_dimensionality::<Ix2>()
-            .map_err(|e| TaskFailure::msg(format!("matmul: {e}")))?;
-        let b2 = b
-            .view()
-            .into_dimensionality::<Ix2>()
-            .map_err(|e| TaskFailure::msg(format!("matmul: {e}")))?;
-        if a2.ncols() != b2.nrows() {
-            return Err(TaskFailure::msg(format!(
-                "matmul: blocks {:?} and {:?} do not line up",
-                a.shape(),
-                b.shape()
-            )));
+/// `a · b` for two 2-D blocks of `f32` or `f64`, into a new C-order block.
+macro_rules! mm {
+    ($t:ty, $gemm:path, $a:expr, $b:expr) => {{
+        match (
+            $a.downcast_ref::<ArrayD<$t>>(),
+            $b.downcast_ref::<ArrayD<$t>>(),
+        ) {
+            (Ok(a), Ok(b)) => Some((|| {
+                let (a2, b2) = (
+                    super::dense::view2(a, "matmul")?,
+                    super::dense::view2(b, "matmul")?,
+                );
+                if a2.ncols() != b2.nrows() {
+                    return Err(TaskFailure::msg(format!(
+                        "matmul: blocks {:?} and {:?} do not line up",
+                        a.shape(),
+                        b.shape()
+                    )));
+                }
+                Ok(Value::new($gemm(a2, b2)?.into_dyn()))
+            })()),
+            _ => None,
         }
-        Ok(Value::new(a2.dot(&b2).into_dyn()))
-    })())
+    }};
 }
 
 pub(crate) fn matmul_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
     let [a, b] = args else {
         return Err(TaskFailure::msg("matmul: expected two blocks"));
     };
-    mm::<f64>(a, b)
-        .or_else(|| mm::<f32>(a, b))
+    mm!(f64, super::dense::gemm_f64, a, b)
+        .or_else(|| mm!(f32, super::dense::gemm_f32, a, b))
         .unwrap_or_else(|| {
             Err(TaskFailure::msg(format!(
                 "matmul: blocks of {} and {}",
@@ -82,7 +83,12 @@ fn sum_typed<T: ndarray::LinalgScalar + Send + Sync + std::ops::AddAssign>(
 pub(crate) fn sum_blocks_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
     sum_typed::<f64>(args)
         .or_else(|| sum_typed::<f32>(args))
-        .unwrap_or_else(|| Err(TaskFailure::msg("sum_blocks: expected f32 or f64 blocks")))
+        .or_else(|| sum_typed::<i64>(args))
+        .unwrap_or_else(|| {
+            Err(TaskFailure::msg(
+                "sum_blocks: expected f32, f64 or i64 blocks",
+            ))
+        })
 }
 
 impl<T: Float + ndarray::LinalgScalar> Array<T> {
@@ -189,9 +195,6 @@ impl<T: Float + ndarray::LinalgScalar> Array<T> {
         self.matmul(other)
     }
 }
-
-#[allow(dead_code)]
-fn _d(_: DType) {}
 
 /// numpy's `tensordot`: sum the products over `axes_a` of `a` and `axes_b` of `b` (same
 /// lengths), by moving them together, reshaping to matrices and multiplying by blocks.

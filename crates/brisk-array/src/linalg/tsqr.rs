@@ -1,7 +1,7 @@
 //! Tall-and-skinny QR and SVD (Benson, Gleich, Demmel): QR of every row block, QR of the
 //! stacked small `R`s, then each block's `Q` times its slice of the second `Q`. The SVD
-//! follows from the SVD of the small `R` (one-sided Jacobi). Only `n × n` matrices ever meet
-//! in one task besides each row block.
+//! follows from the SVD of the small `R`. The factorizations are faer's ([`super::dense`]).
+//! Only `n × n` matrices ever meet in one task besides each row block.
 
 use std::sync::Arc;
 
@@ -14,133 +14,28 @@ use crate::error::{ArrayError, Result};
 
 crate::kernels::kernel! {
     /// `(block) -> (q, r)`
-    pub(crate) QR_BLOCK = "brisk_array::qr_block" => crate::tsqr::qr_block_kernel
+    pub(crate) QR_BLOCK = "brisk_array::qr_block" => crate::linalg::tsqr::qr_block_kernel
 }
 crate::kernels::kernel! {
     /// `((q, r)…) -> (q2, r)`
-    pub(crate) QR_STACK = "brisk_array::qr_stack" => crate::tsqr::qr_stack_kernel
+    pub(crate) QR_STACK = "brisk_array::qr_stack" => crate::linalg::tsqr::qr_stack_kernel
 }
 crate::kernels::kernel! {
     /// `(i, (q, r), stacked (q2, r), right factor or ()) -> q block`
-    pub(crate) Q_BLOCK = "brisk_array::q_block" => crate::tsqr::q_block_kernel
+    pub(crate) Q_BLOCK = "brisk_array::q_block" => crate::linalg::tsqr::q_block_kernel
 }
 crate::kernels::kernel! {
     /// `(stacked (q2, r), which) -> r | u_r | s | vt`
-    pub(crate) SMALL = "brisk_array::tsqr_small" => crate::tsqr::small_kernel
+    pub(crate) SMALL = "brisk_array::tsqr_small" => crate::linalg::tsqr::small_kernel
 }
 
 /// A pair of matrices (a block's `Q` and `R`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QrPair {
+pub(crate) struct QrPair {
     q: Array2<f64>,
     r: Array2<f64>,
 }
 brisk_core::data!(QrPair, serde);
-
-/// Householder QR of an `m × n` matrix (`m >= n`): thin `Q` (`m × n`) and `R` (`n × n`) with a
-/// non-negative diagonal, so the factorization is unique for full-rank input.
-pub fn householder_qr(a: ArrayView2<'_, f64>) -> (Array2<f64>, Array2<f64>) {
-    let (m, n) = a.dim();
-    let k_max = n.min(m);
-    let mut r = a.to_owned();
-    let mut vs: Vec<Option<ndarray::Array1<f64>>> = Vec::with_capacity(k_max);
-    for k in 0..k_max {
-        let x = r.slice(s![k.., k]).to_owned();
-        let norm = x.dot(&x).sqrt();
-        if norm == 0.0 {
-            vs.push(None);
-            continue;
-        }
-        let alpha = if x[0] > 0.0 { -norm } else { norm };
-        let mut v = x;
-        v[0] -= alpha;
-        let vn = v.dot(&v).sqrt();
-        if vn == 0.0 {
-            vs.push(None);
-            continue;
-        }
-        v /= vn;
-        for j in k..n {
-            let d = 2.0 * v.dot(&r.slice(s![k.., j]));
-            r.slice_mut(s![k.., j]).scaled_add(-d, &v);
-        }
-        vs.push(Some(v));
-    }
-    let mut q = Array2::<f64>::zeros((m, k_max));
-    for i in 0..k_max {
-        q[[i, i]] = 1.0;
-    }
-    for k in (0..k_max).rev() {
-        if let Some(v) = &vs[k] {
-            for j in 0..k_max {
-                let d = 2.0 * v.dot(&q.slice(s![k.., j]));
-                q.slice_mut(s![k.., j]).scaled_add(-d, v);
-            }
-        }
-    }
-    let mut r = r.slice(s![..k_max, ..]).to_owned();
-    for i in 0..k_max {
-        for j in 0..i.min(n) {
-            r[[i, j]] = 0.0;
-        }
-        if r[[i, i]] < 0.0 {
-            r.row_mut(i).mapv_inplace(|v| -v);
-            q.column_mut(i).mapv_inplace(|v| -v);
-        }
-    }
-    (q, r)
-}
-
-/// One-sided Jacobi SVD of a small square matrix: `(u, s, vt)` with `s` descending.
-pub fn jacobi_svd(a: ArrayView2<'_, f64>) -> (Array2<f64>, ndarray::Array1<f64>, Array2<f64>) {
-    let n = a.ncols();
-    let mut u = a.to_owned();
-    let mut v = Array2::<f64>::eye(n);
-    for _sweep in 0..80 {
-        let mut rotated = false;
-        for p in 0..n {
-            for q in p + 1..n {
-                let (cp, cq) = (u.column(p), u.column(q));
-                let alpha = cp.dot(&cp);
-                let beta = cq.dot(&cq);
-                let gamma = cp.dot(&cq);
-                if gamma.abs() <= 1e-15 * (alpha * beta).sqrt() || gamma == 0.0 {
-                    continue;
-                }
-                rotated = true;
-                let zeta = (beta - alpha) / (2.0 * gamma);
-                let t = zeta.signum() / (zeta.abs() + (1.0 + zeta * zeta).sqrt());
-                let c = 1.0 / (1.0 + t * t).sqrt();
-                let sn = c * t;
-                for mat in [&mut u, &mut v] {
-                    for i in 0..mat.nrows() {
-                        let (x, y) = (mat[[i, p]], mat[[i, q]]);
-                        mat[[i, p]] = c * x - sn * y;
-                        mat[[i, q]] = sn * x + c * y;
-                    }
-                }
-            }
-        }
-        if !rotated {
-            break;
-        }
-    }
-    let mut sv: Vec<(f64, usize)> = (0..n)
-        .map(|i| (u.column(i).dot(&u.column(i)).sqrt(), i))
-        .collect();
-    sv.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut uo = Array2::<f64>::zeros(u.dim());
-    let mut vt = Array2::<f64>::zeros((n, n));
-    let mut so = ndarray::Array1::<f64>::zeros(n);
-    for (k, &(sval, i)) in sv.iter().enumerate() {
-        so[k] = sval;
-        if sval > 0.0 {
-            uo.column_mut(k).assign(&(&u.column(i) / sval));
-        }
-        vt.row_mut(k).assign(&v.column(i));
-    }
-    (uo, so, vt)
-}
 
 fn f(msg: impl Into<String>) -> TaskFailure {
     TaskFailure::msg(msg.into())
@@ -166,7 +61,7 @@ pub(crate) fn qr_block_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
             a.ncols()
         )));
     }
-    let (q, r) = householder_qr(a);
+    let (q, r) = super::dense::qr(a);
     Ok(Value::new(QrPair { q, r }))
 }
 
@@ -180,7 +75,7 @@ pub(crate) fn qr_stack_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
         .collect::<Result<Vec<_>, _>>()?;
     let views: Vec<ArrayView2<'_, f64>> = pairs.iter().map(|p| p.r.view()).collect();
     let stacked = ndarray::concatenate(Axis(0), &views).map_err(|e| f(format!("qr_stack: {e}")))?;
-    let (q, r) = householder_qr(stacked.view());
+    let (q, r) = super::dense::qr(stacked.view());
     Ok(Value::new(QrPair { q, r }))
 }
 
@@ -201,9 +96,9 @@ pub(crate) fn q_block_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
     if (i + 1) * n > st.q.nrows() {
         return Err(f("q_block: block index past the stacked Q"));
     }
-    let mut q = pair.q.dot(&st.q.slice(s![i * n..(i + 1) * n, ..]));
+    let mut q = super::dense::gemm_f64(pair.q.view(), st.q.slice(s![i * n..(i + 1) * n, ..]))?;
     if !right.is::<()>() {
-        q = q.dot(&m2(right)?);
+        q = super::dense::gemm_f64(q.view(), m2(right)?)?;
     }
     Ok(Value::new(q.into_dyn()))
 }
@@ -221,7 +116,7 @@ pub(crate) fn small_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
     if which == 0 {
         return Ok(Value::new(st.r.clone().into_dyn()));
     }
-    let (u, sv, vt) = jacobi_svd(st.r.view());
+    let (u, sv, vt) = super::dense::svd(st.r.view())?;
     Ok(match which {
         1 => Value::new(u.into_dyn()),
         2 => Value::new(sv.into_dyn()),
