@@ -125,6 +125,17 @@ pub enum DataFrameError {
         /// What is wrong.
         reason: String,
     },
+    /// An expression whose answer depends on rows of other partitions, in a form Brisk cannot
+    /// plan across partitions (it would otherwise be computed per partition, silently wrong).
+    #[error("{operation}: {expression} {advice}")]
+    NotPartitionable {
+        /// The operation (`"select"`, `"with_columns"`, `"filter"`, `"groupby-agg"`).
+        operation: &'static str,
+        /// The sub-expression at fault.
+        expression: String,
+        /// Why, and what to do instead.
+        advice: String,
+    },
     /// Rewriting the plan (projection and predicate pushdown) failed. This is a bug in
     /// brisk-dataframe, never the user's input: the plan is not run unoptimized instead,
     /// because a half-applied rewrite could change results without notice.
