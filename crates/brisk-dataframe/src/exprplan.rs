@@ -77,6 +77,8 @@ pub(crate) struct Planned {
     pub carries: Vec<Carry>,
     /// The expressions, rewritten to read the columns above.
     pub exprs: Vec<Expr>,
+    /// Per expression: whether it needs context rows (shift, diff, rolling).
+    pub needs_context: Vec<bool>,
 }
 
 impl Planned {
@@ -144,38 +146,22 @@ pub(crate) fn plan(operation: &'static str, schema: &Schema, exprs: &[Expr]) -> 
     let mut reach = Reach::default();
     for e in exprs {
         let (rewritten, r) = p.walk(e, Ctx { window: None })?;
+        if r.cumulative && (r.before > 0 || r.after > 0) {
+            // Context rows would enter the cumulative value. Separate expressions are fine
+            // (they run in two stages), one expression mixing both is not.
+            return Err(p.refuse(
+                e,
+                "mixes a cumulative function (cum_*) with shift/diff/rolling; compute the \
+                 cumulative column in one with_columns call and use it in the next",
+            ));
+        }
         reach = reach.max(r);
+        p.out.needs_context.push(r.before > 0 || r.after > 0);
         p.out.exprs.push(rewritten);
     }
     p.out.before = reach.before;
     p.out.after = reach.after;
-    if reach.cumulative && (reach.before > 0 || reach.after > 0) {
-        return Err(p.refuse(
-            exprs
-                .iter()
-                .find(|e| has_cumulative(e))
-                .unwrap_or(&exprs[0]),
-            "mixes a cumulative function (cum_*) with shift/diff/rolling in one step; compute \
-             the cumulative column in one with_columns call and use it in the next",
-        ));
-    }
     Ok(p.out)
-}
-
-fn has_cumulative(e: &Expr) -> bool {
-    e.into_iter().any(|x| {
-        matches!(
-            x,
-            Expr::Function {
-                function: FunctionExpr::CumSum { .. }
-                    | FunctionExpr::CumCount { .. }
-                    | FunctionExpr::CumMin { .. }
-                    | FunctionExpr::CumMax { .. }
-                    | FunctionExpr::CumProd { .. },
-                ..
-            }
-        )
-    })
 }
 
 /// A short text of an expression for messages.

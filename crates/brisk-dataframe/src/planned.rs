@@ -161,7 +161,56 @@ impl DataFrame {
                     .keep_left_order(),
             )?;
         }
-        let out = if plan.is_ordered() {
+        let carries: Vec<CarrySpec> = plan
+            .carries
+            .iter()
+            .map(|c| CarrySpec {
+                name: c.name.clone(),
+                kind: c.kind,
+                input: c.input.clone(),
+                reverse: c.reverse,
+            })
+            .collect();
+        let two_stages = !carries.is_empty() && (plan.before > 0 || plan.after > 0);
+        let out = if plan.is_ordered() && two_stages && kind != Kind::Filter {
+            // Context rows would enter cumulative values: the expressions that need context
+            // rows run first, the cumulative ones second, each into a temporary column.
+            let tmp: Vec<String> = (0..names.len()).map(|j| format!("__brisk_o{j}")).collect();
+            let stage = |context: bool| -> Vec<Expr> {
+                plan.exprs
+                    .iter()
+                    .zip(&plan.needs_context)
+                    .zip(&tmp)
+                    .filter(|((_, c), _)| **c == context)
+                    .map(|((e, _), t)| e.clone().alias(t.as_str()))
+                    .collect()
+            };
+            let first = OrderedSpec {
+                before: plan.before,
+                after: plan.after,
+                carries: Vec::new(),
+                exprs: stage(true),
+                post: Vec::new(),
+            };
+            let second = OrderedSpec {
+                before: 0,
+                after: 0,
+                carries,
+                exprs: stage(false),
+                post: Vec::new(),
+            };
+            let mid = cur.ordered(first, op)?.ordered(second, op)?;
+            let finals: Vec<Expr> = tmp
+                .iter()
+                .zip(names)
+                .map(|(t, n)| col(t.as_str()).alias(n.as_str()))
+                .collect();
+            drop.extend(tmp);
+            match kind {
+                Kind::Select => mid.map_step(Step::Select(finals), op)?,
+                _ => mid.map_step(Step::WithColumns(finals), op)?,
+            }
+        } else if plan.is_ordered() {
             let (exprs, post) = match kind {
                 Kind::WithColumns => (rewritten, Vec::new()),
                 Kind::Filter => (
@@ -188,34 +237,16 @@ impl DataFrame {
                     (exprs, vec![Step::Select(select)])
                 }
             };
-            let spec = OrderedSpec {
-                before: plan.before,
-                after: plan.after,
-                carries: plan
-                    .carries
-                    .iter()
-                    .map(|c| CarrySpec {
-                        name: c.name.clone(),
-                        kind: c.kind,
-                        input: c.input.clone(),
-                        reverse: c.reverse,
-                    })
-                    .collect(),
-                exprs,
-                post,
-            };
-            let schema = spec
-                .output_schema(&cur.node.schema)
-                .map_err(DataFrameError::polars(op))?;
-            DataFrame::from_node(Node::new(
-                Op::Ordered {
-                    input: Arc::clone(&cur.node),
-                    spec: Arc::new(spec),
+            cur.ordered(
+                OrderedSpec {
+                    before: plan.before,
+                    after: plan.after,
+                    carries,
+                    exprs,
+                    post,
                 },
-                schema,
-                cur.node.npartitions,
-                None,
-            ))
+                op,
+            )?
         } else {
             match kind {
                 Kind::Filter => cur.map_step(
@@ -242,6 +273,22 @@ impl DataFrame {
         } else {
             out.map_step(Step::Drop(present), op)
         }
+    }
+
+    /// An `Ordered` node over this frame.
+    fn ordered(&self, spec: OrderedSpec, op: &'static str) -> Result<DataFrame> {
+        let schema = spec
+            .output_schema(&self.node.schema)
+            .map_err(DataFrameError::polars(op))?;
+        Ok(DataFrame::from_node(Node::new(
+            Op::Ordered {
+                input: Arc::clone(&self.node),
+                spec: Arc::new(spec),
+            },
+            schema,
+            self.node.npartitions,
+            None,
+        )))
     }
 
     /// A one-partition, one-row frame of the aggregates `scalars` (`(name, expression)`),

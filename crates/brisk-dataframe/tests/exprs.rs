@@ -312,6 +312,15 @@ fn order_dependent_functions_see_their_neighbours() {
         "cum_prod",
         vec![col("small").cum_prod(false).alias("cp")],
     );
+    with_columns_case(
+        &df,
+        "a running total and a lag in one step (two stages)",
+        vec![
+            col("x").cum_sum(false).alias("x"),
+            col("x").shift(lit(1)).alias("lag"),
+            (col("y") * lit(2.0)).alias("y2"),
+        ],
+    );
     check(
         "select with a lag",
         &df,
@@ -346,6 +355,7 @@ fn expressions_that_cannot_be_planned_are_refused_by_name() {
             "cum_sum",
         ),
         (col("x").cum_sum(false).shift(lit(1)), "cum_sum"),
+        (col("x").cum_sum(false) + col("x").shift(lit(1)), "cum_sum"),
         (col("x").is_in(col("y"), false), "is_in"),
         (col("x").diff(lit(1), NullBehavior::Ignore).sum(), "diff"),
     ];
