@@ -29,6 +29,25 @@ pub enum DataFrameError {
         /// What the parser said.
         source: PolarsError,
     },
+    /// A CSV value that does not fit its column's type.
+    #[error(
+        "cannot read {path}, line {line}: column {column:?} holds {value:?}, which is not \
+         {dtype} (the type inferred from the first files); read the column as text with \
+         ReadCsv::dtype({column:?}, DataType::String), give its type with ReadCsv::dtype, or \
+         list {value:?} in ReadCsv::null_values if it means a missing value"
+    )]
+    BadValue {
+        /// The file.
+        path: String,
+        /// The line (1-based, counted from the file's start, header included).
+        line: usize,
+        /// The column.
+        column: String,
+        /// The value as written.
+        value: String,
+        /// The column's type.
+        dtype: String,
+    },
     /// Reading or writing a file failed.
     #[error("{action} {path}: {source}")]
     Io {

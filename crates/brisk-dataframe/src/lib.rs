@@ -122,6 +122,7 @@ pub use frame::{DataFrame, concat};
 pub use groupby::{DEFAULT_SPLIT_EVERY, GroupBy, IntoColumns, SeriesGroupBy};
 pub use io::DEFAULT_BLOCKSIZE;
 pub use io::csv::{ReadCsv, read_csv};
+pub use io::csv_infer::DEFAULT_NULL_VALUES;
 pub use io::json::{ReadJson, read_json};
 pub use io::parquet::{ReadParquet, SplitRowGroups, read_parquet};
 pub use join::{How, JoinOptions};

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use polars_utils::mmap::MMapSemaphore;
 
 use super::csv_fast::{self, Wanted};
+use super::csv_infer::{self, DEFAULT_NULL_VALUES};
 use super::{DEFAULT_BLOCKSIZE, TextPlan};
 use crate::error::{DataFrameError, Result};
 use crate::frame::DataFrame;
@@ -142,14 +143,29 @@ impl CsvBlock {
         }
     }
 
-    /// A parse error of this block.
+    /// A parse error of this block: the value, line and column at fault when they can be
+    /// found (see [`csv_infer::Locate`]), else Polars' error with the byte range.
     fn parse_error(&self, source: polars::prelude::PolarsError) -> DataFrameError {
-        DataFrameError::Parse {
+        let o = &self.options;
+        let located = csv_infer::Locate {
+            storage: &o.storage,
+            path: &self.path,
+            version: &self.version,
+            start: self.start,
+            end: self.end,
+            schema: &o.schema,
+            separator: o.separator,
+            quote: o.quote,
+            has_header: o.has_header,
+            null_values: &o.null_values,
+        }
+        .bad_value();
+        located.unwrap_or_else(|| DataFrameError::Parse {
             path: self.path.clone(),
             start: self.start,
             end: self.end,
             source,
-        }
+        })
     }
 }
 
@@ -358,7 +374,7 @@ impl ReadCsv {
             has_header: true,
             names: None,
             dtypes: Vec::new(),
-            null_values: Vec::new(),
+            null_values: DEFAULT_NULL_VALUES.iter().map(|s| s.to_string()).collect(),
             sample: 256 * 1024,
             try_parse_dates: false,
             storage: Storage::default(),
@@ -402,7 +418,9 @@ impl ReadCsv {
         self
     }
 
-    /// Strings to read as null (besides empty fields).
+    /// Strings to read as null besides empty fields, replacing the default list
+    /// ([`crate::DEFAULT_NULL_VALUES`]: `NA`, `N/A`, `NULL`, `None`, …; pass an empty list
+    /// to read them as text).
     pub fn null_values<S: Into<String>>(mut self, values: impl IntoIterator<Item = S>) -> Self {
         self.null_values = values.into_iter().map(Into::into).collect();
         self
@@ -451,22 +469,19 @@ impl ReadCsv {
         } else {
             Vec::new()
         };
-        let inferred = CsvReadOptions::default()
-            .with_has_header(self.has_header)
-            .with_infer_schema_length(None)
-            .with_raise_if_empty(false)
-            .map_parse_options(|p| {
-                parse_options(&opts_for_parse)(p).with_try_parse_dates(self.try_parse_dates)
-            })
-            .into_reader_with_file_handle(Cursor::new(sample.as_slice()))
-            .finish()
-            .map_err(|source| DataFrameError::Parse {
-                path: first.url.clone(),
-                start: 0,
-                end: self.sample.min(first.size),
-                source,
-            })?;
-        let mut schema: Schema = (**inferred.schema()).clone();
+        let mut schema = csv_infer::infer_schema(
+            &self.storage,
+            &plan.files,
+            sample,
+            &csv_infer::Sampling {
+                separator: self.separator,
+                quote: self.quote,
+                has_header: self.has_header,
+                null_values: &self.null_values,
+                try_parse_dates: self.try_parse_dates,
+                sample: self.sample,
+            },
+        )?;
         if let Some(names) = &self.names {
             if names.len() != schema.len() {
                 return Err(DataFrameError::invalid(
