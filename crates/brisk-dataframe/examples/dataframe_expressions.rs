@@ -26,10 +26,9 @@ fn main() -> anyhow::Result<()> {
     assert_eq!(c.column("centered")?.f64()?.sum(), Some(0.0));
 
     // An aggregate over a window: a group-by joined back, rows in their order.
-    let share = df.with_columns([
-        (col("amount") / col("amount").sum().over([col("store")]).expect("a window"))
-            .alias("share_of_store"),
-    ])?;
+    let share = df.with_columns([(col("amount")
+        / col("amount").sum().over([col("store")]).expect("a window"))
+    .alias("share_of_store")])?;
     println!("{}", share.compute()?);
 
     // Order-dependent functions see the rows of the neighbouring partitions.
@@ -45,7 +44,10 @@ fn main() -> anyhow::Result<()> {
     // Polars expressions in group-bys, string keys; semi joins; sort then head.
     let per_store = df.groupby("store").agg([
         col("amount").sum().alias("total"),
-        col("amount").filter(col("day").gt(lit(2))).mean().alias("late_mean"),
+        col("amount")
+            .filter(col("day").gt(lit(2)))
+            .mean()
+            .alias("late_mean"),
         col("amount").median().alias("median"),
         len().alias("days"),
     ])?;

@@ -125,6 +125,7 @@ pub use io::csv::{ReadCsv, read_csv};
 pub use io::csv_infer::DEFAULT_NULL_VALUES;
 pub use io::json::{ReadJson, read_json};
 pub use io::parquet::{ReadParquet, SplitRowGroups, read_parquet};
+pub use io::write::{Compression, WriteParquet};
 pub use join::{How, JoinOptions};
 pub use node::Divisions;
 pub use records::RecordsError;

@@ -44,9 +44,18 @@ fn layouts(df: &DataFrame) -> Vec<(String, BriskFrame)> {
         .map(|c| df.slice(c[0], (c[1] - c[0]) as usize))
         .collect();
     vec![
-        ("1 partition".into(), BriskFrame::from_polars(df.clone(), 1).expect("one")),
-        ("6 partitions".into(), BriskFrame::from_polars(df.clone(), 6).expect("six")),
-        ("uneven".into(), BriskFrame::from_partitions(parts).expect("uneven")),
+        (
+            "1 partition".into(),
+            BriskFrame::from_polars(df.clone(), 1).expect("one"),
+        ),
+        (
+            "6 partitions".into(),
+            BriskFrame::from_polars(df.clone(), 6).expect("six"),
+        ),
+        (
+            "uneven".into(),
+            BriskFrame::from_partitions(parts).expect("uneven"),
+        ),
     ]
 }
 
@@ -82,7 +91,9 @@ fn check_groupby(keys: &[&str], exprs: Vec<Expr>, shuffled: bool) {
             .dropna(false)
             .agg(exprs.clone())
             .unwrap_or_else(|e| panic!("{keys:?} ({layout}): {e}"));
-        let got = out.compute().unwrap_or_else(|e| panic!("{keys:?} ({layout}): {e}"));
+        let got = out
+            .compute()
+            .unwrap_or_else(|e| panic!("{keys:?} ({layout}): {e}"));
         assert_eq!(got.schema(), want.schema(), "{keys:?} ({layout})");
         if shuffled {
             // Through a shuffle: the plan has a shuffle layer.
@@ -161,10 +172,7 @@ fn joins_on_several_and_string_keys_semi_and_anti() {
     let left = data(400, 13);
     let right = data(150, 14)
         .lazy()
-        .unique(
-            Some(cols(["g", "k"])),
-            UniqueKeepStrategy::First,
-        )
+        .unique(Some(cols(["g", "k"])), UniqueKeepStrategy::First)
         .select([col("g"), col("k"), col("w").alias("rw")])
         .collect()
         .expect("right");

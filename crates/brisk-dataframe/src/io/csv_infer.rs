@@ -42,6 +42,11 @@ pub(crate) struct Sampling<'a> {
     pub null_values: &'a [String],
     pub try_parse_dates: bool,
     pub sample: u64,
+    pub comment_prefix: Option<&'a str>,
+    pub ignore_errors: bool,
+    pub truncate_ragged_lines: bool,
+    /// Lines skipped at the start of every file (`first_sample` has them skipped already).
+    pub skip_rows: usize,
 }
 
 impl Sampling<'_> {
@@ -51,10 +56,13 @@ impl Sampling<'_> {
             .with_has_header(self.has_header)
             .with_infer_schema_length(None)
             .with_raise_if_empty(false)
+            .with_ignore_errors(self.ignore_errors)
             .map_parse_options(|p| {
                 let p = p
                     .with_separator(self.separator)
                     .with_quote_char(self.quote)
+                    .with_comment_prefix(self.comment_prefix)
+                    .with_truncate_ragged_lines(self.truncate_ragged_lines)
                     .with_try_parse_dates(self.try_parse_dates);
                 if nulls.is_empty() {
                     p
@@ -70,7 +78,7 @@ impl Sampling<'_> {
                 path: url.to_string(),
                 start: 0,
                 end: bytes.len() as u64,
-                source,
+                source: brisk_advice(source),
             })
     }
 }
@@ -100,6 +108,32 @@ fn floats_with_nan(df: &PlFrame) -> Schema {
             (name.clone(), t)
         })
         .collect()
+}
+
+/// Polars' error with its advice about its own (Python) options replaced by the `ReadCsv`
+/// option that does the same.
+pub(crate) fn brisk_advice(e: polars::prelude::PolarsError) -> polars::prelude::PolarsError {
+    let text = e.to_string();
+    let advice: &[(&str, &str)] = &[
+        (
+            "truncate_ragged_lines",
+            "use ReadCsv::truncate_ragged_lines(true) to drop the extra fields",
+        ),
+        (
+            "infer_schema_length",
+            "give the column's type with ReadCsv::dtype, or sample more with ReadCsv::sample",
+        ),
+        (
+            "ignore_errors",
+            "use ReadCsv::ignore_errors(true) to read such values as null",
+        ),
+    ];
+    let Some((_, say)) = advice.iter().find(|(k, _)| text.contains(k)) else {
+        return e;
+    };
+    // Keep Polars' description (its first line), drop its suggestions.
+    let first = text.lines().next().unwrap_or_default();
+    polars::prelude::PolarsError::ComputeError(format!("{first}; {say}").into())
 }
 
 /// The type both `a` (the earlier votes) and `b` fit in (see the module docs); for types
@@ -140,7 +174,7 @@ pub(crate) fn infer_schema(
             first_sample
         } else {
             owned = super::sample_lines(storage, file, how.sample)?;
-            &owned
+            &owned[super::csv::skip_lines(&owned, how.skip_rows)..]
         };
         let df = how.parse(bytes, &file.url)?;
         let schema = floats_with_nan(&df);
@@ -189,6 +223,8 @@ pub(crate) struct Locate<'a> {
     pub quote: Option<u8>,
     pub has_header: bool,
     pub null_values: &'a [String],
+    pub skip_rows: usize,
+    pub comment_prefix: Option<&'a str>,
 }
 
 impl Locate<'_> {
@@ -197,13 +233,18 @@ impl Locate<'_> {
     pub fn bad_value(&self) -> Option<DataFrameError> {
         let bytes =
             source::read_block(self.storage, self.path, self.version, self.start, self.end).ok()?;
-        let skip = if self.start == 0 && self.has_header {
-            bytes
-                .iter()
-                .position(|&c| c == b'\n')
-                .map_or(bytes.len(), |p| p + 1)
+        let lead = if self.start == 0 {
+            super::csv::skip_lines(&bytes, self.skip_rows)
         } else {
             0
+        };
+        let skip = if self.start == 0 && self.has_header {
+            bytes[lead..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(bytes.len(), |p| lead + p + 1)
+        } else {
+            lead
         };
         let text_schema: Schema = self
             .schema
@@ -218,6 +259,7 @@ impl Locate<'_> {
                 let p = p
                     .with_separator(self.separator)
                     .with_quote_char(self.quote)
+                    .with_comment_prefix(self.comment_prefix)
                     .with_truncate_ragged_lines(true);
                 if nulls.is_empty() {
                     p
@@ -261,7 +303,11 @@ impl Locate<'_> {
                 .filter(|&&c| c == b'\n')
                 .count()
         };
-        let header = usize::from(self.start == 0 && self.has_header);
+        let header = if self.start == 0 {
+            self.skip_rows + usize::from(self.has_header)
+        } else {
+            0
+        };
         Some(DataFrameError::BadValue {
             path: self.path.to_string(),
             line: before + header + row + 1,
