@@ -187,7 +187,7 @@ pub(crate) fn ordered_chunk(
     (*part)
         .clone()
         .lazy()
-        .select(&spec.chunk_exprs(reverse))
+        .select(spec.chunk_exprs(reverse))
         .collect()
         .map(partition::value)
         .map_err(DataFrameError::polars("cumulative carry (chunk)"))
@@ -203,7 +203,7 @@ pub(crate) fn ordered_carry(
 ) -> Result<Value> {
     partition::concat(frames(&[prev, chunk]), None)?
         .lazy()
-        .select(&spec.combine_exprs(reverse))
+        .select(spec.combine_exprs(reverse))
         .collect()
         .map(partition::value)
         .map_err(DataFrameError::polars("cumulative carry (combine)"))

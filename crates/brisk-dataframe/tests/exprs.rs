@@ -32,11 +32,11 @@ fn data(rows: usize, seed: u64) -> DataFrame {
     let mut small = Vec::new();
     for _ in 0..rows {
         let r = splitmix(&mut s);
-        x.push((r % 17 != 0).then_some((r % 1000) as i64 - 500));
+        x.push((!r.is_multiple_of(17)).then_some((r % 1000) as i64 - 500));
         let r = splitmix(&mut s);
-        y.push((r % 13 != 0).then_some((r % 100_000) as f64 / 100.0 - 300.0));
+        y.push((!r.is_multiple_of(13)).then_some((r % 100_000) as f64 / 100.0 - 300.0));
         let r = splitmix(&mut s);
-        g.push((r % 11 != 0).then_some(names[(r % 4) as usize]));
+        g.push((!r.is_multiple_of(11)).then_some(names[(r % 4) as usize]));
         k.push((splitmix(&mut s) % 5) as i64);
         small.push(1 + (splitmix(&mut s) % 3) as i32);
     }

@@ -25,12 +25,12 @@ fn data(rows: usize, seed: u64) -> DataFrame {
     let (mut g, mut k, mut a, mut b, mut w) = (vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..rows {
         let r = splitmix(&mut s);
-        g.push((r % 13 != 0).then_some(names[(r % 5) as usize]));
+        g.push((!r.is_multiple_of(13)).then_some(names[(r % 5) as usize]));
         k.push((splitmix(&mut s) % 7) as i32);
         let r = splitmix(&mut s);
-        a.push((r % 11 != 0).then_some((r % 10_000) as f64 / 100.0 - 50.0));
+        a.push((!r.is_multiple_of(11)).then_some((r % 10_000) as f64 / 100.0 - 50.0));
         let r = splitmix(&mut s);
-        b.push((r % 17 != 0).then_some((r % 1000) as f64 / 10.0));
+        b.push((!r.is_multiple_of(17)).then_some((r % 1000) as f64 / 10.0));
         w.push((splitmix(&mut s) % 21) as i64 - 10);
     }
     df!("g" => g, "k" => k, "a" => a, "b" => b, "w" => w).expect("data")
