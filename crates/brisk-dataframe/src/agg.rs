@@ -40,6 +40,10 @@ pub enum AggFunc {
     NUnique,
     /// A user-defined aggregation.
     Custom(Box<CustomAgg>),
+    /// A Polars aggregation expression (`col("v").mean()`, `(col("a") * col("b")).sum()`,
+    /// `col("v").filter(col("w").gt(lit(0))).sum()`, `col("v").median()`, …); see
+    /// [`crate::GroupBy::agg`].
+    Expr(Box<Expr>),
 }
 
 impl AggFunc {
@@ -58,6 +62,7 @@ impl AggFunc {
             AggFunc::Last => "last",
             AggFunc::NUnique => "nunique",
             AggFunc::Custom(c) => &c.name,
+            AggFunc::Expr(_) => "expression",
         }
     }
 
@@ -215,8 +220,46 @@ impl Agg {
         match &self.func {
             AggFunc::Size => "size".to_string(),
             AggFunc::Custom(c) if self.column.is_empty() => c.name.clone(),
+            AggFunc::Expr(e) => crate::columns::output_name(e).unwrap_or_else(|| "expr".into()),
             _ => self.column.clone(),
         }
+    }
+}
+
+impl From<Expr> for Agg {
+    /// A Polars aggregation expression; its output name is the expression's.
+    fn from(e: Expr) -> Agg {
+        Agg {
+            column: String::new(),
+            func: AggFunc::Expr(Box::new(e)),
+            alias: None,
+        }
+    }
+}
+
+impl Agg {
+    /// This aggregation as a Polars expression named [`Agg::output_name`] (with Brisk's
+    /// pandas-like meanings: `first`/`last` skip nulls, `nunique` does not count null, counts
+    /// are Int64); `None` for custom aggregations.
+    pub(crate) fn to_expr(&self) -> Option<Expr> {
+        use polars::prelude::AggExpr;
+        let c = || col(self.column.as_str());
+        let e = match &self.func {
+            AggFunc::Sum => c().sum(),
+            AggFunc::Mean => c().mean(),
+            AggFunc::Count => c().count().cast(DataType::Int64),
+            AggFunc::Size => len().cast(DataType::Int64),
+            AggFunc::Min => c().min(),
+            AggFunc::Max => c().max(),
+            AggFunc::Std(d) => c().std(*d),
+            AggFunc::Var(d) => c().var(*d),
+            AggFunc::First => Expr::Agg(AggExpr::FirstNonNull(std::sync::Arc::new(c()))),
+            AggFunc::Last => Expr::Agg(AggExpr::LastNonNull(std::sync::Arc::new(c()))),
+            AggFunc::NUnique => c().drop_nulls().n_unique().cast(DataType::Int64),
+            AggFunc::Custom(_) => return None,
+            AggFunc::Expr(e) => (**e).clone(),
+        };
+        Some(e.alias(self.output_name()))
     }
 }
 
@@ -312,6 +355,12 @@ fn parts(i: usize, agg: &Agg, grouped: bool) -> Parts {
                 finalize: pc(0).list().len().cast(DataType::Int64),
             }
         }
+        AggFunc::Expr(_) => Parts {
+            // Planned by `DataFrame::group_exprs` instead (see `GroupBy::agg`).
+            chunk: Vec::new(),
+            combine: Vec::new(),
+            finalize: lit(NULL),
+        },
         AggFunc::Custom(cu) => Parts {
             chunk: cu.chunk.clone(),
             combine: cu.combine.clone(),

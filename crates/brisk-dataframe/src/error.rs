@@ -29,6 +29,25 @@ pub enum DataFrameError {
         /// What the parser said.
         source: PolarsError,
     },
+    /// A CSV value that does not fit its column's type.
+    #[error(
+        "cannot read {path}, line {line}: column {column:?} holds {value:?}, which is not \
+         {dtype} (the type inferred from the first files); read the column as text with \
+         ReadCsv::dtype({column:?}, DataType::String), give its type with ReadCsv::dtype, or \
+         list {value:?} in ReadCsv::null_values if it means a missing value"
+    )]
+    BadValue {
+        /// The file.
+        path: String,
+        /// The line (1-based, counted from the file's start, header included).
+        line: usize,
+        /// The column.
+        column: String,
+        /// The value as written.
+        value: String,
+        /// The column's type.
+        dtype: String,
+    },
     /// Reading or writing a file failed.
     #[error("{action} {path}: {source}")]
     Io {
@@ -124,6 +143,17 @@ pub enum DataFrameError {
         dir: PathBuf,
         /// What is wrong.
         reason: String,
+    },
+    /// An expression whose answer depends on rows of other partitions, in a form Brisk cannot
+    /// plan across partitions (it would otherwise be computed per partition, silently wrong).
+    #[error("{operation}: {expression} {advice}")]
+    NotPartitionable {
+        /// The operation (`"select"`, `"with_columns"`, `"filter"`, `"groupby-agg"`).
+        operation: &'static str,
+        /// The sub-expression at fault.
+        expression: String,
+        /// Why, and what to do instead.
+        advice: String,
     },
     /// Rewriting the plan (projection and predicate pushdown) failed. This is a bug in
     /// brisk-dataframe, never the user's input: the plan is not run unoptimized instead,

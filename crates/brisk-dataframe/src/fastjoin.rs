@@ -34,7 +34,7 @@ pub(crate) fn try_join(
     left: &PlFrame,
     right: &PlFrame,
 ) -> Option<PolarsResult<PlFrame>> {
-    if !matches!(spec.how, How::Inner | How::Left) || spec.nulls_equal {
+    if !matches!(spec.how, How::Inner | How::Left) || spec.nulls_equal || spec.keep_left_order {
         return None;
     }
     let ([lk], [rk]) = (spec.left_on.as_slice(), spec.right_on.as_slice()) else {

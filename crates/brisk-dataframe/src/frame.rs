@@ -175,9 +175,13 @@ impl DataFrame {
         )))
     }
 
-    /// Keep the given expressions' results (Polars' `select`), partition-wise.
+    /// Keep the given expressions' results (Polars' `select`). Elementwise expressions run
+    /// partition by partition; aggregates (`col("x").sum()`, `col("x") - col("x").mean()`),
+    /// windows of aggregates (`.over(..)`), `shift`/`diff`/`rolling_*` and `cum_*` are planned
+    /// across partitions so that the answer is the one Polars gives on the whole frame; an
+    /// expression that cannot be planned so is [`DataFrameError::NotPartitionable`].
     pub fn select<E: AsRef<[Expr]>>(&self, exprs: E) -> Result<DataFrame> {
-        self.map_step(Step::Select(exprs.as_ref().to_vec()), "select")
+        self.planned(crate::planned::Kind::Select, exprs.as_ref().to_vec())
     }
 
     /// Keep the rows where `predicate` is true.
@@ -199,12 +203,13 @@ impl DataFrame {
                 ));
             }
         }
-        self.map_step(Step::Filter(predicate), "filter")
+        self.planned(crate::planned::Kind::Filter, vec![predicate])
     }
 
-    /// Add or replace columns (Polars' `with_columns`).
+    /// Add or replace columns (Polars' `with_columns`), planned across partitions as
+    /// [`DataFrame::select`] is.
     pub fn with_columns<E: AsRef<[Expr]>>(&self, exprs: E) -> Result<DataFrame> {
-        self.map_step(Step::WithColumns(exprs.as_ref().to_vec()), "with_columns")
+        self.planned(crate::planned::Kind::WithColumns, exprs.as_ref().to_vec())
     }
 
     /// Add or replace one column.
@@ -480,7 +485,7 @@ fn preserves_index(step: &Step, index: &str, before: &Schema, after: &Schema) ->
             .iter()
             .any(|e| crate::columns::output_name(e).is_none_or(|n| n == index)),
         Step::Rename { existing, .. } => !existing.iter().any(|x| x == index),
-        Step::Sort { .. } | Step::Udf(_) => false,
+        Step::Sort { .. } | Step::Udf(_) | Step::GroupBy { .. } => false,
     }
 }
 

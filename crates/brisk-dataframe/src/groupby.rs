@@ -86,6 +86,28 @@ impl DataFrame {
         )))
     }
 
+    /// Group by Polars expressions: columns, or computed keys (`col("ts").dt().year()`,
+    /// `col("k") % lit(10)`), which are added as columns first (planned as `with_columns`).
+    pub fn groupby_exprs(
+        &self,
+        keys: impl IntoIterator<Item = polars::prelude::Expr>,
+    ) -> Result<GroupBy> {
+        let keys: Vec<polars::prelude::Expr> = keys.into_iter().collect();
+        let names = crate::exprplan::output_names("groupby", &keys)?;
+        let computed: Vec<polars::prelude::Expr> = keys
+            .iter()
+            .zip(&names)
+            .filter(|(e, _)| !matches!(e, polars::prelude::Expr::Column(_)))
+            .map(|(e, n)| e.clone().alias(n.as_str()))
+            .collect();
+        let frame = if computed.is_empty() {
+            self.clone()
+        } else {
+            self.with_columns(computed)?
+        };
+        Ok(frame.groupby(names))
+    }
+
     /// Group by one or more key columns: `df.groupby("user_id")`, `df.groupby(["a", "b"])`.
     pub fn groupby(&self, keys: impl IntoColumns) -> GroupBy {
         GroupBy {
@@ -98,9 +120,25 @@ impl DataFrame {
         }
     }
 
-    /// Aggregate the whole frame into one row: `df.agg([Agg::sum("x"), Agg::max("y")])`.
-    pub fn agg(&self, aggs: impl IntoIterator<Item = Agg>) -> Result<DataFrame> {
-        let aggs: Vec<Agg> = aggs.into_iter().collect();
+    /// Aggregate the whole frame into one row: `df.agg([Agg::sum("x"), Agg::max("y")])`, or
+    /// with Polars expressions (`[col("x").sum().into(), col("y").median().into()]`: then the
+    /// same as `select` of those expressions).
+    pub fn agg<A: Into<Agg>>(&self, aggs: impl IntoIterator<Item = A>) -> Result<DataFrame> {
+        let aggs: Vec<Agg> = aggs.into_iter().map(Into::into).collect();
+        if aggs.iter().any(|a| matches!(a.func, AggFunc::Expr(_))) {
+            let exprs = aggs
+                .iter()
+                .map(|a| {
+                    a.to_expr().ok_or_else(|| {
+                        DataFrameError::invalid(
+                            "aggregations",
+                            "custom aggregations cannot be mixed with expressions",
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return self.select(exprs);
+        }
         let spec = crate::agg::build("agg", &self.node.schema, &[], &aggs, false, false)?;
         self.reduce(Reducer::Agg(spec), DEFAULT_SPLIT_EVERY, 1)
     }
@@ -302,9 +340,18 @@ impl GroupBy {
         &self.keys
     }
 
-    /// Several aggregations at once: `.agg([Agg::mean("value"), Agg::size()])`.
-    pub fn agg(&self, aggs: impl IntoIterator<Item = Agg>) -> Result<DataFrame> {
-        let aggs: Vec<Agg> = aggs.into_iter().collect();
+    /// Several aggregations at once: `.agg([Agg::mean("value"), Agg::size()])`, or Polars
+    /// aggregation expressions: `.agg([col("v").mean(), (col("a") * col("b")).sum().alias("ab"),
+    /// col("v").filter(col("w").gt(lit(0))).sum().alias("pos"), col("v").median(), len()])`.
+    ///
+    /// Expressions run as tree reductions when every aggregate in them splits into partial
+    /// results (sums, counts, means, extremes, first/last, `n_unique`, variances, and any
+    /// arithmetic over those); otherwise (a median, a quantile, …) the rows are shuffled by
+    /// the keys first and each group is aggregated whole, by Polars. Both give Polars'
+    /// answer. Mixing [`Agg`]s and expressions is fine (`Agg::sum("x").into()` …), except
+    /// with custom aggregations.
+    pub fn agg<A: Into<Agg>>(&self, aggs: impl IntoIterator<Item = A>) -> Result<DataFrame> {
+        let aggs: Vec<Agg> = aggs.into_iter().map(Into::into).collect();
         if self.keys.is_empty() {
             return Err(DataFrameError::invalid(
                 "groupby",
@@ -312,6 +359,30 @@ impl GroupBy {
             ));
         }
         let sort = self.sort.unwrap_or(self.split_out == 1);
+        if aggs.iter().any(|a| matches!(a.func, AggFunc::Expr(_))) {
+            let exprs = aggs
+                .iter()
+                .map(|a| {
+                    a.to_expr().ok_or_else(|| {
+                        DataFrameError::invalid(
+                            "aggregations",
+                            format!(
+                                "the custom aggregation {} cannot be mixed with expressions",
+                                a.output_name()
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return self.frame.group_exprs(
+                &self.keys,
+                exprs,
+                self.dropna,
+                sort,
+                self.split_every,
+                self.split_out,
+            );
+        }
         let spec = crate::agg::build(
             "groupby-agg",
             &self.frame.node.schema,

@@ -33,6 +33,9 @@ pub enum How {
     Semi,
     /// Left rows that have no match (left columns only).
     Anti,
+    /// Every left row with every right row (no keys). With a one-row right side this adds
+    /// its columns to every left row.
+    Cross,
 }
 
 impl How {
@@ -44,17 +47,21 @@ impl How {
             How::Outer => JoinType::Full,
             How::Semi => JoinType::Semi,
             How::Anti => JoinType::Anti,
+            How::Cross => JoinType::Cross,
         }
     }
 
     /// Whether the left side may be broadcast (the right side is kept whole).
     pub(crate) fn can_broadcast_left(self) -> bool {
-        matches!(self, How::Inner | How::Right)
+        matches!(self, How::Inner | How::Right | How::Cross)
     }
 
     /// Whether the right side may be broadcast.
     pub(crate) fn can_broadcast_right(self) -> bool {
-        matches!(self, How::Inner | How::Left | How::Semi | How::Anti)
+        matches!(
+            self,
+            How::Inner | How::Left | How::Semi | How::Anti | How::Cross
+        )
     }
 }
 
@@ -84,6 +91,9 @@ pub(crate) struct JoinSpec {
     pub nulls_equal: bool,
     /// How partitions meet.
     pub strategy: JoinStrategy,
+    /// Keep the left rows' order (a window's aggregates joined back).
+    #[serde(default)]
+    pub keep_left_order: bool,
 }
 brisk_core::register_serde_type!(JoinSpec);
 
@@ -106,6 +116,15 @@ impl JoinSpec {
         args.nulls_equal = self.nulls_equal;
         if self.how == How::Outer {
             args = args.with_coalesce(JoinCoalesce::CoalesceColumns);
+        }
+        if self.keep_left_order {
+            args.maintain_order = polars::prelude::MaintainOrderJoin::Left;
+        }
+        if self.how == How::Cross {
+            return left
+                .lazy()
+                .cross_join(right.lazy(), Some(self.suffix.as_str().into()))
+                .collect();
         }
         let l: Vec<_> = self.left_on.iter().map(|c| col(c.as_str())).collect();
         let r: Vec<_> = self.right_on.iter().map(|c| col(c.as_str())).collect();
@@ -220,6 +239,7 @@ pub struct JoinOptions {
     npartitions: Option<usize>,
     method: Option<crate::ShuffleMethod>,
     nulls_equal: bool,
+    keep_left_order: bool,
 }
 
 impl JoinOptions {
@@ -238,6 +258,7 @@ impl JoinOptions {
             npartitions: None,
             method: None,
             nulls_equal: false,
+            keep_left_order: false,
         }
     }
 
@@ -269,6 +290,12 @@ impl JoinOptions {
     /// Let null keys match each other (as pandas does).
     pub fn nulls_equal(mut self, yes: bool) -> Self {
         self.nulls_equal = yes;
+        self
+    }
+
+    /// Keep the left rows in their order within each partition.
+    pub(crate) fn keep_left_order(mut self) -> Self {
+        self.keep_left_order = true;
         self
     }
 }
@@ -303,7 +330,14 @@ impl crate::DataFrame {
         use crate::node::{Node, Op};
         use crate::shuffle::Partitioner;
         let (ls, rs) = (self.schema(), other.schema());
-        if o.left_on.is_empty() || o.left_on.len() != o.right_on.len() {
+        if o.how == How::Cross {
+            if !(o.left_on.is_empty() && o.right_on.is_empty()) {
+                return Err(DataFrameError::invalid(
+                    "join keys",
+                    "a cross join takes no keys",
+                ));
+            }
+        } else if o.left_on.is_empty() || o.left_on.len() != o.right_on.len() {
             return Err(DataFrameError::invalid(
                 "join keys",
                 format!(
@@ -320,14 +354,14 @@ impl crate::DataFrame {
             && match o.broadcast {
                 Some(true) => nr <= nl,
                 Some(false) => false,
-                None => nr == 1,
+                None => nr == 1 || (o.how == How::Cross && nr <= nl),
             };
         let broadcast_left = !broadcast_right
             && o.how.can_broadcast_left()
             && match o.broadcast {
                 Some(true) => nl <= nr,
                 Some(false) => false,
-                None => nl == 1,
+                None => nl == 1 || o.how == How::Cross,
             };
         if o.broadcast == Some(true) && !broadcast_left && !broadcast_right {
             return Err(DataFrameError::invalid(
@@ -345,6 +379,7 @@ impl crate::DataFrame {
             suffix: o.suffix.clone(),
             nulls_equal: o.nulls_equal,
             strategy: JoinStrategy::Partitionwise,
+            keep_left_order: o.keep_left_order,
         };
         let schema = spec
             .output_schema(&ls, &rs)

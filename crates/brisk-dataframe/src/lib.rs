@@ -33,6 +33,13 @@
 //! - **Schemas are known before computing.** Readers infer them from a sample; every
 //!   operation is applied to an empty frame of its input's schema, so a bad column name or
 //!   type is an error when the operation is called.
+//! - **No silent per-partition answers.** `select`, `with_columns` and `filter` classify
+//!   every expression: elementwise ones run per partition; global aggregates
+//!   (`col("x") - col("x").mean()`) come from one tree reduction broadcast back; aggregates
+//!   over windows (`col("x").mean().over([col("g")])`) from a group-by joined back;
+//!   `shift`/`diff`/`rolling_*` see context rows of their neighbours and `cum_*` carries from
+//!   the partitions before. Anything else (`rank`, `sort` or `head` inside an expression, …)
+//!   is [`DataFrameError::NotPartitionable`], naming the expression and what to do instead.
 //! - **Optimized graphs.** Readers read only the columns that are used (projection pushdown),
 //!   filters over Parquet skip row groups by their statistics (predicate pushdown), and
 //!   consecutive partition-wise steps run as one Polars query in one task per partition.
@@ -73,10 +80,12 @@
 //! null join keys never match (as in Polars and SQL).
 
 mod agg;
+mod aggexpr;
 mod columns;
 mod describe;
 mod display;
 mod error;
+mod exprplan;
 mod fastagg;
 mod fastjoin;
 mod frame;
@@ -87,8 +96,11 @@ mod join;
 mod lower;
 mod node;
 mod optimize;
+mod ordered;
 mod partition;
+mod planned;
 mod quantile;
+mod records;
 mod reduce;
 mod repartition;
 mod scalar;
@@ -110,10 +122,13 @@ pub use frame::{DataFrame, concat};
 pub use groupby::{DEFAULT_SPLIT_EVERY, GroupBy, IntoColumns, SeriesGroupBy};
 pub use io::DEFAULT_BLOCKSIZE;
 pub use io::csv::{ReadCsv, read_csv};
+pub use io::csv_infer::DEFAULT_NULL_VALUES;
 pub use io::json::{ReadJson, read_json};
 pub use io::parquet::{ReadParquet, SplitRowGroups, read_parquet};
+pub use io::write::{Compression, WriteParquet};
 pub use join::{How, JoinOptions};
 pub use node::Divisions;
+pub use records::RecordsError;
 pub use scalar::{FromAnyValue, Scalar};
 pub use series::Series;
 pub use shuffle::{ShuffleMethod, set_temporary_directory};

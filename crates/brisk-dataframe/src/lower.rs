@@ -163,6 +163,13 @@ fn lower_one(n: &NodeRef, inputs: &[Lowered]) -> Lowered {
             inputs[1].npartitions,
             spec,
         ),
+        Op::Ordered { input, spec } => crate::ordered::lower(
+            &name,
+            &inputs[0].name,
+            inputs[0].npartitions,
+            &input.schema,
+            spec,
+        ),
         Op::Repartition { .. } => {
             crate::repartition::lower(&name, &inputs[0].name, inputs[0].npartitions, n.npartitions)
         }

@@ -138,6 +138,14 @@ pub(crate) enum Op {
         /// Which partitions.
         indices: Arc<Vec<usize>>,
     },
+    /// Partition-wise expressions that also see rows or totals of neighbouring partitions
+    /// (`shift`, `diff`, `rolling_*`, `cum_*`; see [`crate::ordered`]).
+    Ordered {
+        /// The input.
+        input: NodeRef,
+        /// What to compute.
+        spec: Arc<crate::ordered::OrderedSpec>,
+    },
     /// A one-partition result assembled from several one-partition inputs.
     Assemble {
         /// The inputs.
@@ -155,6 +163,7 @@ impl Op {
             Op::Map { input, .. }
             | Op::Reduce { input, .. }
             | Op::Repartition { input }
+            | Op::Ordered { input, .. }
             | Op::Partitions { input, .. } => {
                 vec![input]
             }
@@ -181,6 +190,7 @@ impl Op {
             Op::Shuffle { .. } => "shuffle",
             Op::Join { .. } => "join",
             Op::Repartition { .. } => "repartition",
+            Op::Ordered { .. } => "ordered",
             Op::Partitions { .. } => "partitions",
             Op::Concat { .. } => "concat",
             Op::Assemble { how, .. } => how.label(),

@@ -70,6 +70,7 @@ fn input_needs(node: &Node, needed: &ColumnSet) -> Vec<ColumnSet> {
         }
         Op::Join { left, right, spec } => join_needs(spec, &left.schema, &right.schema, needed),
         Op::Repartition { .. } | Op::Partitions { .. } => vec![needed.clone()],
+        Op::Ordered { .. } => vec![ColumnSet::All],
         Op::Concat { inputs } => vec![needed.clone(); inputs.len()],
         Op::Assemble { inputs, .. } => vec![ColumnSet::All; inputs.len()],
     }
@@ -357,6 +358,16 @@ fn rebuild(
                 n.divisions.clone(),
             ))
         }
+        Op::Ordered { spec, .. } => Ok(Node::with_uid(
+            derived(n, &inputs, ""),
+            Op::Ordered {
+                input: Arc::clone(&inputs[0]),
+                spec: Arc::clone(spec),
+            },
+            n.schema.clone(),
+            n.npartitions,
+            n.divisions.clone(),
+        )),
         Op::Partitions { indices, .. } => {
             let input = Arc::clone(&inputs[0]);
             Ok(Node::with_uid(

@@ -82,6 +82,38 @@ impl DataFrame {
         shuffled.map_step(step, "sort_values")
     }
 
+    /// The first `k` rows in the order of `by` (per-column directions, nulls last or
+    /// first), lazily and without a shuffle: each partition keeps its own first `k`, then one
+    /// task sorts those and keeps `k` (a sort followed by `head(k)`, as Polars' `sort(..)
+    /// .head(k)` and `top_k`). Ties keep the frame's row order.
+    pub fn sort_head(
+        &self,
+        by: impl IntoColumns,
+        descending: Vec<bool>,
+        nulls_last: bool,
+        k: usize,
+    ) -> Result<DataFrame> {
+        let by = by.into_columns();
+        if by.is_empty() || by.len() != descending.len() {
+            return Err(DataFrameError::invalid(
+                "sort_head",
+                "give one or more columns and one direction per column",
+            ));
+        }
+        check_columns("sort_head", &self.node.schema, &by)?;
+        let step = Step::Sort {
+            by,
+            descending,
+            nulls_last,
+        };
+        let each = self
+            .map_step(step.clone(), "sort_head")?
+            .map_step(Step::Head(k), "sort_head")?;
+        each.repartition(1)?
+            .map_step(step, "sort_head")?
+            .map_step(Step::Head(k), "sort_head")
+    }
+
     /// Sort by `column` and record the partitions' boundaries along it (the divisions).
     /// Computes approximate quantiles of the column at once. Nulls go to the last partition.
     pub fn set_index(&self, column: &str) -> Result<DataFrame> {

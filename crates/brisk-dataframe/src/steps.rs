@@ -57,6 +57,13 @@ pub(crate) enum Step {
     Head(usize),
     /// The last `n` rows.
     Tail(usize),
+    /// A group-by of the partition (after a shuffle put each group in one partition).
+    GroupBy {
+        /// Key columns.
+        keys: Vec<String>,
+        /// Aggregation expressions.
+        aggs: Vec<Expr>,
+    },
     /// A user function (in-process only).
     Udf(Udf),
 }
@@ -108,6 +115,7 @@ impl fmt::Debug for Step {
             Step::DropNulls(s) => write!(f, "drop_nulls({s:?})"),
             Step::Head(n) => write!(f, "head({n})"),
             Step::Tail(n) => write!(f, "tail({n})"),
+            Step::GroupBy { keys, aggs } => write!(f, "group_by({keys:?}).agg({aggs:?})"),
             Step::Udf(u) => write!(f, "map_partitions({})", u.label),
         }
     }
@@ -138,6 +146,7 @@ impl Step {
             Step::DropNulls(_) => "drop-nulls",
             Step::Head(_) => "head",
             Step::Tail(_) => "tail",
+            Step::GroupBy { .. } => "groupby-agg",
             Step::Udf(_) => "map-partitions",
         }
     }
@@ -188,6 +197,11 @@ impl Step {
                 return ColumnSet::All;
             }
             Step::Head(_) | Step::Tail(_) => {}
+            Step::GroupBy { keys, aggs } => {
+                let mut s = exprs_columns(aggs);
+                s.union(&ColumnSet::of(keys));
+                return s;
+            }
         }
         n
     }
@@ -232,6 +246,13 @@ fn lazy_step(lf: LazyFrame, step: &Step) -> LazyFrame {
         }
         Step::Head(n) => lf.limit(*n as polars::prelude::IdxSize),
         Step::Tail(n) => lf.tail(*n as polars::prelude::IdxSize),
+        Step::GroupBy { keys, aggs } => lf
+            .group_by(
+                keys.iter()
+                    .map(|k| polars::prelude::col(k.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .agg(aggs),
         Step::Udf(_) => lf,
     }
 }

@@ -19,6 +19,7 @@ fn spec(left_on: &str, right_on: &str) -> JoinSpec {
         suffix: "_right".into(),
         nulls_equal: false,
         strategy: JoinStrategy::Partitionwise,
+        keep_left_order: false,
     }
 }
 

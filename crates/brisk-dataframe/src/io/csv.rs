@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use polars_utils::mmap::MMapSemaphore;
 
 use super::csv_fast::{self, Wanted};
+use super::csv_infer::{self, DEFAULT_NULL_VALUES};
 use super::{DEFAULT_BLOCKSIZE, TextPlan};
 use crate::error::{DataFrameError, Result};
 use crate::frame::DataFrame;
@@ -46,6 +47,18 @@ pub(crate) struct CsvOptions {
     pub header: Vec<String>,
     /// Where the files live (credentials, endpoints).
     pub storage: Storage,
+    /// Lines starting with this are skipped.
+    #[serde(default)]
+    pub comment_prefix: Option<String>,
+    /// Values that do not parse as their column's type are null instead of an error.
+    #[serde(default)]
+    pub ignore_errors: bool,
+    /// Rows with more fields than the header lose the extra ones instead of an error.
+    #[serde(default)]
+    pub truncate_ragged_lines: bool,
+    /// Lines skipped at the start of each file, before the header.
+    #[serde(default)]
+    pub skip_rows: usize,
 }
 
 /// One block to read.
@@ -102,7 +115,11 @@ fn check_header(o: &CsvOptions, path: &str, line: &[u8]) -> Result<()> {
 
 fn parse_options(o: &CsvOptions) -> impl Fn(CsvParseOptions) -> CsvParseOptions + '_ {
     move |p: CsvParseOptions| {
-        let p = p.with_separator(o.separator).with_quote_char(o.quote);
+        let p = p
+            .with_separator(o.separator)
+            .with_quote_char(o.quote)
+            .with_comment_prefix(o.comment_prefix.as_deref())
+            .with_truncate_ragged_lines(o.truncate_ragged_lines);
         if o.null_values.is_empty() {
             p
         } else {
@@ -113,18 +130,33 @@ fn parse_options(o: &CsvOptions) -> impl Fn(CsvParseOptions) -> CsvParseOptions 
     }
 }
 
+/// The offset after the first `n` lines of `bytes`.
+pub(crate) fn skip_lines(bytes: &[u8], n: usize) -> usize {
+    let mut at = 0;
+    for _ in 0..n {
+        match bytes[at..].iter().position(|&c| c == b'\n') {
+            Some(p) => at += p + 1,
+            None => return bytes.len(),
+        }
+    }
+    at
+}
+
 /// A block's lines without the header: the bytes and where the records start (after a first
 /// block's header line, which must match the first file's), or `None` when no record is left.
 fn load_block(b: &CsvBlock) -> Result<Option<(Vec<u8>, usize)>> {
     let o = &b.options;
     let bytes = source::read_block(&o.storage, &b.path, &b.version, b.start, b.end)?;
     let mut skip = 0;
+    if b.start == 0 {
+        skip = skip_lines(&bytes, o.skip_rows);
+    }
     if b.start == 0 && o.has_header {
-        let nl = bytes
+        let nl = bytes[skip..]
             .iter()
             .position(|&c| c == b'\n')
-            .unwrap_or(bytes.len());
-        check_header(o, &b.path, &bytes[..nl])?;
+            .map_or(bytes.len(), |p| skip + p);
+        check_header(o, &b.path, &bytes[skip..nl])?;
         skip = (nl + 1).min(bytes.len());
     }
     if bytes[skip..].iter().all(|c| c.is_ascii_whitespace()) {
@@ -142,14 +174,31 @@ impl CsvBlock {
         }
     }
 
-    /// A parse error of this block.
+    /// A parse error of this block: the value, line and column at fault when they can be
+    /// found (see [`csv_infer::Locate`]), else Polars' error with the byte range.
     fn parse_error(&self, source: polars::prelude::PolarsError) -> DataFrameError {
-        DataFrameError::Parse {
+        let o = &self.options;
+        let located = csv_infer::Locate {
+            storage: &o.storage,
+            path: &self.path,
+            version: &self.version,
+            start: self.start,
+            end: self.end,
+            schema: &o.schema,
+            separator: o.separator,
+            quote: o.quote,
+            has_header: o.has_header,
+            null_values: &o.null_values,
+            skip_rows: o.skip_rows,
+            comment_prefix: o.comment_prefix.as_deref(),
+        }
+        .bad_value();
+        located.unwrap_or_else(|| DataFrameError::Parse {
             path: self.path.clone(),
             start: self.start,
             end: self.end,
-            source,
-        }
+            source: csv_infer::brisk_advice(source),
+        })
     }
 }
 
@@ -165,7 +214,7 @@ fn read_whole_local(b: &CsvBlock) -> Result<Option<PlFrame>> {
     let Some(path) = source::local_path(&b.path) else {
         return Ok(None);
     };
-    if b.start != 0 || source::is_compressed(&b.path) {
+    if b.start != 0 || source::is_compressed(&b.path) || o.skip_rows > 0 {
         return Ok(None);
     }
     let file = source::open_local(&path)?;
@@ -207,6 +256,7 @@ fn read_whole_local(b: &CsvBlock) -> Result<Option<PlFrame>> {
         .with_skip_lines(usize::from(o.has_header))
         .with_schema(Some(Arc::new(o.schema.clone())))
         .with_projection(projection)
+        .with_ignore_errors(o.ignore_errors)
         .map_parse_options(parse_options(o))
         .into_reader_with_file_handle(file)
         .finish()
@@ -240,7 +290,9 @@ fn fast_columns(b: &CsvBlock) -> Option<Vec<Wanted<'_>>> {
             })
             .collect(),
     };
-    csv_fast::supports(&wanted, schema.len()).then_some(wanted)
+    // Brisk's tokenizer knows no comment lines.
+    let plain = b.options.comment_prefix.is_none();
+    (plain && csv_fast::supports(&wanted, schema.len())).then_some(wanted)
 }
 
 /// `records` parsed by Brisk's own parser, or `None` when they hold something it leaves to
@@ -283,6 +335,7 @@ pub(crate) fn read_csv_block(b: Arc<CsvBlock>) -> Result<Value> {
         .with_has_header(false)
         .with_schema(Some(Arc::new(o.schema.clone())))
         .with_projection(projection)
+        .with_ignore_errors(o.ignore_errors)
         .map_parse_options(parse_options(o))
         .into_reader_with_file_handle(Cursor::new(&bytes[skip..]))
         .finish()
@@ -344,6 +397,10 @@ pub struct ReadCsv {
     sample: u64,
     try_parse_dates: bool,
     storage: Storage,
+    comment_prefix: Option<String>,
+    ignore_errors: bool,
+    truncate_ragged_lines: bool,
+    skip_rows: usize,
 }
 
 impl ReadCsv {
@@ -358,10 +415,14 @@ impl ReadCsv {
             has_header: true,
             names: None,
             dtypes: Vec::new(),
-            null_values: Vec::new(),
+            null_values: DEFAULT_NULL_VALUES.iter().map(|s| s.to_string()).collect(),
             sample: 256 * 1024,
             try_parse_dates: false,
             storage: Storage::default(),
+            comment_prefix: None,
+            ignore_errors: false,
+            truncate_ragged_lines: false,
+            skip_rows: 0,
         }
     }
 
@@ -402,7 +463,34 @@ impl ReadCsv {
         self
     }
 
-    /// Strings to read as null (besides empty fields).
+    /// Skip lines that start with `prefix` (`"#"`), anywhere in the files.
+    pub fn comment_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.comment_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Read values that do not parse as their column's type as null instead of failing
+    /// (Polars' `ignore_errors`).
+    pub fn ignore_errors(mut self, yes: bool) -> Self {
+        self.ignore_errors = yes;
+        self
+    }
+
+    /// Drop the extra fields of rows longer than the header instead of failing.
+    pub fn truncate_ragged_lines(mut self, yes: bool) -> Self {
+        self.truncate_ragged_lines = yes;
+        self
+    }
+
+    /// Skip `n` lines at the start of every file, before the header (titles, notes).
+    pub fn skip_rows(mut self, n: usize) -> Self {
+        self.skip_rows = n;
+        self
+    }
+
+    /// Strings to read as null besides empty fields, replacing the default list
+    /// ([`crate::DEFAULT_NULL_VALUES`]: `NA`, `N/A`, `NULL`, `None`, …; pass an empty list
+    /// to read them as text).
     pub fn null_values<S: Into<String>>(mut self, values: impl IntoIterator<Item = S>) -> Self {
         self.null_values = values.into_iter().map(Into::into).collect();
         self
@@ -441,7 +529,12 @@ impl ReadCsv {
             first_file: first.url.clone(),
             header: Vec::new(),
             storage: self.storage.clone(),
+            comment_prefix: self.comment_prefix.clone(),
+            ignore_errors: self.ignore_errors,
+            truncate_ragged_lines: self.truncate_ragged_lines,
+            skip_rows: self.skip_rows,
         };
+        let sample = &sample[skip_lines(sample, self.skip_rows)..];
         let header: Vec<String> = if self.has_header {
             let nl = sample
                 .iter()
@@ -451,22 +544,23 @@ impl ReadCsv {
         } else {
             Vec::new()
         };
-        let inferred = CsvReadOptions::default()
-            .with_has_header(self.has_header)
-            .with_infer_schema_length(None)
-            .with_raise_if_empty(false)
-            .map_parse_options(|p| {
-                parse_options(&opts_for_parse)(p).with_try_parse_dates(self.try_parse_dates)
-            })
-            .into_reader_with_file_handle(Cursor::new(sample.as_slice()))
-            .finish()
-            .map_err(|source| DataFrameError::Parse {
-                path: first.url.clone(),
-                start: 0,
-                end: self.sample.min(first.size),
-                source,
-            })?;
-        let mut schema: Schema = (**inferred.schema()).clone();
+        let mut schema = csv_infer::infer_schema(
+            &self.storage,
+            &plan.files,
+            sample,
+            &csv_infer::Sampling {
+                separator: self.separator,
+                quote: self.quote,
+                has_header: self.has_header,
+                null_values: &self.null_values,
+                try_parse_dates: self.try_parse_dates,
+                sample: self.sample,
+                comment_prefix: self.comment_prefix.as_deref(),
+                ignore_errors: self.ignore_errors,
+                truncate_ragged_lines: self.truncate_ragged_lines,
+                skip_rows: self.skip_rows,
+            },
+        )?;
         if let Some(names) = &self.names {
             if names.len() != schema.len() {
                 return Err(DataFrameError::invalid(

@@ -78,6 +78,7 @@ pub(crate) fn parse(
         n_columns,
         quote: quote.unwrap_or(b'"'),
         null_values,
+        longest_null: null_values.iter().map(String::len).max().unwrap_or(0),
     };
     let indices: Vec<usize> = wanted.iter().map(|w| w.index).collect();
     Tokenizer::new(separator, quote, &indices).run(bytes, &mut sink)?;
@@ -126,11 +127,15 @@ struct Columns<'a> {
     n_columns: usize,
     quote: u8,
     null_values: &'a [String],
+    /// The longest null token: longer fields are compared with none of them.
+    longest_null: usize,
 }
 
 impl Columns<'_> {
     fn is_null(&self, raw: &[u8]) -> bool {
-        raw.is_empty() || self.null_values.iter().any(|n| n.as_bytes() == raw)
+        raw.is_empty()
+            || (raw.len() <= self.longest_null
+                && self.null_values.iter().any(|n| n.as_bytes() == raw))
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod csv;
 mod csv_fast;
+pub(crate) mod csv_infer;
 mod csv_tokenize;
 pub(crate) mod json;
 pub(crate) mod memory;
@@ -130,7 +131,7 @@ pub(crate) fn read_lines(
 
 /// A sample of the start of `url` (decompressed): up to `n` bytes, cut after the last complete
 /// line (unless the whole file fits).
-fn sample_lines(storage: &Storage, file: &FileInfo, n: u64) -> Result<Vec<u8>> {
+pub(crate) fn sample_lines(storage: &Storage, file: &FileInfo, n: u64) -> Result<Vec<u8>> {
     let mut bytes = source::read_head(storage, &file.url, &Version::of(file), n)?;
     if bytes.len() as u64 >= n
         && let Some(last) = bytes.iter().rposition(|&b| b == b'\n')

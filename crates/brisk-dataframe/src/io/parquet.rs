@@ -529,10 +529,17 @@ pub fn read_parquet(pattern: impl Into<String>) -> Result<DataFrame> {
 }
 
 /// Write `df` as a Parquet file at `url` (used by `to_parquet`).
-pub(crate) fn write_frame(df: &mut PlFrame, url: &str, storage: &Storage) -> Result<u64> {
+pub(crate) fn write_frame(
+    df: &mut PlFrame,
+    url: &str,
+    storage: &Storage,
+    options: &crate::io::write::ParquetOptions,
+) -> Result<u64> {
     let mut w = source::create(storage, url)?;
     let n = df.height() as u64;
     polars::prelude::ParquetWriter::new(&mut w)
+        .with_compression(options.compression.polars_compression()?)
+        .with_row_group_size(options.row_group_size)
         .finish(df)
         .map_err(DataFrameError::polars("to_parquet"))?;
     source::finish(url, w)?;

@@ -19,6 +19,56 @@ pub(crate) enum Format {
     Parquet,
 }
 
+/// The compression of Parquet files written ([`WriteParquet::compression`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Compression {
+    /// None.
+    Uncompressed,
+    /// Snappy.
+    Snappy,
+    /// LZ4 (raw).
+    Lz4,
+    /// Gzip at a level 0-9 (`None`: the default level).
+    Gzip(Option<u8>),
+    /// Brotli at a level 0-11 (`None`: the default level).
+    Brotli(Option<u32>),
+    /// Zstandard at Polars' default level (the default).
+    #[default]
+    ZstdDefault,
+    /// Zstandard at a level 1-22.
+    Zstd(i32),
+}
+
+impl Compression {
+    /// Polars' compression, or an error naming a level out of range.
+    pub(crate) fn polars_compression(self) -> Result<polars::prelude::ParquetCompression> {
+        use polars::prelude::ParquetCompression as P;
+        use polars_parquet::write::{BrotliLevel, GzipLevel, ZstdLevel};
+        let bad =
+            |e: polars::prelude::PolarsError| DataFrameError::invalid("compression", e.to_string());
+        Ok(match self {
+            Compression::Uncompressed => P::Uncompressed,
+            Compression::Snappy => P::Snappy,
+            Compression::Lz4 => P::Lz4Raw,
+            Compression::Gzip(l) => P::Gzip(l.map(GzipLevel::try_new).transpose().map_err(bad)?),
+            Compression::Brotli(l) => {
+                P::Brotli(l.map(BrotliLevel::try_new).transpose().map_err(bad)?)
+            }
+            Compression::ZstdDefault => P::Zstd(None),
+            Compression::Zstd(l) => P::Zstd(Some(ZstdLevel::try_new(l).map_err(bad)?)),
+        })
+    }
+}
+
+/// How Parquet files are written.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub(crate) struct ParquetOptions {
+    /// The compression.
+    pub compression: Compression,
+    /// Rows per row group (`None`: Polars' default).
+    pub row_group_size: Option<usize>,
+}
+
 /// What one write task does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct WriteSpec {
@@ -28,6 +78,9 @@ pub(crate) struct WriteSpec {
     pub format: Format,
     /// Where the file goes.
     pub storage: Storage,
+    /// Parquet options.
+    #[serde(default)]
+    pub parquet: ParquetOptions,
 }
 brisk_core::register_serde_type!(WriteSpec);
 
@@ -36,7 +89,9 @@ pub(crate) fn write_partition(df: Arc<PlFrame>, spec: Arc<WriteSpec>) -> Result<
     let url = spec.path.as_str();
     let mut df = (*df).clone();
     match spec.format {
-        Format::Parquet => crate::io::parquet::write_frame(&mut df, url, &spec.storage),
+        Format::Parquet => {
+            crate::io::parquet::write_frame(&mut df, url, &spec.storage, &spec.parquet)
+        }
         Format::Csv => {
             let mut w = source::create(&spec.storage, url)?;
             CsvWriter::new(&mut w)
@@ -71,6 +126,24 @@ impl DataFrame {
         ext: &str,
         storage: Storage,
     ) -> Result<Vec<String>> {
+        self.write_with(target, format, ext, storage, ParquetOptions::default())
+    }
+
+    fn write_with(
+        &self,
+        target: &str,
+        format: Format,
+        ext: &str,
+        storage: Storage,
+        parquet: ParquetOptions,
+    ) -> Result<Vec<String>> {
+        parquet.compression.polars_compression()?;
+        if parquet.row_group_size == Some(0) {
+            return Err(DataFrameError::invalid(
+                "row_group_size",
+                "must be at least 1",
+            ));
+        }
         let lowered = self.lowered();
         let files = paths(target, lowered.npartitions, ext);
         let name: Arc<str> = brisk_core::tokenize("write");
@@ -82,6 +155,7 @@ impl DataFrame {
                 path: path.clone(),
                 format,
                 storage: storage.clone(),
+                parquet,
             };
             nodes.push((
                 key.clone(),
@@ -130,5 +204,59 @@ impl DataFrame {
         options: brisk_io::StorageOptions,
     ) -> Result<Vec<String>> {
         self.write(target, Format::Parquet, "parquet", Storage::new(options))
+    }
+}
+
+/// A Parquet writer with options:
+/// `df.write_parquet("out/").compression(Compression::Zstd(3)).row_group_size(100_000).finish()`.
+#[must_use]
+pub struct WriteParquet<'a> {
+    frame: &'a DataFrame,
+    target: String,
+    options: ParquetOptions,
+    storage: Storage,
+}
+
+impl DataFrame {
+    /// A Parquet writer with options (see [`WriteParquet`]); `to_parquet` is it with defaults.
+    pub fn write_parquet(&self, target: &str) -> WriteParquet<'_> {
+        WriteParquet {
+            frame: self,
+            target: target.to_string(),
+            options: ParquetOptions::default(),
+            storage: Storage::default(),
+        }
+    }
+}
+
+impl WriteParquet<'_> {
+    /// The compression (default: Zstandard at Polars' default level).
+    pub fn compression(mut self, c: Compression) -> Self {
+        self.options.compression = c;
+        self
+    }
+
+    /// Rows per row group (default: Polars' default).
+    pub fn row_group_size(mut self, rows: usize) -> Self {
+        self.options.row_group_size = Some(rows);
+        self
+    }
+
+    /// Object-store credentials and endpoints.
+    pub fn storage_options(mut self, options: brisk_io::StorageOptions) -> Self {
+        self.storage = Storage::new(options);
+        self
+    }
+
+    /// Write one file per partition (computes); returns the URLs written. A compression
+    /// level out of range or a row group size of 0 is an error before anything is computed.
+    pub fn finish(self) -> Result<Vec<String>> {
+        self.frame.write_with(
+            &self.target,
+            Format::Parquet,
+            "parquet",
+            self.storage,
+            self.options,
+        )
     }
 }
