@@ -29,5 +29,6 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _brisk(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run::get_flat, m)?)?;
+    m.add_function(wrap_pyfunction!(run::spawn, m)?)?;
     Ok(())
 }

@@ -211,6 +211,64 @@ impl Done {
     }
 }
 
+/// Run `func()` as a one-task graph on Brisk's engine, on a driver thread, without waiting;
+/// then call `done(result, None)`, or `done(None, exception)` if it raised, on that thread. The
+/// joblib backend (`brisk._joblib`) is built on this.
+#[pyfunction]
+pub(crate) fn spawn(py: Python<'_>, func: Py<PyAny>, done: Py<PyAny>) -> PyResult<()> {
+    let context = py.import("contextvars")?.call_method0("copy_context")?;
+    let shared = Arc::new(RunShared {
+        cancelled: AtomicBool::new(false),
+        context: context.unbind(),
+        callbacks: None,
+    });
+    let key = brisk_core::Key::from("spawned");
+    let mut graph = brisk_core::Graph::with_capacity(1);
+    graph.set(
+        key.clone(),
+        brisk_core::Node::Task(brisk_core::Task {
+            func: task_func(shared),
+            args: vec![brisk_core::Arg::Literal(Value::new(PyTask {
+                key: py.None(),
+                spec: crate::spec::Spec::Call {
+                    func,
+                    args: Vec::new(),
+                    kwargs: Vec::new(),
+                },
+            }))],
+        }),
+    );
+    drivers()
+        .submit(Box::new(move || {
+            let scheduler = LocalScheduler::threaded().num_threads(1).progress(false);
+            let result = scheduler.run(
+                &graph,
+                std::slice::from_ref(&key),
+                &ComputeOptions::default(),
+                OnError::Stop,
+            );
+            with_python(|py| {
+                drop(graph);
+                let outcome = match result.map(|mut v| v.pop()) {
+                    Ok(Some(Ok(v))) => py_value(py, &v).map(|v| (v, py.None().into_bound(py))),
+                    Ok(Some(Err(e))) | Err(e) => Ok((
+                        py.None().into_bound(py),
+                        to_py_err(py, e, &[])
+                            .into_value(py)
+                            .into_bound(py)
+                            .into_any(),
+                    )),
+                    Ok(None) => Err(PyRuntimeError::new_err("internal: no result")),
+                };
+                let called = outcome.and_then(|args| done.bind(py).call1(args));
+                if let Err(e) = called {
+                    e.write_unraisable(py, Some(done.bind(py)));
+                }
+            });
+        }))
+        .map_err(|e| PyRuntimeError::new_err(format!("could not start a thread: {e}")))
+}
+
 /// The Python key behind a Brisk key, for messages.
 fn py_key<'py>(py: Python<'py>, key: &brisk_core::Key, names: &[Py<PyAny>]) -> Bound<'py, PyAny> {
     match key_id(key).and_then(|i| names.get(i)) {

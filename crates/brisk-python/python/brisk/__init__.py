@@ -26,6 +26,13 @@ def _register() -> None:
     except ImportError:  # pragma: no cover - dask is a dependency
         return
     named_schedulers.setdefault("brisk", get)
+    try:
+        import joblib  # noqa: F401
+    except ImportError:
+        return
+    from brisk._joblib import register
+
+    register()
 
 
 _register()
