@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench/compare.sh python — the Python package brisk against Dask's own local schedulers, all
+# through dask.compute(..., scheduler=...):
+#   noop    1M independent no-op tasks + one task over them (task-spec graph)
+#   tree    a binary tree reduction of 100k tasks
+#   arange  the talk's (da.arange(1e9, chunks=3e6) + 1).sum()
+# Tools: brisk.get, dask.threaded.get, dask.local.get_sync ("sync"). Per-task overhead in µs
+# = seconds / tasks, for the whole dask.compute call and for the scheduler's share alone
+# (get_us: time inside the get function: reading the graph, scheduling, calling the tasks).
+# The wheel is built from this checkout (maturin, release, shared target dir) into the bench
+# venv. Env: ROUNDS (default 2) × REPEATS (runs per process, default 2): the tools take turns,
+# one process each per round; each tool's best run counts. Dask's schedulers get one run per
+# round at 1M tasks (about two minutes each). CASES (default "noop tree arange"), NOOP_N,
+# TREE_N, ARANGE_N.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+ROUNDS="${ROUNDS:-2}"
+REPEATS="${REPEATS:-2}"
+CASES="${CASES:-noop tree arange}"
+# shellcheck disable=SC1091
+source "$root/bench/venv.sh" "dask[array]==2026.8.0" "maturin>=1.9.4,<2" >/dev/null
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+wheels="$CARGO_TARGET_DIR/wheels-bench"
+rm -f "$wheels"/brisk-*.whl
+maturin build -q --release --manifest-path crates/brisk-python/Cargo.toml \
+  --interpreter "$(command -v python)" --out "$wheels" >/dev/null
+pip install -q --force-reinstall --no-deps "$wheels"/brisk-*.whl
+echo "# brisk $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), dask $(python -c 'import dask; print(dask.__version__)'), python $(python -c 'import platform; print(platform.python_version())'), numpy $(python -c 'import numpy; print(numpy.__version__)'), $(nproc) cores"
+best() { grep . <<<"$1" | sort -t= -k2 -g | head -n 1; }
+for case in $CASES; do
+  case "$case" in
+    noop) n="${NOOP_N:-1000000}" ;;
+    tree) n="${TREE_N:-100000}" ;;
+    arange) n="${ARANGE_N:-1e9}" ;;
+    *) echo "unknown case $case" >&2; exit 2 ;;
+  esac
+  dask_reps="$REPEATS"
+  [ "$case" = noop ] && [ "$n" -ge 1000000 ] && dask_reps=1
+  b=""; t=""; s=""
+  for _ in $(seq "$ROUNDS"); do
+    b+="$(python bench/python/bench.py brisk "$case" "$n" "$REPEATS")"$'\n'
+    t+="$(python bench/python/bench.py threads "$case" "$n" "$dask_reps")"$'\n'
+    if [ "$case" != arange ]; then
+      s+="$(python bench/python/bench.py sync "$case" "$n" "$dask_reps")"$'\n'
+    fi
+  done
+  python - "$case" "$(best "$b")" "$(best "$t")" "$(best "$s" || true)" <<'PY'
+import sys
+case, b, t, s = sys.argv[1:]
+f = lambda line, k: line.split(f"{k}=")[1].split()[0]
+tasks = int(f(b, "tasks"))
+assert f(b, "check") == f(t, "check"), (b, t)
+us = lambda secs: 1e6 * float(secs) / tasks
+bs, ts = float(f(b, "seconds")), float(f(t, "seconds"))
+line = (f"RESULT case={case} tasks={tasks} brisk_s={bs:.3f} dask_s={ts:.3f} ratio={ts / bs:.1f} "
+        f"brisk_us_per_task={us(bs):.2f} dask_us_per_task={us(ts):.2f} "
+        f"brisk_get_us_per_task={us(f(b, 'get_s')):.2f} dask_get_us_per_task={us(f(t, 'get_s')):.2f} "
+        f"get_ratio={float(f(t, 'get_s')) / float(f(b, 'get_s')):.1f}")
+if s:
+    line += (f" sync_s={float(f(s, 'seconds')):.3f} sync_us_per_task={us(f(s, 'seconds')):.2f}"
+             f" sync_get_us_per_task={us(f(s, 'get_s')):.2f}")
+print(line)
+PY
+done
