@@ -15,9 +15,15 @@
 //! schedules, and the GIL is held only while a task's Python code (or a Dask callback) runs
 //! ([`gil`], the one seam to the interpreter).
 //!
-//! The crate links `brisk-core` and `brisk-local` only. It is tested from Python: see
+//! On a cluster ([`cluster`]): `brisk.Client` submits Python functions and Dask graphs to a
+//! Brisk scheduler, and `python -m brisk worker` runs them; Python tasks are one registered
+//! kernel whose literal argument is the cloudpickled task.
+//!
+//! The crate links `brisk-core`, `brisk-local` and the cluster runtime's client, worker and
+//! protocol (never Polars or the collections). It is tested from Python: see
 //! `tests/` (pytest, Dask's own scheduler tests) and `docs/python.md`.
 
+mod cluster;
 mod convert;
 mod gil;
 mod run;
@@ -30,5 +36,8 @@ use pyo3::prelude::*;
 fn _brisk(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run::get_flat, m)?)?;
     m.add_function(wrap_pyfunction!(run::spawn, m)?)?;
+    m.add_function(wrap_pyfunction!(cluster::run_worker, m)?)?;
+    m.add_class::<cluster::ClusterClient>()?;
+    m.add_class::<cluster::FutureHandle>()?;
     Ok(())
 }

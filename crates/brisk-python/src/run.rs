@@ -148,7 +148,7 @@ pub(crate) fn get_flat<'py>(
         keys: names,
         outputs,
     } = converted;
-    let done = Arc::new(Done::default());
+    let done: Arc<Done<RunResult>> = Arc::new(Done::default());
     let tx = Arc::clone(&done);
     let threads = num_workers.max(1);
     let submitted = drivers().submit(Box::new(move || {
@@ -188,21 +188,30 @@ pub(crate) fn get_flat<'py>(
 
 type RunResult = Result<Vec<Result<Value, Error>>, Error>;
 
-/// The result of one run, handed from its driver to the waiting caller.
-#[derive(Default)]
-struct Done {
-    result: Mutex<Option<RunResult>>,
+/// A result handed from a Rust thread to a Python caller that waits for it in slices (to run
+/// signal handlers in between).
+pub(crate) struct Done<T> {
+    result: Mutex<Option<T>>,
     cv: Condvar,
 }
 
-impl Done {
-    fn set(&self, r: RunResult) {
+impl<T> Default for Done<T> {
+    fn default() -> Self {
+        Done {
+            result: Mutex::new(None),
+            cv: Condvar::new(),
+        }
+    }
+}
+
+impl<T> Done<T> {
+    pub(crate) fn set(&self, r: T) {
         *self.result.lock() = Some(r);
         self.cv.notify_all();
     }
 
     /// The result, if it arrives within `timeout`.
-    fn wait(&self, timeout: Duration) -> Option<RunResult> {
+    pub(crate) fn wait(&self, timeout: Duration) -> Option<T> {
         let mut g = self.result.lock();
         if g.is_none() {
             self.cv.wait_for(&mut g, timeout);

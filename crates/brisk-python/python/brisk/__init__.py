@@ -15,9 +15,10 @@ installed, the joblib backend ``"brisk"``.
 
 from __future__ import annotations
 
+from brisk._client import Client, Future
 from brisk._get import get
 
-__all__ = ["get"]
+__all__ = ["Client", "Future", "get"]
 
 
 def _register() -> None:
