@@ -15,7 +15,6 @@
 //! task's [`Spec`] and whose other arguments are its dependencies, so Brisk's engine sees the
 //! real dependency structure and runs each Python task exactly once.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use brisk_core::{Arg, Func, Graph, Key, Node, Task, Value};
@@ -172,7 +171,7 @@ pub(crate) fn convert(
 struct Deps {
     ids: Vec<u32>,
     /// An index for tasks with many dependencies (a reduction over thousands of keys).
-    index: Option<HashMap<u32, u32>>,
+    index: Option<rustc_hash::FxHashMap<u32, u32>>,
 }
 
 impl Deps {
