@@ -176,7 +176,7 @@ impl Meta {
         let body = BlockwiseBody {
             name: Arc::clone(&self.name),
             chunks: self.chunks.clone(),
-            func: crate::kernels::eval_func(expr.program.label()),
+            func: crate::eval::eval_func(expr.program.label()),
             program: Value::from_arc(Arc::clone(&expr.program)),
             inputs: expr
                 .inputs

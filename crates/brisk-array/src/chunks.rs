@@ -89,7 +89,7 @@ impl From<&str> for ChunkSpec {
         if t.eq_ignore_ascii_case("auto") {
             return ChunkSpec::All(AxisChunks::Auto);
         }
-        match parse_bytes(t) {
+        match brisk_core::bytes::parse_bytes(t).and_then(|b| usize::try_from(b).ok()) {
             Some(b) if b > 0 => ChunkSpec::Bytes(b),
             _ => ChunkSpec::Invalid(format!(
                 "{s:?} is neither \"auto\" nor a byte size like \"64 MiB\""
@@ -132,25 +132,6 @@ impl From<AxisChunks> for ChunkSpec {
     fn from(a: AxisChunks) -> Self {
         ChunkSpec::All(a)
     }
-}
-
-fn parse_bytes(s: &str) -> Option<usize> {
-    let idx = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(idx);
-    let num: f64 = num.trim().parse().ok()?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    Some((num * mult) as usize)
 }
 
 /// Chunk sizes of `dim` in pieces of `n` (the last may be smaller).

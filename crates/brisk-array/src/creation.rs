@@ -15,8 +15,10 @@ use crate::error::{ArrayError, Result};
 use crate::eval::ChunkLoc;
 use crate::expr::{Dist, ENode, Expr, ExprBuilder, Gen, LeafView, Program};
 
-/// Reads `(source, loc) -> chunk` from a [`ChunkSource`].
-pub(crate) const FROM_SOURCE: &str = "brisk_array::from_source";
+crate::kernels::kernel! {
+    /// Reads `(source, loc) -> chunk` from a [`ChunkSource`].
+    pub(crate) FROM_SOURCE = "brisk_array::from_source" => crate::creation::source_kernel
+}
 
 fn generated<T: Element>(
     label: &str,

@@ -18,6 +18,16 @@ use crate::expr::{ENode, LeafView, Program};
 pub(crate) use crate::generate::{gen_tile, hash64};
 use crate::num::Num;
 
+crate::kernels::kernel! {
+    /// `(program, loc, inputs…) -> chunk`
+    pub(crate) EVAL = "brisk_array::eval" => crate::eval::eval_kernel
+}
+
+/// The blockwise evaluation kernel, labelled by the expression's outermost operation.
+pub(crate) fn eval_func(label: &'static str) -> brisk_core::Func {
+    crate::kernels::func(EVAL, label)
+}
+
 /// Elements per tile: small enough that a handful of `f64` registers fit in L1/L2.
 pub const TILE: usize = 4096;
 

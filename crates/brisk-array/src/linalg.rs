@@ -10,10 +10,14 @@ use crate::array::{Array, Body, Meta, for_each_block};
 use crate::dtype::{DType, Float};
 use crate::error::{ArrayError, Result};
 
-/// `(a, b) -> a · b`
-pub(crate) const MATMUL: &str = "brisk_array::matmul";
-/// `(blocks…) -> their sum`
-pub(crate) const SUM_BLOCKS: &str = "brisk_array::sum_blocks";
+crate::kernels::kernel! {
+    /// `(a, b) -> a · b`
+    pub(crate) MATMUL = "brisk_array::matmul" => crate::linalg::matmul_kernel
+}
+crate::kernels::kernel! {
+    /// `(blocks…) -> their sum`
+    pub(crate) SUM_BLOCKS = "brisk_array::sum_blocks" => crate::linalg::sum_blocks_kernel
+}
 
 fn mm<T: ndarray::LinalgScalar + Send + Sync>(
     a: &Value,
@@ -147,28 +151,18 @@ impl<T: Float + ndarray::LinalgScalar> Array<T> {
                 parts.push(pk);
             }
             // Tree sum: groups of `split_every` neighbours per level, then one final task.
-            let mut level = 0u32;
-            while parts.len() > split_every {
-                parts = parts
-                    .chunks(split_every)
-                    .enumerate()
-                    .map(|(g, group)| {
-                        if let [only] = group {
-                            return only.clone();
-                        }
-                        let key = Key::with_shared_name(&sname, &[i, j, level, g as u32]);
-                        partials.push((
-                            key.clone(),
-                            Node::Task(Task {
-                                func: add.clone(),
-                                args: group.iter().cloned().map(Arg::Key).collect(),
-                            }),
-                        ));
-                        key
-                    })
-                    .collect();
-                level += 1;
-            }
+            let parts =
+                brisk_core::tree::reduce_levels(parts, split_every, true, |level, g, group| {
+                    let key = Key::with_shared_name(&sname, &[i, j, level, g as u32]);
+                    partials.push((
+                        key.clone(),
+                        Node::Task(Task {
+                            func: add.clone(),
+                            args: group.iter().cloned().map(Arg::Key).collect(),
+                        }),
+                    ));
+                    key
+                });
             let node = match parts.as_slice() {
                 [only] => Node::Alias(only.clone()),
                 _ => Node::Task(Task {

@@ -11,10 +11,14 @@ use crate::chunks::UNKNOWN;
 use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
 
-/// `(dtype, chunk, mask) -> 1-D chunk`
-pub(crate) const MASK: &str = "brisk_array::mask";
-/// `(chunk) -> its shape`
-pub(crate) const SHAPE: &str = "brisk_array::chunk_shape";
+crate::kernels::kernel! {
+    /// `(dtype, chunk, mask) -> 1-D chunk`
+    pub(crate) MASK = "brisk_array::mask" => crate::masks::mask_kernel
+}
+crate::kernels::kernel! {
+    /// `(chunk) -> its shape`
+    pub(crate) SHAPE = "brisk_array::chunk_shape" => crate::masks::shape_kernel
+}
 
 fn mask_t<T: Element>(x: &Value, m: &Value) -> Result<Value, TaskFailure> {
     let x = x

@@ -18,6 +18,11 @@ use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
 use crate::expr::Expr;
 
+crate::kernels::kernel! {
+    /// `(spec, pieces…) -> chunk`
+    pub(crate) ASSEMBLE = "brisk_array::assemble" => crate::rechunk::assemble_kernel
+}
+
 /// One piece of an output chunk: a strided slice of input `slot`, placed at `out_start` with
 /// `out_shape` (which may drop or add axes of length one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,7 +169,7 @@ pub(crate) fn assemble_task(
     let mut args = vec![Arg::Literal(Value::new(spec))];
     args.extend(keys.iter().map(|k| Arg::Key(input.key(k))));
     Task {
-        func: crate::kernels::func(crate::kernels::ASSEMBLE, "getitem"),
+        func: crate::kernels::func(ASSEMBLE, "getitem"),
         args,
     }
 }

@@ -211,7 +211,7 @@ pub(crate) fn reduce_meta(
         BlockwiseBody {
             name: Arc::clone(&chunk_name),
             chunks: meta.chunks.clone(),
-            func: kernels::func(kernels::REDUCE_CHUNK, name),
+            func: kernels::func(crate::reduce_kernels::REDUCE_CHUNK, name),
             program: Value::new(spec.clone()),
             inputs: expr
                 .inputs
@@ -256,7 +256,7 @@ pub(crate) fn reduce_meta(
                 grid: next.clone(),
                 factor,
                 keep_axis: vec![true; ndim],
-                func: kernels::func(kernels::REDUCE_COMBINE, combine_label),
+                func: kernels::func(crate::reduce_kernels::REDUCE_COMBINE, combine_label),
                 spec: small.clone(),
             },
             vec![layer],
@@ -282,7 +282,7 @@ pub(crate) fn reduce_meta(
             grid: final_grid,
             factor,
             keep_axis: keep_axis.clone(),
-            func: kernels::func(kernels::REDUCE_FINALIZE, name),
+            func: kernels::func(crate::reduce_kernels::REDUCE_FINALIZE, name),
             spec: small,
         },
         vec![layer],

@@ -14,6 +14,19 @@ use crate::dtype::{AnyArray, DType, with_dtype};
 use crate::eval::{Buf, ChunkLoc, KElem, Src, check_inputs, chunk_refs, eval_tile, for_each_tile};
 use crate::expr::Program;
 
+crate::kernels::kernel! {
+    /// `(spec, loc, inputs…) -> partial`
+    pub(crate) REDUCE_CHUNK = "brisk_array::reduce_chunk" => crate::reduce_kernels::reduce_chunk_kernel
+}
+crate::kernels::kernel! {
+    /// `(spec, partials…) -> partial`
+    pub(crate) REDUCE_COMBINE = "brisk_array::reduce_combine" => crate::reduce_kernels::reduce_combine_kernel
+}
+crate::kernels::kernel! {
+    /// `(spec, partials…) -> chunk`
+    pub(crate) REDUCE_FINALIZE = "brisk_array::reduce_finalize" => crate::reduce_kernels::reduce_finalize_kernel
+}
+
 /// A reduction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[allow(missing_docs)]

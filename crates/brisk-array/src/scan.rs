@@ -14,12 +14,18 @@ use crate::error::Result;
 use crate::num::Num;
 use crate::reduce::normalize_axes;
 
-/// `(spec, chunk) -> scanned chunk`
-pub(crate) const SCAN: &str = "brisk_array::scan";
-/// `(spec, carry or (), previous scanned chunk) -> carry`
-pub(crate) const CARRY: &str = "brisk_array::scan_carry";
-/// `(spec, scanned chunk, carry) -> chunk`
-pub(crate) const APPLY: &str = "brisk_array::scan_apply";
+crate::kernels::kernel! {
+    /// `(spec, chunk) -> scanned chunk`
+    pub(crate) SCAN = "brisk_array::scan" => crate::scan::scan_kernel
+}
+crate::kernels::kernel! {
+    /// `(spec, carry or (), previous scanned chunk) -> carry`
+    pub(crate) CARRY = "brisk_array::scan_carry" => crate::scan::carry_kernel
+}
+crate::kernels::kernel! {
+    /// `(spec, scanned chunk, carry) -> chunk`
+    pub(crate) APPLY = "brisk_array::scan_apply" => crate::scan::apply_kernel
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct ScanSpec {

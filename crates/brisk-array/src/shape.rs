@@ -13,8 +13,10 @@ use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
 use crate::reduce::normalize_axes;
 
-/// `(op, chunk) -> chunk`
-pub(crate) const CHUNK_OP: &str = "brisk_array::chunk_op";
+crate::kernels::kernel! {
+    /// `(op, chunk) -> chunk`
+    pub(crate) CHUNK_OP = "brisk_array::chunk_op" => crate::shape::chunk_op_kernel
+}
 
 /// A per-chunk shape change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,14 +12,22 @@ use serde::{Deserialize, Serialize};
 use crate::array::{Array, Body, Meta};
 use crate::error::{ArrayError, Result};
 
-/// `(block) -> (q, r)`
-pub(crate) const QR_BLOCK: &str = "brisk_array::qr_block";
-/// `((q, r)…) -> (q2, r)`
-pub(crate) const QR_STACK: &str = "brisk_array::qr_stack";
-/// `(i, (q, r), stacked (q2, r), right factor or ()) -> q block`
-pub(crate) const Q_BLOCK: &str = "brisk_array::q_block";
-/// `(stacked (q2, r), which) -> r | u_r | s | vt`
-pub(crate) const SMALL: &str = "brisk_array::tsqr_small";
+crate::kernels::kernel! {
+    /// `(block) -> (q, r)`
+    pub(crate) QR_BLOCK = "brisk_array::qr_block" => crate::tsqr::qr_block_kernel
+}
+crate::kernels::kernel! {
+    /// `((q, r)…) -> (q2, r)`
+    pub(crate) QR_STACK = "brisk_array::qr_stack" => crate::tsqr::qr_stack_kernel
+}
+crate::kernels::kernel! {
+    /// `(i, (q, r), stacked (q2, r), right factor or ()) -> q block`
+    pub(crate) Q_BLOCK = "brisk_array::q_block" => crate::tsqr::q_block_kernel
+}
+crate::kernels::kernel! {
+    /// `(stacked (q2, r), which) -> r | u_r | s | vt`
+    pub(crate) SMALL = "brisk_array::tsqr_small" => crate::tsqr::small_kernel
+}
 
 /// A pair of matrices (a block's `Q` and `R`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,7 +233,7 @@ fn k(name: &Arc<str>, idx: &[u32]) -> Key {
     Key::with_shared_name(name, idx)
 }
 
-fn task(func: &'static str, label: &'static str, args: Vec<Arg>) -> Node {
+fn task(func: crate::kernels::Kernel, label: &'static str, args: Vec<Arg>) -> Node {
     Node::Task(Task {
         func: crate::kernels::func(func, label),
         args,

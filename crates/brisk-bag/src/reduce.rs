@@ -77,26 +77,19 @@ impl<T: Record> Bag<T> {
                     partials::<A>(args.first().ok_or_else(|| TaskFailure::msg("internal"))?)?;
                 Ok(Value::new(combine(parts).map_err(fail)?))
             });
-            let mut depth = 1u32;
-            while level.len() > SPLIT_EVERY {
-                level = level
-                    .chunks(SPLIT_EVERY)
-                    .enumerate()
-                    .map(|(j, group)| {
-                        let key = Key::with_shared_name(&name, &[depth, j as u32]);
-                        let args = vec![Arg::List(group.iter().cloned().map(Arg::Key).collect())];
-                        nodes.push((
-                            key.clone(),
-                            Node::Task(Task {
-                                func: combine_func.clone(),
-                                args,
-                            }),
-                        ));
-                        key
-                    })
-                    .collect();
-                depth += 1;
-            }
+            level =
+                brisk_core::tree::reduce_levels(level, SPLIT_EVERY, false, |depth, j, group| {
+                    let key = Key::with_shared_name(&name, &[depth + 1, j as u32]);
+                    let args = vec![Arg::List(group.iter().cloned().map(Arg::Key).collect())];
+                    nodes.push((
+                        key.clone(),
+                        Node::Task(Task {
+                            func: combine_func.clone(),
+                            args,
+                        }),
+                    ));
+                    key
+                });
         }
         let finish_func = Func::raw(label, move |args: &[Value]| {
             let parts = partials::<A>(args.first().ok_or_else(|| TaskFailure::msg("internal"))?)?;

@@ -23,9 +23,11 @@
 //! [order](Plan::order)), evaluating one task ([`eval::run_task`]), the [`Scheduler`] seam with
 //! its process-wide default, layered graphs for collections ([`layer`]), configuration
 //! ([`config`]), the registry of named functions ([`register!`]) and of value encodings
-//! ([`codec`]), and pictures of graphs ([`dot`]). It runs nothing by itself: executors live in
-//! `brisk-local` and the distributed runtime.
+//! ([`codec`]), the levels of tree reductions ([`tree`]), byte sizes ([`bytes`]), and pictures
+//! of graphs ([`dot`]). It runs nothing by itself: executors live in `brisk-local` and the
+//! distributed runtime.
 
+pub mod bytes;
 pub mod codec;
 pub mod collection;
 pub mod config;
@@ -44,6 +46,7 @@ pub mod plan;
 pub mod scheduler;
 mod task;
 pub mod token;
+pub mod tree;
 pub mod value;
 pub mod wire;
 

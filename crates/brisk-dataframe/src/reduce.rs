@@ -294,7 +294,6 @@ pub(crate) fn lower(
     split_every: usize,
     split_out: usize,
 ) -> Vec<(Key, GNode)> {
-    let split_every = split_every.max(2);
     let r = Value::from_arc(Arc::clone(reducer));
     let chunk_name: Arc<str> = format!("{out}-chunk").into();
     let combine_name: Arc<str> = format!("{out}-combine").into();
@@ -319,7 +318,7 @@ pub(crate) fn lower(
         ));
     }
     for j in 0..split_out {
-        let mut level: Vec<Arg> = (0..n_in)
+        let level: Vec<Arg> = (0..n_in)
             .map(|i| {
                 let k = Arg::Key(Key::with_shared_name(&chunk_name, &[i as u32]));
                 if split_out > 1 {
@@ -329,10 +328,8 @@ pub(crate) fn lower(
                 }
             })
             .collect();
-        let mut depth = 0u32;
-        while level.len() > split_every {
-            let mut next = Vec::new();
-            for (g, group) in level.chunks(split_every).enumerate() {
+        let level =
+            brisk_core::tree::reduce_levels(level, split_every, false, |depth, g, group| {
                 let key = Key::with_shared_name(&combine_name, &[depth, j as u32, g as u32]);
                 nodes.push((
                     key.clone(),
@@ -341,11 +338,8 @@ pub(crate) fn lower(
                         vec![Arg::List(group.to_vec()), Arg::Literal(r.clone())],
                     )),
                 ));
-                next.push(Arg::Key(key));
-            }
-            level = next;
-            depth += 1;
-        }
+                Arg::Key(key)
+            });
         nodes.push((
             Key::with_shared_name(out, &[j as u32]),
             GNode::Task(Task::new(

@@ -72,36 +72,3 @@ pub const ENV_WORKER_LOCAL_DIRECTORY: &str = "BRISK_WORKER_LOCAL_DIRECTORY";
 pub fn identity_function() -> &'static str {
     builtins::IDENTITY
 }
-
-/// Parse a byte size: `4GB`, `512MiB`, `1.5 GB`, `1000000`, `0` (none).
-///
-/// ```
-/// assert_eq!(brisk_protocol::parse_bytes("4GB"), Some(4_000_000_000));
-/// assert_eq!(brisk_protocol::parse_bytes("2 KiB"), Some(2048));
-/// assert_eq!(brisk_protocol::parse_bytes("12"), Some(12));
-/// assert_eq!(brisk_protocol::parse_bytes("lots"), None);
-/// ```
-pub fn parse_bytes(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" | "k" => 1e3,
-        "mb" | "m" => 1e6,
-        "gb" | "g" => 1e9,
-        "tb" | "t" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    if !n.is_finite() || n < 0.0 {
-        return None;
-    }
-    Some((n * mult) as u64)
-}

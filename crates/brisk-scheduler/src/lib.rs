@@ -16,6 +16,7 @@
 //! counts per key prefix and state, a ring of recent task spans timed by the workers) and the
 //! shell publishes a copy of them for the pages a few times per second while a page is open.
 
+mod clients;
 mod dashboard;
 mod placement;
 pub mod server;
@@ -25,6 +26,7 @@ mod stream;
 mod transitions;
 mod validate;
 mod views;
+mod workers;
 
 pub use server::{SchedulerHandle, SchedulerOptions, run_until_signal, start};
 pub use state::{Comm, SchedulerConfig, SchedulerState, TaskState};

@@ -307,7 +307,7 @@ impl SchedulerState {
         );
     }
 
-    fn leave_processing(&mut self, id: TaskId) {
+    pub(crate) fn leave_processing(&mut self, id: TaskId) {
         if let TaskState::Processing(w) = self.t(id).state {
             let est = u64::from(self.t(id).est_us);
             if let Some(wk) = self.workers.get_mut(&w)
@@ -630,98 +630,8 @@ impl SchedulerState {
         }
     }
 
-    /// A worker is gone: reschedule its tasks, recompute its lost values from lineage.
-    pub fn remove_worker(&mut self, w: WorkerId, reason: &str, comm: &mut impl Comm) {
-        let Some(wk) = self.workers.remove(&w) else {
-            return;
-        };
-        self.stats.workers_lost += 1;
-        tracing::info!(worker = %wk.name, address = %wk.address, reason, "worker left");
-        if self.past_workers.len() >= 10_000 {
-            self.past_workers.clear();
-        }
-        self.past_workers.insert(w, wk.name.clone());
-        for &other in self.workers.keys() {
-            comm.send_worker(
-                other,
-                ToWorker::Peers {
-                    added: vec![],
-                    removed: vec![w],
-                },
-            );
-        }
-        for &c in self.clients.keys() {
-            comm.send_client(
-                c,
-                ToClient::Workers {
-                    added: vec![],
-                    removed: vec![w],
-                },
-            );
-        }
-        self.steals.retain(|_, (v, t)| *v != w && *t != w);
-        let mut processing: Vec<TaskId> = wk.processing.into_iter().collect();
-        processing.sort_unstable_by_key(|&id| self.t(id).priority);
-        for &id in &processing {
-            self.set_state(id, TaskState::Waiting);
-        }
-        let mut lost: Vec<TaskId> = Vec::new();
-        for id in wk.has_what {
-            let t = self.tm(id);
-            t.who_has.retain(|x| *x != w);
-            if t.who_has.is_empty() && t.state == TaskState::Memory {
-                lost.push(id);
-            }
-        }
-        lost.sort_unstable_by_key(|&id| self.t(id).priority);
-        for id in lost {
-            self.lose(id, comm);
-        }
-        for id in processing {
-            if !self.live(id) || self.t(id).state != TaskState::Waiting {
-                continue;
-            }
-            let allowed = self.config.allowed_failures;
-            let t = self.tm(id);
-            // Only the data a scattered value carried is lost; scatter never blames.
-            if t.spec.is_some() {
-                t.suspicious = t.suspicious.saturating_add(1);
-            }
-            if t.suspicious > allowed {
-                let key = t.key.clone();
-                let n = t.suspicious;
-                let failure = WireFailure::msg(
-                    "killed-worker",
-                    format!(
-                        "task {key} was running on {n} workers that died (the last: {} at {}); \
-                         it probably crashes its worker (allowed failures: {allowed})",
-                        wk.name, wk.address
-                    ),
-                );
-                self.erred(id, key, failure, comm);
-                continue;
-            }
-            if self.t(id).spec.is_none() {
-                self.set_state(id, TaskState::Released);
-                self.make_waiting(id, comm);
-                continue;
-            }
-            let waiting_on = self
-                .t(id)
-                .deps
-                .iter()
-                .filter(|&&d| self.t(d).state != TaskState::Memory)
-                .count() as u32;
-            self.tm(id).waiting_on = waiting_on;
-            if waiting_on == 0 {
-                self.ready(id, comm);
-            }
-        }
-        self.fill_all(comm);
-    }
-
     /// `id`'s value is gone from every worker.
-    fn lose(&mut self, id: TaskId, comm: &mut impl Comm) {
+    pub(crate) fn lose(&mut self, id: TaskId, comm: &mut impl Comm) {
         self.set_state(id, TaskState::Released);
         let dependents = self.t(id).dependents.clone();
         for d in dependents {

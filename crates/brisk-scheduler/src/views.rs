@@ -10,7 +10,9 @@ use brisk_dashboard::{
 };
 use rustc_hash::FxHashMap;
 
-use crate::state::{SchedulerState, TaskId, TaskState};
+use brisk_protocol::messages::{ClusterInfo, WorkerSummary};
+
+use crate::state::{STATE_NAMES, SchedulerState, TaskId, TaskState};
 use crate::stream::SpanRecord;
 
 /// A printed key (`x`, `('x', 0, 1)`) back as a key.
@@ -324,6 +326,49 @@ impl SchedulerState {
             truncated: self.index.len() > nodes.len(),
             nodes,
             edges,
+        }
+    }
+}
+
+impl SchedulerState {
+    /// A snapshot of the cluster (the dashboard's seam).
+    pub fn snapshot(&self) -> ClusterInfo {
+        let mut counts = [0u64; 7];
+        for p in &self.prefixes {
+            for (c, n) in counts.iter_mut().zip(p.counts) {
+                *c += n;
+            }
+        }
+        ClusterInfo {
+            address: self.address.clone(),
+            dashboard: self.dashboard.clone(),
+            workers: self
+                .workers
+                .iter()
+                .map(|(&id, w)| WorkerSummary {
+                    id,
+                    name: w.name.clone(),
+                    address: w.address.clone(),
+                    nthreads: w.nthreads,
+                    memory_limit: w.memory_limit,
+                    paused: w.paused,
+                    processing: w.processing.len() as u32,
+                    has_what: w.has_what.len() as u32,
+                    metrics: w.metrics.clone(),
+                })
+                .collect(),
+            clients: self.clients.len() as u32,
+            tasks_by_state: STATE_NAMES
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            queued: self.queued.len() as u64,
+            tasks_done: self.stats.done,
+            tasks_erred: self.stats.erred,
+            tasks_stolen: self.stats.stolen,
+            workers_lost: self.stats.workers_lost,
         }
     }
 }

@@ -80,6 +80,7 @@ fn chain_runs_where_its_data_lives_and_is_forgotten_after_release() {
     );
     assert_eq!(c.frees(), vec![(wa, Key::from("b"))]);
     assert_eq!(s.num_tasks(), 0, "everything is forgotten");
+    c.assert_quiet();
 }
 
 #[test]
@@ -476,6 +477,7 @@ fn scattered_values_are_stored_and_losing_them_is_an_error() {
 fn paused_workers_get_no_new_work() {
     let (mut s, mut c, now) = setup(&[(1, 1), (2, 1)]);
     s.handle_worker(1, FromWorker::Paused(true), now, &mut c);
+    c.assert_quiet();
     let tasks: Vec<NewTask> = (0..6).map(|i| task(&format!("t-{i}"), &[], i)).collect();
     let wanted = tasks.iter().map(|t| t.key.clone()).collect();
     s.handle_client(7, FromClient::UpdateGraph { tasks, wanted }, &mut c);
@@ -488,6 +490,7 @@ fn paused_workers_get_no_new_work() {
         sent.iter().all(|(w, _)| *w == 1) && !sent.is_empty(),
         "{sent:?}"
     );
+    c.assert_quiet();
 }
 
 #[test]

@@ -37,7 +37,7 @@ mod store;
 
 pub use error::WorkerError;
 pub use server::{WorkerOptions, run};
-pub use state::{Execute, Outcome, WorkerComm, WorkerState, WorkerTaskState};
+pub use state::{Execute, MemoryPolicy, Outcome, WorkerComm, WorkerState, WorkerTaskState};
 pub use store::{DataStore, StoreStats};
 
 use brisk_protocol::{
@@ -58,6 +58,7 @@ pub fn main_if_worker() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let code = match options_from_env(address).and_then(run) {
         Ok(()) => 0,
@@ -85,7 +86,7 @@ fn options_from_env(address: String) -> Result<WorkerOptions, WorkerError> {
                 })?;
     }
     if let Some(m) = var(ENV_WORKER_MEMORY_LIMIT) {
-        o.memory_limit = brisk_protocol::parse_bytes(&m).ok_or(WorkerError::BadOption {
+        o.memory_limit = brisk_core::bytes::parse_bytes(&m).ok_or(WorkerError::BadOption {
             name: ENV_WORKER_MEMORY_LIMIT,
             value: m,
             reason: "expected a size such as 4GB",

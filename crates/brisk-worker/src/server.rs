@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::error::WorkerError;
 use crate::metrics::{CpuMeter, Traffic, rss_bytes};
 use crate::pool::{Done, Pool, PoolShared};
-use crate::state::{Execute, WorkerComm, WorkerState};
+use crate::state::{Execute, MemoryPolicy, WorkerComm, WorkerState};
 use crate::store::DataStore;
 
 /// How to run a worker.
@@ -310,6 +310,12 @@ impl Session<'_> {
         });
         let (fetch_tx, mut fetch_rx) = mpsc::unbounded_channel::<Fetched>();
         let mut state = WorkerState::new(self.options.nthreads as u32);
+        if self.options.memory_limit > 0 {
+            state.set_memory_policy(Some(MemoryPolicy {
+                limit: self.options.memory_limit,
+                pause_fraction: self.options.pause_fraction,
+            }));
+        }
         let mut comm = ShellComm::default();
         let mut heartbeat = tokio::time::interval(Duration::from_millis(500));
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -390,33 +396,13 @@ impl Session<'_> {
                 }
                 _ = &mut signal => break Exit::Signal,
             }
-            self.monitor_memory(&mut state, &mut comm);
+            state.memory_observed(self.store.stats().managed, &mut comm);
             self.flush(&mut state, &mut comm, &out_tx, &fetch_tx);
         };
         drop(out_tx);
         reader_task.abort();
         let _ = tokio::time::timeout(Duration::from_secs(1), writer_task).await;
         exit
-    }
-
-    fn monitor_memory(&self, state: &mut WorkerState, comm: &mut ShellComm) {
-        let limit = self.options.memory_limit;
-        if limit == 0 {
-            return;
-        }
-        let managed = self.store.stats().managed;
-        let pause = (limit as f64 * self.options.pause_fraction) as u64;
-        let paused = state.is_paused();
-        if !paused && managed > pause {
-            tracing::warn!(
-                managed,
-                limit,
-                "memory use past the pause threshold: pausing"
-            );
-            state.set_paused(true, comm);
-        } else if paused && managed < pause * 9 / 10 {
-            state.set_paused(false, comm);
-        }
     }
 
     fn flush(

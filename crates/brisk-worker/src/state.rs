@@ -94,6 +94,23 @@ pub enum Outcome {
     Failed(WireFailure),
 }
 
+/// When a worker stops starting tasks because of its memory use, and when it starts again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryPolicy {
+    /// The worker's memory limit, bytes.
+    pub limit: u64,
+    /// Pause past this fraction of the limit; resume below 90 % of that threshold (so a
+    /// worker hovering at the threshold does not flap).
+    pub pause_fraction: f64,
+}
+
+impl MemoryPolicy {
+    /// The pause threshold in bytes.
+    pub fn pause_bytes(&self) -> u64 {
+        (self.limit as f64 * self.pause_fraction) as u64
+    }
+}
+
 /// The worker's whole state.
 pub struct WorkerState {
     nthreads: u32,
@@ -110,6 +127,8 @@ pub struct WorkerState {
     fetching_from: FxHashMap<WorkerId, u32>,
     max_fetches_per_peer: u32,
     paused: bool,
+    /// When to pause and resume (none: never pause on memory).
+    memory: Option<MemoryPolicy>,
     done: u64,
     /// Running average of task durations (µs), to decide how many quick tasks to hand the
     /// thread pool at once.
@@ -132,6 +151,7 @@ impl WorkerState {
             fetching_from: FxHashMap::default(),
             max_fetches_per_peer: 2,
             paused: false,
+            memory: None,
             done: 0,
             avg_us: None,
         }
@@ -489,7 +509,31 @@ impl WorkerState {
         }
     }
 
-    /// Memory use crossed the pause threshold, or fell back under it.
+    /// Set when to pause on memory use (`None`: never).
+    pub fn set_memory_policy(&mut self, policy: Option<MemoryPolicy>) {
+        self.memory = policy;
+    }
+
+    /// The shell measured the worker's memory use (`managed` bytes in the store): pause past
+    /// the policy's threshold, resume below 90 % of it.
+    pub fn memory_observed(&mut self, managed: u64, comm: &mut impl WorkerComm) {
+        let Some(policy) = self.memory else {
+            return;
+        };
+        let pause = policy.pause_bytes();
+        if !self.paused && managed > pause {
+            tracing::warn!(
+                managed,
+                limit = policy.limit,
+                "memory use past the pause threshold: pausing"
+            );
+            self.set_paused(true, comm);
+        } else if self.paused && u128::from(managed) * 10 < u128::from(pause) * 9 {
+            self.set_paused(false, comm);
+        }
+    }
+
+    /// Pause (start no task) or resume, telling the scheduler when this changes.
     pub fn set_paused(&mut self, paused: bool, comm: &mut impl WorkerComm) {
         if self.paused != paused {
             self.paused = paused;

@@ -4,7 +4,7 @@ use brisk_core::Key;
 use brisk_protocol::messages::{ComputeTask, DepInfo, FromWorker, TaskTiming, ToWorker};
 use brisk_protocol::spec::WireFailure;
 use brisk_protocol::{Payload, WorkerId};
-use brisk_worker::{Execute, Outcome, WorkerComm, WorkerState, WorkerTaskState};
+use brisk_worker::{Execute, MemoryPolicy, Outcome, WorkerComm, WorkerState, WorkerTaskState};
 
 #[derive(Default)]
 struct Rec {
@@ -26,6 +26,25 @@ impl WorkerComm for Rec {
     }
     fn release(&mut self, key: Key) {
         self.released.push(key);
+    }
+}
+
+impl Rec {
+    /// Fail the test if the state machine asked for anything not consumed yet (an
+    /// unexpected message, execution, fetch or release).
+    #[track_caller]
+    fn assert_quiet(&self) {
+        assert!(
+            self.sent.is_empty()
+                && self.exec.is_empty()
+                && self.fetch.is_empty()
+                && self.released.is_empty(),
+            "unexpected output: sent {:?}, executed {:?}, fetches {:?}, released {:?}",
+            self.sent,
+            self.exec.iter().map(|e| &e.key).collect::<Vec<_>>(),
+            self.fetch,
+            self.released
+        );
     }
 }
 
@@ -198,6 +217,37 @@ fn failures_are_reported_and_pause_holds_new_work() {
     );
     assert!(c.sent.iter().any(|m| matches!(m, FromWorker::Erred { key, failure, .. } if *key == Key::from("t") && failure.message == "bad input")));
     assert!(!s.has_data(&"t".into()));
+}
+
+#[test]
+fn pauses_past_the_memory_threshold_and_resumes_below_ninety_percent_of_it() {
+    let (mut s, mut c) = with_peers();
+    c.assert_quiet();
+    // Without a policy, memory use never pauses.
+    s.memory_observed(u64::MAX, &mut c);
+    c.assert_quiet();
+    s.set_memory_policy(Some(MemoryPolicy {
+        limit: 1000,
+        pause_fraction: 0.8,
+    }));
+    s.memory_observed(800, &mut c);
+    c.assert_quiet();
+    s.memory_observed(801, &mut c);
+    assert!(matches!(c.sent.as_slice(), [FromWorker::Paused(true)]));
+    c.sent.clear();
+    s.handle_scheduler(compute("t", 1, &[]), &mut c);
+    c.assert_quiet();
+    // Between 90 % of the threshold and the threshold: still paused, nothing said.
+    s.memory_observed(720, &mut c);
+    s.memory_observed(900, &mut c);
+    c.assert_quiet();
+    assert!(s.is_paused());
+    s.memory_observed(719, &mut c);
+    assert!(matches!(c.sent.as_slice(), [FromWorker::Paused(false)]));
+    assert_eq!(c.exec.len(), 1, "the queued task starts on resume");
+    c.sent.clear();
+    c.exec.clear();
+    c.assert_quiet();
 }
 
 /// A run of 10 µs on thread 0.

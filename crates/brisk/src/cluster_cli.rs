@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use brisk::crates::core::bytes::parse_bytes;
+use brisk::distributed::protocol::Security;
 use brisk::distributed::protocol::security::TlsFiles;
-use brisk::distributed::protocol::{Security, parse_bytes};
 use brisk::distributed::scheduler::{SchedulerConfig, SchedulerOptions, run_until_signal};
 use brisk::worker::WorkerOptions;
 

@@ -73,10 +73,6 @@ pub mod crates {
     pub use brisk_local as local;
 }
 
-pub mod demo;
-#[cfg(feature = "distributed")]
-pub mod demo_distributed;
-
 #[cfg(feature = "distributed")]
 pub use brisk_client::{
     Client, ClientOptions, ComputeFuture, Future, LocalOptions, SubmitOptions, processes,
@@ -97,8 +93,6 @@ pub mod distributed {
     pub use brisk_scheduler as scheduler;
     pub use brisk_worker as worker;
 }
-#[cfg(feature = "bag")]
-pub mod demo_bag;
 
 /// Bags of records: text lines, JSON documents (dask.bag).
 #[cfg(feature = "bag")]
@@ -112,11 +106,7 @@ pub use brisk_io as io;
 pub mod bag_dataframe;
 #[cfg(all(feature = "bag", feature = "dataframe"))]
 pub use bag_dataframe::{BagToDataFrame, ToDataFrameError};
-#[cfg(feature = "array")]
-pub mod demo_array;
 
 /// Chunked n-dimensional arrays (`dask.array`): see [`brisk_array`].
 #[cfg(feature = "array")]
 pub use brisk_array as array;
-#[cfg(feature = "dataframe")]
-pub mod demo_dataframe;

@@ -11,6 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[cfg(feature = "distributed")]
 mod cluster_cli;
+mod demo;
 
 #[derive(Parser)]
 #[command(
@@ -55,12 +56,13 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
         Command::Demo { out } => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            brisk::demo::run(&mut lock, &out)?;
+            demo::run(&mut lock, &out)?;
         }
         #[cfg(feature = "distributed")]
         Command::Scheduler(args) => cluster_cli::scheduler(args)?,

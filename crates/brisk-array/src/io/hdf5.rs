@@ -22,10 +22,14 @@ use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
 use crate::eval::ChunkLoc;
 
-/// `(dataset, loc) -> chunk`
-pub(crate) const READ: &str = "brisk_array::hdf5_read";
-/// `(dataset, loc, chunk) -> ()`
-pub(crate) const WRITE: &str = "brisk_array::hdf5_write";
+crate::kernels::kernel! {
+    /// `(dataset, loc) -> chunk`
+    pub(crate) READ = "brisk_array::hdf5_read" => crate::io::hdf5::read_kernel, label "read-hdf5"
+}
+crate::kernels::kernel! {
+    /// `(dataset, loc, chunk) -> ()`
+    pub(crate) WRITE = "brisk_array::hdf5_write" => crate::io::hdf5::write_kernel, label "store-hdf5"
+}
 
 /// A dataset in a file (what read and write tasks carry).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -30,7 +30,7 @@ use crate::eval::ChunkLoc;
 /// from `target` (a file or dataset description); `label` names the layer.
 pub(crate) fn source_array<T: Element>(
     label: &'static str,
-    kernel: &'static str,
+    kernel: crate::kernels::Kernel,
     target: Value,
     shape: Vec<usize>,
     chunks: Vec<Vec<usize>>,
@@ -54,7 +54,7 @@ pub(crate) fn source_array<T: Element>(
 pub(crate) fn store_chunks(
     meta: &Meta,
     label: &'static str,
-    kernel: &'static str,
+    kernel: crate::kernels::Kernel,
     target: Value,
 ) -> Result<()> {
     let name = tokenize(label);

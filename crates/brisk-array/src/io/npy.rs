@@ -35,10 +35,14 @@ use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
 use crate::eval::ChunkLoc;
 
-/// `(file, loc) -> chunk`
-pub(crate) const READ: &str = "brisk_array::npy_read";
-/// `(file, loc, chunk) -> ()`
-pub(crate) const WRITE: &str = "brisk_array::npy_write";
+crate::kernels::kernel! {
+    /// `(file, loc) -> chunk`
+    pub(crate) READ = "brisk_array::npy_read" => crate::io::npy::read_kernel
+}
+crate::kernels::kernel! {
+    /// `(file, loc, chunk) -> ()`
+    pub(crate) WRITE = "brisk_array::npy_write" => crate::io::npy::write_kernel
+}
 
 /// An `.npy` file's layout (what read and write tasks carry).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

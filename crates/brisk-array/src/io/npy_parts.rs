@@ -23,8 +23,10 @@ use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
 use crate::eval::ChunkLoc;
 
-/// `(part, chunk…) -> UploadedPart`
-pub(crate) const WRITE_PART: &str = "brisk_array::npy_write_part";
+crate::kernels::kernel! {
+    /// `(part, chunk…) -> UploadedPart`
+    pub(crate) WRITE_PART = "brisk_array::npy_write_part" => crate::io::npy_parts::write_part_kernel
+}
 
 /// The size parts are cut at, at least.
 const TARGET_PART: u64 = 16 << 20;

@@ -42,10 +42,14 @@ use crate::dtype::{DType, Element, with_dtype};
 use crate::error::{ArrayError, Result};
 use crate::eval::ChunkLoc;
 
-/// `(store, loc) -> chunk`
-pub(crate) const READ: &str = "brisk_array::zarr_read";
-/// `(store, loc, chunk) -> ()`
-pub(crate) const WRITE: &str = "brisk_array::zarr_write";
+crate::kernels::kernel! {
+    /// `(store, loc) -> chunk`
+    pub(crate) READ = "brisk_array::zarr_read" => crate::io::zarr::read_kernel, label "read-zarr"
+}
+crate::kernels::kernel! {
+    /// `(store, loc, chunk) -> ()`
+    pub(crate) WRITE = "brisk_array::zarr_write" => crate::io::zarr::write_kernel, label "store-zarr"
+}
 
 /// A Zarr array in a directory or under an object store prefix (what read and write tasks
 /// carry).

@@ -26,6 +26,18 @@ impl Comm for Rec {
 }
 
 impl Rec {
+    /// Fail the test if any message was sent that the test has not consumed: an unexpected
+    /// message must not pass unnoticed.
+    #[track_caller]
+    pub fn assert_quiet(&self) {
+        assert!(
+            self.to_workers.is_empty() && self.to_clients.is_empty(),
+            "unexpected messages: to workers {:?}, to clients {:?}",
+            self.to_workers,
+            self.to_clients
+        );
+    }
+
     /// Compute messages sent since the last call, as (worker, key).
     pub fn computes(&mut self) -> Vec<(WorkerId, Key)> {
         let mut out = Vec::new();

@@ -63,6 +63,18 @@ brisk::register!(
     inc, add, sum, slow_inc, fail_on_13, crash, big, total, noop, addf, flaky
 );
 
+/// The functions the stock `brisk` binary registers for its demo, under the same names: tests
+/// send tasks calling them to stock `brisk worker` processes.
+pub(crate) mod stock {
+    pub(crate) fn inc(x: i64) -> i64 {
+        x + 1
+    }
+    pub(crate) fn add(x: i64, y: i64) -> i64 {
+        x + y
+    }
+    brisk::register!(inc as "brisk::demo::inc", add as "brisk::demo::add");
+}
+
 mod collections;
 mod dashboard;
 mod more;

@@ -10,7 +10,7 @@ use brisk_dataframe::polars::prelude::{
 };
 use brisk_dataframe::{Agg, read_csv};
 
-use crate::Collection;
+use brisk::Collection;
 
 const FILES: usize = 20;
 const ROWS: usize = 25_000;
@@ -119,7 +119,7 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
     )?;
     let pic = match means.visualize(pictures.join("dataframe-groupby.svg")) {
         Ok(p) => p,
-        Err(crate::Error::Tool { .. }) => {
+        Err(brisk::Error::Tool { .. }) => {
             means.visualize(pictures.join("dataframe-groupby.dot"))?
         }
         Err(e) => return Err(e.into()),

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::Collection;
-use crate::array::{self as da, ReduceOpts};
+use brisk::Collection;
+use brisk::array::{self as da, ReduceOpts};
 
 fn secs(t: Instant) -> String {
     let d = t.elapsed();

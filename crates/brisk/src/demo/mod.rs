@@ -5,7 +5,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::{Collection, Error, Graph, delayed, graph};
+use brisk::{Collection, Error, Graph, delayed, graph};
+
+#[cfg(feature = "array")]
+mod array;
+#[cfg(feature = "bag")]
+mod bag;
+#[cfg(feature = "dataframe")]
+mod dataframe;
+#[cfg(feature = "distributed")]
+mod distributed;
 
 fn inc(x: i64) -> i64 {
     x + 1
@@ -16,18 +25,7 @@ fn add(x: i64, y: i64) -> i64 {
 fn total(xs: Vec<i64>) -> i64 {
     xs.iter().sum()
 }
-crate::register!(inc, add, total);
-
-/// One example's outcome.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    /// What was computed.
-    pub name: String,
-    /// The result, printed.
-    pub result: String,
-    /// How long it took.
-    pub elapsed: Duration,
-}
+brisk::register!(inc, add, total);
 
 /// The talk's dict.
 pub fn talk_graph() -> Graph {
@@ -57,9 +55,9 @@ fn fmt_time(d: Duration) -> String {
 }
 
 /// Run every example, printing to `out` and writing pictures under `pictures`.
-pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow::Error> {
-    let sched = crate::default_scheduler()?;
-    let cfg = crate::config::config()?;
+pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<(), anyhow::Error> {
+    let sched = brisk::default_scheduler()?;
+    let cfg = brisk::config::config()?;
     writeln!(
         out,
         "Brisk demo: the talk's examples on the default scheduler ({}, {} threads)\n",
@@ -68,22 +66,16 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
     )?;
     std::fs::create_dir_all(pictures)
         .map_err(|e| Error::io("cannot create", pictures.to_path_buf(), e))?;
-    let mut outcomes = Vec::new();
-    let mut report = |out: &mut dyn Write, name: &str, result: String, elapsed: Duration| {
+    let report = |out: &mut dyn Write, name: &str, result: String, elapsed: Duration| {
         let _ = writeln!(out, "   {name:<44} = {result:<22} [{}]", fmt_time(elapsed));
-        outcomes.push(Outcome {
-            name: name.to_string(),
-            result,
-            elapsed,
-        });
     };
 
     writeln!(out, "1. A task graph is plain data (the talk's dict)")?;
     let dsk = talk_graph();
     writeln!(out, "   dsk = {dsk:?}")?;
-    let (z, t) = timed(|| crate::threaded::get::<i64>(&dsk, "z"))?;
+    let (z, t) = timed(|| brisk::threaded::get::<i64>(&dsk, "z"))?;
     report(out, "threaded::get(&dsk, \"z\")", z.to_string(), t);
-    let (z, t) = timed(|| crate::sync::get::<i64>(&dsk, "z"))?;
+    let (z, t) = timed(|| brisk::sync::get::<i64>(&dsk, "z"))?;
     report(out, "sync::get(&dsk, \"z\")", z.to_string(), t);
     let pic = picture(&dsk, pictures, "talk-graph")?;
     writeln!(out, "   picture of the graph: {}", pic.display())?;
@@ -102,7 +94,7 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
     #[cfg(feature = "dashboard")]
     let (v, t) = {
         let path = pictures.join("delayed-report.html");
-        let r = crate::diagnostics::performance_report(&path, || timed(|| s.compute()))??;
+        let r = brisk::diagnostics::performance_report(&path, || timed(|| s.compute()))??;
         writeln!(out, "   performance report: {}", path.display())?;
         r
     };
@@ -117,11 +109,11 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
     let mut g = Graph::with_capacity(n + 1);
     let mut keys = Vec::with_capacity(n);
     for i in 0..n {
-        let _ = g.insert(("inc", i), crate::task!(inc, i as i64));
-        keys.push(crate::Arg::Key(crate::Key::from(("inc", i))));
+        let _ = g.insert(("inc", i), brisk::task!(inc, i as i64));
+        keys.push(brisk::Arg::Key(brisk::Key::from(("inc", i))));
     }
-    let _ = g.insert("sum", crate::Task::new(total, vec![crate::Arg::List(keys)]));
-    let (v, t) = timed(|| crate::threaded::get::<i64>(&g, "sum"))?;
+    let _ = g.insert("sum", brisk::Task::new(total, vec![brisk::Arg::List(keys)]));
+    let (v, t) = timed(|| brisk::threaded::get::<i64>(&g, "sum"))?;
     let per = t.as_secs_f64() * 1e6 / (n + 1) as f64;
     report(
         out,
@@ -131,22 +123,22 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> Result<Vec<Outcome>, anyhow:
     );
     writeln!(out)?;
     #[cfg(feature = "array")]
-    crate::demo_array::run(out, pictures)?;
+    array::run(out, pictures)?;
     #[cfg(feature = "bag")]
-    crate::demo_bag::run(out, pictures)?;
+    bag::run(out, pictures)?;
     #[cfg(feature = "dataframe")]
-    crate::demo_dataframe::run(out, pictures)?;
+    dataframe::run(out, pictures)?;
     #[cfg(feature = "distributed")]
-    crate::demo_distributed::run(out, pictures)?;
-    Ok(outcomes)
+    distributed::run(out, pictures)?;
+    Ok(())
 }
 
 /// Draw `graph` as SVG when Graphviz is installed, else as DOT text.
 fn picture(graph: &Graph, dir: &Path, name: &str) -> Result<PathBuf, Error> {
-    match crate::diagnostics::visualize(graph, dir.join(format!("{name}.svg"))) {
+    match brisk::diagnostics::visualize(graph, dir.join(format!("{name}.svg"))) {
         Ok(p) => Ok(p),
         Err(Error::Tool { .. }) => {
-            crate::diagnostics::visualize(graph, dir.join(format!("{name}.dot")))
+            brisk::diagnostics::visualize(graph, dir.join(format!("{name}.dot")))
         }
         Err(e) => Err(e),
     }

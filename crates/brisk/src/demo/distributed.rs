@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::{Client, Collection, LocalOptions, delayed};
+use brisk::{Client, Collection, LocalOptions, delayed};
 
 fn inc(x: i64) -> i64 {
     x + 1
@@ -17,7 +17,7 @@ fn add(x: i64, y: i64) -> i64 {
 fn total(xs: Vec<i64>) -> i64 {
     xs.iter().sum()
 }
-crate::register!(inc as "brisk.demo.dist.inc", add as "brisk.demo.dist.add", total as "brisk.demo.dist.total");
+brisk::register!(inc as "brisk.demo.dist.inc", add as "brisk.demo.dist.add", total as "brisk.demo.dist.total");
 
 /// Run the cluster examples, printing each result and its time.
 pub fn run(out: &mut dyn Write, _pictures: &Path) -> anyhow::Result<()> {

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::Collection;
+use brisk::Collection;
 
 const WORDS: [&str; 16] = [
     "python",
@@ -74,7 +74,7 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
         "   generated {files} files of {lines} lines: {pattern}"
     )?;
 
-    let b = crate::bag::read_text(&pattern)?;
+    let b = brisk::bag::read_text(&pattern)?;
     let count = b.filter(|l| l.contains("python")).count();
     let t = Instant::now();
     let n = count.compute()?;
@@ -104,7 +104,7 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
     }
     #[cfg(feature = "dataframe")]
     {
-        use crate::BagToDataFrame;
+        use brisk::BagToDataFrame;
         let t = Instant::now();
         let words = b.split_whitespace().frequencies().to_dataframe()?;
         let frame = words.compute()?;
@@ -116,10 +116,10 @@ pub fn run(out: &mut dyn Write, pictures: &Path) -> anyhow::Result<()> {
             fmt_time(t.elapsed())
         )?;
     }
-    match crate::diagnostics::visualize(&count.graph(), pictures.join("bag-count.svg")) {
+    match brisk::diagnostics::visualize(&count.graph(), pictures.join("bag-count.svg")) {
         Ok(p) => writeln!(out, "   picture of the graph: {}", p.display())?,
-        Err(crate::Error::Tool { .. }) => {
-            let p = crate::diagnostics::visualize(&count.graph(), pictures.join("bag-count.dot"))?;
+        Err(brisk::Error::Tool { .. }) => {
+            let p = brisk::diagnostics::visualize(&count.graph(), pictures.join("bag-count.dot"))?;
             writeln!(out, "   picture of the graph: {}", p.display())?;
         }
         Err(e) => return Err(e.into()),
