@@ -461,7 +461,7 @@ pub(crate) fn run_worker(
     }
     options.name = name;
     if let Some(limit) = memory_limit {
-        options.memory_limit = brisk_protocol::parse_bytes(&limit).ok_or_else(|| {
+        options.memory_limit = brisk_core::bytes::parse_bytes(&limit).ok_or_else(|| {
             PyValueError::new_err(format!(
                 "memory_limit={limit:?} is not a size (4GB, 512MiB, ...)"
             ))
