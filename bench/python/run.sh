@@ -5,8 +5,11 @@
 #   tree    a binary tree reduction of 100k tasks
 #   arange  the talk's (da.arange(1e9, chunks=3e6) + 1).sum()
 # Tools: brisk.get, dask.threaded.get, dask.local.get_sync ("sync"). Per-task overhead in µs
-# = seconds / tasks, for the whole dask.compute call and for the scheduler's share alone
-# (get_us: time inside the get function: reading the graph, scheduling, calling the tasks).
+# = seconds / tasks, for the whole dask.compute call (*_us_per_task) and for the scheduler
+# alone (*_get_us_per_task: the get function on the dict of tasks — reading the graph,
+# ordering, scheduling, calling the tasks — without Dask's graph materialization, which is
+# the same whichever scheduler runs: graph_us_per_task), and CPU seconds of the best runs
+# (cpu_ratio = Dask's over Brisk's; on a shared machine CPU time says more than wall time).
 # The wheel is built from this checkout (maturin, release, shared target dir) into the bench
 # venv. Env: ROUNDS (default 2) × REPEATS (runs per process, default 2): the tools take turns,
 # one process each per round; each tool's best run counts. Dask's schedulers get one run per
@@ -56,7 +59,9 @@ bs, ts = float(f(b, "seconds")), float(f(t, "seconds"))
 line = (f"RESULT case={case} tasks={tasks} brisk_s={bs:.3f} dask_s={ts:.3f} ratio={ts / bs:.1f} "
         f"brisk_us_per_task={us(bs):.2f} dask_us_per_task={us(ts):.2f} "
         f"brisk_get_us_per_task={us(f(b, 'get_s')):.2f} dask_get_us_per_task={us(f(t, 'get_s')):.2f} "
-        f"get_ratio={float(f(t, 'get_s')) / float(f(b, 'get_s')):.1f}")
+        f"get_ratio={float(f(t, 'get_s')) / float(f(b, 'get_s')):.1f} "
+        f"graph_us_per_task={us(f(b, 'graph_s')):.2f} brisk_cpu_s={float(f(b, 'cpu_s')):.2f} "
+        f"dask_cpu_s={float(f(t, 'cpu_s')):.2f} cpu_ratio={float(f(t, 'cpu_s')) / max(float(f(b, 'cpu_s')), 1e-9):.2f}")
 if s:
     line += (f" sync_s={float(f(s, 'seconds')):.3f} sync_us_per_task={us(f(s, 'seconds')):.2f}"
              f" sync_get_us_per_task={us(f(s, 'get_s')):.2f}")

@@ -122,8 +122,10 @@ pub(crate) fn convert(
         name: Arc::from("py"),
         in_graph: 0,
     };
-    for k in dsk.keys() {
-        c.id_of(&k)?;
+    // The dict's keys are distinct: number them without looking each up first.
+    for (id, k) in (0u32..).zip(dsk.keys()) {
+        c.ids.set_item(&k, id)?;
+        c.keys.push(k.unbind());
     }
     c.in_graph = c.keys.len();
     let mut graph = Graph::with_capacity(dsk.len());
