@@ -4,6 +4,10 @@
 #   noop    1M independent no-op tasks + one task over them (task-spec graph)
 #   tree    a binary tree reduction of 100k tasks
 #   arange  the talk's (da.arange(1e9, chunks=3e6) + 1).sum()
+#   cluster client.map of 100k no-op Python functions + gather on a cluster of two worker
+#           processes (one thread each): `brisk scheduler` + `python -m brisk worker` against
+#           distributed's LocalCluster (bench/python/cluster.py; $BRISK_BIN, else
+#           target/release/brisk, built if missing)
 # Tools: brisk.get, dask.threaded.get, dask.local.get_sync ("sync"). Per-task overhead in µs
 # = seconds / tasks, for the whole dask.compute call (*_us_per_task) and for the scheduler
 # alone (*_get_us_per_task: the get function on the dict of tasks — reading the graph,
@@ -20,9 +24,9 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 ROUNDS="${ROUNDS:-2}"
 REPEATS="${REPEATS:-2}"
-CASES="${CASES:-noop tree arange}"
+CASES="${CASES:-noop tree arange cluster}"
 # shellcheck disable=SC1091
-source "$root/bench/venv.sh" "dask[array]==2026.8.0" "maturin>=1.9.4,<2" >/dev/null
+source "$root/bench/venv.sh" "dask[array]==2026.8.0" "distributed==2026.8.0" "maturin>=1.9.4,<2" >/dev/null
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 wheels="$CARGO_TARGET_DIR/wheels-bench"
 rm -f "$wheels"/brisk-*.whl
@@ -31,7 +35,27 @@ maturin build -q --release --manifest-path crates/brisk-python/Cargo.toml \
 pip install -q --force-reinstall --no-deps "$wheels"/brisk-*.whl
 echo "# brisk $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), dask $(python -c 'import dask; print(dask.__version__)'), python $(python -c 'import platform; print(platform.python_version())'), numpy $(python -c 'import numpy; print(numpy.__version__)'), $(nproc) cores"
 best() { grep . <<<"$1" | sort -t= -k2 -g | head -n 1; }
+export BRISK_BIN="${BRISK_BIN:-$CARGO_TARGET_DIR/release/brisk}"
 for case in $CASES; do
+  if [ "$case" = cluster ]; then
+    [ -x "$BRISK_BIN" ] || cargo build -q --release -p brisk
+    n="${CLUSTER_N:-100000}"
+    b=""; d=""
+    for _ in $(seq "$ROUNDS"); do
+      b+="$(python bench/python/cluster.py brisk "$n" "$REPEATS")"$'\n'
+      d+="$(python bench/python/cluster.py dask "$n" "$REPEATS" 2>/dev/null)"$'\n'
+    done
+    python - "$(best "$b")" "$(best "$d")" <<'PY'
+import sys
+b, d = sys.argv[1:]
+f = lambda line, k: float(line.split(f"{k}=")[1].split()[0])
+n = f(b, "tasks")
+bs, ds = f(b, "seconds"), f(d, "seconds")
+print(f"RESULT case=cluster-map tasks={n:.0f} brisk_s={bs:.3f} dask_s={ds:.3f} ratio={ds / bs:.1f} "
+      f"brisk_tasks_per_s={n / bs:.0f} dask_tasks_per_s={n / ds:.0f}")
+PY
+    continue
+  fi
   case "$case" in
     noop) n="${NOOP_N:-1000000}" ;;
     tree) n="${TREE_N:-100000}" ;;

@@ -3,9 +3,10 @@
 //! Functions cross processes by registered name (`brisk_core::register!`), parameters as
 //! literal arguments with registered encodings (`brisk_core::codec`). A Python task is one
 //! registered kernel, [`py_call`] (`"brisk_python.call"`), whose first argument is the Python
-//! task (a `dask._task_spec` node, cloudpickled on the wire) with the keys of its
+//! task (a `dask._task_spec` node, pickled on the wire) with the keys of its
 //! dependencies, and whose second argument is the list of those dependencies' values. Python
-//! values are [`PyObj`]s, encoded with cloudpickle (tag `"brisk_python.object"`). Any process
+//! values are [`PyObj`]s, pickled (tag `"brisk_python.object"`; `pickle` where it suffices,
+//! else `cloudpickle`: see `python/brisk/_pickle.py`). Any process
 //! that loads this extension — `python -m brisk worker`, or a client — knows both, so the stock
 //! scheduler (`brisk scheduler`) places Python tasks on Python workers like any other task.
 //!
@@ -41,8 +42,8 @@ fn helpers(py: Python<'_>) -> PyResult<&'static PyHelpers> {
     static H: PyOnceLock<PyHelpers> = PyOnceLock::new();
     H.get_or_try_init(py, || {
         Ok(PyHelpers {
-            dumps: py.import("cloudpickle")?.getattr("dumps")?.unbind(),
-            loads: py.import("pickle")?.getattr("loads")?.unbind(),
+            dumps: py.import("brisk._pickle")?.getattr("dumps")?.unbind(),
+            loads: py.import("brisk._pickle")?.getattr("loads")?.unbind(),
             sizeof: py.import("dask.sizeof")?.getattr("sizeof")?.unbind(),
             format_exception: py
                 .import("traceback")?

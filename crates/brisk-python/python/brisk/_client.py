@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import uuid
 
+import cloudpickle
+
 from dask._task_spec import (
     DataNode,
     Task,
@@ -104,6 +106,7 @@ class Client:
     def map(self, func, *iterables, **kwargs):
         """``submit`` for every item (one argument per iterable), in one message."""
         calls = []
+        func = _PickledOnce(func)
         for args in zip(*iterables):
             node = _call(None, func, args, kwargs)
             calls.append((node, _deps(node)))
@@ -198,6 +201,47 @@ class Client:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class _PickledOnce:
+    """A function shared by many tasks (``map``): pickled once here; each task carries the
+    bytes, and a worker unpickles each distinct function once."""
+
+    __slots__ = ("blob", "func")
+
+    def __init__(self, func):
+        self.func = func
+        self.blob = cloudpickle.dumps(func)
+
+    def __call__(self, *args, **kwargs):
+        return self.func(*args, **kwargs)
+
+    @property
+    def __name__(self):
+        return getattr(self.func, "__name__", type(self.func).__name__)
+
+    def __reduce__(self):
+        return _load_once, (self.blob,)
+
+
+_loaded: dict = {}
+
+
+def _load_once(blob):
+    func = _loaded.get(blob)
+    if func is None:
+        if len(_loaded) > 256:
+            _loaded.clear()
+        func = _loaded[blob] = _Unpickled(cloudpickle.loads(blob), blob)
+    return func
+
+
+class _Unpickled(_PickledOnce):
+    __slots__ = ()
+
+    def __init__(self, func, blob):
+        self.func = func
+        self.blob = blob
 
 
 def _identity(x):
