@@ -29,7 +29,7 @@ fn smoke() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// DESIGN.md's snippet, with the core error type (array errors convert into it).
+/// The design's snippet, with the core error type (array errors convert into it).
 #[test]
 fn design_snippet_compiles_and_runs() -> Result<(), brisk_core::Error> {
     let _ = brisk_local::LocalScheduler::threaded();
