@@ -23,6 +23,7 @@ use crate::args::{IntoArgs, Returns, call_key, compile_call, unregistered};
 use crate::error::ClientError;
 use crate::future::{ComputeFuture, Future, KeyCell, Status};
 use crate::pieces::Pieces;
+use crate::watch::AsCompleted;
 
 /// How a client connects.
 #[derive(Debug, Clone)]
@@ -119,14 +120,11 @@ impl Client {
     pub fn connect_with(address: &str, options: ClientOptions) -> Result<Client, Error> {
         let addr = Address::parse(address).map_err(ClientError::from)?;
         let rt = runtime()?;
-        let conn = rt
-            .block_on(connect(
-                &addr,
-                &options.security,
-                Role::Client,
-                &options.name,
-            ))
-            .map_err(ClientError::from)?;
+        let conn = crate::connection::block_on_anywhere(
+            rt.handle(),
+            connect(&addr, &options.security, Role::Client, &options.name),
+        )
+        .map_err(ClientError::from)?;
         Ok(Client::start(rt, conn, addr, options))
     }
 
@@ -300,7 +298,9 @@ impl Client {
 
     /// Wait for every future and read their values.
     pub fn gather<T: brisk_core::FromValue>(&self, futures: &[Future<T>]) -> Result<Vec<T>, Error> {
-        self.inner.block_on(self.gather_async(futures))
+        let erased: Vec<Future<Value>> = futures.iter().map(Future::erase).collect();
+        let values = self.inner.block_on(self.inner.gather_values(&erased))?;
+        read_values(values, futures)
     }
 
     /// Wait for every future and read their values (async).
@@ -310,16 +310,7 @@ impl Client {
     ) -> Result<Vec<T>, Error> {
         let erased: Vec<Future<Value>> = futures.iter().map(Future::erase).collect();
         let values = self.inner.gather_values(&erased).await?;
-        values
-            .into_iter()
-            .zip(futures)
-            .map(|(v, f)| {
-                v.get::<T>().map_err(|mismatch| Error::WrongType {
-                    key: f.key().clone(),
-                    mismatch,
-                })
-            })
-            .collect()
+        read_values(values, futures)
     }
 
     /// Put values into the cluster's memory; returns their futures once they are stored.
@@ -439,21 +430,10 @@ impl Client {
         });
     }
 
-    /// The futures in the order they finish.
+    /// The futures in the order they finish: an [`Iterator`] for blocking code and a
+    /// [`futures_core::Stream`] for async code.
     pub fn as_completed<T: 'static>(&self, futures: Vec<Future<T>>) -> AsCompleted<T> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let n = futures.len();
-        let mut slots: Vec<Option<Future<T>>> = Vec::with_capacity(n);
-        for (i, f) in futures.into_iter().enumerate() {
-            let cell = Arc::clone(&f.cell);
-            let tx = tx.clone();
-            self.inner.handle.spawn(async move {
-                cell.settled().await;
-                let _ = tx.send(i);
-            });
-            slots.push(Some(f));
-        }
-        AsCompleted { rx, slots, left: n }
+        AsCompleted::new(&self.inner.handle, futures)
     }
 
     /// Stop waiting for these futures: their work is dropped unless other futures need it.
@@ -519,6 +499,23 @@ impl Client {
     }
 }
 
+/// Typed values of gathered futures.
+fn read_values<T: brisk_core::FromValue>(
+    values: Vec<Value>,
+    futures: &[Future<T>],
+) -> Result<Vec<T>, Error> {
+    values
+        .into_iter()
+        .zip(futures)
+        .map(|(v, f)| {
+            v.get::<T>().map_err(|mismatch| Error::WrongType {
+                key: f.key().clone(),
+                mismatch,
+            })
+        })
+        .collect()
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -532,25 +529,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
             ))
             .into()
         })
-}
-
-/// An iterator over futures in the order they finish ([`Client::as_completed`]).
-pub struct AsCompleted<T> {
-    rx: std::sync::mpsc::Receiver<usize>,
-    slots: Vec<Option<Future<T>>>,
-    left: usize,
-}
-
-impl<T> Iterator for AsCompleted<T> {
-    type Item = Future<T>;
-    fn next(&mut self) -> Option<Future<T>> {
-        if self.left == 0 {
-            return None;
-        }
-        let i = self.rx.recv().ok()?;
-        self.left -= 1;
-        self.slots.get_mut(i).and_then(Option::take)
-    }
 }
 
 impl Scheduler for Client {

@@ -105,8 +105,12 @@ pub(crate) async fn read_loop(inner: Weak<Inner>, mut reader: MessageReader) {
 }
 
 impl Inner {
-    pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.handle.block_on(f)
+    pub(crate) fn block_on<F>(&self, f: F) -> F::Output
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
+        block_on_anywhere(&self.handle, f)
     }
 
     pub(crate) fn send(&self, msgs: Vec<FromClient>) -> Result<(), Error> {
@@ -387,4 +391,25 @@ fn task_error(key: &Key, cause: &Key, failure: &WireFailure) -> Error {
             failure: f,
         }
     }
+}
+
+/// Wait for `f` on the client's own runtime from blocking code.
+///
+/// Called on a thread of some async runtime (a user's `#[tokio::main]`), tokio refuses to block
+/// it on another runtime (a panic). There the wait happens on a short-lived thread of ours
+/// instead, so every blocking client call works from async code too; it still blocks the
+/// caller's thread, so async code should prefer the `*_async` methods. The client's runtime is
+/// always its own, so this wait cannot starve the connection it waits for.
+pub(crate) fn block_on_anywhere<F>(handle: &tokio::runtime::Handle, f: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return handle.block_on(f);
+    }
+    std::thread::scope(|s| match s.spawn(|| handle.block_on(f)).join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }

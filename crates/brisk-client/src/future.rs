@@ -127,6 +127,10 @@ impl<T: FromValue> Future<T> {
     /// Wait for the value and read it (async).
     pub async fn result_async(&self) -> Result<T, Error> {
         let v = self.value_async().await?;
+        self.read(v)
+    }
+
+    fn read(&self, v: Value) -> Result<T, Error> {
         v.get::<T>().map_err(|mismatch| Error::WrongType {
             key: self.cell.key.clone(),
             mismatch,
@@ -137,7 +141,8 @@ impl<T: FromValue> Future<T> {
     /// [`Future::result_async`] in async code).
     pub fn result(&self) -> Result<T, Error> {
         let inner = self.cell.client.upgrade().ok_or_else(closed)?;
-        inner.block_on(self.result_async())
+        let v = inner.block_on(self.value_async())?;
+        self.read(v)
     }
 }
 
@@ -181,10 +186,16 @@ impl<T> ComputeFuture<T> {
 
     /// Wait for every part and finish the collection (async).
     pub async fn result_async(&self) -> Result<T, Error> {
+        let values = self.values_async().await?;
+        (self.finalize)(values)
+    }
+
+    /// The values of the collection's outputs, in order (literals included).
+    async fn values_async(&self) -> Result<Vec<Value>, Error> {
         let mut values = Vec::with_capacity(self.literals.len());
         let mut parts = self.parts.iter();
         let Some(first) = self.parts.first() else {
-            return (self.finalize)(self.literals.iter().flatten().cloned().collect());
+            return Ok(self.literals.iter().flatten().cloned().collect());
         };
         let inner = first.cell.client.upgrade().ok_or_else(closed)?;
         let fetched = inner.gather_values(&self.parts).await?;
@@ -198,13 +209,13 @@ impl<T> ComputeFuture<T> {
                 }
             }
         }
-        (self.finalize)(values)
+        Ok(values)
     }
 
     /// Wait for every part and finish the collection: blocks the calling thread.
     pub fn result(&self) -> Result<T, Error> {
         match self.parts.first().and_then(|f| f.cell.client.upgrade()) {
-            Some(inner) => inner.block_on(self.result_async()),
+            Some(inner) => (self.finalize)(inner.block_on(self.values_async())?),
             None => (self.finalize)(self.literals.iter().flatten().cloned().collect()),
         }
     }

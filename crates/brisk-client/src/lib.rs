@@ -10,8 +10,11 @@
 //! [`Client::submit`], [`Client::map`], [`Client::scatter`] and [`Client::compute`] return
 //! [`Future`]s at once; [`Future::result`], [`Client::gather`], [`Client::wait`] and
 //! [`Client::as_completed`] wait; [`Client::cancel`] gives up. The cluster forgets a key as
-//! soon as no future refers to it. Everything has an async form (`*_async`) on tokio; the
-//! plain methods block (do not call them from async code).
+//! soon as no future refers to it. [`progress`] draws a terminal bar while futures finish,
+//! [`wait`] and [`as_completed`] work on futures of any client. Everything has an async
+//! form: `*_async` methods, `future.await` (futures are [`std::future::IntoFuture`]) and
+//! [`AsCompleted`] as a `Stream`. The plain methods block; called from a thread of an async
+//! runtime they still work (they wait on a thread of their own) instead of panicking.
 //!
 //! [`Client::dashboard_link`] is the cluster's live dashboard; [`Client::record_task_stream`]
 //! and [`Client::task_stream`] read when and where tasks ran (what `performance_report` of the
@@ -28,10 +31,12 @@ mod future;
 mod local;
 mod observe;
 mod pieces;
+mod watch;
 
 pub use args::{IntoArgs, Returns};
 pub use brisk_protocol::messages::{TaskSpan, TaskStream};
-pub use client::{AsCompleted, Client, ClientOptions, SubmitOptions};
+pub use client::{Client, ClientOptions, SubmitOptions};
 pub use error::ClientError;
 pub use future::{ComputeFuture, Future};
 pub use local::{LocalOptions, processes};
+pub use watch::{AsCompleted, Finished, as_completed, progress, wait};

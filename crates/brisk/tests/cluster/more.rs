@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use brisk::distributed::protocol::Security;
 use brisk::distributed::protocol::security::TlsFiles;
-use brisk::{Arg, Client, ClientOptions, Func, Graph, Key, LocalOptions, Task, Value};
+use brisk::{Arg, Client, ClientOptions, Func, Graph, Key, LocalOptions, Task, Value, delayed};
 
 use crate::{Proc, brisk_bin, connect, start_scheduler, wait_exit};
 
@@ -344,6 +344,71 @@ pub(crate) fn async_api() -> anyhow::Result<()> {
         anyhow::ensure!(got == (1..=100).collect::<Vec<i64>>());
         Ok(())
     })
+}
+
+/// Watching work: `.await` on futures, `as_completed` as a `Stream`, `progress` and `wait` on
+/// futures of a client; and every blocking call made from inside async runtimes (a
+/// current-thread one and a multi-thread one) answers instead of panicking.
+pub(crate) fn watching_work_and_blocking_calls_inside_runtimes() -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let (_s, address) = start_scheduler(&[])?;
+    let _w = crate::start_self_worker(&address, "watch", None)?;
+    let options = || ClientOptions {
+        security: Security::none(),
+        set_as_default: false,
+        name: "watch".into(),
+    };
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    current.block_on(async {
+        let client = Client::connect_async(&address, options()).await?;
+        // IntoFuture: `.await` a future and a computed collection.
+        let a = client.submit(crate::inc, (1,))?;
+        ensure!(a.clone().await? == 2);
+        let sum = delayed(crate::add).call(3i64, 4i64);
+        ensure!(client.compute(&sum)?.await? == 7);
+        // as_completed as a Stream: every future once.
+        let mut stream = client.as_completed(client.map(crate::inc, 0..50i64)?);
+        let mut got = Vec::new();
+        while let Some(f) = StreamExt::next(&mut stream).await {
+            got.push(f.await?);
+        }
+        got.sort_unstable();
+        ensure!(got == (1..=50).collect::<Vec<i64>>());
+        // Blocking calls on this runtime's only thread: answers, not panics or hangs.
+        ensure!(a.result()? == 2);
+        ensure!(client.gather(&client.map(crate::inc, 0..10i64)?)? == (1..=10).collect::<Vec<_>>());
+        let fs = client.map(crate::slow_inc, 0..20i64)?;
+        let finished = brisk::progress(&fs);
+        ensure!(
+            finished == brisk::Finished { done: 20, erred: 0 },
+            "{finished:?}"
+        );
+        anyhow::Ok(())
+    })?;
+    // A multi-thread runtime, blocking connect included.
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    multi.block_on(async {
+        let client = Client::connect_with(&address, options())?;
+        let fs = client.map(crate::inc, 0..100i64)?;
+        brisk::wait(&fs);
+        ensure!(fs.iter().all(brisk::Future::done));
+        let n = Iterator::count(brisk::as_completed(fs));
+        ensure!(n == 100);
+        // A failure is counted, not hidden.
+        let mixed = client.map(crate::fail_on_13, 10..16i64)?;
+        let finished = brisk::progress(&mixed);
+        ensure!(
+            finished == brisk::Finished { done: 5, erred: 1 },
+            "{finished:?}"
+        );
+        anyhow::Ok(())
+    })?;
+    Ok(())
 }
 
 pub(crate) fn a_worker_that_cannot_spill_pauses() -> anyhow::Result<()> {
