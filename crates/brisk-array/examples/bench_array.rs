@@ -74,7 +74,9 @@ fn main() -> anyhow::Result<()> {
             let t0 = Instant::now();
             let s = x.sort(0)?.compute()?;
             let secs = t0.elapsed().as_secs_f64();
-            let ok = s.as_slice().is_some_and(|v| v.windows(2).all(|w| w[0] <= w[1]));
+            let ok = s
+                .as_slice()
+                .is_some_and(|v| v.windows(2).all(|w| w[0] <= w[1]));
             anyhow::ensure!(ok && s.len() == n, "not sorted");
             println!(
                 "BRISK case=sort seconds={secs:.3} peak_rss_mb={:.1} result={:.6e}",

@@ -83,15 +83,20 @@ fn blocks_layer<U: Element>(
 impl<T: Element> Array<T> {
     /// Apply `f` to every block; the result has the same chunks (use
     /// [`Array::map_blocks_func`] when blocks change shape).
-    pub fn map_blocks<U: Element>(
-        &self,
-        f: impl Fn(&ArrayD<T>) -> ArrayD<U> + Send + Sync + 'static,
-    ) -> Result<Array<U>> {
+    ///
+    /// A closure runs in this process (the local schedulers). A function registered with
+    /// `#[brisk::func]` (or `register!`) runs anywhere, a cluster's workers included: its
+    /// tasks call it by name.
+    pub fn map_blocks<U: Element, F>(&self, f: F) -> Result<Array<U>>
+    where
+        F: Fn(&ArrayD<T>) -> ArrayD<U> + Send + Sync + 'static,
+    {
         self.meta.require_known("map_blocks")?;
+        let func = Func::registered::<F>().unwrap_or_else(|| wrap1(f));
         blocks_layer(
             "map_blocks",
             std::slice::from_ref(&self.meta),
-            wrap1(f),
+            func,
             self.meta.chunks.clone(),
         )
     }

@@ -40,6 +40,8 @@ mod graph;
 mod key;
 pub mod layer;
 mod macros;
+#[cfg(feature = "ndarray")]
+mod ndarray_values;
 mod numeric;
 mod order;
 pub mod plan;

@@ -437,7 +437,10 @@ mod tests {
         }
         let f = Func::new(local.with(1i64));
         assert!(f.name().is_none());
-        assert_eq!(f.call(&[Value::from(1i64)]).unwrap().get::<i64>().unwrap(), 2);
+        assert_eq!(
+            f.call(&[Value::from(1i64)]).unwrap().get::<i64>().unwrap(),
+            2
+        );
         let g = graph! { "x" => (local.with(1i64), 5) };
         assert!(matches!(
             encode_graph(&g),

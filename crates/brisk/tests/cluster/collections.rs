@@ -48,6 +48,37 @@ pub(crate) fn the_talks_array_examples_on_a_cluster() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A user's own block function (`#[brisk::func]`) in `map_blocks` runs on the cluster's
+/// workers (processes of this test binary) and gives what a local run gives; a closure gives
+/// the promised error naming `#[brisk::func]`, not a hang.
+pub(crate) fn user_functions_in_map_blocks_on_a_cluster() -> anyhow::Result<()> {
+    let mut o = LocalOptions::new(2);
+    o.set_as_default = false;
+    let client = Client::local_with(o)?;
+    let cluster: Arc<dyn brisk::Scheduler> = Arc::new(client.clone());
+    let x = da::RandomState::new(3).random([300, 200], [100, 50])?;
+    let y = x.map_blocks(clipped_square)?.sum();
+    let remote = brisk::with_scheduler(cluster.clone(), || y.compute())?;
+    let local = brisk::with_scheduler(Arc::new(LocalScheduler::threaded()), || y.compute())?;
+    ensure!(remote == local, "cluster {remote} vs local {local}");
+
+    let closure = x.map_blocks(|b| b.mapv(|v| v * 3.0))?.sum();
+    match brisk::with_scheduler(cluster, || closure.compute()) {
+        Err(e) => ensure!(
+            e.to_string().contains("brisk::func") || e.to_string().contains("register"),
+            "the error does not say how to fix it: {e}"
+        ),
+        Ok(v) => anyhow::bail!("a closure ran on the cluster: {v}"),
+    }
+    client.shutdown();
+    Ok(())
+}
+
+#[brisk::func]
+fn clipped_square(block: &ndarray::ArrayD<f64>) -> ndarray::ArrayD<f64> {
+    block.mapv(|v| (v * v).min(0.5))
+}
+
 /// Dataframe shuffles on a real cluster: a disk-shuffle sort and join, and a groupby, equal to
 /// a local run; the disk shuffle's run directory is removed once the run is done, and copies of
 /// its value on other workers do not remove it early.

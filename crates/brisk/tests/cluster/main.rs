@@ -24,11 +24,11 @@ pub(crate) fn add(x: i64, y: i64) -> i64 {
 fn sum(xs: Vec<i64>) -> i64 {
     xs.iter().sum()
 }
-fn slow_inc(x: i64) -> i64 {
+pub(crate) fn slow_inc(x: i64) -> i64 {
     std::thread::sleep(Duration::from_millis(20));
     x + 1
 }
-fn fail_on_13(x: i64) -> Result<i64, String> {
+pub(crate) fn fail_on_13(x: i64) -> Result<i64, String> {
     if x == 13 {
         Err(format!("unlucky number {x}"))
     } else {
@@ -136,8 +136,16 @@ fn main() {
         ),
         ("async_api", more::async_api),
         (
+            "watching_work_and_blocking_calls_inside_runtimes",
+            more::watching_work_and_blocking_calls_inside_runtimes,
+        ),
+        (
             "the_talks_array_examples_on_a_cluster",
             collections::the_talks_array_examples_on_a_cluster,
+        ),
+        (
+            "user_functions_in_map_blocks_on_a_cluster",
+            collections::user_functions_in_map_blocks_on_a_cluster,
         ),
         (
             "dataframe_shuffles_on_a_cluster",
