@@ -100,7 +100,8 @@ pub mod crates {
 #[cfg(feature = "distributed")]
 #[cfg_attr(docsrs, doc(cfg(feature = "distributed")))]
 pub use brisk_client::{
-    Client, ClientOptions, ComputeFuture, Future, LocalOptions, SubmitOptions, processes,
+    AsCompleted, Client, ClientOptions, ComputeFuture, Finished, Future, LocalOptions,
+    SubmitOptions, as_completed, processes, progress, wait,
 };
 
 /// Running a worker: `brisk::worker::main_if_worker()` as the first line of `main` lets a
@@ -158,3 +159,8 @@ pub mod __private {
 macro_rules! __func_hooks {
     ($f:ident, $name:expr, ($($arg:ty),*) -> $ret:ty) => {};
 }
+
+/// The README's Rust blocks, run as doctests so that they stay true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
