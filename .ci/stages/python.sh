@@ -8,7 +8,7 @@
 #   2. Dask's own scheduler tests with brisk.get as the scheduler,
 #   3. a chosen set of Dask's collection tests with brisk.get as the scheduler
 #      (differences from dask.threaded.get are listed, with reasons, in
-#      crates/brisk-python/tests/dask_expected_failures.py and docs/python.md),
+#      crates/brisk-python/tests/dask_expected_failures.py and docs/guide/src/python.md),
 #   4. the Python example.
 # Needs .ci/python-venv.sh sourced (BRISK_PYTHON) and CARGO_TARGET_DIR set.
 set -euo pipefail

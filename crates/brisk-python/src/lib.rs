@@ -21,7 +21,7 @@
 //!
 //! The crate links `brisk-core`, `brisk-local` and the cluster runtime's client, worker and
 //! protocol (never Polars or the collections). It is tested from Python: see
-//! `tests/` (pytest, Dask's own scheduler tests) and `docs/python.md`.
+//! `tests/` (pytest, Dask's own scheduler tests) and `docs/guide/src/python.md`.
 
 mod cluster;
 mod convert;
