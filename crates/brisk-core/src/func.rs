@@ -41,7 +41,7 @@ struct FuncInner {
 }
 
 impl FuncInner {
-    fn new(
+    fn make(
         name: Option<&'static str>,
         label: &'static str,
         type_name: &'static str,
@@ -79,7 +79,7 @@ impl Func {
     where
         F: Fn(&[Value]) -> TaskResult + Send + Sync + 'static,
     {
-        FuncInner::new(
+        FuncInner::make(
             registered_name(TypeId::of::<F>()),
             label,
             type_name::<F>(),
@@ -93,7 +93,7 @@ impl Func {
     where
         F: Fn(&[Value]) -> TaskResult + Send + Sync + 'static,
     {
-        FuncInner::new(Some(name), label, type_name::<F>(), Arc::new(f))
+        FuncInner::make(Some(name), label, type_name::<F>(), Arc::new(f))
     }
 
     fn from_typed<F, C>(call: C) -> Func
@@ -101,7 +101,7 @@ impl Func {
         F: 'static,
         C: Fn(&[Value]) -> TaskResult + Send + Sync + 'static,
     {
-        FuncInner::new(
+        FuncInner::make(
             registered_name(TypeId::of::<F>()),
             short_label(type_name::<F>()),
             type_name::<F>(),
@@ -379,7 +379,7 @@ macro_rules! with_into_func {
                 }
                 let With { func, param } = self;
                 let label = short_label(type_name::<Fun>());
-                FuncInner::new(
+                FuncInner::make(
                     None,
                     label,
                     type_name::<Fun>(),

@@ -4,8 +4,8 @@
 //! need and validates what they do (missing dependencies, cycles, unknown outputs). On the way,
 //! aliases are resolved and literal nodes are inlined into the tasks that use them. Nodes get
 //! dense ids; each task's key references become slots into its list of distinct dependencies.
-//! Then linear chains are optionally fused ([`crate::fuse`]) and a memory-aware static order is
-//! computed ([`crate::order`]). Every executor runs a `Plan`.
+//! Then linear chains are optionally fused (`fuse.rs`) and a memory-aware static order is
+//! computed (`order.rs`). Every executor runs a `Plan`.
 
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;

@@ -100,7 +100,7 @@ pub enum RecordsError {
 
 impl DataFrame {
     /// A lazy frame whose partition `i` is built from the records of `keys[i]`, a `Vec<T>`
-    /// computed by `layers` and what they depend on (see the [module docs](self)). With
+    /// computed by `layers` and what they depend on (see the design note `docs/design/dataframe.md`). With
     /// `meta` the schema is given and nothing is computed now; without it the first
     /// partition is computed now and its records' schema inferred.
     ///

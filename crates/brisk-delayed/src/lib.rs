@@ -1,6 +1,6 @@
 //! # brisk-delayed: lazy function calls (dask.delayed for Rust)
 //!
-//! Wrap a function with [`delayed`] and call it with [`DelayedFn::call`] (or the
+//! Wrap a function with [`delayed()`] and call it with [`DelayedFn::call`] (or the
 //! [`delayed!`] macro): nothing runs, you get a [`Delayed<T>`] that remembers the call. Pass
 //! `Delayed` values and plain values alike as arguments; compute one result with
 //! [`Delayed::compute`], or several at once, sharing their common work, with
@@ -194,7 +194,7 @@ fn push_layer(layers: &mut Vec<Arc<Layer>>, l: &Arc<Layer>) {
     }
 }
 
-/// A function made lazy by [`delayed`]; `M` records its signature.
+/// A function made lazy by [`delayed()`]; `M` records its signature.
 pub struct DelayedFn<M> {
     func: Func,
     _m: PhantomData<M>,

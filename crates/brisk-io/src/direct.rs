@@ -133,7 +133,7 @@ impl Storage {
 
     /// The object_store client and the object's path in it, for libraries that take an
     /// [`ObjectStore`] (the client is `None`-free: local paths are an error naming them).
-    /// Drive its futures with [`block_on`](crate::block_on).
+    /// Drive its futures with [`crate::block_on`].
     pub fn object_store(&self, url: &str) -> Result<(Arc<dyn ObjectStore>, StorePath), IoError> {
         match parse_location(url)? {
             Location::Local(_) => Err(IoError::Config {

@@ -11,11 +11,11 @@
 //! Rust half (the extension module `brisk._brisk`, built by maturin as an abi3 wheel for
 //! CPython ≥ 3.10); the Python half lives in `python/brisk/` beside it. A Dask graph — legacy
 //! tuples or the task-spec objects of `dask._task_spec` — is read once into a Brisk graph
-//! ([`convert`]), compiled and run by `brisk-local`'s threaded engine ([`run`]): Rust
+//! (`convert.rs`), compiled and run by `brisk-local`'s threaded engine (`run.rs`): Rust
 //! schedules, and the GIL is held only while a task's Python code (or a Dask callback) runs
-//! ([`gil`], the one seam to the interpreter).
+//! (`gil.rs`, the one seam to the interpreter).
 //!
-//! On a cluster ([`cluster`]): `brisk.Client` submits Python functions and Dask graphs to a
+//! On a cluster (`cluster.rs`): `brisk.Client` submits Python functions and Dask graphs to a
 //! Brisk scheduler, and `python -m brisk worker` runs them; Python tasks are one registered
 //! kernel whose literal argument is the cloudpickled task.
 //!

@@ -22,6 +22,8 @@ fn add(x: i64, y: i64) -> i64 {
 fn total(xs: Vec<i64>) -> i64 {
     xs.iter().sum()
 }
+/// `dot.with(weights)` binds a `Vec<f64>`: the bound parameter is read as `&Vec<f64>`.
+#[allow(clippy::ptr_arg)]
 #[brisk::func]
 fn dot(weights: &Vec<f64>, x: f64) -> f64 {
     weights.iter().map(|w| w * x).sum()

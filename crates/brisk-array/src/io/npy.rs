@@ -8,7 +8,7 @@
 //! objects. A local file is written with one positioned write per run as chunks are computed.
 //! An object is written as a multipart upload whose parts are bands of whole rows (axis 0),
 //! each part put by its own task as soon as the chunks it covers are computed, in any order:
-//! memory stays bounded by a few bands, never the whole array (see [`write`]).
+//! memory stays bounded by a few bands, never the whole array (see [`write()`]).
 //!
 //! ```
 //! use brisk_core::Collection;

@@ -5,7 +5,7 @@
 //! Reading takes what zarr-python writes: format 3 with `bytes`, `zstd` (its default),
 //! `gzip`, `blosc`, `transpose`, `crc32c` and `sharding_indexed`; format 2 with the `zstd`,
 //! `blosc` (zarr-python 2's default), `gzip` and `zlib` compressors, in C or F order.
-//! [`write`] writes format 3 with zstd like zarr-python; [`write_with`] and [`ZarrOptions`]
+//! [`write()`] writes format 3 with zstd like zarr-python; [`write_with`] and [`ZarrOptions`]
 //! choose the format, the compressor, a transpose and sharding.
 //!
 //! The array lives in a local directory, or under a prefix of an object store
