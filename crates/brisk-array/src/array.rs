@@ -420,7 +420,7 @@ impl<T: Element> Array<T> {
         self.meta.check()?;
         let keys = self.meta.keys();
         let graph = Collection::graph(self);
-        let values = brisk_core::default_scheduler()?.get(
+        let values = brisk_core::default_scheduler()?.persist(
             &graph,
             &keys,
             &brisk_core::ComputeOptions::optimized(),

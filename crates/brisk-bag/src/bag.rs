@@ -465,7 +465,7 @@ impl<T: Record> Bag<T> {
     /// stored records.
     pub fn persist(&self) -> Result<Bag<T>, BagError> {
         let keys = self.partition_keys();
-        let values = brisk_core::default_scheduler()?.get(
+        let values = brisk_core::default_scheduler()?.persist(
             &self.graph(),
             &keys,
             &ComputeOptions::optimized(),

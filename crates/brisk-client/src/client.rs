@@ -395,6 +395,8 @@ impl Client {
             let key = plan.key(id);
             let spec = match plan.node(id) {
                 PlanNode::Task(t) => encode_task(key, t)?,
+                // Persisted on the cluster: the scheduler has it under this key already.
+                PlanNode::Value(v) if brisk_core::Held::of(v).is_some() => continue,
                 PlanNode::Value(v) => {
                     let (t, _) = compile_call(
                         Func::by_name(brisk_protocol::identity_function())?,
@@ -544,5 +546,32 @@ impl Scheduler for Client {
     ) -> Result<Vec<Value>, Error> {
         let futures = self.submit_graph(graph, keys, options.fuse)?;
         self.inner.block_on(self.inner.gather_values(&futures))
+    }
+
+    /// Compute and keep on the workers: each output comes back as a [`brisk_core::Held`] (its
+    /// key, its future as the keep-alive, a fetch through this client) once it is in memory
+    /// there; nothing is fetched. A failure is returned as the error it is.
+    fn persist(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        options: &ComputeOptions,
+    ) -> Result<Vec<Value>, Error> {
+        let futures = self.submit_graph(graph, keys, options.fuse)?;
+        self.inner.block_on(async {
+            for f in &futures {
+                if let Status::Erred(e) = f.cell.settled().await {
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(futures
+            .into_iter()
+            .map(|f| {
+                let fetch = f.clone();
+                brisk_core::Held::new_value(f.key().clone(), move || fetch.result(), f)
+            })
+            .collect())
     }
 }

@@ -240,6 +240,18 @@ const UNSEEN: u32 = u32::MAX;
 enum Resolved<'g> {
     Task(&'g Key, &'g Task, usize),
     Literal(&'g Key, &'g Value, usize),
+    /// A literal that is a [`crate::Held`]: a node of its own under the held key, never
+    /// inlined (see `held.rs`).
+    Held(&'g Key, &'g Value, usize),
+}
+
+/// A literal node, or a held value.
+fn literal<'g>(key: &'g Key, v: &'g Value, pos: usize) -> Resolved<'g> {
+    if crate::Held::of(v).is_some() {
+        Resolved::Held(key, v, pos)
+    } else {
+        Resolved::Literal(key, v, pos)
+    }
 }
 
 struct Frame<'g> {
@@ -293,7 +305,7 @@ impl<'g> Compiler<'g> {
                     })?;
             match node {
                 Node::Task(t) => return Ok(Resolved::Task(key, t, pos)),
-                Node::Literal(v) => return Ok(Resolved::Literal(key, v, pos)),
+                Node::Literal(v) => return Ok(literal(key, v, pos)),
                 Node::Alias(target) => {
                     // Alias chains are short; only a chain longer than the graph can be a
                     // cycle, and only then is it worth finding where it closes.
@@ -322,7 +334,7 @@ impl<'g> Compiler<'g> {
         let resolved = match node {
             Node::Alias(_) => self.resolve(key, key)?,
             Node::Task(t) => Resolved::Task(key, t, pos),
-            Node::Literal(v) => Resolved::Literal(key, v, pos),
+            Node::Literal(v) => literal(key, v, pos),
         };
         match resolved {
             Resolved::Literal(k, v, pos) => {
@@ -335,6 +347,7 @@ impl<'g> Compiler<'g> {
                 self.post_order.push(id);
                 Ok(id)
             }
+            Resolved::Held(k, v, pos) => Ok(self.held_node(k, v, pos)),
             Resolved::Task(k, t, pos) => {
                 if self.ids[pos] != UNSEEN {
                     return Ok(self.ids[pos]);
@@ -344,6 +357,22 @@ impl<'g> Compiler<'g> {
                 Ok(id)
             }
         }
+    }
+
+    /// The plan node of a held value: under the held key, a value node, done.
+    fn held_node(&mut self, key: &'g Key, v: &'g Value, pos: usize) -> u32 {
+        if self.ids[pos] != UNSEEN {
+            return self.ids[pos];
+        }
+        let key = crate::Held::of(v).map_or_else(|| key.clone(), |h| h.key().clone());
+        let id = self.keys.len() as u32;
+        self.ids[pos] = id;
+        self.keys.push(key);
+        self.nodes.push(Some(PlanNode::Value(v.clone())));
+        self.deps.push(Deps::new());
+        self.done.push(true);
+        self.post_order.push(id);
+        id
     }
 
     fn new_id(&mut self, key: &'g Key, pos: usize) -> u32 {
@@ -385,6 +414,12 @@ impl<'g> Compiler<'g> {
             if frame.pos < frame.deps.len() {
                 let next = match &frame.deps[frame.pos] {
                     Resolved::Literal(..) => None,
+                    Resolved::Held(k, v, pos) => {
+                        let (k, v, pos) = (*k, *v, *pos);
+                        frame.pos += 1;
+                        self.held_node(k, v, pos);
+                        continue;
+                    }
                     Resolved::Task(k, t, pos) => Some((*k, *t, *pos)),
                 };
                 frame.pos += 1;
@@ -442,7 +477,7 @@ impl<'g> Compiler<'g> {
         match arg {
             Arg::Key(_) => match resolved.next() {
                 Some(Resolved::Literal(_, v, _)) => PArg::Lit((*v).clone()),
-                Some(Resolved::Task(_, _, pos)) => {
+                Some(Resolved::Task(_, _, pos)) | Some(Resolved::Held(_, _, pos)) => {
                     let id = self.ids[*pos];
                     PArg::Dep(deps.slot(id))
                 }

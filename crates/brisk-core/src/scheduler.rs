@@ -42,6 +42,19 @@ pub trait Scheduler: Send + Sync {
         keys: &[Key],
         options: &ComputeOptions,
     ) -> Result<Vec<Value>, Error>;
+
+    /// Compute `keys` of `graph` and keep them: what a collection's `persist()` asks for. A
+    /// local scheduler returns the values; a cluster keeps them on its workers and returns
+    /// [`crate::Held`] values (each a key, a keep-alive handle and a way to fetch it), which a
+    /// persisted collection holds as literals.
+    fn persist(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        options: &ComputeOptions,
+    ) -> Result<Vec<Value>, Error> {
+        self.get(graph, keys, options)
+    }
 }
 
 /// A scheduler that can be chosen by name (submitted with `inventory`).

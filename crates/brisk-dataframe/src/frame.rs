@@ -380,7 +380,7 @@ impl DataFrame {
     /// Compute every partition and keep them in memory: the returned frame has no work left,
     /// so everything built on it starts from the stored partitions.
     pub fn persist(&self) -> Result<DataFrame> {
-        let values = brisk_core::default_scheduler()?.get(
+        let values = brisk_core::default_scheduler()?.persist(
             &self.graph(),
             &self.output_keys(),
             &ComputeOptions::optimized(),

@@ -106,7 +106,7 @@ impl<T: FromValue> Delayed<T> {
     /// Compute the value and keep it in memory: the returned `Delayed` has no work left, so
     /// everything built on it starts from the stored value.
     pub fn persist(&self) -> Result<Delayed<T>, Error> {
-        let values = brisk_core::default_scheduler()?.get(
+        let values = brisk_core::default_scheduler()?.persist(
             &self.graph(),
             std::slice::from_ref(&self.key),
             &ComputeOptions::optimized(),

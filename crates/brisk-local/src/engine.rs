@@ -193,7 +193,10 @@ impl Run {
             IN_TASK.with(|t| t.set(true));
             let r = match node {
                 PlanNode::Task(t) => run_task(t, &inputs),
-                PlanNode::Value(v) => Ok(v.clone()),
+                // A value held by a cluster (a collection persisted there) is fetched here.
+                PlanNode::Value(v) => {
+                    brisk_core::Held::resolve(v).map_err(|e| TaskFailure::from_error(Box::new(e)))
+                }
             };
             IN_TASK.with(|t| t.set(false));
             r

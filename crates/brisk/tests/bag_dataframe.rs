@@ -43,9 +43,12 @@ fn bags_become_dataframes_partition_by_partition() -> anyhow::Result<()> {
         .compute()?;
     assert_eq!(small.column("id")?.dtype(), &DataType::Int8);
     assert_eq!(small.height(), 30);
-    let e = bag
-        .to_dataframe_with(meta)?
-        .compute()
+    // (On one thread, so that the first record that does not fit is the one reported: on the
+    // pool, a later partition may fail first.)
+    let bad = bag.to_dataframe_with(meta)?;
+    let sync: std::sync::Arc<dyn brisk::Scheduler> =
+        std::sync::Arc::new(brisk::LocalScheduler::sync());
+    let e = brisk::with_scheduler(sync, || bad.compute())
         .unwrap_err()
         .to_string();
     assert!(

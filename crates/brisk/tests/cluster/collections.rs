@@ -167,6 +167,121 @@ pub(crate) fn dataframe_shuffles_on_a_cluster() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// This process's resident memory, bytes.
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// `persist()` on a cluster keeps the partitions on the workers: a dataframe read there
+/// (4M rows, about 96 MB parsed) and persisted is reused by two later queries, equal to a local run,
+/// while the client's memory stays flat (its partitions never pass through the client);
+/// dropping the persisted frame releases them on the cluster.
+pub(crate) fn persisted_data_stays_on_the_workers() -> anyhow::Result<()> {
+    #[cfg(feature = "dataframe")]
+    {
+        use brisk::dataframe::polars::prelude::*;
+        use brisk::dataframe::{self as dd, Agg};
+
+        let dir = tempfile::tempdir()?;
+        for f in 0..8 {
+            let mut text = String::from("user_id,value,flag\n");
+            for i in 0..500_000i64 {
+                let r = f * 500_000 + i;
+                text.push_str(&format!("{},{}.25,{}\n", (r * 7919) % 1000, r % 977, r % 3));
+            }
+            std::fs::write(dir.path().join(format!("part-{f}.csv")), text)?;
+        }
+        let pattern = format!("{}/part-*.csv", dir.path().display());
+        let mut o = LocalOptions::new(2);
+        o.set_as_default = false;
+        let client = Client::local_with(o)?;
+        let cluster: Arc<dyn brisk::Scheduler> = Arc::new(client.clone());
+        let local: Arc<dyn brisk::Scheduler> = Arc::new(LocalScheduler::threaded());
+
+        let df = dd::read_csv(&pattern)?;
+        let queries = |frame: &dd::DataFrame| -> anyhow::Result<_> {
+            let sums = frame.groupby("user_id").agg(vec![Agg::sum("value")])?;
+            let f = frame.filter(col("flag").eq(lit(1)))?;
+            Ok((sums, f.groupby("flag").agg(vec![Agg::count("value")])?))
+        };
+        // The same queries once before measuring: thread pools and buffers of the client (and
+        // of the scheduler, which `Client::local` runs in this process) settle first.
+        let (s0, f0) = queries(&df)?;
+        brisk::with_scheduler(cluster.clone(), || -> anyhow::Result<_> {
+            Ok((s0.compute()?, f0.compute()?))
+        })?;
+        let before = rss_bytes();
+        let kept = brisk::with_scheduler(cluster.clone(), || df.persist())?;
+        let after_persist = rss_bytes();
+        let (sums, flagged) = queries(&kept)?;
+        let (a, b) = brisk::with_scheduler(cluster.clone(), || -> anyhow::Result<_> {
+            Ok((sums.compute()?, flagged.compute()?))
+        })?;
+        let after_queries = rss_bytes();
+        let sums_here = brisk::with_scheduler(local.clone(), || -> anyhow::Result<_> {
+            Ok(df
+                .groupby("user_id")
+                .agg(vec![Agg::sum("value")])?
+                .compute()?)
+        })?;
+        let flagged_here = brisk::with_scheduler(local, || -> anyhow::Result<_> {
+            let f = df.filter(col("flag").eq(lit(1)))?;
+            Ok(f.groupby("flag")
+                .agg(vec![Agg::count("value")])?
+                .compute()?)
+        })?;
+        let sort = |f: DataFrame, k: &str| f.sort([k], Default::default());
+        ensure!(
+            sort(a, "user_id")?.equals_missing(&sort(sums_here, "user_id")?),
+            "group sums differ between the persisted cluster frame and a local run"
+        );
+        ensure!(
+            b.equals_missing(&flagged_here),
+            "counts differ: cluster {b} vs local {flagged_here}"
+        );
+        // The parsed partitions are ~96 MB; the client must not have held them.
+        let grew = after_queries.saturating_sub(before) as f64 / 1e6;
+        println!(
+            "persisted dataframe: client RSS {:.1} MB before, {:.1} MB after persist, {:.1} MB after two queries",
+            before as f64 / 1e6,
+            after_persist as f64 / 1e6,
+            after_queries as f64 / 1e6
+        );
+        ensure!(
+            grew < 40.0,
+            "the client's memory grew by {grew:.1} MB: partitions came back through it"
+        );
+        // The workers hold the partitions while the persisted frame lives, and release them after.
+        let held = |c: &Client| -> anyhow::Result<u32> {
+            Ok(c.scheduler_info()?.workers.iter().map(|w| w.has_what).sum())
+        };
+        let n = kept.npartitions() as u32;
+        ensure!(
+            held(&client)? >= n,
+            "the workers do not hold the {n} persisted partitions"
+        );
+        drop((kept, sums, flagged));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while held(&client)? > 0 {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "persisted partitions never released"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        client.shutdown();
+    }
+    Ok(())
+}
+
 /// Writes to a real S3-compatible server (moto on 127.0.0.1) from cluster workers: an array as
 /// `.npy` (multipart, parts gathered across chunks) and Zarr, and a dataframe as Parquet, read
 /// back on the cluster and locally, equal to the data.
