@@ -235,7 +235,20 @@ impl<T: Record> Bag<T> {
     }
 
     /// Keep the records for which `pred` is true.
-    pub fn filter(&self, pred: impl Fn(&T) -> bool + Send + Sync + 'static) -> Bag<T> {
+    ///
+    /// A closure runs in this process (the local schedulers). A function registered with
+    /// `#[brisk::func]` (`fn mentions_python(line: &String) -> bool`) runs anywhere, a
+    /// cluster's workers included, for records of the types in
+    /// [`crate::named::NAMED_RECORDS`]; see also [`Bag::filter_func`].
+    pub fn filter<F>(&self, pred: F) -> Bag<T>
+    where
+        F: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        if let Some(named) = Func::registered::<F>()
+            && let Some(b) = self.named_filter(named)
+        {
+            return b;
+        }
         let pred = Arc::new(pred);
         self.stage("filter", move |s| {
             let pred = Arc::clone(&pred);
@@ -246,6 +259,47 @@ impl<T: Record> Bag<T> {
                 })
             })
         })
+    }
+
+    /// Keep the records for which the function value `pred` is true: a registered function,
+    /// a bound one (`f.with(p)`), or a built-in such as [`crate::contains`]. It travels by
+    /// name with its bound parameters, so the stage runs on a cluster's workers.
+    ///
+    /// ```
+    /// use brisk_core::Collection;
+    /// # brisk_local::LocalScheduler::threaded();
+    /// let b = brisk_bag::Bag::from_sequence(
+    ///     vec!["python is fun".to_string(), "rust is fast".to_string()], 2);
+    /// assert_eq!(b.filter_func(brisk_bag::contains("python")).count().compute()?, 1);
+    /// # Ok::<(), brisk_core::Error>(())
+    /// ```
+    pub fn filter_func<M>(&self, pred: impl brisk_core::IntoFunc<M>) -> Bag<T> {
+        let pred = pred.into_func();
+        if let Some(b) = self.named_filter(pred.clone()) {
+            return b;
+        }
+        self.filter(move |x| {
+            pred.call(&[Value::new(x.clone())])
+                .ok()
+                .and_then(|v| v.get::<bool>().ok())
+                .unwrap_or(false)
+        })
+    }
+
+    /// `filter` through the named kernel for this record type, when there is one.
+    fn named_filter(&self, pred: Func) -> Option<Bag<T>> {
+        let kernel = crate::named::stage_kernel("filter", std::any::TypeId::of::<T>())?;
+        let prev = Arc::clone(&self.inner.make);
+        let pred = Value::new(pred);
+        Some(Bag::from_parts(
+            "filter",
+            self.inner.npartitions,
+            self.inner.deps.clone(),
+            Arc::new(move |i| Task {
+                func: kernel.clone(),
+                args: vec![Arg::Task(Box::new(prev(i))), Arg::Literal(pred.clone())],
+            }),
+        ))
     }
 
     /// Replace every record by the items `f` returns for it.

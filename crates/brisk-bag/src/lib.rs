@@ -53,9 +53,13 @@
 //! Within a partition, operations chain into one pass (a partition is a stream, not a vector,
 //! until something stores it); between operations that need all partitions (reductions,
 //! `groupby`), partitions are stored as `Vec<T>` values. The functions you pass are closures
-//! and run in this process on the local schedulers. The distributed runtime can only run
-//! functions it finds by name, and reports a bag task holding a closure as a clear
-//! `UnregisteredFunction` error; bag kernels are not yet registered by name.
+//! and run in this process on the local schedulers. On a cluster a task must call functions
+//! the workers find by name: [`read_text`], [`Bag::filter`] with a `#[brisk::func]` predicate
+//! or [`Bag::filter_func`] with a function value (a bound one, or the built-in [`contains`]),
+//! and [`Bag::count`] are named kernels for the record types in [`NAMED_RECORDS`], so the
+//! talk's `read_text(..).filter_func(contains("python")).count()` runs on stock `brisk
+//! worker`s. Other stages still hold closures: sent to a cluster they are a clear
+//! `UnregisteredFunction` error naming `#[brisk::func]`, never a hang.
 //!
 //! ## Dataframes
 //!
@@ -68,6 +72,7 @@ mod counts;
 mod error;
 mod item;
 mod json;
+mod named;
 mod reduce;
 mod shuffle;
 mod stream;
@@ -78,6 +83,7 @@ pub use bag::{Bag, Record};
 pub use error::{BagError, Origin};
 pub use item::Item;
 pub use json::{Field, OnError, read_json};
+pub use named::{NAMED_RECORDS, contains};
 pub use strings::is_python_space;
 pub use text::{TextSource, read_text};
 

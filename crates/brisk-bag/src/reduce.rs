@@ -136,8 +136,12 @@ impl<T: Record> Bag<T> {
         self.tree_reduce(label, move |_, s| per_part(s), Some(all), move |p| all2(p))
     }
 
-    /// The number of records.
+    /// The number of records. For the record types with named kernels
+    /// ([`crate::NAMED_RECORDS`]) every task of the tree is named, so a cluster can run it.
     pub fn count(&self) -> Item<u64> {
+        if let Some(kernel) = crate::named::stage_kernel("count", std::any::TypeId::of::<T>()) {
+            return self.named_count(kernel);
+        }
         self.monoid(
             "count",
             |s| {
@@ -151,6 +155,45 @@ impl<T: Record> Bag<T> {
             || 0,
             |a, b| a + b,
         )
+    }
+
+    /// `count` as a tree of named tasks: the stage kernel per partition, `sum_u64` above.
+    fn named_count(&self, kernel: Func) -> Item<u64> {
+        let name = tokenize("count");
+        let sum = crate::named::sum_u64_func();
+        let mut nodes = Vec::new();
+        let level: Vec<Key> = (0..self.npartitions())
+            .map(|i| {
+                let key = Key::with_shared_name(&name, &[0, i as u32]);
+                nodes.push((
+                    key.clone(),
+                    Node::Task(stream_task(&kernel, self.part_task(i))),
+                ));
+                key
+            })
+            .collect();
+        let level =
+            brisk_core::tree::reduce_levels(level, SPLIT_EVERY, false, |depth, j, group| {
+                let key = Key::with_shared_name(&name, &[depth + 1, j as u32]);
+                let args = vec![Arg::List(group.iter().cloned().map(Arg::Key).collect())];
+                nodes.push((
+                    key.clone(),
+                    Node::Task(Task {
+                        func: sum.clone(),
+                        args,
+                    }),
+                ));
+                key
+            });
+        let key = Key::from(&*name);
+        nodes.push((
+            key.clone(),
+            Node::Task(Task {
+                func: sum,
+                args: vec![Arg::List(level.into_iter().map(Arg::Key).collect())],
+            }),
+        ));
+        Item::new(key, Layer::from_nodes(name, nodes, self.deps()))
     }
 
     /// The sum of the records (zero for an empty bag).

@@ -10,9 +10,7 @@ use brisk_io::{Block, CompressionChoice, Storage};
 
 use crate::bag::{Bag, Record, stream_task};
 use crate::error::BagError;
-use crate::stream::{
-    Position, PositionGuard, Sink, Stream, arg_stream, fail, next_line, set_position,
-};
+use crate::stream::{Position, PositionGuard, Sink, arg_stream, fail, next_line, set_position};
 
 /// Where and how to read text: built by [`TextSource::new`], then turned into a bag of lines
 /// ([`TextSource::lines`]) or of JSON documents ([`TextSource::json`]).
@@ -82,18 +80,10 @@ impl TextSource {
     /// A bag of the files' lines, without their line endings (`\n` or `\r\n`).
     pub fn lines(&self) -> Result<Bag<String>, BagError> {
         let blocks = Arc::new(self.blocks()?);
-        let storage = self.storage.clone();
-        let func = Func::raw("read-text", move |args: &[Value]| {
-            let block = args
-                .first()
-                .ok_or_else(|| TaskFailure::msg("internal: missing block"))?
-                .downcast_arc::<Block>()
-                .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
-            let storage = storage.clone();
-            Ok(Value::new(Stream::new("read-text", move |sink| {
-                read_lines(&storage, &block, sink)
-            })))
-        });
+        // The named kernel (`named.rs`): the block and the storage options are literals, so a
+        // cluster's workers can read the block themselves.
+        let func = crate::named::read_text_func();
+        let storage = Value::new(self.storage.clone());
         let n = blocks.len();
         Ok(Bag::from_parts(
             "read-text",
@@ -101,7 +91,10 @@ impl TextSource {
             vec![],
             Arc::new(move |i| brisk_core::Task {
                 func: func.clone(),
-                args: vec![Arg::Literal(Value::new(blocks[i].clone()))],
+                args: vec![
+                    Arg::Literal(Value::new(blocks[i].clone())),
+                    Arg::Literal(storage.clone()),
+                ],
             }),
         ))
     }

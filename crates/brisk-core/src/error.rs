@@ -205,9 +205,10 @@ pub enum Error {
     /// A closure without a registered name was about to be sent to another process.
     #[error(
         "task {key} calls `{function}`, which has no registered name, so it cannot run in \
-         another process: make it a named `fn`, add `brisk::register!(your_fn);` next to it, and \
-         start workers from the same binary (or use the threaded scheduler; a bag's steps are \
-         closures, so bags run on the threaded or sync scheduler only for now)"
+         another process: make the closure a named `fn` marked `#[brisk::func]` (what it \
+         captures becomes leading parameters, bound with `f.with(p)`), pass that function \
+         instead, and run workers of the same binary; or compute on the threaded scheduler. \
+         Which operations take registered functions: docs/design/user-code.md"
     )]
     UnregisteredFunction {
         /// The task holding the closure.

@@ -167,6 +167,105 @@ pub(crate) fn dataframe_shuffles_on_a_cluster() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The talk's bag example on a cluster. On stock `brisk scheduler` + two stock `brisk
+/// worker` processes (built-in stages only): `read_text(..).filter_func(contains("python"))
+/// .count()` and a plain count. On a local cluster of this binary: `filter` with the user's own
+/// `#[brisk::func]` predicate. Each equal to a local run; a closure sent to the cluster is the
+/// promised error naming `#[brisk::func]`.
+pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
+    #[cfg(feature = "bag")]
+    {
+        use std::process::{Command, Stdio};
+        use std::time::Duration;
+
+        use brisk::bag::{contains, read_text};
+
+        let dir = tempfile::tempdir()?;
+        for f in 0..6 {
+            let text: String = (0..2000)
+                .map(|i| {
+                    let lang = ["python", "rust", "julia", "go"][(f * 7 + i) % 4];
+                    format!("{f}-{i} {lang} job finished\n")
+                })
+                .collect();
+            std::fs::write(dir.path().join(format!("log-{f}.txt")), text)?;
+        }
+        let pattern = format!("{}/log-*.txt", dir.path().display());
+        let lines = read_text(&pattern)?;
+        let local: Arc<dyn brisk::Scheduler> = Arc::new(LocalScheduler::threaded());
+        let want_python = brisk::with_scheduler(local.clone(), || {
+            lines.filter(|l| l.contains("python")).count().compute()
+        })?;
+        let want_all = 6 * 2000;
+        ensure!(want_python == 3000, "local count {want_python}");
+
+        // Stock processes.
+        let (_s, address) = crate::start_scheduler(&[])?;
+        let mut workers = Vec::new();
+        for i in 0..2 {
+            workers.push(crate::Proc(
+                Command::new(crate::brisk_bin())
+                    .args([
+                        "worker",
+                        &address,
+                        "--nthreads",
+                        "1",
+                        "--name",
+                        &format!("bag-{i}"),
+                    ])
+                    .args(["--listen-host", "127.0.0.1"])
+                    .stdin(Stdio::null())
+                    .spawn()?,
+            ));
+        }
+        let client = crate::connect(&address, None)?;
+        client.wait_for_workers(2, Duration::from_secs(20))?;
+        let stock: Arc<dyn brisk::Scheduler> = Arc::new(client.clone());
+        let python = brisk::with_scheduler(stock.clone(), || {
+            lines.filter_func(contains("python")).count().compute()
+        })?;
+        ensure!(
+            python == want_python,
+            "stock cluster counted {python}, local {want_python}"
+        );
+        let all = brisk::with_scheduler(stock.clone(), || lines.count().compute())?;
+        ensure!(all == want_all, "stock cluster counted {all} lines");
+        // A closure cannot travel: an error that says how to fix it, not a hang.
+        match brisk::with_scheduler(stock, || {
+            lines.filter(|l| l.contains("rust")).count().compute()
+        }) {
+            Err(e) => ensure!(
+                e.to_string().contains("brisk::func"),
+                "unhelpful error: {e}"
+            ),
+            Ok(n) => anyhow::bail!("a closure ran on the stock cluster: {n}"),
+        }
+        client.shutdown();
+        drop(workers);
+
+        // The user's own predicate on workers of this binary.
+        let mut o = LocalOptions::new(2);
+        o.set_as_default = false;
+        let mine = Client::local_with(o)?;
+        let cluster: Arc<dyn brisk::Scheduler> = Arc::new(mine.clone());
+        let n = brisk::with_scheduler(cluster, || lines.filter(mentions_python).count().compute())?;
+        ensure!(
+            n == want_python,
+            "user predicate on the cluster counted {n}"
+        );
+        mine.shutdown();
+    }
+    Ok(())
+}
+
+/// A user's bag predicate: registered, so it runs on workers of this binary.
+#[cfg(feature = "bag")]
+#[allow(clippy::ptr_arg)]
+#[brisk::func]
+fn mentions_python(line: &String) -> bool {
+    line.contains("python")
+}
+
 /// This process's resident memory, bytes.
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")

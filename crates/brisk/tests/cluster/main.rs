@@ -148,6 +148,10 @@ fn main() {
             collections::user_functions_in_map_blocks_on_a_cluster,
         ),
         (
+            "the_talks_bag_example_on_a_cluster",
+            collections::the_talks_bag_example_on_a_cluster,
+        ),
+        (
             "persisted_data_stays_on_the_workers",
             collections::persisted_data_stays_on_the_workers,
         ),

@@ -1,0 +1,239 @@
+//! Bag stages that cross processes: named kernels for the stages a cluster's workers run.
+//!
+//! A bag stage is normally a closure wrapped around its input's stream (`stream.rs`), which
+//! only the process that built it can run. For the bag to run on a cluster each of its tasks
+//! must call a function the workers find by name, with its parameters as literal arguments
+//! (see `docs/design/user-code.md`). This module holds those named kernels:
+//!
+//! - `brisk_bag::read_text`: the lines of one block (the block and the storage options as
+//!   literals); every `read_text` bag uses it, locally too.
+//! - `brisk_bag::filter<T>`: keep the records for which a *function value* is true. The
+//!   predicate is a [`Func`] literal: a `#[brisk::func]` function passed to [`Bag::filter`]
+//!   (found by its type), a bound one (`f.with(p)`) passed to [`Bag::filter_func`], or a
+//!   built-in such as [`contains`]. It is called per record through `Func::call` (one `Value`
+//!   per record: the price of not knowing the record type at the call site; typed companions
+//!   registered by the attribute are the planned fast path).
+//! - `brisk_bag::count<T>` and `brisk_bag::sum_u64`: `count()` as a tree of named tasks.
+//!
+//! Kernels generic over the record type are registered for a fixed set of record types
+//! ([`NAMED_RECORDS`]: `String`, `i64`, `u64`, `f64`, `serde_json::Value`); a stage on another
+//! type keeps its closure and runs locally. [`stage_kernel`] finds a stage's kernel for a
+//! record type at graph-building time.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::{Arc, OnceLock};
+
+use brisk_core::func::{FunctionEntry, type_id_of_val};
+use brisk_core::{Func, TaskFailure, TaskResult, Value};
+use brisk_io::{Block, Storage};
+
+use crate::bag::Record;
+use crate::error::BagError;
+use crate::stream::{Stream, arg_stream, current_origin, fail};
+
+/// One stage kernel instantiated for one record type.
+pub(crate) struct StageEntry {
+    /// The stage (`"filter"`, `"count"`).
+    pub stage: &'static str,
+    /// The record type.
+    pub record: fn() -> TypeId,
+    /// The kernel's registered name.
+    pub name: &'static str,
+}
+
+inventory::collect!(StageEntry);
+
+/// The record types whose stages have named kernels.
+pub const NAMED_RECORDS: &[&str] = &["String", "i64", "u64", "f64", "serde_json::Value"];
+
+/// The named kernel of `stage` for records of type `record`, if there is one.
+pub(crate) fn stage_kernel(stage: &str, record: TypeId) -> Option<Func> {
+    static TABLE: OnceLock<HashMap<(&'static str, TypeId), &'static str>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        inventory::iter::<StageEntry>
+            .into_iter()
+            .map(|e| ((e.stage, (e.record)()), e.name))
+            .collect()
+    });
+    let name = table.get(&(stage, record))?;
+    Func::by_name(name).ok()
+}
+
+fn arg<'a>(args: &'a [Value], i: usize, what: &str) -> Result<&'a Value, TaskFailure> {
+    args.get(i)
+        .ok_or_else(|| TaskFailure::msg(format!("internal: missing {what}")))
+}
+
+/// `brisk_bag::read_text`: the lines of one block.
+fn read_text_kernel(args: &[Value]) -> TaskResult {
+    let block = arg(args, 0, "block")?
+        .downcast_arc::<Block>()
+        .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
+    let storage = arg(args, 1, "storage options")?
+        .get::<Storage>()
+        .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
+    Ok(Value::new(Stream::new("read-text", move |sink| {
+        crate::text::read_lines(&storage, &block, sink)
+    })))
+}
+
+/// The `read_text` kernel.
+pub(crate) fn read_text_func() -> Func {
+    static F: OnceLock<Func> = OnceLock::new();
+    F.get_or_init(|| Func::named_raw(READ_TEXT, "read-text", read_text_kernel))
+        .clone()
+}
+
+const READ_TEXT: &str = "brisk_bag::read_text";
+inventory::submit! {
+    FunctionEntry {
+        name: READ_TEXT,
+        type_id: || type_id_of_val(&read_text_kernel),
+        make: || Func::named_raw(READ_TEXT, "read-text", read_text_kernel),
+    }
+}
+
+/// `brisk_bag::filter<T>`: keep the records for which the predicate (a function value) is true.
+fn filter_kernel<T: Record>(args: &[Value]) -> TaskResult {
+    let s = arg_stream::<T>(args, 0)?;
+    let pred = arg(args, 1, "predicate")?
+        .downcast_ref::<Func>()
+        .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?
+        .clone();
+    Ok(Value::new(Stream::new("filter", move |sink| {
+        let mut err = None;
+        s(&mut |x| {
+            let Some(r) = x.as_ref() else {
+                return ControlFlow::Continue(());
+            };
+            match pred.call(&[Value::new(r.clone())]).map(|v| v.get::<bool>()) {
+                Ok(Ok(true)) => sink(x),
+                Ok(Ok(false)) => ControlFlow::Continue(()),
+                Ok(Err(m)) => {
+                    err = Some(record_error(format!(
+                        "the predicate {} returned {} instead of a bool",
+                        pred.label(),
+                        m.found
+                    )));
+                    ControlFlow::Break(())
+                }
+                Err(e) => {
+                    err = Some(record_error(e.to_string()));
+                    ControlFlow::Break(())
+                }
+            }
+        })?;
+        err.map_or(Ok(()), Err)
+    })))
+}
+
+fn record_error(message: String) -> BagError {
+    BagError::Record {
+        op: "filter",
+        origin: current_origin(),
+        source: Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(message)),
+    }
+}
+
+/// `brisk_bag::count<T>`: the number of records of one partition (its index is ignored).
+fn count_kernel<T: Record>(args: &[Value]) -> TaskResult {
+    let s = arg_stream::<T>(args, 0)?;
+    let mut n = 0u64;
+    s(&mut |x| {
+        n += u64::from(x.is_some());
+        ControlFlow::Continue(())
+    })
+    .map_err(fail)?;
+    Ok(Value::from(n))
+}
+
+/// `brisk_bag::sum_u64`: the sum of a list of partial counts.
+fn sum_u64_kernel(args: &[Value]) -> TaskResult {
+    let list = arg(args, 0, "partial counts")?
+        .as_list()
+        .ok_or_else(|| TaskFailure::msg("internal: expected a list of partial counts"))?;
+    let mut total = 0u64;
+    for v in list {
+        total += v
+            .get::<u64>()
+            .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
+    }
+    Ok(Value::from(total))
+}
+
+const SUM_U64: &str = "brisk_bag::sum_u64";
+inventory::submit! {
+    FunctionEntry {
+        name: SUM_U64,
+        type_id: || type_id_of_val(&sum_u64_kernel),
+        make: || Func::named_raw(SUM_U64, "count", sum_u64_kernel),
+    }
+}
+
+/// The `sum_u64` kernel.
+pub(crate) fn sum_u64_func() -> Func {
+    static F: OnceLock<Func> = OnceLock::new();
+    F.get_or_init(|| Func::named_raw(SUM_U64, "count", sum_u64_kernel))
+        .clone()
+}
+
+/// `contains(needle)`: a built-in predicate for bags of `String` — true for the lines that
+/// contain `needle`. A function value, so it runs on any worker (the stock `brisk worker`
+/// included): `read_text(..)?.filter_func(contains("python")).count()` is the talk's bag
+/// example on a cluster.
+pub fn contains(needle: &str) -> Func {
+    let needle = Value::new(needle.to_string());
+    Func::by_name(CONTAINS)
+        .unwrap_or_else(|_| Func::new(contains_str))
+        .bind(vec![needle])
+}
+
+fn contains_str(needle: String, line: String) -> bool {
+    line.contains(needle.as_str())
+}
+
+const CONTAINS: &str = "brisk_bag::contains";
+brisk_core::register!(contains_str as "brisk_bag::contains");
+
+macro_rules! named_stages {
+    ($($t:ty => $tag:literal),+ $(,)?) => {$(
+        inventory::submit! {
+            FunctionEntry {
+                name: concat!("brisk_bag::filter<", $tag, ">"),
+                type_id: || type_id_of_val(&filter_kernel::<$t>),
+                make: || Func::named_raw(concat!("brisk_bag::filter<", $tag, ">"), "filter", filter_kernel::<$t>),
+            }
+        }
+        inventory::submit! {
+            StageEntry {
+                stage: "filter",
+                record: || TypeId::of::<$t>(),
+                name: concat!("brisk_bag::filter<", $tag, ">"),
+            }
+        }
+        inventory::submit! {
+            FunctionEntry {
+                name: concat!("brisk_bag::count<", $tag, ">"),
+                type_id: || type_id_of_val(&count_kernel::<$t>),
+                make: || Func::named_raw(concat!("brisk_bag::count<", $tag, ">"), "count", count_kernel::<$t>),
+            }
+        }
+        inventory::submit! {
+            StageEntry {
+                stage: "count",
+                record: || TypeId::of::<$t>(),
+                name: concat!("brisk_bag::count<", $tag, ">"),
+            }
+        }
+    )+};
+}
+
+named_stages!(
+    String => "String",
+    i64 => "i64",
+    u64 => "u64",
+    f64 => "f64",
+    serde_json::Value => "serde_json::Value",
+);
