@@ -102,6 +102,18 @@ fn filter_kernel<T: Record>(args: &[Value]) -> TaskResult {
         .downcast_ref::<Func>()
         .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?
         .clone();
+    // The built-in `contains` on lines: a plain substring test, no value per record.
+    if let Some(needle) = contains_needle(&pred)
+        && TypeId::of::<T>() == TypeId::of::<String>()
+    {
+        let finder = memchr::memmem::Finder::new(needle.as_bytes()).into_owned();
+        return Ok(Value::new(Stream::new("filter", move |sink| {
+            s(&mut |x| match x {
+                Some(r) if is_match(r, &finder) => sink(x),
+                _ => ControlFlow::Continue(()),
+            })
+        })));
+    }
     Ok(Value::new(Stream::new("filter", move |sink| {
         let mut err = None;
         s(&mut |x| {
@@ -127,6 +139,21 @@ fn filter_kernel<T: Record>(args: &[Value]) -> TaskResult {
         })?;
         err.map_or(Ok(()), Err)
     })))
+}
+
+/// The needle of a `contains(needle)` predicate.
+fn contains_needle(pred: &Func) -> Option<String> {
+    if pred.name() != Some(CONTAINS) {
+        return None;
+    }
+    pred.bound().first()?.downcast_ref::<String>().ok().cloned()
+}
+
+/// `record` (a `String`, checked by the caller) contains the needle.
+fn is_match<T: 'static>(record: &T, finder: &memchr::memmem::Finder<'static>) -> bool {
+    (record as &dyn std::any::Any)
+        .downcast_ref::<String>()
+        .is_some_and(|line| finder.find(line.as_bytes()).is_some())
 }
 
 fn record_error(message: String) -> BagError {
