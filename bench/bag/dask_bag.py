@@ -8,6 +8,8 @@ import dask.bag as db
 
 def main():
     case, pattern = sys.argv[1], sys.argv[2]
+    if case == "cluster-filter-count":
+        return cluster_filter_count(pattern)
     b = db.read_text(pattern)
     t = time.perf_counter()
     if case == "filter-count":
@@ -18,6 +20,19 @@ def main():
     else:
         raise SystemExit(f"unknown case {case}")
     print(f"seconds={time.perf_counter() - t:.4f} result={result}")
+
+
+def cluster_filter_count(pattern):
+    """The talk's bag example on distributed: a LocalCluster of 2 single-threaded worker
+    processes (Brisk's side: `brisk scheduler` + 2 stock `brisk worker`s)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster):
+        b = db.read_text(pattern)
+        t = time.perf_counter()
+        result = b.filter(lambda l: "python" in l).count().compute()
+        print(f"seconds={time.perf_counter() - t:.4f} result={result}")
 
 
 if __name__ == "__main__":

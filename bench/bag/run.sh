@@ -19,7 +19,7 @@ root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
 # shellcheck disable=SC1091
-source "$root/bench/venv.sh" "dask[complete]==2025.*" "moto[server]"
+source "$root/bench/venv.sh" "dask[complete]==2026.*" "distributed==2026.*" "moto[server]"
 
 FILES="${BAG_FILES:-20}"
 MB="${BAG_MB:-50}"
@@ -86,6 +86,17 @@ if [ "${BAG_CASES:-all}" != s3 ]; then
   # The same word count written with a user closure (flat_map + split + to_string): one
   # allocation per word, the price of owning every word.
   compare_case wordcount_top10_closure wordcount-closure wordcount
+  # The talk's filter-count on a cluster: `brisk scheduler` + 2 single-threaded stock-kernel
+  # workers against distributed's LocalCluster of 2 single-threaded worker processes.
+  cargo build --release -q -p brisk --bin brisk --example bag_cluster_bench
+  BC="$target/release/examples/bag_cluster_bench"
+  read -r bs bres bcpu < <(BRISK_BIN="$target/release/brisk" best_of "$BC" "$PATTERN")
+  read -r ds dres dcpu < <(best_of python "$here/dask_bag.py" cluster-filter-count "$PATTERN")
+  if [ "$bres" != "$dres" ]; then
+    echo "MISMATCH in cluster_filter_count: brisk=$bres dask=$dres" >&2
+    exit 1
+  fi
+  echo "RESULT case=cluster_filter_count brisk_s=$bs dask_s=$ds ratio=$(ratio "$ds" "$bs") brisk_cpu_s=$bcpu dask_cpu_s=$dcpu cpu_ratio=$(ratio "$dcpu" "$bcpu") result=$bres workers=2"
 fi
 
 # S3: three S3-compatible servers on 127.0.0.1, each on a free port and stopped by its PID on
