@@ -120,13 +120,17 @@ impl<T: Element> Array<T> {
 
     /// A stencil: apply `f` to each block extended by `depth[axis]` elements of its neighbours
     /// (with `boundary` beyond the edges), then trim the halo from the result. `f` must return
-    /// a block of the extended block's shape.
-    pub fn map_overlap<U: Element>(
+    /// a block of the extended block's shape. As with [`Array::map_blocks`], a closure runs
+    /// in this process and a `#[brisk::func]` function anywhere (a cluster's workers too).
+    pub fn map_overlap<U: Element, F>(
         &self,
         depth: &[usize],
         boundary: Boundary<T>,
-        f: impl Fn(&ArrayD<T>) -> ArrayD<U> + Send + Sync + 'static,
-    ) -> Result<Array<U>> {
+        f: F,
+    ) -> Result<Array<U>>
+    where
+        F: Fn(&ArrayD<T>) -> ArrayD<U> + Send + Sync + 'static,
+    {
         let m = &self.meta;
         m.require_known("map_overlap")?;
         let n = m.ndim();
@@ -144,7 +148,7 @@ impl<T: Element> Array<T> {
                 ));
             }
         }
-        let func = wrap1(f);
+        let func = Func::registered::<F>().unwrap_or_else(|| wrap1(f));
         let offsets = m.offsets();
         let name = tokenize("overlap");
         let fill = match boundary {

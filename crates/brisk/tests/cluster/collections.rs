@@ -48,7 +48,7 @@ pub(crate) fn the_talks_array_examples_on_a_cluster() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A user's own block function (`#[brisk::func]`) in `map_blocks` runs on the cluster's
+/// A user's own block function (`#[brisk::func]`) in `map_blocks` and `map_overlap` runs on the cluster's
 /// workers (processes of this test binary) and gives what a local run gives; a closure gives
 /// the promised error naming `#[brisk::func]`, not a hang.
 pub(crate) fn user_functions_in_map_blocks_on_a_cluster() -> anyhow::Result<()> {
@@ -61,6 +61,17 @@ pub(crate) fn user_functions_in_map_blocks_on_a_cluster() -> anyhow::Result<()> 
     let remote = brisk::with_scheduler(cluster.clone(), || y.compute())?;
     let local = brisk::with_scheduler(Arc::new(LocalScheduler::threaded()), || y.compute())?;
     ensure!(remote == local, "cluster {remote} vs local {local}");
+
+    // A stencil with the user's function on the extended blocks.
+    let smooth = x
+        .map_overlap(&[1, 1], da::Boundary::Reflect, clipped_square)?
+        .sum();
+    let remote = brisk::with_scheduler(cluster.clone(), || smooth.compute())?;
+    let local = brisk::with_scheduler(Arc::new(LocalScheduler::threaded()), || smooth.compute())?;
+    ensure!(
+        remote == local,
+        "map_overlap: cluster {remote} vs local {local}"
+    );
 
     let closure = x.map_blocks(|b| b.mapv(|v| v * 3.0))?.sum();
     match brisk::with_scheduler(cluster, || closure.compute()) {
