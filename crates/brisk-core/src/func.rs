@@ -244,6 +244,102 @@ where
     }
 }
 
+/// How `#[brisk::func]` reads an argument and writes a result of any type, with or without
+/// [`FromValue`]/[`IntoValue`] impls (autoref specialization: the expansion calls
+/// `(&&Slot::<T>::new()).read(..)` with both traits in scope, and method resolution picks the
+/// impl for `&Slot<T>` when `T: FromValue`, else the one for `Slot<T>`, which reads a value
+/// holding exactly a `T`). So a function over types of other crates (a Polars frame, an
+/// `ndarray` block) can be registered, where the orphan rule forbids `FromValue` impls.
+#[doc(hidden)]
+pub mod macro_support {
+    use std::any::Any;
+    use std::marker::PhantomData;
+
+    use super::{IntoTaskOutput, TaskResult, arg};
+    use crate::{FromValue, TaskFailure, Value};
+
+    /// An argument or result slot of type `T`.
+    pub struct Slot<T>(PhantomData<fn() -> T>);
+
+    impl<T> Slot<T> {
+        /// The slot (only its type matters).
+        pub fn new() -> Self {
+            Slot(PhantomData)
+        }
+    }
+
+    impl<T> Default for Slot<T> {
+        fn default() -> Self {
+            Slot::new()
+        }
+    }
+
+    /// Arguments of types with [`FromValue`].
+    pub trait ReadFromValue<T> {
+        /// Argument `i` of `label`.
+        fn read(&self, args: &[Value], i: usize, label: &str) -> Result<T, TaskFailure>;
+    }
+    impl<T: FromValue> ReadFromValue<T> for &Slot<T> {
+        fn read(&self, args: &[Value], i: usize, label: &str) -> Result<T, TaskFailure> {
+            arg(label, args, i)
+        }
+    }
+
+    /// Arguments of any other clonable type: the value must hold exactly a `T`.
+    pub trait ReadExact<T> {
+        /// Argument `i` of `label`.
+        fn read(&self, args: &[Value], i: usize, label: &str) -> Result<T, TaskFailure>;
+    }
+    impl<T: Any + Clone> ReadExact<T> for Slot<T> {
+        fn read(&self, args: &[Value], i: usize, label: &str) -> Result<T, TaskFailure> {
+            let v = args
+                .get(i)
+                .ok_or_else(|| super::arity_failure(label, i + 1, args.len()))?;
+            crate::value::clone_exact::<T>(v).map_err(|m| {
+                TaskFailure::bad_argument(format!("argument {} of {label}: {m}", i + 1))
+            })
+        }
+    }
+
+    /// Results of types with [`IntoTaskOutput`].
+    pub trait WriteOutput<R> {
+        /// The task's result.
+        fn write(&self, r: R) -> TaskResult;
+    }
+    impl<R: IntoTaskOutput> WriteOutput<R> for &&Slot<R> {
+        fn write(&self, r: R) -> TaskResult {
+            r.into_output()
+        }
+    }
+
+    /// `Result`s of any other type, whose error is an error.
+    pub trait WriteResult<R> {
+        /// The task's result.
+        fn write(&self, r: R) -> TaskResult;
+    }
+    impl<T, E> WriteResult<Result<T, E>> for &Slot<Result<T, E>>
+    where
+        T: Any + Send + Sync,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        fn write(&self, r: Result<T, E>) -> TaskResult {
+            r.map(Value::new)
+                .map_err(|e| TaskFailure::from_error(e.into()))
+        }
+    }
+
+    /// Any other value, as it is.
+    pub trait WriteAny<R> {
+        /// The task's result.
+        fn write(&self, r: R) -> TaskResult;
+    }
+    impl<R: Any + Send + Sync> WriteAny<R> for Slot<R> {
+        fn write(&self, r: R) -> TaskResult {
+            Ok(Value::new(r))
+        }
+    }
+}
+
 /// The failure of a task that gave `label` the wrong number of arguments (used by
 /// `#[brisk::func]`'s expansion).
 #[doc(hidden)]

@@ -260,7 +260,9 @@ impl DataFrame {
     /// Apply `f` to every partition. The output schema is found by calling `f` on an empty
     /// frame; if `f` cannot handle one, use [`DataFrame::map_partitions_with_schema`].
     ///
-    /// The closure runs in this process only: a graph holding it cannot go to a cluster.
+    /// A closure runs in this process only: a graph holding it cannot go to a cluster. A
+    /// `fn(DataFrame) -> PolarsResult<DataFrame>` marked `#[brisk::func]` runs anywhere, a
+    /// cluster's workers included.
     pub fn map_partitions<F>(&self, label: &str, f: F) -> Result<DataFrame>
     where
         F: Fn(PlFrame) -> PolarsResult<PlFrame> + Send + Sync + 'static,
@@ -282,14 +284,16 @@ impl DataFrame {
     where
         F: Fn(PlFrame) -> PolarsResult<PlFrame> + Send + Sync + 'static,
     {
-        self.map_step(
-            Step::Udf(Udf {
+        let udf = match brisk_core::Func::registered::<F>() {
+            Some(func) => Udf::from_func(label.to_string(), func, schema),
+            None => Udf {
                 label: label.to_string(),
                 f: Arc::new(f),
+                func: None,
                 schema,
-            }),
-            "map_partitions",
-        )
+            },
+        };
+        self.map_step(Step::Udf(udf), "map_partitions")
     }
 
     /// One column as a lazy [`crate::Series`].

@@ -70,33 +70,74 @@ pub(crate) enum Step {
 
 type UdfFn = dyn Fn(PlFrame) -> PolarsResult<PlFrame> + Send + Sync;
 
-/// A user function over a partition. It runs in this process only: a graph holding one
-/// cannot be sent to another process (encoding it is a clear error).
+/// A user function over a partition. A closure runs in this process only (encoding a graph
+/// holding one is a clear error); a function registered with `#[brisk::func]` travels by its
+/// name and runs on a cluster's workers.
 #[derive(Clone)]
 pub(crate) struct Udf {
     /// A label for messages.
     pub label: String,
     /// The function.
     pub f: Arc<UdfFn>,
+    /// The registered function behind `f`, when there is one.
+    pub func: Option<brisk_core::Func>,
     /// The schema every partition must have afterwards.
     pub schema: SchemaRef,
 }
 
+impl Udf {
+    /// A registered function (`fn(DataFrame) -> PolarsResult<DataFrame>`) as a partition step.
+    pub(crate) fn from_func(label: String, func: brisk_core::Func, schema: SchemaRef) -> Udf {
+        let call = func.clone();
+        let f = move |df: PlFrame| -> PolarsResult<PlFrame> {
+            let out = call
+                .call(&[brisk_core::Value::new(df)])
+                .map_err(|e| polars::prelude::polars_err!(ComputeError: "{}", e))?;
+            out.downcast_ref::<PlFrame>().cloned().map_err(
+                |m| polars::prelude::polars_err!(ComputeError: "map_partitions({}): {}", call.label(), m),
+            )
+        };
+        Udf {
+            label,
+            f: Arc::new(f),
+            func: Some(func),
+            schema,
+        }
+    }
+}
+
+/// What a registered user function's step sends: its name, label and declared schema.
+#[derive(Serialize, Deserialize)]
+struct WireUdf {
+    label: String,
+    name: String,
+    schema: Schema,
+}
+
 impl Serialize for Udf {
-    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
-        Err(serde::ser::Error::custom(format!(
-            "map_partitions({}) holds a closure, which cannot cross a process boundary; use \
-             Polars expressions (select/with_columns) or the threaded scheduler",
-            self.label
-        )))
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let Some(name) = self.func.as_ref().and_then(|f| f.name()) else {
+            return Err(serde::ser::Error::custom(format!(
+                "map_partitions({}) holds a closure, which cannot cross a process boundary: \
+                 make it a `fn(DataFrame) -> PolarsResult<DataFrame>` marked `#[brisk::func]`, \
+                 use Polars expressions (select/with_columns), or the threaded scheduler",
+                self.label
+            )));
+        };
+        WireUdf {
+            label: self.label.clone(),
+            name: name.to_string(),
+            schema: (*self.schema).clone(),
+        }
+        .serialize(ser)
     }
 }
 
 impl<'de> Deserialize<'de> for Udf {
-    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
-        Err(serde::de::Error::custom(
-            "a map_partitions closure cannot be received from another process",
-        ))
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let w = WireUdf::deserialize(de)?;
+        let func = brisk_core::Func::by_name(&w.name).map_err(serde::de::Error::custom)?;
+        Ok(Udf::from_func(w.label, func, Arc::new(w.schema)))
     }
 }
 

@@ -174,7 +174,7 @@ fn expand(opts: &Options, f: &ItemFn) -> syn::Result<TokenStream2> {
     let reads = plans.iter().zip(&vars).enumerate().map(|(i, (p, v))| {
         let owned = &p.owned;
         quote! {
-            let #v: #owned = #krate::__private::func_arg(args, #i, #label)?;
+            let #v: #owned = (&&#krate::__private::Slot::<#owned>::new()).read(args, #i, #label)?;
         }
     });
     let passes = plans
@@ -204,8 +204,10 @@ fn expand(opts: &Options, f: &ItemFn) -> syn::Result<TokenStream2> {
                             #krate::__private::arity_failure(#label, #n, args.len()),
                         );
                     }
+                    #[allow(unused_imports)]
+                    use #krate::__private::{ReadExact as _, ReadFromValue as _, WriteAny as _, WriteOutput as _, WriteResult as _};
                     #(#reads)*
-                    #krate::__private::IntoTaskOutput::into_output(#ident(#(#passes),*))
+                    (&&&#krate::__private::Slot::<#ret>::new()).write(#ident(#(#passes),*))
                 }),
             }
         }

@@ -103,7 +103,7 @@ fn an_unregistered_closure_is_a_clear_error_before_sending() {
     assert_eq!(key.to_string(), "b");
     assert!(function.contains("{{closure}}"), "{function}");
     let msg = err.to_string();
-    assert!(msg.contains("brisk::register!"), "{msg}");
+    assert!(msg.contains("#[brisk::func]"), "{msg}");
     assert!(msg.contains("task b"), "{msg}");
 }
 

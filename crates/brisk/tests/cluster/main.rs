@@ -152,6 +152,10 @@ fn main() {
             collections::the_talks_bag_example_on_a_cluster,
         ),
         (
+            "user_functions_in_map_partitions_on_a_cluster",
+            collections::user_functions_in_map_partitions_on_a_cluster,
+        ),
+        (
             "persisted_data_stays_on_the_workers",
             collections::persisted_data_stays_on_the_workers,
         ),
@@ -353,14 +357,14 @@ fn errors_name_their_keys() -> anyhow::Result<()> {
         matches!(err, brisk::Error::UnregisteredFunction { .. }),
         "{err}"
     );
-    ensure!(err.to_string().contains("register!"), "{err}");
+    ensure!(err.to_string().contains("#[brisk::func]"), "{err}");
     let d = delayed(|x: i64| x + 1).call(1);
     let err = d.compute().unwrap_err();
     ensure!(
         matches!(err, brisk::Error::UnregisteredFunction { .. }),
         "{err}"
     );
-    // A bag's steps are closures: the same error, saying where bags do run.
+    // A bag step with a closure: the same error, saying how to fix it.
     let b = brisk::bag::Bag::from_sequence(vec![1i64, 2, 3], 2).map(|x| x + 1);
     let err = b.compute().unwrap_err();
     ensure!(
@@ -368,7 +372,7 @@ fn errors_name_their_keys() -> anyhow::Result<()> {
         "{err}"
     );
     ensure!(
-        err.to_string().contains("bags run on the threaded"),
+        err.to_string().contains("#[brisk::func]") && err.to_string().contains("threaded"),
         "{err}"
     );
     // Retries.
