@@ -190,7 +190,18 @@ impl<T: Record> Bag<T> {
     }
 
     /// Apply `f` to every record.
-    pub fn map<U: Record>(&self, f: impl Fn(T) -> U + Send + Sync + 'static) -> Bag<U> {
+    ///
+    /// A closure runs in this process; a `#[brisk::func]` function runs anywhere (a cluster's
+    /// workers too) when both record types are among [`crate::NAMED_RECORDS`].
+    pub fn map<U: Record, F>(&self, f: F) -> Bag<U>
+    where
+        F: Fn(T) -> U + Send + Sync + 'static,
+    {
+        if let Some(named) = Func::registered::<F>()
+            && let Some(b) = self.named_stage::<U>("map", named)
+        {
+            return b;
+        }
         let f = Arc::new(f);
         self.stage("map", move |s| {
             let f = Arc::clone(&f);
@@ -288,11 +299,17 @@ impl<T: Record> Bag<T> {
 
     /// `filter` through the named kernel for this record type, when there is one.
     fn named_filter(&self, pred: Func) -> Option<Bag<T>> {
-        let kernel = crate::named::stage_kernel("filter", std::any::TypeId::of::<T>())?;
+        self.named_stage::<T>("filter", pred)
+    }
+
+    /// A stage through its named kernel from `T` to `U` records (the function a literal).
+    fn named_stage<U: Record>(&self, stage: &'static str, f: Func) -> Option<Bag<U>> {
+        use std::any::TypeId;
+        let kernel = crate::named::stage_kernel_to(stage, TypeId::of::<T>(), TypeId::of::<U>())?;
         let prev = Arc::clone(&self.inner.make);
-        let pred = Value::new(pred);
+        let pred = Value::new(f);
         Some(Bag::from_parts(
-            "filter",
+            stage,
             self.inner.npartitions,
             self.inner.deps.clone(),
             Arc::new(move |i| Task {
@@ -303,11 +320,20 @@ impl<T: Record> Bag<T> {
     }
 
     /// Replace every record by the items `f` returns for it.
-    pub fn flat_map<I>(&self, f: impl Fn(T) -> I + Send + Sync + 'static) -> Bag<I::Item>
+    ///
+    /// A `#[brisk::func]` function returning a `Vec` runs anywhere (a cluster's workers too)
+    /// when both record types are among [`crate::NAMED_RECORDS`]; a closure runs here.
+    pub fn flat_map<I, F>(&self, f: F) -> Bag<I::Item>
     where
+        F: Fn(T) -> I + Send + Sync + 'static,
         I: IntoIterator,
         I::Item: Record,
     {
+        if let Some(named) = Func::registered::<F>()
+            && let Some(b) = self.named_stage::<I::Item>("flat_map", named)
+        {
+            return b;
+        }
         let f = Arc::new(f);
         self.stage("flat-map", move |s| {
             let f = Arc::clone(&f);

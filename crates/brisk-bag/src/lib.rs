@@ -56,7 +56,8 @@
 //! and run in this process on the local schedulers. On a cluster a task must call functions
 //! the workers find by name: [`read_text`], [`Bag::filter`] with a `#[brisk::func]` predicate
 //! or [`Bag::filter_func`] with a function value (a bound one, or the built-in [`contains`]),
-//! and [`Bag::count`] are named kernels for the record types in [`NAMED_RECORDS`], so the
+//! [`Bag::map`] and [`Bag::flat_map`] with `#[brisk::func]` functions, and [`Bag::count`] are
+//! named kernels for the record types in [`NAMED_RECORDS`], so the
 //! talk's `read_text(..).filter_func(contains("python")).count()` runs on stock `brisk
 //! worker`s. Other stages still hold closures: sent to a cluster they are a clear
 //! `UnregisteredFunction` error naming `#[brisk::func]`, never a hang.

@@ -20,7 +20,7 @@
 //! type keeps its closure and runs locally. [`stage_kernel`] finds a stage's kernel for a
 //! record type at graph-building time.
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, OnceLock};
@@ -39,6 +39,8 @@ pub(crate) struct StageEntry {
     pub stage: &'static str,
     /// The record type.
     pub record: fn() -> TypeId,
+    /// The output record type (the record type for `filter` and `count`).
+    pub output: fn() -> TypeId,
     /// The kernel's registered name.
     pub name: &'static str,
 }
@@ -50,15 +52,106 @@ pub const NAMED_RECORDS: &[&str] = &["String", "i64", "u64", "f64", "serde_json:
 
 /// The named kernel of `stage` for records of type `record`, if there is one.
 pub(crate) fn stage_kernel(stage: &str, record: TypeId) -> Option<Func> {
-    static TABLE: OnceLock<HashMap<(&'static str, TypeId), &'static str>> = OnceLock::new();
+    stage_kernel_to(stage, record, record)
+}
+
+/// The named kernel of `stage` from records of type `record` to records of type `output`.
+pub(crate) fn stage_kernel_to(stage: &str, record: TypeId, output: TypeId) -> Option<Func> {
+    type Table = HashMap<(&'static str, TypeId, TypeId), &'static str>;
+    static TABLE: OnceLock<Table> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         inventory::iter::<StageEntry>
             .into_iter()
-            .map(|e| ((e.stage, (e.record)()), e.name))
+            .map(|e| ((e.stage, (e.record)(), (e.output)()), e.name))
             .collect()
     });
-    let name = table.get(&(stage, record))?;
+    let name = table.get(&(stage, record, output))?;
     Func::by_name(name).ok()
+}
+
+/// `brisk_bag::map<T,U>`: the function value applied to every record.
+fn map_kernel<T: Record, U: Record>(args: &[Value]) -> TaskResult {
+    let s = arg_stream::<T>(args, 0)?;
+    let f = user_func(args)?;
+    Ok(Value::new(Stream::new("map", move |sink| {
+        let mut err = None;
+        s(&mut |x| {
+            let Some(r) = x.take() else {
+                return ControlFlow::Continue(());
+            };
+            match f.call(&[Value::new(r)]).map(take::<U>) {
+                Ok(Ok(y)) => crate::stream::push(sink, y),
+                Ok(Err(m)) => {
+                    err = Some(stage_error(
+                        "map",
+                        format!("{} returned {}", f.label(), m.found),
+                    ));
+                    ControlFlow::Break(())
+                }
+                Err(e) => {
+                    err = Some(stage_error("map", e.to_string()));
+                    ControlFlow::Break(())
+                }
+            }
+        })?;
+        err.map_or(Ok(()), Err)
+    })))
+}
+
+/// `brisk_bag::flat_map<T,U>`: the items of the `Vec<U>` the function value returns.
+fn flat_map_kernel<T: Record, U: Record>(args: &[Value]) -> TaskResult {
+    let s = arg_stream::<T>(args, 0)?;
+    let f = user_func(args)?;
+    Ok(Value::new(Stream::new("flat-map", move |sink| {
+        let mut err = None;
+        s(&mut |x| {
+            let Some(r) = x.take() else {
+                return ControlFlow::Continue(());
+            };
+            match f.call(&[Value::new(r)]).map(take::<Vec<U>>) {
+                Ok(Ok(items)) => {
+                    for y in items {
+                        crate::stream::push(sink, y)?;
+                    }
+                    ControlFlow::Continue(())
+                }
+                Ok(Err(m)) => {
+                    err = Some(stage_error(
+                        "flat_map",
+                        format!("{} returned {} (a Vec is expected)", f.label(), m.found),
+                    ));
+                    ControlFlow::Break(())
+                }
+                Err(e) => {
+                    err = Some(stage_error("flat_map", e.to_string()));
+                    ControlFlow::Break(())
+                }
+            }
+        })?;
+        err.map_or(Ok(()), Err)
+    })))
+}
+
+/// The `T` a function returned (moved out when the value is not shared).
+fn take<T: Any + Clone + Send + Sync>(v: Value) -> Result<T, brisk_core::TypeMismatch> {
+    let a = v.downcast_arc::<T>();
+    drop(v);
+    a.map(Arc::unwrap_or_clone)
+}
+
+fn user_func(args: &[Value]) -> Result<Func, TaskFailure> {
+    Ok(arg(args, 1, "function")?
+        .downcast_ref::<Func>()
+        .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?
+        .clone())
+}
+
+fn stage_error(op: &'static str, message: String) -> BagError {
+    BagError::Record {
+        op,
+        origin: current_origin(),
+        source: Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(message)),
+    }
 }
 
 fn arg<'a>(args: &'a [Value], i: usize, what: &str) -> Result<&'a Value, TaskFailure> {
@@ -157,11 +250,7 @@ fn is_match<T: 'static>(record: &T, finder: &memchr::memmem::Finder<'static>) ->
 }
 
 fn record_error(message: String) -> BagError {
-    BagError::Record {
-        op: "filter",
-        origin: current_origin(),
-        source: Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(message)),
-    }
+    stage_error("filter", message)
 }
 
 /// `brisk_bag::count<T>`: the number of records of one partition (its index is ignored).
@@ -237,6 +326,7 @@ macro_rules! named_stages {
             StageEntry {
                 stage: "filter",
                 record: || TypeId::of::<$t>(),
+                output: || TypeId::of::<$t>(),
                 name: concat!("brisk_bag::filter<", $tag, ">"),
             }
         }
@@ -251,6 +341,7 @@ macro_rules! named_stages {
             StageEntry {
                 stage: "count",
                 record: || TypeId::of::<$t>(),
+                output: || TypeId::of::<$t>(),
                 name: concat!("brisk_bag::count<", $tag, ">"),
             }
         }
@@ -263,4 +354,57 @@ named_stages!(
     u64 => "u64",
     f64 => "f64",
     serde_json::Value => "serde_json::Value",
+);
+
+/// `map` and `flat_map` kernels for one pair of record types.
+macro_rules! named_pair_stages {
+    ($(($t:ty, $u:ty) => $tn:literal, $un:literal),+ $(,)?) => {$(
+        inventory::submit! {
+            FunctionEntry {
+                name: concat!("brisk_bag::map<", $tn, ",", $un, ">"),
+                type_id: || type_id_of_val(&map_kernel::<$t, $u>),
+                make: || Func::named_raw(concat!("brisk_bag::map<", $tn, ",", $un, ">"), "map", map_kernel::<$t, $u>),
+            }
+        }
+        inventory::submit! {
+            StageEntry {
+                stage: "map",
+                record: || TypeId::of::<$t>(),
+                output: || TypeId::of::<$u>(),
+                name: concat!("brisk_bag::map<", $tn, ",", $un, ">"),
+            }
+        }
+        inventory::submit! {
+            FunctionEntry {
+                name: concat!("brisk_bag::flat_map<", $tn, ",", $un, ">"),
+                type_id: || type_id_of_val(&flat_map_kernel::<$t, $u>),
+                make: || Func::named_raw(concat!("brisk_bag::flat_map<", $tn, ",", $un, ">"), "flat-map", flat_map_kernel::<$t, $u>),
+            }
+        }
+        inventory::submit! {
+            StageEntry {
+                stage: "flat_map",
+                record: || TypeId::of::<$t>(),
+                output: || TypeId::of::<$u>(),
+                name: concat!("brisk_bag::flat_map<", $tn, ",", $un, ">"),
+            }
+        }
+    )+};
+}
+
+/// Every pair of named record types.
+macro_rules! all_pairs {
+    ($($t:ty => $tn:literal),+) => { all_pairs!(@outer [$($t => $tn),+] [$($t => $tn),+]); };
+    (@outer [$($t:ty => $tn:literal),+] $us:tt) => { $(all_pairs!(@inner $t => $tn; $us);)+ };
+    (@inner $t:ty => $tn:literal; [$($u:ty => $un:literal),+]) => {
+        named_pair_stages!($(($t, $u) => $tn, $un),+);
+    };
+}
+
+all_pairs!(
+    String => "String",
+    i64 => "i64",
+    u64 => "u64",
+    f64 => "f64",
+    serde_json::Value => "serde_json::Value"
 );

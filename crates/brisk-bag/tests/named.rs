@@ -18,7 +18,45 @@ fn has_word(word: String, line: String) -> bool {
 fn length(line: String) -> u64 {
     line.len() as u64
 }
-brisk_core::register!(has_word as "tests::has_word", length as "tests::length");
+fn words(line: String) -> Vec<String> {
+    line.split_whitespace().map(str::to_string).collect()
+}
+brisk_core::register!(
+    has_word as "tests::has_word",
+    length as "tests::length",
+    words as "tests::words"
+);
+
+#[test]
+fn registered_map_and_flat_map_use_the_named_kernels_and_match_the_closures() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let b = lines();
+    let named = b.map(length);
+    let graph = named.graph();
+    fn calls(t: &brisk_core::Task, name: &str) -> bool {
+        t.func.name() == Some(name)
+            || t.args.iter().any(|a| match a {
+                brisk_core::Arg::Task(inner) => calls(inner, name),
+                _ => false,
+            })
+    }
+    assert!(
+        graph
+            .iter()
+            .any(|(_, n)| matches!(n, brisk_core::Node::Task(t)
+            if calls(t, "brisk_bag::map<String,u64>"))),
+        "the map stage is not the named kernel"
+    );
+    let closure: Vec<u64> = b.map(|l: String| l.len() as u64).compute().unwrap();
+    assert_eq!(named.compute().unwrap(), closure);
+    let w: Vec<String> = b.flat_map(words).compute().unwrap();
+    let want: Vec<String> = b
+        .flat_map(|l: String| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .compute()
+        .unwrap();
+    assert_eq!(w, want);
+    assert_eq!(w.len(), 2000);
+}
 
 #[test]
 fn filter_func_and_count_match_the_closures() {

@@ -269,6 +269,20 @@ pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A user's flat_map: the words of a line.
+#[cfg(feature = "bag")]
+#[brisk::func]
+fn words_of(line: String) -> Vec<String> {
+    line.split_whitespace().map(str::to_string).collect()
+}
+
+/// A user's map: a word's length.
+#[cfg(feature = "bag")]
+#[brisk::func]
+fn word_length(word: String) -> u64 {
+    word.len() as u64
+}
+
 /// A user's bag predicate: registered, so it runs on workers of this binary.
 #[cfg(feature = "bag")]
 #[allow(clippy::ptr_arg)]
