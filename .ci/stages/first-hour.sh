@@ -3,7 +3,9 @@
 # this checkout's `brisk` with its default features, on a machine state without libhdf5 (no
 # pkg-config search path) and without Graphviz (an empty PATH when it runs). It builds, and its
 # main is the README's first Rust block, which runs (it draws an SVG without Graphviz, reads
-# CSV files and logs, sums an array).
+# CSV files and logs, sums an array). The README's cluster block becomes a second binary, run
+# on a local cluster of itself and then against stock `brisk scheduler` + 2 `brisk worker`
+# processes (127.0.0.1, stopped by PID).
 #
 # Runs after the demo, whose release build of the facade's default features it reuses: the
 # scratch project has the workspace's release profile and its Cargo.lock.
@@ -19,6 +21,7 @@ cp "$root/Cargo.lock" .
 cat >> Cargo.toml <<TOML
 brisk = { path = "$root/crates/brisk" }
 tempfile = "3"
+anyhow = "1"
 
 [profile.release]
 debug = "line-tables-only"
@@ -31,6 +34,12 @@ TOML
   echo '}'
 } > src/main.rs
 
+# src/bin/cluster.rs: the README's cluster block (the rust block marked standalone_crate).
+mkdir -p src/bin
+awk '/^```rust,standalone_crate$/ {on=1; next} on && /^```/ {exit} on' "$root/README.md" \
+  | sed 's/^# //' > src/bin/cluster.rs
+[ -s src/bin/cluster.rs ] || { echo "no cluster block in the README" >&2; exit 1; }
+
 # No libhdf5 to be found: a default build must not need it.
 PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH="" HDF5_DIR="" \
   cargo build -q --release 2>&1 || {
@@ -42,5 +51,25 @@ if cargo tree -q --release -e normal -i hdf5-metno-sys >/dev/null 2>&1; then
   exit 1
 fi
 # No Graphviz (nor anything else) on PATH: visualize() draws the SVG itself.
-env PATH=/nonexistent "${CARGO_TARGET_DIR:-target}/release/hello-brisk"
-echo "first hour: a new project builds without libhdf5 and runs the README's example without Graphviz"
+out="${CARGO_TARGET_DIR:-target}/release"
+env PATH=/nonexistent "$out/hello-brisk"
+
+# The cluster block: on a local cluster of itself, then on stock processes.
+"$out/cluster"
+brisk="$out/brisk"
+[ -x "$brisk" ] || cargo build -q --release --manifest-path "$root/Cargo.toml" -p brisk --bin brisk
+sfile="$scratch/scheduler.json"
+"$brisk" scheduler --host 127.0.0.1 --port 0 --no-dashboard --scheduler-file "$sfile" &
+spid=$!
+wpids=()
+stop() { kill "${wpids[@]}" "$spid" 2>/dev/null || true; }
+trap 'stop; rm -rf "$scratch"' EXIT
+for _ in $(seq 100); do [ -s "$sfile" ] && break; sleep 0.1; done
+addr="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["address"])' "$sfile")"
+for i in 1 2; do
+  "$brisk" worker "$addr" --nthreads 1 --name "stock-$i" --listen-host 127.0.0.1 &
+  wpids+=($!)
+done
+BRISK_SCHEDULER_ADDRESS="$addr" timeout 300 "$out/cluster"
+stop
+echo "first hour: a new project builds without libhdf5, runs the README's example without Graphviz, and its cluster block on a local cluster and on stock processes"
