@@ -120,11 +120,17 @@ impl Client {
     pub fn connect_with(address: &str, options: ClientOptions) -> Result<Client, Error> {
         let addr = Address::parse(address).map_err(ClientError::from)?;
         let rt = runtime()?;
-        let conn = crate::connection::block_on_anywhere(
+        let conn = match crate::connection::block_on_anywhere(
             rt.handle(),
             connect(&addr, &options.security, Role::Client, &options.name),
-        )
-        .map_err(ClientError::from)?;
+        ) {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Called from async code, dropping the runtime there would panic.
+                rt.shutdown_background();
+                return Err(ClientError::from(e).into());
+            }
+        };
         Ok(Client::start(rt, conn, addr, options))
     }
 
@@ -134,16 +140,25 @@ impl Client {
         let addr = Address::parse(address).map_err(ClientError::from)?;
         let rt = runtime()?;
         let (a, s, n) = (addr.clone(), options.security.clone(), options.name.clone());
-        let conn = rt
+        let joined = rt
             .spawn(async move { connect(&a, &s, Role::Client, &n).await })
-            .await
-            .map_err(|e| {
-                ClientError::from(brisk_protocol::ProtocolError::io(
+            .await;
+        // Dropping a runtime on an async thread panics: on failure it goes in the background.
+        let conn = match joined {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                rt.shutdown_background();
+                return Err(ClientError::from(e).into());
+            }
+            Err(e) => {
+                rt.shutdown_background();
+                return Err(ClientError::from(brisk_protocol::ProtocolError::io(
                     "connecting",
                     std::io::Error::other(e.to_string()),
                 ))
-            })?
-            .map_err(ClientError::from)?;
+                .into());
+            }
+        };
         Ok(Client::start(rt, conn, addr, options))
     }
 
