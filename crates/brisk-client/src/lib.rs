@@ -28,6 +28,7 @@ mod future;
 mod local;
 mod observe;
 mod pieces;
+mod retire;
 
 pub use args::{IntoArgs, Returns};
 pub use brisk_protocol::messages::{TaskSpan, TaskStream};

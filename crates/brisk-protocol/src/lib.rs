@@ -49,7 +49,7 @@ pub use payload::Payload;
 pub use security::Security;
 
 /// The version of the wire protocol; both ends must agree.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The first four bytes each side sends on a connection.
 pub const MAGIC: [u8; 4] = *b"BRSK";

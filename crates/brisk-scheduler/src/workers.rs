@@ -77,6 +77,7 @@ impl SchedulerState {
                 last_seen: now,
                 metrics: WorkerMetrics::default(),
                 clock_offset_us,
+                retiring: None,
             },
         );
         let waiting: Vec<TaskId> = std::mem::take(&mut self.no_worker)
@@ -106,6 +107,7 @@ impl SchedulerState {
         self.clock_us(now);
         match msg {
             FromWorker::Register(_) => {}
+            FromWorker::Retire => self.retire_worker(w, true, comm),
             FromWorker::Finished {
                 key,
                 nbytes,
@@ -134,7 +136,8 @@ impl SchedulerState {
                     if wk.paused != p {
                         tracing::info!(worker = %wk.name, paused = p, "worker memory pause");
                     }
-                    wk.paused = p;
+                    // A retiring worker stays paused: it takes no new tasks.
+                    wk.paused = p || wk.retiring.is_some();
                 }
                 if !p {
                     self.fill_all(comm);
@@ -158,6 +161,7 @@ impl SchedulerState {
         }
         self.fill_all(comm);
         self.steal(comm);
+        self.drive_retirements(comm);
     }
 
     /// A worker is gone: reschedule its tasks, recompute its lost values from lineage.
@@ -165,7 +169,12 @@ impl SchedulerState {
         let Some(wk) = self.workers.remove(&w) else {
             return;
         };
-        self.stats.workers_lost += 1;
+        if wk.retiring.is_some() && wk.has_what.iter().all(|&id| self.t(id).who_has.len() > 1) {
+            // A planned exit with nothing of its own left: nothing is lost.
+            self.stats.workers_retired += 1;
+        } else {
+            self.stats.workers_lost += 1;
+        }
         tracing::info!(worker = %wk.name, address = %wk.address, reason, "worker left");
         if self.past_workers.len() >= 10_000 {
             self.past_workers.clear();

@@ -28,6 +28,7 @@
 //! // ... the program itself ...
 //! ```
 
+mod acquire;
 mod error;
 mod metrics;
 mod pool;
