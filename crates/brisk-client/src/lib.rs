@@ -23,6 +23,7 @@
 mod args;
 mod client;
 mod connection;
+mod deploy;
 mod error;
 mod future;
 mod local;
@@ -31,6 +32,7 @@ mod pieces;
 mod retire;
 
 pub use args::{IntoArgs, Returns};
+pub use brisk_deploy::Cluster;
 pub use brisk_protocol::messages::{TaskSpan, TaskStream};
 pub use client::{AsCompleted, Client, ClientOptions, SubmitOptions};
 pub use error::ClientError;
