@@ -7,6 +7,7 @@
 //! | deployer | scheduler | workers |
 //! |---|---|---|
 //! | [`LocalCluster`] | in this process | subprocesses of this program (or another) |
+//! | [`SshCluster`] | `brisk scheduler` on the first host | `brisk worker` on the others, through `ssh` |
 //!
 //! Scaling down never loses data: workers are retired through the scheduler
 //! (`FromClient::RetireWorkers`), which copies every value only they hold to the workers that
@@ -25,8 +26,10 @@ pub mod env;
 mod error;
 mod local;
 pub mod pool;
+mod ssh;
 
 pub use adapt::AdaptOptions;
 pub use cluster::Cluster;
 pub use error::DeployError;
 pub use local::{LocalCluster, LocalClusterOptions};
+pub use ssh::{SshCluster, SshHost, SshOptions};

@@ -103,8 +103,8 @@ pub use brisk_client::{
     Client, ClientOptions, ComputeFuture, Future, LocalOptions, SubmitOptions, processes,
 };
 
-/// Starting clusters: [`deploy::LocalCluster`] and the [`deploy::Cluster`] trait every
-/// deployer shares (`scale`, `adapt`, `close`); connect with
+/// Starting clusters: [`deploy::LocalCluster`], [`deploy::SshCluster`], and the
+/// [`deploy::Cluster`] trait every deployer shares (`scale`, `adapt`, `close`); connect with
 /// `Client::new(&cluster)`. See the guide's deployment chapter.
 #[cfg(feature = "distributed")]
 #[cfg_attr(docsrs, doc(cfg(feature = "distributed")))]

@@ -1,6 +1,6 @@
 //! Deployment with real processes on 127.0.0.1: the `Cluster` trait over a local cluster,
 //! graceful retirement (`retire_workers`, SIGTERM, scaling down) that loses no key, adaptive
-//! scaling.
+//! scaling, and SSH clusters through two throwaway `sshd`s (`sshd.rs`).
 //!
 //! This test binary is its own worker program (`main` calls `main_if_worker()` first).
 
@@ -13,6 +13,9 @@ use anyhow::{Context, bail, ensure};
 use brisk::deploy::{AdaptOptions, Cluster, LocalCluster, LocalClusterOptions};
 use brisk::{Client, LocalOptions};
 
+mod ssh;
+mod sshd;
+
 fn big(n: i64) -> Vec<f64> {
     vec![n as f64; 50_000]
 }
@@ -24,6 +27,18 @@ fn slow_inc(x: i64) -> i64 {
     x + 1
 }
 brisk::register!(big, total, slow_inc);
+
+/// The functions the stock `brisk` binary registers for its demo, under the same names: SSH
+/// workers are stock `brisk worker`s.
+pub(crate) mod stock {
+    pub(crate) fn inc(x: i64) -> i64 {
+        x + 1
+    }
+    pub(crate) fn add(x: i64, y: i64) -> i64 {
+        x + y
+    }
+    brisk::register!(inc as "brisk::demo::inc", add as "brisk::demo::add");
+}
 
 type TestFn = fn() -> anyhow::Result<()>;
 
@@ -50,6 +65,12 @@ fn main() {
             "adapt_grows_under_load_and_shrinks_when_idle",
             adapt_grows_under_load_and_shrinks_when_idle,
         ),
+        (
+            "ssh_cluster_runs_a_computation",
+            ssh::ssh_cluster_runs_a_computation,
+        ),
+        ("brisk_ssh_command", ssh::brisk_ssh_command),
+        ("ssh_errors_are_clear", ssh::ssh_errors_are_clear),
     ];
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let limit = Duration::from_secs(240);
