@@ -9,8 +9,9 @@
 use std::process::Command;
 
 use brisk_protocol::{
-    ENV_TOKEN, ENV_WORKER_LOCAL_DIRECTORY, ENV_WORKER_MEMORY_LIMIT, ENV_WORKER_NAME,
-    ENV_WORKER_NTHREADS, ENV_WORKER_OF, Security,
+    ENV_TOKEN, ENV_WORKER_CONTACT_HOST, ENV_WORKER_DEATH_TIMEOUT, ENV_WORKER_LISTEN_HOST,
+    ENV_WORKER_LOCAL_DIRECTORY, ENV_WORKER_MEMORY_LIMIT, ENV_WORKER_NAME, ENV_WORKER_NTHREADS,
+    ENV_WORKER_OF, Security,
 };
 
 pub use brisk_protocol::{
@@ -34,6 +35,12 @@ pub struct WorkerEnv {
     pub local_directory: Option<std::path::PathBuf>,
     /// Token (TLS files travel as `BRISK_TLS_*` when set).
     pub security: Security,
+    /// Where to listen for peers (default, unset: `127.0.0.1`).
+    pub listen_host: Option<String>,
+    /// The host peers reach the worker at (default: towards the scheduler).
+    pub contact_host: Option<String>,
+    /// How long to keep trying a lost scheduler (default, unset: exit at once).
+    pub death_timeout: Option<std::time::Duration>,
 }
 
 impl WorkerEnv {
@@ -48,6 +55,15 @@ impl WorkerEnv {
         if let Some(d) = &self.local_directory {
             v.push((ENV_WORKER_LOCAL_DIRECTORY, d.display().to_string()));
         }
+        if let Some(h) = &self.listen_host {
+            v.push((ENV_WORKER_LISTEN_HOST, h.clone()));
+        }
+        if let Some(h) = &self.contact_host {
+            v.push((ENV_WORKER_CONTACT_HOST, h.clone()));
+        }
+        if let Some(d) = self.death_timeout {
+            v.push((ENV_WORKER_DEATH_TIMEOUT, d.as_secs_f64().to_string()));
+        }
         if let Some(t) = &self.security.token {
             v.push((ENV_TOKEN, t.clone()));
         }
@@ -57,6 +73,15 @@ impl WorkerEnv {
             v.push(("BRISK_TLS_KEY", tls.key.display().to_string()));
         }
         v
+    }
+
+    /// The variables without the security ones (token, TLS files), which deployers pass
+    /// through a safer channel than a command line.
+    pub fn public_vars(&self) -> Vec<(&'static str, String)> {
+        self.vars()
+            .into_iter()
+            .filter(|(k, _)| *k != ENV_TOKEN && !k.starts_with("BRISK_TLS_"))
+            .collect()
     }
 
     /// Set the variables on `cmd`.

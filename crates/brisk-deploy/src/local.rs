@@ -141,6 +141,9 @@ impl LocalCluster {
                 memory_limit: options.memory_limit,
                 local_directory: None,
                 security: security.clone(),
+                listen_host: None,
+                contact_host: None,
+                death_timeout: None,
             },
         };
         let pool = Pool::new(

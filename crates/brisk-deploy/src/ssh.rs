@@ -29,7 +29,7 @@ use parking_lot::Mutex;
 
 use crate::adapt::{AdaptOptions, Adaptive};
 use crate::cluster::Cluster;
-use crate::env::fresh_token;
+use crate::env::{WorkerEnv, fresh_token};
 use crate::error::DeployError;
 use crate::pool::{Pool, Proc, Spawner};
 
@@ -114,6 +114,13 @@ pub struct SshOptions {
     pub ssh_program: PathBuf,
     /// The `brisk` binary on the hosts (default: `brisk`, found on the remote `PATH`).
     pub remote_brisk: String,
+    /// Run workers as this program instead of the stock `brisk worker`: a program of your own
+    /// whose `main` calls `brisk::worker::main_if_worker()` first, so your registered
+    /// functions run on the cluster (it must be on the hosts). It gets the worker environment
+    /// (`BRISK_WORKER_OF`, ...; the token through the wrapper).
+    pub worker_program: Option<String>,
+    /// Arguments for [`SshOptions::worker_program`].
+    pub worker_program_args: Vec<String>,
     /// The scheduler's port (0: any free port).
     pub scheduler_port: u16,
     /// The address the scheduler listens on, on its host.
@@ -142,6 +149,8 @@ impl SshOptions {
             ssh_options: Vec::new(),
             ssh_program: "ssh".into(),
             remote_brisk: "brisk".into(),
+            worker_program: None,
+            worker_program_args: Vec::new(),
             scheduler_port: 8786,
             scheduler_listen: "0.0.0.0".into(),
             dashboard_port: Some(8787),
@@ -223,17 +232,63 @@ impl Ssh {
     }
 }
 
+/// How a worker is started on a host.
+enum WorkerCommand {
+    /// `brisk worker ADDRESS ...` (the name is appended).
+    Stock(Vec<String>),
+    /// `env BRISK_WORKER_OF=... program args...`: a program of your own.
+    Program {
+        program: String,
+        args: Vec<String>,
+        env: Box<WorkerEnv>,
+        /// Leave the thread count to the program (its host's cores).
+        default_threads: bool,
+    },
+}
+
+impl WorkerCommand {
+    fn argv(&self, name: &str) -> Vec<String> {
+        match self {
+            WorkerCommand::Stock(base) => {
+                let mut argv = base.clone();
+                argv.extend(["--name".to_string(), name.to_string()]);
+                argv
+            }
+            WorkerCommand::Program {
+                program,
+                args,
+                env,
+                default_threads,
+            } => {
+                let env = WorkerEnv {
+                    name: name.to_string(),
+                    ..(**env).clone()
+                };
+                let mut argv = vec!["env".to_string()];
+                for (k, v) in env.public_vars() {
+                    if *default_threads && k == crate::env::WORKER_NTHREADS {
+                        continue;
+                    }
+                    argv.push(format!("{k}={v}"));
+                }
+                argv.push(program.clone());
+                argv.extend(args.iter().cloned());
+                argv
+            }
+        }
+    }
+}
+
 struct SshSpawner {
     ssh: Ssh,
     hosts: Vec<SshHost>,
-    worker_argv: Vec<String>,
+    worker: WorkerCommand,
 }
 
 impl Spawner for SshSpawner {
     fn spawn(&self, index: usize, name: &str) -> Result<Proc, DeployError> {
         let host = &self.hosts[index % self.hosts.len()];
-        let mut argv = self.worker_argv.clone();
-        argv.extend(["--name".to_string(), name.to_string()]);
+        let argv = self.worker.argv(name);
         let what = format!("worker {name} on {}", host.destination);
         let mut child = self
             .ssh
@@ -278,6 +333,17 @@ impl SshCluster {
                 value: String::new(),
                 reason: "give at least one host (the scheduler's; workers go on the others)".into(),
             });
+        };
+        // A worker program reads its memory limit from the environment: a size, not `auto`.
+        let program_memory_limit = match (&o.worker_program, &o.memory_limit) {
+            (Some(_), Some(m)) => {
+                brisk_core::bytes::parse_bytes(m).ok_or_else(|| DeployError::BadOption {
+                    name: "memory limit",
+                    value: m.clone(),
+                    reason: "a worker program takes a size such as 4GB (not auto)".into(),
+                })?
+            }
+            _ => 0,
         };
         let token = o.token.clone().unwrap_or_else(|| fresh_token("ssh"));
         let ssh = Ssh {
@@ -329,25 +395,49 @@ impl SshCluster {
         } else {
             hosts.clone()
         };
-        let mut worker_argv = vec![
-            o.remote_brisk.clone(),
-            "worker".into(),
-            address.clone(),
-            "--listen-host".into(),
-            o.worker_listen.clone(),
-        ];
-        if let Some(n) = o.nthreads {
-            worker_argv.extend(["--nthreads".into(), n.to_string()]);
-        }
-        if let Some(m) = &o.memory_limit {
-            worker_argv.extend(["--memory-limit".into(), m.clone()]);
-        }
-        let n_workers = worker_hosts.len() * o.workers_per_host;
         let security = Security::none().with_token(Some(token));
+        let worker = match &o.worker_program {
+            None => {
+                let mut argv = vec![
+                    o.remote_brisk.clone(),
+                    "worker".into(),
+                    address.clone(),
+                    "--listen-host".into(),
+                    o.worker_listen.clone(),
+                ];
+                if let Some(n) = o.nthreads {
+                    argv.extend(["--nthreads".into(), n.to_string()]);
+                }
+                if let Some(m) = &o.memory_limit {
+                    argv.extend(["--memory-limit".into(), m.clone()]);
+                }
+                WorkerCommand::Stock(argv)
+            }
+            Some(program) => {
+                WorkerCommand::Program {
+                    program: program.clone(),
+                    args: o.worker_program_args.clone(),
+                    env: Box::new(WorkerEnv {
+                        scheduler: address.clone(),
+                        name: String::new(),
+                        nthreads: o.nthreads.unwrap_or(1),
+                        memory_limit: program_memory_limit,
+                        local_directory: None,
+                        security: security.clone(),
+                        listen_host: Some(o.worker_listen.clone()),
+                        contact_host: None,
+                        // Remote workers ride out a scheduler restart, as `brisk worker` does.
+                        death_timeout: Some(Duration::from_secs(60)),
+                    }),
+                    default_threads: o.nthreads.is_none(),
+                }
+            }
+        };
+        let n_workers = worker_hosts.len() * o.workers_per_host;
         let spawner = SshSpawner {
             ssh,
             hosts: worker_hosts,
-            worker_argv,
+            worker,
         };
         let pool = Pool::new(
             Box::new(spawner),

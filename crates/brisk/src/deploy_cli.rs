@@ -25,6 +25,13 @@ pub struct SshArgs {
     /// The brisk binary on the hosts (default: brisk on the PATH of non-interactive sessions).
     #[arg(long, default_value = "brisk")]
     remote_brisk: String,
+    /// Run workers as this program of your own (on the hosts) instead of `brisk worker`: its
+    /// `main` calls `brisk::worker::main_if_worker()` first, so your functions run there.
+    #[arg(long)]
+    worker_program: Option<String>,
+    /// An argument for --worker-program (repeatable).
+    #[arg(long = "worker-arg", allow_hyphen_values = true)]
+    worker_args: Vec<String>,
     /// The scheduler's port on the first host (0: any free port).
     #[arg(long, default_value_t = 8786)]
     scheduler_port: u16,
@@ -68,6 +75,8 @@ pub fn ssh(args: SshArgs) -> anyhow::Result<()> {
     o.identity = args.identity;
     o.ssh_options = args.ssh_options;
     o.remote_brisk = args.remote_brisk;
+    o.worker_program = args.worker_program;
+    o.worker_program_args = args.worker_args;
     o.scheduler_port = args.scheduler_port;
     o.scheduler_listen = args.scheduler_listen;
     o.dashboard_port = (!args.no_dashboard).then_some(args.dashboard_port);

@@ -16,10 +16,10 @@ use brisk::{Client, LocalOptions};
 mod ssh;
 mod sshd;
 
-fn big(n: i64) -> Vec<f64> {
+pub(crate) fn big(n: i64) -> Vec<f64> {
     vec![n as f64; 50_000]
 }
-fn total(v: Vec<f64>) -> f64 {
+pub(crate) fn total(v: Vec<f64>) -> f64 {
     v.iter().sum()
 }
 fn slow_inc(x: i64) -> i64 {
@@ -68,6 +68,10 @@ fn main() {
         (
             "ssh_cluster_runs_a_computation",
             ssh::ssh_cluster_runs_a_computation,
+        ),
+        (
+            "ssh_workers_run_your_own_program",
+            ssh::ssh_workers_run_your_own_program,
         ),
         ("brisk_ssh_command", ssh::brisk_ssh_command),
         ("ssh_errors_are_clear", ssh::ssh_errors_are_clear),

@@ -119,6 +119,49 @@ pub(crate) fn ssh_cluster_runs_a_computation() -> anyhow::Result<()> {
     Ok(())
 }
 
+pub(crate) fn ssh_workers_run_your_own_program() -> anyhow::Result<()> {
+    if !crate::sshd::available("ssh_workers_run_your_own_program")? {
+        return Ok(());
+    }
+    let keys = Keys::new()?;
+    let a = Sshd::start(&keys, "a")?;
+    let b = Sshd::start(&keys, "b")?;
+    let mut o = options(&keys, &[&a, &b]);
+    // This test binary: its `main` calls `main_if_worker()` first and registers `big`,
+    // `total` and `slow_inc`, which the stock `brisk worker` does not know.
+    o.worker_program = Some(std::env::current_exe()?.display().to_string());
+    o.workers_per_host = 2;
+    o.memory_limit = Some("1GB".into());
+    let cluster = SshCluster::start(o)?;
+    let client = Client::new(&cluster)?;
+    let xs = client.map(crate::big, 0..10i64)?;
+    let totals = xs
+        .iter()
+        .map(|x| client.submit(crate::total, (x,)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sums: Vec<f64> = client.gather(&totals)?;
+    ensure!(sums == (0..10).map(|i| i as f64 * 50_000.0).collect::<Vec<_>>());
+    let info = client.scheduler_info()?;
+    ensure!(
+        info.workers.len() == 2
+            && info
+                .workers
+                .iter()
+                .all(|w| w.memory_limit == 1_000_000_000 || w.memory_limit == 1 << 30),
+        "{info:?}"
+    );
+    client.close();
+    cluster.close()?;
+    // `auto` is a flag of `brisk worker`, not of the environment: refused before anything runs.
+    let mut o = options(&keys, &[&a, &b]);
+    o.worker_program = Some("/bin/true".into());
+    o.memory_limit = Some("auto".into());
+    let e = SshCluster::start(o).err().context("auto must be refused")?;
+    ensure!(e.to_string().contains("auto"), "{e}");
+    drop((a, b));
+    Ok(())
+}
+
 pub(crate) fn brisk_ssh_command() -> anyhow::Result<()> {
     if !crate::sshd::available("brisk_ssh_command")? {
         return Ok(());
