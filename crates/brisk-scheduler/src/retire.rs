@@ -7,7 +7,8 @@
 //! 1. marks it retiring and paused: placement, the root queue and stealing already skip paused
 //!    workers, so it gets no new task, and stealing takes the tasks it has not started;
 //! 2. on every tick, asks other workers (not retiring, not paused, the least loaded first) to
-//!    copy each value only it holds ([`ToWorker::Acquire`]; they answer
+//!    copy each value that no staying worker holds (two workers retiring together may share
+//!    one) ([`ToWorker::Acquire`]; they answer
 //!    [`FromWorker::Stored`], which adds them to the key's holders like any replica);
 //! 3. once it runs nothing and holds nothing that exists nowhere else, sends it
 //!    [`ToWorker::Close`] and removes it; `remove_worker` then finds nothing to lose and counts
@@ -43,23 +44,36 @@ pub(crate) struct Retiring {
 }
 
 impl SchedulerState {
-    /// Retire the workers named (by name or peer address) gracefully.
+    /// Retire the workers named (by name or peer address) gracefully. All are marked before
+    /// any is checked, so workers retiring together never count on each other's copies.
     pub(crate) fn retire_named(&mut self, names: &[String], comm: &mut impl Comm) {
+        let mut found = Vec::new();
         for n in names {
-            let found = self
+            let w = self
                 .workers
                 .iter()
                 .find(|(_, w)| w.name == *n || w.address == *n)
                 .map(|(&id, _)| id);
-            match found {
-                Some(w) => self.retire_worker(w, false, comm),
+            match w {
+                Some(w) => {
+                    self.mark_retiring(w, false);
+                    found.push(w);
+                }
                 None => tracing::warn!(worker = %n, "retire: no such worker"),
             }
+        }
+        for w in found {
+            self.drive_retirement(w, false, comm);
         }
     }
 
     /// Start retiring worker `w` (`forced`: it is leaving anyway, see the module docs).
     pub(crate) fn retire_worker(&mut self, w: WorkerId, forced: bool, comm: &mut impl Comm) {
+        self.mark_retiring(w, forced);
+        self.drive_retirement(w, false, comm);
+    }
+
+    fn mark_retiring(&mut self, w: WorkerId, forced: bool) {
         let Some(wk) = self.workers.get_mut(&w) else {
             return;
         };
@@ -74,7 +88,6 @@ impl SchedulerState {
                 wk.paused = true;
             }
         }
-        self.drive_retirement(w, false, comm);
     }
 
     /// One step of every retirement (on each tick).
@@ -94,13 +107,17 @@ impl SchedulerState {
         let Some(wk) = self.workers.get(&w) else {
             return;
         };
+        // Values no worker that stays holds (two workers retiring together may share one).
         let mut unique: Vec<TaskId> = wk
             .has_what
             .iter()
             .copied()
             .filter(|&id| {
                 let t = self.t(id);
-                t.state == TaskState::Memory && t.who_has.len() == 1
+                t.state == TaskState::Memory
+                    && t.who_has.iter().all(|h| {
+                        *h == w || self.workers.get(h).is_none_or(|x| x.retiring.is_some())
+                    })
             })
             .collect();
         let busy = !wk.processing.is_empty();

@@ -169,7 +169,13 @@ impl SchedulerState {
         let Some(wk) = self.workers.remove(&w) else {
             return;
         };
-        if wk.retiring.is_some() && wk.has_what.iter().all(|&id| self.t(id).who_has.len() > 1) {
+        let kept_elsewhere = |id: &TaskId| {
+            self.t(*id)
+                .who_has
+                .iter()
+                .any(|h| *h != w && self.workers.contains_key(h))
+        };
+        if wk.retiring.is_some() && wk.has_what.iter().all(kept_elsewhere) {
             // A planned exit with nothing of its own left: nothing is lost.
             self.stats.workers_retired += 1;
         } else {

@@ -208,3 +208,71 @@ fn an_idle_worker_without_values_retires_at_once() {
     let info = s.snapshot();
     assert_eq!((info.workers.len(), info.workers_retired), (1, 1));
 }
+
+#[test]
+fn two_workers_retiring_together_keep_a_value_they_share() {
+    let (mut s, mut c, now) = setup(&[1, 2, 3]);
+    s.handle_client(
+        7,
+        FromClient::UpdateGraph {
+            tasks: vec![task("a", &[], 0)],
+            wanted: vec!["a".into()],
+        },
+        &mut c,
+    );
+    let (w, k) = c.computes().remove(0);
+    s.handle_worker(w, common::finished_at(&k, 100, 0, 10), now, &mut c);
+    // A second copy on another worker: now two workers hold it.
+    let other = if w == 1 { 2 } else { 1 };
+    s.handle_worker(
+        other,
+        FromWorker::Stored {
+            key: k.clone(),
+            nbytes: 100,
+        },
+        now,
+        &mut c,
+    );
+    c.client_msgs();
+    c.assert_quiet();
+    s.handle_client(
+        7,
+        FromClient::RetireWorkers {
+            workers: vec!["w1".into(), "w2".into()],
+        },
+        &mut c,
+    );
+    // Worker 3 stays and gets a copy before either leaves.
+    let asked = acquires(&mut c);
+    assert!(
+        !asked.is_empty()
+            && asked
+                .iter()
+                .all(|(to, keys, _)| *to == 3 && keys == &vec![k.clone()]),
+        "{asked:?}"
+    );
+    assert!(
+        closes(&mut c).is_empty(),
+        "nobody leaves with the only copies"
+    );
+    s.handle_worker(
+        3,
+        FromWorker::Stored {
+            key: k.clone(),
+            nbytes: 100,
+        },
+        now,
+        &mut c,
+    );
+    c.client_msgs();
+    s.tick(now, &mut c);
+    let mut closed = closes(&mut c);
+    closed.sort_unstable();
+    assert_eq!(closed, vec![1, 2]);
+    let info = s.snapshot();
+    assert_eq!(
+        (info.workers_lost, info.workers_retired),
+        (0, 2),
+        "{info:?}"
+    );
+}
