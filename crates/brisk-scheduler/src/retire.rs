@@ -90,8 +90,9 @@ impl SchedulerState {
         }
     }
 
-    /// One step of every retirement (on each tick).
-    pub(crate) fn drive_retirements(&mut self, comm: &mut impl Comm) {
+    /// One step of every retirement (`tick`: on a clock tick, which counts towards asking
+    /// again).
+    pub(crate) fn drive_retirements(&mut self, tick: bool, comm: &mut impl Comm) {
         let retiring: Vec<WorkerId> = self
             .workers
             .iter()
@@ -99,7 +100,7 @@ impl SchedulerState {
             .map(|(&id, _)| id)
             .collect();
         for w in retiring {
-            self.drive_retirement(w, true, comm);
+            self.drive_retirement(w, tick, comm);
         }
     }
 
@@ -165,7 +166,7 @@ impl SchedulerState {
                     // A memory pause shows again with the worker's next `Paused(true)`.
                     wk.paused = false;
                 }
-                self.fill_all(comm);
+                self.place_no_worker(comm);
             }
             return;
         }

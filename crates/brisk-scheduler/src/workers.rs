@@ -80,6 +80,12 @@ impl SchedulerState {
                 retiring: None,
             },
         );
+        self.place_no_worker(comm);
+    }
+
+    /// A worker can take tasks again (it joined, its pause lifted, its retirement was called
+    /// off): tasks that found no worker are placed, queued roots sent.
+    pub(crate) fn place_no_worker(&mut self, comm: &mut impl Comm) {
         let waiting: Vec<TaskId> = std::mem::take(&mut self.no_worker)
             .into_iter()
             .map(|(_, id)| id)
@@ -140,7 +146,7 @@ impl SchedulerState {
                     wk.paused = p || wk.retiring.is_some();
                 }
                 if !p {
-                    self.fill_all(comm);
+                    self.place_no_worker(comm);
                 }
             }
         }
@@ -161,7 +167,7 @@ impl SchedulerState {
         }
         self.fill_all(comm);
         self.steal(comm);
-        self.drive_retirements(comm);
+        self.drive_retirements(true, comm);
     }
 
     /// A worker is gone: reschedule its tasks, recompute its lost values from lineage.
@@ -263,5 +269,7 @@ impl SchedulerState {
             }
         }
         self.fill_all(comm);
+        // The workers that retire may have lost their last recipient.
+        self.drive_retirements(false, comm);
     }
 }
