@@ -226,6 +226,10 @@ impl SchedulerState {
         }
         lost.sort_unstable_by_key(|&id| self.t(id).priority);
         for id in lost {
+            // An earlier loss of this batch may have forgotten it already.
+            if !self.live(id) || self.t(id).state != TaskState::Memory {
+                continue;
+            }
             self.lose(id, comm);
         }
         for id in processing {

@@ -183,9 +183,19 @@ proptest! {
                     }
                 }
                 Step::Kill(i) => {
+                    // A worker that stays (not retiring) survives every kill.
                     let ws = s.worker_ids();
-                    if ws.len() > 1 {
-                        let w = ws[i as usize % ws.len()];
+                    let staying: Vec<WorkerId> = s
+                        .snapshot()
+                        .workers
+                        .iter()
+                        .filter(|w| !w.retiring)
+                        .map(|w| w.id)
+                        .collect();
+                    let w = ws.get(i as usize % ws.len().max(1)).copied();
+                    if let Some(w) = w
+                        && staying.iter().any(|&x| x != w)
+                    {
                         sim.assigned.remove(&w);
                         sim.held.remove(&w);
                         s.remove_worker(w, "killed", &mut sim);
@@ -234,7 +244,15 @@ proptest! {
                     }
                 }
                 Step::Retire(i) => {
-                    let ws = s.worker_ids();
+                    // As with kills, one worker that stays is left to finish the work (retiring
+                    // the last workers is allowed, but then nothing runs until one joins).
+                    let ws: Vec<WorkerId> = s
+                        .snapshot()
+                        .workers
+                        .iter()
+                        .filter(|w| !w.retiring)
+                        .map(|w| w.id)
+                        .collect();
                     if ws.len() > 1 {
                         let w = ws[i as usize % ws.len()];
                         s.handle_client(1, FromClient::RetireWorkers { workers: vec![format!("w{w}")] }, &mut sim);
@@ -296,7 +314,7 @@ proptest! {
             })
             .collect();
         for k in &wanted {
-            prop_assert!(done.contains(k), "{} never reached the client", k);
+            prop_assert!(done.contains(k), "{} never reached the client; {:?}; {:?}", k, s.snapshot(), s.task_detail(&k.to_string()).map(|d| format!("{d:?}")));
         }
         // Releasing everything forgets everything and frees every value.
         s.handle_client(1, FromClient::Release { keys: wanted }, &mut sim);
