@@ -183,6 +183,20 @@ impl Inner {
                 ..
             } => {
                 if let Some(c) = self.lookup(&key) {
+                    // A known value with new holders (a retiring worker's copy moved):
+                    // keep what was fetched already.
+                    let mut s = c.status.lock();
+                    if let Status::Finished {
+                        who_has: known,
+                        inline: None,
+                        ..
+                    } = &mut *s
+                        && value.is_none()
+                    {
+                        *known = who_has;
+                        return;
+                    }
+                    drop(s);
                     c.set(Status::Finished {
                         who_has,
                         inline: value,

@@ -37,6 +37,12 @@ pub enum ClientError {
         /// What went wrong and what to do.
         message: String,
     },
+    /// Workers could not retire.
+    #[error("retiring workers: {message}")]
+    Retire {
+        /// Which workers and why.
+        message: String,
+    },
     /// A value could not be encoded or decoded.
     #[error("value of {key}: {source}")]
     Codec {

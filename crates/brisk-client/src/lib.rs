@@ -26,14 +26,17 @@
 mod args;
 mod client;
 mod connection;
+mod deploy;
 mod error;
 mod future;
 mod local;
 mod observe;
 mod pieces;
+mod retire;
 mod watch;
 
 pub use args::{IntoArgs, Returns};
+pub use brisk_deploy::Cluster;
 pub use brisk_protocol::messages::{TaskSpan, TaskStream};
 pub use client::{Client, ClientOptions, SubmitOptions};
 pub use error::ClientError;

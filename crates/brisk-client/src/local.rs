@@ -2,17 +2,12 @@
 //! program (so every function it registers runs there too). Also the engine behind
 //! `brisk::processes`.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use brisk_core::scheduler::SchedulerProvider;
 use brisk_core::{ComputeOptions, Error, Graph, Key, Scheduler, Value};
-use brisk_protocol::launch::{LaunchOptions, RunningScheduler, launch};
-use brisk_protocol::{
-    ENV_TOKEN, ENV_WORKER_MEMORY_LIMIT, ENV_WORKER_NAME, ENV_WORKER_NTHREADS, ENV_WORKER_OF,
-    Security,
-};
+use brisk_deploy::{Cluster, LocalClusterOptions};
 use parking_lot::Mutex;
 
 use crate::client::{Client, ClientOptions};
@@ -56,24 +51,9 @@ impl LocalOptions {
     }
 }
 
-/// A local cluster: an in-process scheduler and worker subprocesses. Stopping it (drop)
-/// kills the workers and stops the scheduler.
-pub(crate) struct LocalCluster {
-    scheduler: Box<dyn RunningScheduler>,
-    children: Vec<Child>,
-}
-
-impl Drop for LocalCluster {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-        }
-        for c in &mut self.children {
-            let _ = c.wait();
-        }
-        self.scheduler.shutdown();
-    }
-}
+/// The local cluster a client owns (`Client::local`): stopping it (drop) kills the workers
+/// and stops the scheduler. The cluster itself is `brisk_deploy::LocalCluster`.
+pub(crate) struct LocalCluster(pub(crate) brisk_deploy::LocalCluster);
 
 impl Client {
     /// Start a local cluster of `n` single-threaded worker processes (subprocesses of this
@@ -83,97 +63,31 @@ impl Client {
         Client::local_with(LocalOptions::new(n))
     }
 
-    /// Start a local cluster with options.
+    /// Start a local cluster with options (a [`brisk_deploy::LocalCluster`] that this client
+    /// owns and stops when its last clone is dropped).
     pub fn local_with(options: LocalOptions) -> Result<Client, Error> {
-        let fail = |message: String| -> Error { ClientError::LocalCluster { message }.into() };
-        if std::env::var_os(ENV_WORKER_OF).is_some() {
-            return Err(fail(
-                "this process is itself a worker of a local cluster but runs the program's \
-                 main: call `brisk::worker::main_if_worker()` as the first line of `main`"
-                    .into(),
-            ));
-        }
-        let program = match &options.program {
-            Some(p) => p.clone(),
-            None => {
-                if !brisk_protocol::launch::is_worker_capable() {
-                    return Err(fail(
-                        "workers are copies of this program, so its `main` must call \
-                         `brisk::worker::main_if_worker()` first (otherwise each copy would run \
-                         the program again)"
-                            .into(),
-                    ));
-                }
-                std::env::current_exe()
-                    .map_err(|e| fail(format!("cannot find this program's path: {e}")))?
-            }
-        };
-        let token = brisk_core::tokenize("local").to_string();
-        let security = Security::none().with_token(Some(token.clone()));
-        let scheduler = launch(LaunchOptions {
-            host: "127.0.0.1".into(),
-            port: 0,
-            security: security.clone(),
+        let cluster = brisk_deploy::LocalCluster::start(LocalClusterOptions {
+            n_workers: options.n_workers,
+            threads_per_worker: options.threads_per_worker,
+            memory_limit: options.memory_limit,
+            program: options.program.clone(),
+            args: options.args.clone(),
+            startup_timeout: options.startup_timeout,
             dashboard_port: options.dashboard_port,
         })
-        .map_err(ClientError::from)?;
-        let address = scheduler.address();
-        let dashboard = scheduler.dashboard_address();
-        let mut cluster = LocalCluster {
-            scheduler,
-            children: Vec::new(),
-        };
-        for i in 0..options.n_workers {
-            let child = Command::new(&program)
-                .args(&options.args)
-                .env(ENV_WORKER_OF, &address)
-                .env(ENV_TOKEN, &token)
-                .env(
-                    ENV_WORKER_NTHREADS,
-                    options.threads_per_worker.max(1).to_string(),
-                )
-                .env(ENV_WORKER_NAME, format!("local-{i}"))
-                .env(ENV_WORKER_MEMORY_LIMIT, options.memory_limit.to_string())
-                .stdin(Stdio::null())
-                .spawn()
-                .map_err(|e| fail(format!("cannot start {}: {e}", program.display())))?;
-            cluster.children.push(child);
-        }
+        .map_err(|e| ClientError::LocalCluster {
+            message: e.to_string(),
+        })?;
         let client = Client::connect_with(
-            &address,
+            &cluster.scheduler_address(),
             ClientOptions {
-                security,
+                security: cluster.security(),
                 set_as_default: false,
                 name: format!("local-client-{}", std::process::id()),
             },
         )?;
-        let start = Instant::now();
-        loop {
-            let info = client.scheduler_info()?;
-            if info.workers.len() >= options.n_workers {
-                break;
-            }
-            for c in &mut cluster.children {
-                if let Ok(Some(status)) = c.try_wait() {
-                    return Err(fail(format!(
-                        "a worker process exited ({status}) before joining; does `main` call \
-                         `brisk::worker::main_if_worker()` first?"
-                    )));
-                }
-            }
-            if start.elapsed() > options.startup_timeout {
-                return Err(fail(format!(
-                    "only {} of {} workers joined within {:?}; does `main` call \
-                     `brisk::worker::main_if_worker()` first?",
-                    info.workers.len(),
-                    options.n_workers,
-                    options.startup_timeout
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        *client.inner.cluster.lock() = Some(cluster);
-        *client.inner.dashboard.lock() = dashboard.map(|d| format!("{d}/status"));
+        *client.inner.dashboard.lock() = cluster.dashboard_link();
+        *client.inner.cluster.lock() = Some(LocalCluster(cluster));
         if options.set_as_default {
             client.set_as_default();
         }
@@ -186,19 +100,26 @@ impl Client {
             .cluster
             .lock()
             .as_ref()
-            .map(|c| c.children.iter().map(Child::id).collect())
+            .map(|c| c.0.worker_pids())
             .unwrap_or_default()
     }
 
     /// Kill local worker `i` with SIGKILL (for failure drills); returns whether it existed.
     pub fn kill_local_worker(&self, i: usize) -> bool {
-        let mut g = self.inner.cluster.lock();
-        let Some(c) = g.as_mut().and_then(|c| c.children.get_mut(i)) else {
-            return false;
-        };
-        let ok = c.kill().is_ok();
-        let _ = c.wait();
-        ok
+        self.inner
+            .cluster
+            .lock()
+            .as_ref()
+            .is_some_and(|c| c.0.kill_worker(i))
+    }
+
+    /// The local cluster this client owns, for scaling it ([`Cluster::scale`],
+    /// [`Cluster::adapt`]): `None` for a client of a cluster started elsewhere.
+    pub fn with_local_cluster<R>(
+        &self,
+        f: impl FnOnce(&brisk_deploy::LocalCluster) -> R,
+    ) -> Option<R> {
+        self.inner.cluster.lock().as_ref().map(|c| f(&c.0))
     }
 }
 

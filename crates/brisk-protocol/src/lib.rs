@@ -49,7 +49,7 @@ pub use payload::Payload;
 pub use security::Security;
 
 /// The version of the wire protocol; both ends must agree.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The first four bytes each side sends on a connection.
 pub const MAGIC: [u8; 4] = *b"BRSK";
@@ -67,6 +67,15 @@ pub const ENV_WORKER_NAME: &str = "BRISK_WORKER_NAME";
 pub const ENV_WORKER_MEMORY_LIMIT: &str = "BRISK_WORKER_MEMORY_LIMIT";
 /// Environment variable with the worker's spill directory for `main_if_worker`.
 pub const ENV_WORKER_LOCAL_DIRECTORY: &str = "BRISK_WORKER_LOCAL_DIRECTORY";
+/// Environment variable with the host a `main_if_worker` worker listens on for peers
+/// (default `127.0.0.1`: a local cluster; deployers on several hosts set `0.0.0.0`).
+pub const ENV_WORKER_LISTEN_HOST: &str = "BRISK_WORKER_LISTEN_HOST";
+/// Environment variable with the host others reach a `main_if_worker` worker at (default: the
+/// address it uses to reach the scheduler).
+pub const ENV_WORKER_CONTACT_HOST: &str = "BRISK_WORKER_CONTACT_HOST";
+/// Environment variable with the seconds a `main_if_worker` worker keeps trying to reach a
+/// lost scheduler (default 0: exit at once, as a local cluster's worker whose parent is gone).
+pub const ENV_WORKER_DEATH_TIMEOUT: &str = "BRISK_WORKER_DEATH_TIMEOUT";
 
 /// The registered name of the identity function (used to put known values into a cluster).
 pub fn identity_function() -> &'static str {

@@ -145,6 +145,14 @@ pub enum ToWorker {
         /// The value.
         value: EncodedValue,
     },
+    /// Fetch these keys from worker `from` and keep them (copies of the values of a retiring
+    /// worker); answered with one [`FromWorker::Stored`] per key that arrived.
+    Acquire {
+        /// The keys.
+        keys: Vec<Key>,
+        /// The worker that holds them.
+        from: WorkerId,
+    },
     /// Shut down.
     Close {
         /// Why.
@@ -202,6 +210,9 @@ pub enum FromWorker {
     Heartbeat(WorkerMetrics),
     /// Memory use crossed the pause threshold (`true`) or fell back under it (`false`).
     Paused(bool),
+    /// The worker was asked to stop (SIGTERM, SIGINT): retire it gracefully (its values move
+    /// to other workers) and then close it.
+    Retire,
 }
 
 /// When and where a task ran on its worker: µs on the worker's own clock (time since the worker
@@ -325,6 +336,15 @@ pub enum FromClient {
         /// Keep recording from `since` for this client.
         keep: bool,
     },
+    /// Retire these workers (by name or peer address) gracefully: no new tasks go to them,
+    /// their running tasks finish, every value only they hold is copied to another worker, and
+    /// then they close. Progress shows in [`ClusterInfo`] ([`WorkerSummary::retiring`],
+    /// [`ClusterInfo::workers_retired`]); a worker that cannot retire (no other worker to take
+    /// its values) stays with `retiring: false`.
+    RetireWorkers {
+        /// Names or peer addresses.
+        workers: Vec<String>,
+    },
     /// Ask every worker to close and the scheduler to stop.
     Shutdown,
 }
@@ -437,6 +457,9 @@ pub struct WorkerSummary {
     pub has_what: u32,
     /// Its latest metrics.
     pub metrics: WorkerMetrics,
+    /// Whether it is retiring (its values move to other workers before it closes).
+    #[serde(default)]
+    pub retiring: bool,
 }
 
 /// A snapshot of the cluster: the seam for dashboards and tests.
@@ -460,8 +483,11 @@ pub struct ClusterInfo {
     pub tasks_erred: u64,
     /// Tasks moved by work stealing since start.
     pub tasks_stolen: u64,
-    /// Workers lost since start.
+    /// Workers lost since start (not counting retired ones).
     pub workers_lost: u64,
+    /// Workers retired gracefully since start (their values moved to other workers first).
+    #[serde(default)]
+    pub workers_retired: u64,
 }
 
 /// Peer → worker.

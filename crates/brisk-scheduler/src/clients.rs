@@ -90,6 +90,7 @@ impl SchedulerState {
                 let stream = self.task_stream_reply(c, since, keep);
                 comm.send_client(c, ToClient::TaskStream { request, stream });
             }
+            FromClient::RetireWorkers { workers } => self.retire_named(&workers, comm),
             FromClient::Shutdown => {
                 self.shutdown = true;
                 for &w in self.workers.keys() {

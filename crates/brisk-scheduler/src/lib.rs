@@ -22,6 +22,7 @@ mod graphs;
 mod ids;
 mod keys;
 mod placement;
+mod retire;
 pub mod server;
 mod slab;
 mod specs;

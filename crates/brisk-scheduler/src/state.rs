@@ -180,6 +180,9 @@ pub(crate) struct Worker {
     pub metrics: WorkerMetrics,
     /// The scheduler's clock minus the worker's, in µs (see [`crate::stream`]).
     pub clock_offset_us: i64,
+    /// Set while the worker retires (see `retire.rs`): it gets no new tasks and its values
+    /// move to other workers before it closes.
+    pub retiring: Option<crate::retire::Retiring>,
 }
 
 /// What the scheduler knows about one key prefix (one kind of task).
@@ -238,6 +241,7 @@ pub(crate) struct Stats {
     pub erred: u64,
     pub stolen: u64,
     pub workers_lost: u64,
+    pub workers_retired: u64,
 }
 
 impl SchedulerState {

@@ -265,6 +265,12 @@ impl SchedulerState {
                     if let Some(wk) = self.workers.get_mut(&w) {
                         wk.has_what.insert(id);
                     }
+                    // A new copy (a retiring worker's value moved here): clients that want
+                    // the key learn where else to fetch it.
+                    let clients: Vec<ClientId> = self.t(id).who_wants.iter().copied().collect();
+                    for c in clients {
+                        comm.send_client(c, self.in_memory_msg(id, None));
+                    }
                 }
                 return;
             }

@@ -367,6 +367,7 @@ impl SchedulerState {
                     processing: w.processing.len() as u32,
                     has_what: w.has_what.len() as u32,
                     metrics: w.metrics.clone(),
+                    retiring: w.retiring.is_some(),
                 })
                 .collect(),
             clients: self.clients.len() as u32,
@@ -381,6 +382,7 @@ impl SchedulerState {
             tasks_erred: self.stats.erred,
             tasks_stolen: self.stats.stolen,
             workers_lost: self.stats.workers_lost,
+            workers_retired: self.stats.workers_retired,
         }
     }
 }

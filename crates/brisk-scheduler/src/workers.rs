@@ -77,8 +77,15 @@ impl SchedulerState {
                 last_seen: now,
                 metrics: WorkerMetrics::default(),
                 clock_offset_us,
+                retiring: None,
             },
         );
+        self.place_no_worker(comm);
+    }
+
+    /// A worker can take tasks again (it joined, its pause lifted, its retirement was called
+    /// off): tasks that found no worker are placed, queued roots sent.
+    pub(crate) fn place_no_worker(&mut self, comm: &mut impl Comm) {
         let waiting: Vec<TaskId> = std::mem::take(&mut self.no_worker)
             .into_iter()
             .map(|(_, id)| id)
@@ -106,6 +113,7 @@ impl SchedulerState {
         self.clock_us(now);
         match msg {
             FromWorker::Register(_) => {}
+            FromWorker::Retire => self.retire_worker(w, true, comm),
             FromWorker::Finished {
                 key,
                 nbytes,
@@ -134,10 +142,11 @@ impl SchedulerState {
                     if wk.paused != p {
                         tracing::info!(worker = %wk.name, paused = p, "worker memory pause");
                     }
-                    wk.paused = p;
+                    // A retiring worker stays paused: it takes no new tasks.
+                    wk.paused = p || wk.retiring.is_some();
                 }
                 if !p {
-                    self.fill_all(comm);
+                    self.place_no_worker(comm);
                 }
             }
         }
@@ -158,6 +167,7 @@ impl SchedulerState {
         }
         self.fill_all(comm);
         self.steal(comm);
+        self.drive_retirements(true, comm);
     }
 
     /// A worker is gone: reschedule its tasks, recompute its lost values from lineage.
@@ -165,7 +175,18 @@ impl SchedulerState {
         let Some(wk) = self.workers.remove(&w) else {
             return;
         };
-        self.stats.workers_lost += 1;
+        let kept_elsewhere = |id: &TaskId| {
+            self.t(*id)
+                .who_has
+                .iter()
+                .any(|h| *h != w && self.workers.contains_key(h))
+        };
+        if wk.retiring.is_some() && wk.has_what.iter().all(kept_elsewhere) {
+            // A planned exit with nothing of its own left: nothing is lost.
+            self.stats.workers_retired += 1;
+        } else {
+            self.stats.workers_lost += 1;
+        }
         tracing::info!(worker = %wk.name, address = %wk.address, reason, "worker left");
         if self.past_workers.len() >= 10_000 {
             self.past_workers.clear();
@@ -205,6 +226,10 @@ impl SchedulerState {
         }
         lost.sort_unstable_by_key(|&id| self.t(id).priority);
         for id in lost {
+            // An earlier loss of this batch may have forgotten it already.
+            if !self.live(id) || self.t(id).state != TaskState::Memory {
+                continue;
+            }
             self.lose(id, comm);
         }
         for id in processing {
@@ -248,5 +273,7 @@ impl SchedulerState {
             }
         }
         self.fill_all(comm);
+        // The workers that retire may have lost their last recipient.
+        self.drive_retirements(false, comm);
     }
 }

@@ -1,6 +1,7 @@
 //! Random runs of the scheduler against simulated workers: random graphs, random finishing
-//! order, failures, worker deaths and arrivals, steals and releases. After every step all
-//! invariants hold; in the end every wanted key reaches the client exactly as computed.
+//! order, failures, worker deaths and arrivals, steals, releases and graceful retirements.
+//! After every step all invariants hold, and no retirement loses a value; in the end every
+//! wanted key reaches the client exactly as computed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -21,6 +22,10 @@ struct Sim {
     held: BTreeMap<WorkerId, BTreeSet<Key>>,
     steals: Vec<(WorkerId, Key)>,
     client: Vec<ToClient>,
+    /// Copies asked for (`Acquire`): to, keys, from.
+    acquires: Vec<(WorkerId, Vec<Key>, WorkerId)>,
+    /// Workers told to close.
+    closed: Vec<WorkerId>,
 }
 
 impl Comm for Sim {
@@ -40,6 +45,8 @@ impl Comm for Sim {
                 }
             }
             ToWorker::Steal { key } => self.steals.push((w, key)),
+            ToWorker::Acquire { keys, from } => self.acquires.push((w, keys, from)),
+            ToWorker::Close { .. } => self.closed.push(w),
             _ => {}
         }
     }
@@ -71,6 +78,8 @@ enum Step {
     Release(u8),
     SecondClient,
     SecondGone,
+    Retire(u8),
+    Copy(bool),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -85,6 +94,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => any::<u8>().prop_map(Step::Release),
         1 => Just(Step::SecondClient),
         1 => Just(Step::SecondGone),
+        1 => any::<u8>().prop_map(Step::Retire),
+        2 => any::<bool>().prop_map(Step::Copy),
     ]
 }
 
@@ -152,6 +163,8 @@ proptest! {
         };
         for st in steps {
             now += Duration::from_millis(10);
+            let lost_before = s.snapshot().workers_lost;
+            let killed = matches!(st, Step::Kill(_));
             match st {
                 Step::Finish(i) | Step::Start(i) => {
                     let all: Vec<(WorkerId, Key)> = sim
@@ -170,9 +183,19 @@ proptest! {
                     }
                 }
                 Step::Kill(i) => {
+                    // A worker that stays (not retiring) survives every kill.
                     let ws = s.worker_ids();
-                    if ws.len() > 1 {
-                        let w = ws[i as usize % ws.len()];
+                    let staying: Vec<WorkerId> = s
+                        .snapshot()
+                        .workers
+                        .iter()
+                        .filter(|w| !w.retiring)
+                        .map(|w| w.id)
+                        .collect();
+                    let w = ws.get(i as usize % ws.len().max(1)).copied();
+                    if let Some(w) = w
+                        && staying.iter().any(|&x| x != w)
+                    {
                         sim.assigned.remove(&w);
                         sim.held.remove(&w);
                         s.remove_worker(w, "killed", &mut sim);
@@ -220,6 +243,35 @@ proptest! {
                         s.remove_client(2, &mut sim);
                     }
                 }
+                Step::Retire(i) => {
+                    // As with kills, one worker that stays is left to finish the work (retiring
+                    // the last workers is allowed, but then nothing runs until one joins).
+                    let ws: Vec<WorkerId> = s
+                        .snapshot()
+                        .workers
+                        .iter()
+                        .filter(|w| !w.retiring)
+                        .map(|w| w.id)
+                        .collect();
+                    if ws.len() > 1 {
+                        let w = ws[i as usize % ws.len()];
+                        s.handle_client(1, FromClient::RetireWorkers { workers: vec![format!("w{w}")] }, &mut sim);
+                    }
+                }
+                Step::Copy(deliver) => {
+                    // Recipients copy what they were asked for (or the copies fail).
+                    for (to, keys, from) in std::mem::take(&mut sim.acquires) {
+                        if !deliver || !s.worker_ids().contains(&to) {
+                            continue;
+                        }
+                        for k in keys {
+                            if sim.held.get(&from).is_some_and(|h| h.contains(&k)) {
+                                sim.held.entry(to).or_default().insert(k.clone());
+                                s.handle_worker(to, FromWorker::Stored { key: k, nbytes: 100 }, now, &mut sim);
+                            }
+                        }
+                    }
+                }
                 Step::Steals(accept) => {
                     for (w, k) in std::mem::take(&mut sim.steals) {
                         let started = sim.assigned.get(&w).and_then(|a| a.get(&k)).copied();
@@ -230,6 +282,16 @@ proptest! {
                         s.handle_worker(w, FromWorker::StealReply { key: k, accepted: ok }, now, &mut sim);
                     }
                 }
+            }
+            // A retired worker's process exits; the shell then reports it gone. Its values
+            // were all copied first: only a kill loses workers.
+            for w in std::mem::take(&mut sim.closed) {
+                sim.assigned.remove(&w);
+                sim.held.remove(&w);
+                s.remove_worker(w, "closed", &mut sim);
+            }
+            if !killed {
+                prop_assert_eq!(s.snapshot().workers_lost, lost_before, "a retirement lost a value");
             }
             prop_assert_eq!(s.validate(), Ok(()));
         }
@@ -252,7 +314,7 @@ proptest! {
             })
             .collect();
         for k in &wanted {
-            prop_assert!(done.contains(k), "{} never reached the client", k);
+            prop_assert!(done.contains(k), "{} never reached the client; {:?}; {:?}", k, s.snapshot(), s.task_detail(&k.to_string()).map(|d| format!("{d:?}")));
         }
         // Releasing everything forgets everything and frees every value.
         s.handle_client(1, FromClient::Release { keys: wanted }, &mut sim);

@@ -17,9 +17,14 @@
 //! | `BRISK_WORKER_NAME` | a name for logs |
 //! | `BRISK_WORKER_MEMORY_LIMIT` | `4GB`, bytes, … (default: none) |
 //! | `BRISK_WORKER_LOCAL_DIRECTORY` | where spilled values go (default: the temp directory) |
+//! | `BRISK_WORKER_LISTEN_HOST` | where to listen for peers (default `127.0.0.1`) |
+//! | `BRISK_WORKER_CONTACT_HOST` | the host peers reach it at (default: towards the scheduler) |
+//! | `BRISK_WORKER_DEATH_TIMEOUT` | seconds to keep trying a lost scheduler (default 0) |
 //! | `BRISK_TOKEN`, `BRISK_TLS_CA`, `BRISK_TLS_CERT`, `BRISK_TLS_KEY` | security |
 //!
-//! Such a worker exits as soon as it loses its scheduler (its parent is gone).
+//! By default such a worker exits as soon as it loses its scheduler (its parent is gone).
+//! Deployers on other hosts (`brisk-deploy`'s SSH workers running your program) set the last
+//! three.
 //!
 //! ```no_run
 //! // First line of `main` of a program whose functions run on a local cluster: in a worker
@@ -28,6 +33,7 @@
 //! // ... the program itself ...
 //! ```
 
+mod acquire;
 mod error;
 mod metrics;
 mod pool;
@@ -95,7 +101,22 @@ fn options_from_env(address: String) -> Result<WorkerOptions, WorkerError> {
     o.name = var(ENV_WORKER_NAME);
     o.local_directory = var(brisk_protocol::ENV_WORKER_LOCAL_DIRECTORY).map(Into::into);
     o.security = brisk_protocol::Security::from_env()?;
-    o.listen_host = "127.0.0.1".into();
-    o.death_timeout = std::time::Duration::ZERO;
+    o.listen_host =
+        var(brisk_protocol::ENV_WORKER_LISTEN_HOST).unwrap_or_else(|| "127.0.0.1".into());
+    o.contact_host = var(brisk_protocol::ENV_WORKER_CONTACT_HOST);
+    o.death_timeout = match var(brisk_protocol::ENV_WORKER_DEATH_TIMEOUT) {
+        None => std::time::Duration::ZERO,
+        Some(t) => t
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(std::time::Duration::from_secs_f64)
+            .ok_or(WorkerError::BadOption {
+                name: brisk_protocol::ENV_WORKER_DEATH_TIMEOUT,
+                value: t,
+                reason: "expected a number of seconds >= 0",
+            })?,
+    };
     Ok(o)
 }

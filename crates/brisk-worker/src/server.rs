@@ -49,6 +49,10 @@ pub struct WorkerOptions {
     pub pause_fraction: f64,
     /// Results up to this size go to a waiting client with the finish message.
     pub inline_result_limit: u64,
+    /// On SIGTERM/SIGINT, wait this long for the scheduler to move this worker's values to
+    /// other workers and close it (graceful retirement) before exiting anyway; a second signal
+    /// exits at once. Zero: exit at once.
+    pub retire_timeout: Duration,
 }
 
 impl WorkerOptions {
@@ -67,6 +71,7 @@ impl WorkerOptions {
             spill_fraction: 0.6,
             pause_fraction: 0.8,
             inline_result_limit: 64 * 1024,
+            retire_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -312,6 +317,7 @@ impl Session<'_> {
             }
         });
         let (fetch_tx, mut fetch_rx) = mpsc::unbounded_channel::<Fetched>();
+        let (acquired_tx, mut acquired_rx) = mpsc::unbounded_channel::<crate::acquire::Acquired>();
         let mut state = WorkerState::new(self.options.nthreads as u32);
         if self.options.memory_limit > 0 {
             state.set_memory_policy(Some(MemoryPolicy {
@@ -325,6 +331,8 @@ impl Session<'_> {
         let mut registered = false;
         let signal = shutdown_signal();
         tokio::pin!(signal);
+        // Set on the first signal: exit when the scheduler has not closed us by then.
+        let mut retire_deadline: Option<tokio::time::Instant> = None;
         let exit = loop {
             tokio::select! {
                 msg = in_rx.recv() => {
@@ -348,6 +356,17 @@ impl Session<'_> {
                                 tracing::info!(worker = %name, reason = %reason, "scheduler asks to close");
                                 close = true;
                             }
+                            ToWorker::Acquire { keys, from } => match state.peer_address(from) {
+                                Some(addr) => crate::acquire::spawn(
+                                    Arc::clone(self.peers),
+                                    Arc::clone(self.store),
+                                    Arc::clone(self.traffic),
+                                    addr.to_string(),
+                                    keys,
+                                    acquired_tx.clone(),
+                                ),
+                                None => tracing::warn!(worker = %name, from, "asked to copy values of an unknown worker"),
+                            },
                             ToWorker::Store { key, value } => {
                                 self.traffic.received(value.bytes.len() as u64);
                                 match self.store.put_encoded(key.clone(), &value) {
@@ -397,7 +416,24 @@ impl Session<'_> {
                         comm.send(FromWorker::Heartbeat(m));
                     }
                 }
-                _ = &mut signal => break Exit::Signal,
+                a = acquired_rx.recv() => {
+                    for (key, n) in a.unwrap_or_default() {
+                        state.stored(key, n, &mut comm);
+                    }
+                }
+                _ = &mut signal, if retire_deadline.is_none() => {
+                    if !registered || self.options.retire_timeout.is_zero() {
+                        break Exit::Signal;
+                    }
+                    tracing::info!(worker = %name, "stopping: asking the scheduler to retire this worker first");
+                    comm.send(FromWorker::Retire);
+                    retire_deadline = Some(tokio::time::Instant::now() + self.options.retire_timeout);
+                }
+                _ = shutdown_signal(), if retire_deadline.is_some() => break Exit::Signal,
+                _ = tokio::time::sleep_until(retire_deadline.unwrap_or_else(tokio::time::Instant::now)), if retire_deadline.is_some() => {
+                    tracing::warn!(worker = %name, "the scheduler did not retire this worker in time; exiting");
+                    break Exit::Signal;
+                }
             }
             state.memory_observed(self.store.stats().managed, &mut comm);
             self.flush(&mut state, &mut comm, &out_tx, &fetch_tx);

@@ -205,7 +205,7 @@ impl WorkerState {
                 self.me = Some(id);
                 self.peers.remove(&id);
             }
-            ToWorker::Close { .. } | ToWorker::Store { .. } => {}
+            ToWorker::Close { .. } | ToWorker::Store { .. } | ToWorker::Acquire { .. } => {}
             ToWorker::Peers { added, removed } => {
                 for (id, addr) in added {
                     if Some(id) != self.me {

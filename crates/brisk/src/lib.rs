@@ -104,6 +104,15 @@ pub use brisk_client::{
     SubmitOptions, as_completed, processes, progress, wait,
 };
 
+/// Starting clusters: [`deploy::LocalCluster`], [`deploy::SshCluster`], and the
+/// [`deploy::Cluster`] trait every deployer shares (`scale`, `adapt`, `close`); connect with
+/// `Client::new(&cluster)`. See the guide's deployment chapter.
+#[cfg(feature = "distributed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "distributed")))]
+pub mod deploy {
+    pub use brisk_deploy::*;
+}
+
 /// Running a worker: `brisk::worker::main_if_worker()` as the first line of `main` lets a
 /// program start local clusters of itself ([`Client::local`], [`processes`]).
 #[cfg(feature = "distributed")]
@@ -117,6 +126,7 @@ pub mod worker {
 #[cfg_attr(docsrs, doc(cfg(feature = "distributed")))]
 pub mod distributed {
     pub use brisk_client as client;
+    pub use brisk_deploy as deploy;
     pub use brisk_protocol as protocol;
     pub use brisk_scheduler as scheduler;
     pub use brisk_worker as worker;

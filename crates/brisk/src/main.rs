@@ -1,5 +1,5 @@
 //! The `brisk` command: `brisk demo` runs the talk's examples; `brisk scheduler` and
-//! `brisk worker` run a cluster.
+//! `brisk worker` run a cluster; `brisk ssh HOST...` starts one on SSH hosts.
 
 use std::path::PathBuf;
 
@@ -12,6 +12,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(feature = "distributed")]
 mod cluster_cli;
 mod demo;
+#[cfg(feature = "distributed")]
+mod deploy_cli;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +40,9 @@ enum Command {
     /// Run a worker of the scheduler at ADDRESS.
     #[cfg(feature = "distributed")]
     Worker(cluster_cli::WorkerArgs),
+    /// Run a cluster on SSH hosts: the scheduler on the first, workers on the others.
+    #[cfg(feature = "distributed")]
+    Ssh(deploy_cli::SshArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,6 +73,8 @@ fn main() -> anyhow::Result<()> {
         Command::Scheduler(args) => cluster_cli::scheduler(args)?,
         #[cfg(feature = "distributed")]
         Command::Worker(args) => cluster_cli::worker(args)?,
+        #[cfg(feature = "distributed")]
+        Command::Ssh(args) => deploy_cli::ssh(args)?,
     }
     Ok(())
 }

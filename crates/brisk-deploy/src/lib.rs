@@ -1,0 +1,35 @@
+//! # brisk-deploy: start Brisk clusters where your machines are
+//!
+//! One home for starting clusters, and one [`Cluster`] trait that every deployer implements:
+//! `scheduler_address()`, `dashboard_link()`, `scale(n)`, `adapt(min, max)`, `close()`. A
+//! client connects to any of them the same way (`Client::new(&cluster)` in `brisk-client`).
+//!
+//! | deployer | scheduler | workers |
+//! |---|---|---|
+//! | [`LocalCluster`] | in this process | subprocesses of this program (or another) |
+//! | [`SshCluster`] | `brisk scheduler` on the first host | `brisk worker` on the others, through `ssh` |
+//!
+//! Scaling down never loses data: workers are retired through the scheduler
+//! (`FromClient::RetireWorkers`), which copies every value only they hold to the workers that
+//! stay before it closes them. [`adapt`] follows the scheduler's demand.
+//!
+//! Layering: this crate sits between `brisk-protocol` and the runtime crates. It talks to the
+//! scheduler only through the protocol ([`control`]), starts an in-process scheduler through
+//! `brisk_protocol::launch` (which `brisk-scheduler` plugs into), and writes the worker
+//! environment ([`env`]) that `brisk_worker::main_if_worker` reads. `brisk-client` builds
+//! `Client::local` and `Client::new` on it. See `docs/design/deploy.md`.
+
+pub mod adapt;
+mod cluster;
+pub mod control;
+pub mod env;
+mod error;
+mod local;
+pub mod pool;
+mod ssh;
+
+pub use adapt::AdaptOptions;
+pub use cluster::Cluster;
+pub use error::DeployError;
+pub use local::{LocalCluster, LocalClusterOptions};
+pub use ssh::{SshCluster, SshHost, SshOptions};

@@ -1,0 +1,274 @@
+//! The workers a deployer runs, whatever starts them: [`Pool`] grows by asking its
+//! [`Spawner`] for more, and shrinks by retiring workers gracefully through the scheduler (so
+//! no value is lost) before it reaps, and if need be kills, their processes. `LocalCluster`
+//! and `SshCluster` differ only in their spawner; adaptivity (`adapt.rs`) drives `scale_to`.
+
+use std::process::{Child, ChildStdin};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use brisk_protocol::Security;
+use parking_lot::Mutex;
+
+use crate::control::Control;
+use crate::error::DeployError;
+
+/// A process this deployer started (a worker, or the `ssh` client that runs one).
+pub struct Proc {
+    /// The worker's name at the scheduler.
+    pub name: String,
+    /// Where it runs (for messages).
+    pub place: String,
+    /// The local process.
+    pub child: Child,
+    /// Its standard input, kept open: closing it asks an SSH-started worker to stop.
+    pub stdin: Option<ChildStdin>,
+}
+
+impl Proc {
+    /// Whether it has exited, with its status.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(st)) => Some(st.to_string()),
+            Ok(None) => None,
+            Err(e) => Some(format!("unknown ({e})")),
+        }
+    }
+
+    /// Wait up to `timeout` for it to exit; kill it after that. Returns whether it exited by
+    /// itself.
+    pub fn reap(&mut self, timeout: Duration) -> bool {
+        self.stdin.take();
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.exited().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        tracing::warn!(worker = %self.name, place = %self.place, "did not exit in time; killing it");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Starts one worker.
+pub trait Spawner: Send + Sync {
+    /// Start a worker named `name` (the `index`-th this deployer started).
+    fn spawn(&self, index: usize, name: &str) -> Result<Proc, DeployError>;
+    /// Worker names start with this.
+    fn prefix(&self) -> &str;
+}
+
+/// The workers of one cluster.
+pub struct Pool {
+    spawner: Box<dyn Spawner>,
+    procs: Mutex<Vec<Proc>>,
+    scaling: Mutex<()>,
+    next: AtomicUsize,
+    control: Mutex<Control>,
+    /// How long new workers may take to join.
+    pub startup_timeout: Duration,
+    /// How long a retirement may take.
+    pub retire_timeout: Duration,
+    closed: AtomicBool,
+}
+
+impl Pool {
+    /// A pool of workers of the scheduler at `address`.
+    pub fn new(
+        spawner: Box<dyn Spawner>,
+        address: &str,
+        security: Security,
+        startup_timeout: Duration,
+    ) -> Result<Pool, DeployError> {
+        Ok(Pool {
+            spawner,
+            procs: Mutex::new(Vec::new()),
+            scaling: Mutex::new(()),
+            next: AtomicUsize::new(0),
+            control: Mutex::new(Control::new(address, security)?),
+            startup_timeout,
+            retire_timeout: Duration::from_secs(120),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// A snapshot of the cluster, through the pool's control line.
+    pub fn info(&self) -> Result<brisk_protocol::messages::ClusterInfo, DeployError> {
+        self.control.lock().info()
+    }
+
+    /// The names of the workers running.
+    pub fn names(&self) -> Vec<String> {
+        self.reap_exited();
+        self.procs.lock().iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// The local process ids of the workers (for SSH: of the `ssh` clients).
+    pub fn pids(&self) -> Vec<u32> {
+        self.procs.lock().iter().map(|p| p.child.id()).collect()
+    }
+
+    /// Kill worker `i` (in start order) with SIGKILL, for failure drills.
+    pub fn kill(&self, i: usize) -> bool {
+        let mut g = self.procs.lock();
+        let Some(p) = g.get_mut(i) else {
+            return false;
+        };
+        let ok = p.child.kill().is_ok();
+        let _ = p.child.wait();
+        ok
+    }
+
+    fn reap_exited(&self) {
+        let mut g = self.procs.lock();
+        g.retain_mut(|p| match p.exited() {
+            Some(st) => {
+                tracing::info!(worker = %p.name, place = %p.place, status = %st, "worker process exited");
+                false
+            }
+            None => true,
+        });
+    }
+
+    /// Run exactly `n` workers (see [`crate::Cluster::scale`]).
+    pub fn scale_to(&self, n: usize) -> Result<(), DeployError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(DeployError::Closed);
+        }
+        let _one_at_a_time = self.scaling.lock();
+        self.reap_exited();
+        let have = self.procs.lock().len();
+        if n > have {
+            self.grow(n - have)
+        } else if n < have {
+            self.shrink(have - n)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn grow(&self, k: usize) -> Result<(), DeployError> {
+        let mut names = Vec::with_capacity(k);
+        for _ in 0..k {
+            let i = self.next.fetch_add(1, Ordering::SeqCst);
+            let name = format!("{}-{i}", self.spawner.prefix());
+            let p = self.spawner.spawn(i, &name)?;
+            tracing::info!(worker = %name, place = %p.place, pid = p.child.id(), "started a worker");
+            names.push(name);
+            self.procs.lock().push(p);
+        }
+        self.wait_joined(&names)
+    }
+
+    /// Wait until the scheduler knows every worker in `names`.
+    pub fn wait_joined(&self, names: &[String]) -> Result<(), DeployError> {
+        let start = Instant::now();
+        loop {
+            let info = self.control.lock().info()?;
+            let missing: Vec<&String> = names
+                .iter()
+                .filter(|n| !info.workers.iter().any(|w| w.name == **n))
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            for p in self.procs.lock().iter_mut() {
+                if missing.contains(&&p.name)
+                    && let Some(st) = p.exited()
+                {
+                    return Err(DeployError::start(
+                        format!("worker {} on {}", p.name, p.place),
+                        format!(
+                            "it exited ({st}) before joining the scheduler; a program of your \
+                             own must call `brisk::worker::main_if_worker()` as the first line \
+                             of `main`; see its standard error above"
+                        ),
+                    ));
+                }
+            }
+            if start.elapsed() > self.startup_timeout {
+                return Err(DeployError::Timeout {
+                    what: format!("{} of {} workers joining", missing.len(), names.len()),
+                    seconds: self.startup_timeout.as_secs_f64(),
+                    message: format!(
+                        "{missing:?} did not join; does `main` call \
+                         `brisk::worker::main_if_worker()` first?"
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Retire `k` workers, those holding the fewest values first.
+    fn shrink(&self, k: usize) -> Result<(), DeployError> {
+        let info = self.control.lock().info()?;
+        let mut ours: Vec<(u32, usize, String)> = {
+            let g = self.procs.lock();
+            g.iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let held = info
+                        .workers
+                        .iter()
+                        .find(|w| w.name == p.name)
+                        .map_or(0, |w| w.has_what);
+                    (held, usize::MAX - i, p.name.clone())
+                })
+                .collect()
+        };
+        // Fewest values first, then the most recently started.
+        ours.sort();
+        let victims: Vec<String> = ours.into_iter().take(k).map(|x| x.2).collect();
+        let known: Vec<String> = victims
+            .iter()
+            .filter(|n| info.workers.iter().any(|w| w.name == **n))
+            .cloned()
+            .collect();
+        self.control.lock().retire(&known, self.retire_timeout)?;
+        let mut gone: Vec<Proc> = {
+            let mut g = self.procs.lock();
+            let (out, keep): (Vec<Proc>, Vec<Proc>) =
+                g.drain(..).partition(|p| victims.contains(&p.name));
+            *g = keep;
+            out
+        };
+        for p in &mut gone {
+            p.reap(Duration::from_secs(10));
+        }
+        Ok(())
+    }
+
+    /// Close every worker and reap them: through the scheduler when `shutdown_scheduler`
+    /// (workers and scheduler then stop by themselves), waiting at most `patience` for each
+    /// process before killing it.
+    pub fn close(&self, shutdown_scheduler: bool, patience: Duration) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if shutdown_scheduler {
+            let _ = self.control.lock().shutdown();
+        }
+        let mut procs = std::mem::take(&mut *self.procs.lock());
+        for p in &mut procs {
+            p.reap(patience);
+        }
+    }
+
+    /// Whether [`Pool::close`] ran.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
