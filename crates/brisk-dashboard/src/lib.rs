@@ -8,6 +8,8 @@
 //!   implements to feed it.
 //! - [`server`]: the HTTP routes (pages, JSON API, server-sent events every `interval`,
 //!   `/metrics`), over any `Source`; [`server::Running`] runs them on a thread of their own.
+//! - [`auth`]: the cluster's token guards every page and API route ([`auth::Access`]); with
+//!   TLS the dashboard is served over HTTPS.
 //! - [`report`]: one HTML file with a computation's task stream and time per operation, from
 //!   task spans (a local profiler's records or a cluster's task stream).
 //!
@@ -23,11 +25,13 @@
 //! ```
 
 mod assets;
+pub mod auth;
 mod error;
 pub mod metrics;
 pub mod model;
 pub mod report;
 pub mod server;
+mod tls;
 
 pub use error::DashboardError;
 pub use model::{

@@ -10,6 +10,9 @@
 //! | `/api/events` | the status pushed every `interval` as server-sent events |
 //! | `/api/task?key=K`, `/api/graph?max=N` | the task and graph pages' data |
 //! | `/metrics` | Prometheus text, metric names prefixed `brisk_` |
+//!
+//! With an [`Access`] token every route but `/static/*` needs the token (see [`crate::auth`]);
+//! with an [`Access`] TLS setup it is served over HTTPS only.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -24,6 +27,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use futures_util::Stream;
 
+pub use crate::auth::Access;
+use crate::auth::Guard;
 use crate::error::DashboardError;
 use crate::model::Source;
 use crate::{assets, metrics};
@@ -36,6 +41,21 @@ struct AppState {
 
 /// The dashboard's routes over `source`, pushing updates every `interval`.
 pub fn router(source: Arc<dyn Source>, interval: Duration) -> Router {
+    routes(source, interval)
+}
+
+fn guarded(source: Arc<dyn Source>, interval: Duration, guard: Option<Guard>) -> Router {
+    let r = routes(source, interval);
+    match guard {
+        Some(g) => r.layer(axum::middleware::from_fn_with_state(
+            Arc::new(g),
+            crate::auth::check,
+        )),
+        None => r,
+    }
+}
+
+fn routes(source: Arc<dyn Source>, interval: Duration) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/status") }))
         .route("/status", get(|| async { Html(assets::STATUS_HTML) }))
@@ -130,37 +150,78 @@ async fn prometheus(State(st): State<AppState>) -> Response {
     }
 }
 
-/// Serve the dashboard on `listener` until `shutdown` resolves.
+/// Serve the dashboard on `listener` until `shutdown` resolves (open, plain HTTP).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     source: Arc<dyn Source>,
     interval: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), DashboardError> {
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    axum::serve(listener, router(source, interval))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| DashboardError::Bind { addr, source })
+    serve_with(listener, source, interval, Access::default(), shutdown).await
+}
+
+/// Serve the dashboard on `listener` until `shutdown` resolves, protected by `access`.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    source: Arc<dyn Source>,
+    interval: Duration,
+    access: Access,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), DashboardError> {
+    let local = listener.local_addr();
+    let addr = local.as_ref().map(|a| a.to_string()).unwrap_or_default();
+    let bind_err = |source| DashboardError::Bind {
+        addr: addr.clone(),
+        source,
+    };
+    let port = local.as_ref().map(|a| a.port()).unwrap_or(0);
+    let guard = access
+        .token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(|t| Guard::new(t, port, access.tls.is_some()));
+    let app = guarded(source, interval, guard);
+    match access.tls {
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(bind_err),
+        Some(cfg) => {
+            let tls = crate::tls::TlsListener::new(listener, cfg).map_err(bind_err)?;
+            axum::serve(tls, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(bind_err)
+        }
+    }
 }
 
 /// A dashboard running on its own thread (for programs without a tokio runtime).
 pub struct Running {
     addr: std::net::SocketAddr,
+    https: bool,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
-    /// Start serving `source` on `addr` (`127.0.0.1:0` picks a free port).
+    /// Start serving `source` on `addr` (`127.0.0.1:0` picks a free port), open, plain HTTP.
     pub fn start(
         addr: &str,
         source: Arc<dyn Source>,
         interval: Duration,
     ) -> Result<Running, DashboardError> {
+        Running::start_with(addr, source, interval, Access::default())
+    }
+
+    /// Start serving `source` on `addr`, protected by `access`.
+    pub fn start_with(
+        addr: &str,
+        source: Arc<dyn Source>,
+        interval: Duration,
+        access: Access,
+    ) -> Result<Running, DashboardError> {
+        let https = access.tls.is_some();
         let bind_err = |source| DashboardError::Bind {
             addr: addr.to_string(),
             source,
@@ -184,7 +245,7 @@ impl Running {
                             let stop = async move {
                                 let _ = rx.await;
                             };
-                            if let Err(e) = serve(l, source, interval, stop).await {
+                            if let Err(e) = serve_with(l, source, interval, access, stop).await {
                                 tracing::warn!(error = %e, "dashboard stopped");
                             }
                         }
@@ -195,6 +256,7 @@ impl Running {
             .map_err(bind_err)?;
         Ok(Running {
             addr: local,
+            https,
             stop: Some(tx),
             thread: Some(thread),
         })
@@ -205,9 +267,15 @@ impl Running {
         self.addr
     }
 
+    /// Whether it serves HTTPS.
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
     /// Its status page's URL.
     pub fn link(&self) -> String {
-        format!("http://{}/status", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}/status", self.addr)
     }
 }
 
