@@ -399,7 +399,7 @@ impl Pending {
         let hello: Hello = reader.recv_msg().await?;
         let reject = if !self.security.token_ok(hello.token.as_deref()) {
             Some(if hello.token.is_none() {
-                "this cluster needs a token (--token or BRISK_TOKEN)".to_string()
+                "this cluster needs a token (BRISK_TOKEN, --token-file or --token)".to_string()
             } else {
                 "wrong token".to_string()
             })

@@ -91,6 +91,20 @@ pub enum ProtocolError {
         /// What to do about it.
         message: String,
     },
+    /// A listener would be reachable from other machines with no credential.
+    #[error(
+        "refusing to listen on {host} for {what} with no token and no TLS: anyone who can reach \
+         it could read data, run tasks and stop the cluster. Give the cluster's token \
+         (BRISK_TOKEN or --token-file; `brisk scheduler` makes one when it has none), TLS files \
+         (--tls-ca, --tls-cert, --tls-key), listen on 127.0.0.1, or pass --insecure to accept \
+         the risk"
+    )]
+    Insecure {
+        /// Which listener.
+        what: String,
+        /// The host it would listen on.
+        host: String,
+    },
     /// An I/O error.
     #[error("{context}: {source}")]
     Io {

@@ -13,6 +13,7 @@
 //! - [`conn`]: connections over TCP or TLS with a version handshake and a shared token; a
 //!   wrong version, a bad token, or garbage bytes are a clear error on both sides.
 //! - [`addr`] (`tcp://host:port`, `tls://host:port`), [`security`] (TLS files, tokens),
+//!   [`credentials`] (token files, and the rule that only loopback listeners may go without one),
 //!   [`spec`] (task specs and failures on the wire), [`launch`] (the seam that lets a client
 //!   start a scheduler in its own process).
 //!
@@ -32,6 +33,7 @@
 pub mod addr;
 mod builtins;
 pub mod conn;
+pub mod credentials;
 mod error;
 pub mod frame;
 pub mod launch;

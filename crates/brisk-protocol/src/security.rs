@@ -1,7 +1,12 @@
 //! Security: TLS from certificate files (mutual: both sides present a certificate signed by
 //! the cluster's CA) and a shared token checked in the handshake.
 //!
-//! Environment: `BRISK_TOKEN`, `BRISK_TLS_CA`, `BRISK_TLS_CERT`, `BRISK_TLS_KEY`.
+//! Environment: `BRISK_TOKEN` (or `BRISK_TOKEN_FILE`, a file holding it), `BRISK_TLS_CA`,
+//! `BRISK_TLS_CERT`, `BRISK_TLS_KEY`.
+//!
+//! The dashboard (HTTP) uses the same credential: [`Security::https_config`] serves it over TLS
+//! with the member's certificate (asking browsers for a client certificate only when there is
+//! no token to ask for instead).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -67,8 +72,8 @@ impl Security {
         self
     }
 
-    /// From `BRISK_TOKEN` and `BRISK_TLS_CA` / `BRISK_TLS_CERT` / `BRISK_TLS_KEY` (all three,
-    /// or none).
+    /// From `BRISK_TOKEN` (or the file named by `BRISK_TOKEN_FILE`) and `BRISK_TLS_CA` /
+    /// `BRISK_TLS_CERT` / `BRISK_TLS_KEY` (all three, or none).
     pub fn from_env() -> Result<Self, ProtocolError> {
         let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
         let tls = match (
@@ -90,9 +95,46 @@ impl Security {
                 });
             }
         };
-        Ok(Security::none()
-            .with_token(var(crate::ENV_TOKEN))
-            .with_tls(tls))
+        let token = match (
+            var(crate::ENV_TOKEN),
+            var(crate::credentials::ENV_TOKEN_FILE),
+        ) {
+            (Some(t), _) => Some(t),
+            (None, Some(f)) => Some(crate::credentials::read_token_file(Path::new(&f))?),
+            (None, None) => None,
+        };
+        Ok(Security::none().with_token(token).with_tls(tls))
+    }
+
+    /// Whether connections must present a credential (a token, or a certificate of the
+    /// cluster's CA).
+    pub fn is_authenticated(&self) -> bool {
+        self.token.is_some() || self.tls.is_some()
+    }
+
+    /// The TLS setup of an HTTPS server (the dashboard) with this member's certificate, for
+    /// HTTP/1.1. Browsers must present a certificate of the cluster's CA only when there is
+    /// no token (then the certificate is the only credential).
+    pub fn https_config(&self) -> Result<Arc<rustls::ServerConfig>, ProtocolError> {
+        let files = self.tls.as_ref().ok_or_else(no_tls)?;
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(tls_err("protocol versions"))?;
+        let builder = if self.token.is_some() {
+            builder.with_no_client_auth()
+        } else {
+            let roots = Arc::new(root_store(&files.ca)?);
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider())
+                    .build()
+                    .map_err(tls_err("client verifier"))?;
+            builder.with_client_cert_verifier(verifier)
+        };
+        let mut cfg = builder
+            .with_single_cert(certs(&files.cert)?, key(&files.key)?)
+            .map_err(tls_err("certificate and key"))?;
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(cfg))
     }
 
     /// Whether `given` matches the token (constant time; no token configured accepts all).
