@@ -39,6 +39,9 @@ pub struct SchedulerOptions {
     pub dashboard_interval: Duration,
     /// Threads of the I/O runtime (1: everything on the scheduler's own thread).
     pub threads: usize,
+    /// Listen on a non-loopback host with no token and no TLS anyway (otherwise [`start`]
+    /// refuses: anyone who could reach the port could read data and stop the cluster).
+    pub insecure: bool,
 }
 
 impl Default for SchedulerOptions {
@@ -52,6 +55,7 @@ impl Default for SchedulerOptions {
             dashboard_fallback: false,
             dashboard_interval: Duration::from_millis(250),
             threads: 1,
+            insecure: false,
         }
     }
 }
@@ -149,7 +153,18 @@ inventory::submit! {
 }
 
 /// Start a scheduler on its own thread; returns once it listens.
+///
+/// Refuses ([`ProtocolError::Insecure`]) to listen on a host reachable from other machines
+/// without a token or TLS unless `options.insecure`. The dashboard listens on the same host and
+/// asks for the same credential: the token (cookie, `?token=` link or header), and it is
+/// served over HTTPS when the cluster uses TLS.
 pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError> {
+    brisk_protocol::credentials::check_listen(
+        "the scheduler",
+        &options.host,
+        &options.security,
+        options.insecure,
+    )?;
     // One thread (the default) runs the state machine and every connection without any
     // cross-thread wake-ups, like Dask's scheduler; more threads spread encoding.
     let rt = if options.threads <= 1 {
@@ -275,10 +290,18 @@ fn start_dashboard(
         ))
     };
     let at = |p: u16| format!("{}:{p}", options.host);
-    let server = match brisk_dashboard::server::Running::start(
+    let access = brisk_dashboard::server::Access {
+        token: options.security.token.clone(),
+        tls: match options.security.tls {
+            Some(_) => Some(options.security.https_config()?),
+            None => None,
+        },
+    };
+    let server = match brisk_dashboard::server::Running::start_with(
         &at(port),
         source(),
         options.dashboard_interval,
+        access.clone(),
     ) {
         Ok(s) => s,
         Err(brisk_dashboard::DashboardError::Bind { source: e, .. })
@@ -286,10 +309,11 @@ fn start_dashboard(
                 && port != 0
                 && e.kind() == std::io::ErrorKind::AddrInUse =>
         {
-            let s = brisk_dashboard::server::Running::start(
+            let s = brisk_dashboard::server::Running::start_with(
                 &at(0),
                 source(),
                 options.dashboard_interval,
+                access,
             )
             .map_err(|e| {
                 ProtocolError::io("cannot serve the dashboard", std::io::Error::other(e))
@@ -308,7 +332,8 @@ fn start_dashboard(
             ));
         }
     };
-    let link = format!("http://{shown_host}:{}", server.addr().port());
+    let scheme = if server.is_https() { "https" } else { "http" };
+    let link = format!("{scheme}://{shown_host}:{}", server.addr().port());
     tracing::info!(dashboard = %link, "dashboard listening");
     Ok(Dashboard {
         server,

@@ -20,7 +20,7 @@
 //! | `BRISK_WORKER_LISTEN_HOST` | where to listen for peers (default `127.0.0.1`) |
 //! | `BRISK_WORKER_CONTACT_HOST` | the host peers reach it at (default: towards the scheduler) |
 //! | `BRISK_WORKER_DEATH_TIMEOUT` | seconds to keep trying a lost scheduler (default 0) |
-//! | `BRISK_TOKEN`, `BRISK_TLS_CA`, `BRISK_TLS_CERT`, `BRISK_TLS_KEY` | security |
+//! | `BRISK_TOKEN` (or `BRISK_TOKEN_FILE`), `BRISK_TLS_CA`, `BRISK_TLS_CERT`, `BRISK_TLS_KEY` | security |
 //!
 //! By default such a worker exits as soon as it loses its scheduler (its parent is gone).
 //! Deployers on other hosts (`brisk-deploy`'s SSH workers running your program) set the last

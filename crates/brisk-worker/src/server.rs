@@ -37,7 +37,9 @@ pub struct WorkerOptions {
     pub local_directory: Option<PathBuf>,
     /// Token and TLS.
     pub security: Security,
-    /// Host to listen on for peers.
+    /// Host to listen on for peers (empty: 127.0.0.1 when the scheduler is on this machine,
+    /// otherwise the address this machine reaches the scheduler from; never every interface
+    /// unless asked).
     pub listen_host: String,
     /// Host others reach this worker at (default: the address used to reach the scheduler).
     pub contact_host: Option<String>,
@@ -53,6 +55,9 @@ pub struct WorkerOptions {
     /// other workers and close it (graceful retirement) before exiting anyway; a second signal
     /// exits at once. Zero: exit at once.
     pub retire_timeout: Duration,
+    /// Listen on a non-loopback host with no token and no TLS anyway (otherwise [`run`]
+    /// refuses: anyone who could reach the peer port could read this worker's data).
+    pub insecure: bool,
 }
 
 impl WorkerOptions {
@@ -65,13 +70,14 @@ impl WorkerOptions {
             name: None,
             local_directory: None,
             security: Security::none(),
-            listen_host: "0.0.0.0".into(),
+            listen_host: String::new(),
             contact_host: None,
             death_timeout: Duration::from_secs(60),
             spill_fraction: 0.6,
             pause_fraction: 0.8,
             inline_result_limit: 64 * 1024,
             retire_timeout: Duration::from_secs(30),
+            insecure: false,
         }
     }
 }
@@ -108,7 +114,18 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
         options.spill_fraction,
         dir,
     ));
-    let listener = Listener::bind(&options.listen_host, 0, &options.security).await?;
+    let listen_host = match options.listen_host.trim() {
+        "" if brisk_protocol::credentials::is_loopback_host(&address.host) => "127.0.0.1".into(),
+        "" => local_ip_towards(&address).unwrap_or_else(|| "127.0.0.1".into()),
+        h => h.to_string(),
+    };
+    brisk_protocol::credentials::check_listen(
+        "the worker's peer port",
+        &listen_host,
+        &options.security,
+        options.insecure,
+    )?;
+    let listener = Listener::bind(&listen_host, 0, &options.security).await?;
     let port = listener.address().port;
     let traffic = Arc::new(Traffic::default());
     tokio::spawn(serve_peers(
@@ -161,6 +178,13 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
         };
         let contact = match &options.contact_host {
             Some(h) => h.clone(),
+            // Listening on one address: that is where peers reach this worker.
+            None if listen_host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| !ip.is_unspecified()) =>
+            {
+                listen_host.clone()
+            }
             None if address.host == "localhost" || address.host.starts_with("127.") => {
                 "127.0.0.1".into()
             }
@@ -171,7 +195,11 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
         } else {
             "tcp"
         };
-        let peer_address = format!("{scheme}://{contact}:{port}");
+        let peer_address = if contact.contains(':') && !contact.starts_with('[') {
+            format!("{scheme}://[{contact}]:{port}")
+        } else {
+            format!("{scheme}://{contact}:{port}")
+        };
         let reg = WorkerRegistration {
             name: name.clone(),
             nthreads: options.nthreads as u32,

@@ -6,6 +6,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use brisk::crates::core::bytes::parse_bytes;
 use brisk::distributed::protocol::Security;
+use brisk::distributed::protocol::credentials::{
+    default_token_path, generate_token, is_loopback_host, read_token_file, write_token_file,
+};
 use brisk::distributed::protocol::security::TlsFiles;
 use brisk::distributed::scheduler::{SchedulerConfig, SchedulerOptions, run_until_signal};
 use brisk::worker::WorkerOptions;
@@ -13,9 +16,14 @@ use brisk::worker::WorkerOptions;
 /// Security flags shared by both commands.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SecurityArgs {
-    /// Shared token every member must present.
+    /// Shared token every member must present. Prefer BRISK_TOKEN or --token-file: a value
+    /// given on the command line shows in `ps`.
     #[arg(long, env = "BRISK_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Read the shared token from this file. `brisk scheduler` creates it with a new token,
+    /// readable only by you, when it does not exist.
+    #[arg(long, env = "BRISK_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
     /// CA certificate (PEM) that signs every member's certificate (turns on TLS).
     #[arg(long, env = "BRISK_TLS_CA")]
     tls_ca: Option<PathBuf>,
@@ -25,11 +33,25 @@ pub struct SecurityArgs {
     /// This member's private key (PEM).
     #[arg(long, env = "BRISK_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Listen on a host other machines can reach with no token and no TLS (anyone who can
+    /// reach the port can then read data, run tasks and stop the cluster).
+    #[arg(long)]
+    insecure: bool,
+}
+
+/// Where a scheduler's token came from, when it must be shown or saved.
+enum TokenSource {
+    /// Given (flag, environment or an existing file): never printed.
+    Given,
+    /// Made now and saved to this file (given with --token-file).
+    MadeInto(PathBuf),
+    /// Made now; save it to the default place once the port is known, remove it on exit.
+    MadeDefault,
 }
 
 impl SecurityArgs {
-    fn security(&self) -> anyhow::Result<Security> {
-        let tls = match (&self.tls_ca, &self.tls_cert, &self.tls_key) {
+    fn tls(&self) -> anyhow::Result<Option<TlsFiles>> {
+        Ok(match (&self.tls_ca, &self.tls_cert, &self.tls_key) {
             (None, None, None) => None,
             (Some(ca), Some(cert), Some(key)) => Some(TlsFiles {
                 ca: ca.clone(),
@@ -37,18 +59,82 @@ impl SecurityArgs {
                 key: key.clone(),
             }),
             _ => bail!("TLS needs all three of --tls-ca, --tls-cert and --tls-key"),
+        })
+    }
+
+    /// The token given as --token/BRISK_TOKEN or in an existing --token-file.
+    fn given_token(&self) -> anyhow::Result<Option<String>> {
+        if self.token.is_some() && self.token_file.is_some() {
+            bail!("give the token once: --token (BRISK_TOKEN) or --token-file (BRISK_TOKEN_FILE)");
+        }
+        if std::env::args().any(|a| a == "--token" || a.starts_with("--token=")) {
+            tracing::warn!(
+                "--token on the command line shows in `ps` to every user of this machine; \
+                 prefer BRISK_TOKEN or --token-file"
+            );
+        }
+        if let Some(t) = self.token.clone().filter(|t| !t.is_empty()) {
+            return Ok(Some(t));
+        }
+        match &self.token_file {
+            Some(f) if f.exists() => Ok(Some(read_token_file(f)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A worker's (or any member's but the scheduler's) security: the token must exist.
+    fn member(&self, token_file_hint: Option<PathBuf>) -> anyhow::Result<Security> {
+        let token = match self.given_token()? {
+            Some(t) => Some(t),
+            None => match (&self.token_file, token_file_hint) {
+                (Some(f), _) => bail!(
+                    "cannot read the token file {}: it does not exist",
+                    f.display()
+                ),
+                (None, Some(f)) => Some(read_token_file(&f).with_context(|| {
+                    format!("the scheduler file names the token file {}", f.display())
+                })?),
+                (None, None) => None,
+            },
         };
-        Ok(Security::none()
-            .with_token(self.token.clone())
-            .with_tls(tls))
+        Ok(Security::none().with_token(token).with_tls(self.tls()?))
+    }
+
+    /// The scheduler's security, making a token when it listens beyond this machine with no
+    /// credential (or when --token-file names a file that does not exist yet).
+    fn scheduler(&self, host: &str) -> anyhow::Result<(Security, TokenSource)> {
+        let tls = self.tls()?;
+        if let Some(t) = self.given_token()? {
+            return Ok((
+                Security::none().with_token(Some(t)).with_tls(tls),
+                TokenSource::Given,
+            ));
+        }
+        let source = if let Some(f) = &self.token_file {
+            TokenSource::MadeInto(f.clone())
+        } else if tls.is_none() && !self.insecure && !is_loopback_host(host) {
+            TokenSource::MadeDefault
+        } else {
+            return Ok((Security::none().with_tls(tls), TokenSource::Given));
+        };
+        let token = generate_token()?;
+        if let TokenSource::MadeInto(f) = &source {
+            write_token_file(f, &token)?;
+        }
+        Ok((
+            Security::none().with_token(Some(token)).with_tls(tls),
+            source,
+        ))
     }
 }
 
 /// `brisk scheduler`.
 #[derive(clap::Args, Debug)]
 pub struct SchedulerArgs {
-    /// Host to listen on.
-    #[arg(long, default_value = "0.0.0.0")]
+    /// Host to listen on (the scheduler and its dashboard). Any host other than this machine's
+    /// loopback needs a token or TLS: without one the scheduler makes a token, prints it once
+    /// and saves it to a file only you can read.
+    #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Port to listen on (0: any free port).
     #[arg(long, default_value_t = 8786)]
@@ -93,9 +179,11 @@ pub struct WorkerArgs {
     /// Where spilled values go.
     #[arg(long)]
     local_directory: Option<PathBuf>,
-    /// Host to listen on for peers.
-    #[arg(long, default_value = "0.0.0.0")]
-    listen_host: String,
+    /// Host to listen on for peers (default: 127.0.0.1 when the scheduler is on this machine,
+    /// otherwise the address this machine reaches the scheduler from). Any host other than the
+    /// loopback needs the cluster's token or TLS.
+    #[arg(long)]
+    listen_host: Option<String>,
     /// Host other members reach this worker at.
     #[arg(long)]
     contact_host: Option<String>,
@@ -115,10 +203,12 @@ fn total_memory() -> Option<u64> {
 }
 
 pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
+    let (security, source) = args.security.scheduler(&args.host)?;
+    let token = security.token.clone();
     let options = SchedulerOptions {
         host: args.host.clone(),
         port: args.port,
-        security: args.security.security()?,
+        security,
         config: SchedulerConfig {
             worker_timeout: Duration::from_secs_f64(args.worker_timeout.max(0.1)),
             allowed_failures: args.allowed_failures,
@@ -131,19 +221,52 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
             Some(args.dashboard_port.unwrap_or(8787))
         },
         dashboard_fallback: args.dashboard_port.is_none(),
+        insecure: args.security.insecure,
         ..SchedulerOptions::default()
     };
     let file = args.scheduler_file.clone();
     let mut write_err = None;
+    // The file that holds the token, for workers started with --scheduler-file.
+    let mut token_file = args.security.token_file.clone();
+    let mut remove_on_exit = None;
     run_until_signal(options, |h| {
         eprintln!("brisk scheduler at {}", h.address());
+        let made = match &source {
+            TokenSource::Given => None,
+            TokenSource::MadeInto(f) => Some(f.clone()),
+            TokenSource::MadeDefault => {
+                let port = h.address().rsplit(':').next().and_then(|p| p.parse().ok());
+                let f = default_token_path(port.unwrap_or(args.port));
+                match token.as_deref().map(|t| write_token_file(&f, t)) {
+                    Some(Err(e)) => write_err = Some(e.to_string()),
+                    _ => remove_on_exit = Some(f.clone()),
+                }
+                token_file = Some(f.clone());
+                Some(f)
+            }
+        };
+        if let (Some(f), Some(t)) = (&made, &token) {
+            eprintln!(
+                "brisk scheduler: made a token for this cluster (it listens on {} with no \
+                 --token or TLS):\n    {t}\n  saved in {} (readable only by you); give workers \
+                 and clients BRISK_TOKEN_FILE={} or --token-file {}",
+                args.host,
+                f.display(),
+                f.display(),
+                f.display()
+            );
+        }
         if let Some(d) = h.dashboard_address() {
-            eprintln!("dashboard at {d}/status");
+            match (&made, &token) {
+                (Some(_), Some(t)) => eprintln!("dashboard at {d}/status?token={t}"),
+                _ => eprintln!("dashboard at {d}/status"),
+            }
         }
         if let Some(f) = &file {
             let body = serde_json::json!({
                 "address": h.address(),
                 "dashboard": h.dashboard_address(),
+                "token_file": token_file,
             })
             .to_string();
             if let Err(e) = std::fs::write(f, body) {
@@ -152,6 +275,9 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         }
     })
     .context("the scheduler failed")?;
+    if let Some(f) = remove_on_exit {
+        let _ = std::fs::remove_file(f);
+    }
     if let Some(e) = write_err {
         bail!(e);
     }
@@ -159,17 +285,18 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
 }
 
 pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let address = match (&args.address, &args.scheduler_file) {
-        (Some(a), _) => a.clone(),
+    let (address, token_file) = match (&args.address, &args.scheduler_file) {
+        (Some(a), _) => (a.clone(), None),
         (None, Some(f)) => {
             let text = std::fs::read_to_string(f)
                 .with_context(|| format!("cannot read {}", f.display()))?;
             let v: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a scheduler file", f.display()))?;
-            v["address"]
+            let address = v["address"]
                 .as_str()
                 .with_context(|| format!("{} has no address", f.display()))?
-                .to_string()
+                .to_string();
+            (address, v["token_file"].as_str().map(PathBuf::from))
         }
         (None, None) => bail!("give the scheduler's address (tcp://host:8786) or --scheduler-file"),
     };
@@ -192,10 +319,11 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     };
     o.name = args.name;
     o.local_directory = args.local_directory;
-    o.listen_host = args.listen_host;
+    o.listen_host = args.listen_host.unwrap_or_default();
     o.contact_host = args.contact_host;
     o.death_timeout = Duration::from_secs_f64(args.death_timeout.max(0.0));
-    o.security = args.security.security()?;
+    o.security = args.security.member(token_file)?;
+    o.insecure = args.security.insecure;
     brisk::worker::run(o).context("the worker failed")?;
     Ok(())
 }

@@ -79,6 +79,7 @@ mod collections;
 mod dashboard;
 mod more;
 mod scale;
+mod security;
 
 type TestFn = fn() -> anyhow::Result<()>;
 
@@ -106,6 +107,18 @@ fn main() {
         (
             "bad_tokens_and_garbage_are_rejected",
             bad_tokens_and_garbage_are_rejected,
+        ),
+        (
+            "anonymous_processes_are_shut_out",
+            security::anonymous_processes_are_shut_out,
+        ),
+        (
+            "a_token_made_by_the_scheduler_is_private",
+            security::a_token_made_by_the_scheduler_is_private,
+        ),
+        (
+            "listeners_stay_on_the_loopback",
+            security::listeners_stay_on_the_loopback,
         ),
         (
             "a_client_that_disconnects_releases_its_keys",
@@ -420,8 +433,13 @@ thread_local! {
     static DASHBOARD: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The dashboard address of the scheduler [`start_scheduler`] started last on this thread.
+pub(crate) fn last_dashboard() -> Option<String> {
+    DASHBOARD.with(|d| d.borrow().clone())
+}
+
 /// GET `http://host:port/path` (HTTP/1.0); the whole response, headers included.
-fn http_get(url: String) -> anyhow::Result<String> {
+pub(crate) fn http_get(url: String) -> anyhow::Result<String> {
     let rest = url.trim_start_matches("http://");
     let (hostport, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),

@@ -96,6 +96,15 @@ pub(crate) fn tls_cluster() -> anyhow::Result<()> {
         client.submit(crate::inc, (1,))?.result()? == 2,
         "still serving"
     );
+    // The dashboard of a TLS cluster is HTTPS only: plain HTTP gets no page.
+    let dash = crate::last_dashboard().context("a dashboard")?;
+    ensure!(dash.starts_with("https://"), "{dash}");
+    let plain = crate::http_get(format!(
+        "{}/api/snapshot",
+        dash.replace("https://", "http://")
+    ))
+    .unwrap_or_default();
+    ensure!(!plain.contains("200 OK"), "plain HTTP got a page: {plain}");
     Ok(())
 }
 
