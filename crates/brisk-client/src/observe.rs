@@ -27,7 +27,10 @@ impl Client {
     }
 
     /// The address of the cluster's live dashboard (`http://host:8787/status`), when the
-    /// scheduler serves one.
+    /// scheduler serves one. When the cluster has a token the link carries it
+    /// (`…/status?token=…`, like Jupyter's): opening it logs the browser in with a cookie and
+    /// the page drops the token from the address bar. Share it only with whoever may use the
+    /// cluster.
     ///
     /// ```no_run
     /// let client = brisk_client::Client::connect("tcp://127.0.0.1:8786")?;
@@ -37,13 +40,20 @@ impl Client {
     /// # Ok::<(), brisk_core::Error>(())
     /// ```
     pub fn dashboard_link(&self) -> Option<String> {
-        if let Some(d) = self.inner.dashboard.lock().clone() {
-            return Some(d);
-        }
-        let base = self.scheduler_info().ok()?.dashboard?;
-        let link = format!("{}/status", base.trim_end_matches('/'));
-        *self.inner.dashboard.lock() = Some(link.clone());
-        Some(link)
+        let cached = self.inner.dashboard.lock().clone();
+        let link = match cached {
+            Some(d) => d,
+            None => {
+                let base = self.scheduler_info().ok()?.dashboard?;
+                let link = format!("{}/status", base.trim_end_matches('/'));
+                *self.inner.dashboard.lock() = Some(link.clone());
+                link
+            }
+        };
+        Some(match self.inner.peers.security().token.as_deref() {
+            Some(t) if !link.contains("token=") => format!("{link}?token={}", url_escape(t)),
+            _ => link,
+        })
     }
 
     /// Start recording the task stream: the scheduler keeps every task span from now on (not
@@ -77,4 +87,17 @@ impl Client {
             }
         })
     }
+}
+
+/// `text` with everything but unreserved URL characters percent-encoded.
+fn url_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -28,6 +28,11 @@ impl PeerPool {
         }
     }
 
+    /// The credentials this pool connects with.
+    pub fn security(&self) -> &Security {
+        &self.security
+    }
+
     /// Ask the worker at `address` for `keys`; each key gets its value or `None` (not held
     /// there).
     pub async fn get_data(

@@ -306,6 +306,24 @@ pub(crate) fn anonymous_processes_are_shut_out() -> anyhow::Result<()> {
         &[format!("Authorization: Bearer {token}")],
     )?;
     ensure!(code == 200 && body.contains("guarded"), "{code} {body}");
+    // The owner's dashboard link carries the token and logs a browser in with a cookie.
+    let link = owner.dashboard_link().context("a dashboard link")?;
+    ensure!(link == format!("{dash}/status?token={token}"), "{link}");
+    let raw = crate::http_get(link)?;
+    ensure!(
+        raw.starts_with("HTTP/1.0 303") || raw.starts_with("HTTP/1.1 303"),
+        "{raw}"
+    );
+    let cookie = raw
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .context("a cookie")?;
+    let pair = cookie.split(';').next().unwrap_or("");
+    let (code, body) = http(
+        &format!("{dash}/api/snapshot"),
+        &[format!("Cookie: {pair}")],
+    )?;
+    ensure!(code == 200 && body.contains("guarded"), "{code} {body}");
 
     // The owner may stop it.
     owner.shutdown();
