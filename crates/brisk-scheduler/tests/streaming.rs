@@ -239,3 +239,26 @@ fn a_large_map_in_many_pieces_equals_one_message() {
     assert_eq!(done, n as usize);
     assert_eq!(s.num_tasks(), n as usize);
 }
+
+#[test]
+fn a_self_dependency_and_an_unknown_wanted_key_are_errors() {
+    let (mut s, mut c, now) = setup();
+    s.handle_client(
+        7,
+        FromClient::UpdateGraph {
+            tasks: vec![task("ok", &[], 0), task("me", &["me"], 1)],
+            wanted: vec!["me".into(), "nowhere".into(), "ok".into()],
+        },
+        &mut c,
+    );
+    let mut errs = erred(&mut c);
+    errs.sort();
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert_eq!(errs[0].0, Key::from("me"));
+    assert!(errs[0].2.contains("cycle") && errs[0].2.contains("me"), "{errs:?}");
+    assert_eq!(errs[1].0, Key::from("nowhere"));
+    assert!(errs[1].2.contains("neither in the graph"), "{errs:?}");
+    assert_eq!(drain(&mut s, &mut c, now), 1, "only ok runs");
+    s.validate().expect("the invariants hold");
+    assert_eq!(s.num_tasks(), 1);
+}
