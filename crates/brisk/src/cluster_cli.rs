@@ -246,11 +246,14 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
             }
         };
         if let (Some(f), Some(t)) = (&made, &token) {
+            let why = match &source {
+                TokenSource::MadeInto(_) => "the token file did not exist".to_string(),
+                _ => format!("it listens on {} with no --token or TLS", args.host),
+            };
             eprintln!(
-                "brisk scheduler: made a token for this cluster (it listens on {} with no \
-                 --token or TLS):\n    {t}\n  saved in {} (readable only by you); give workers \
-                 and clients BRISK_TOKEN_FILE={} or --token-file {}",
-                args.host,
+                "brisk scheduler: made a token for this cluster ({why}):\n    {t}\n  saved in {} \
+                 (readable only by you); give workers and clients BRISK_TOKEN_FILE={} or \
+                 --token-file {}",
                 f.display(),
                 f.display(),
                 f.display()
