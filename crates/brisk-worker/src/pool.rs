@@ -1,5 +1,10 @@
 //! The worker's thread pool: runs tasks by function name, reads inputs from the store, puts
 //! results into it, and reports each outcome to the shell.
+//!
+//! A result whose type has no wire codec fails its task at once, with an error naming the
+//! type and the task: on a cluster any value may have to move (to a dependent on another
+//! worker, to a client, to disk), and a value that cannot would otherwise be reported missing
+//! at each fetch and recomputed again and again.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -122,6 +127,10 @@ fn run(job: Execute, shared: &PoolShared, thread: u32) -> (Outcome, TaskTiming) 
     drop(inputs);
     match r {
         Ok(v) => {
+            if let Err(e) = crossable(&v) {
+                let m = format!("the result of {}: {e}", job.key);
+                return (Outcome::Failed(WireFailure::msg("error", m)), timing);
+            }
             let value = if job.send_result && (v.nbytes() as u64) <= shared.inline_limit {
                 encode_value(&v).ok()
             } else {
@@ -131,5 +140,18 @@ fn run(job: Execute, shared: &PoolShared, thread: u32) -> (Outcome, TaskTiming) 
             (Outcome::Done { nbytes, value }, timing)
         }
         Err(f) => (Outcome::Failed(WireFailure::from(&f)), timing),
+    }
+}
+
+/// Whether `v` (every item, for a list) has a wire codec in this program.
+fn crossable(v: &brisk_core::Value) -> Result<(), brisk_core::CodecError> {
+    if let Some(items) = v.as_list() {
+        return items.iter().try_for_each(crossable);
+    }
+    match brisk_core::codec::entry_for(v) {
+        Some(_) => Ok(()),
+        None => Err(brisk_core::CodecError::Unregistered {
+            type_name: v.type_name(),
+        }),
     }
 }

@@ -13,6 +13,7 @@ use brisk_protocol::messages::{
     FromWorker, PeerReply, PeerRequest, Role, ToWorker, WorkerMetrics, WorkerRegistration,
 };
 use brisk_protocol::peer::PeerPool;
+use brisk_protocol::spec::WireFailure;
 use brisk_protocol::{Address, Security, WorkerId};
 use tokio::sync::mpsc;
 
@@ -399,7 +400,19 @@ impl Session<'_> {
                                 self.traffic.received(value.bytes.len() as u64);
                                 match self.store.put_encoded(key.clone(), &value) {
                                     Ok(n) => state.stored(key, n, &mut comm),
-                                    Err(e) => tracing::warn!(error = %e, "cannot store a scattered value"),
+                                    Err(e) => {
+                                        // Tell the scheduler, so the client's scatter fails
+                                        // with the reason instead of waiting forever.
+                                        tracing::warn!(error = %e, "cannot store a scattered value");
+                                        comm.send(FromWorker::Erred {
+                                            failure: WireFailure::msg(
+                                                "error",
+                                                format!("scatter: worker {name} cannot store {e}"),
+                                            ),
+                                            key,
+                                            timing: None,
+                                        });
+                                    }
                                 }
                             }
                             other => batch.push(other),

@@ -80,6 +80,7 @@ mod dashboard;
 mod more;
 mod scale;
 mod security;
+mod values;
 
 type TestFn = fn() -> anyhow::Result<()>;
 
@@ -119,6 +120,14 @@ fn main() {
         (
             "listeners_stay_on_the_loopback",
             security::listeners_stay_on_the_loopback,
+        ),
+        (
+            "scatter_of_a_value_the_worker_cannot_store_fails",
+            values::scatter_of_a_value_the_worker_cannot_store_fails,
+        ),
+        (
+            "a_result_without_a_codec_fails_once",
+            values::a_result_without_a_codec_fails_once,
         ),
         (
             "a_client_that_disconnects_releases_its_keys",
