@@ -131,7 +131,9 @@ mod cluster {
                 ));
             }
             if let Some(link) = self.client.dashboard_link() {
-                meta.push(("dashboard".into(), link));
+                // A report is shared: never the cluster's token with it.
+                let bare = link.split("?token=").next().unwrap_or_default();
+                meta.push(("dashboard".into(), bare.to_string()));
             }
             match self.client.task_stream(self.cursor) {
                 Ok(s) => {

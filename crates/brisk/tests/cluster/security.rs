@@ -325,6 +325,17 @@ pub(crate) fn anonymous_processes_are_shut_out() -> anyhow::Result<()> {
     )?;
     ensure!(code == 200 && body.contains("guarded"), "{code} {body}");
 
+    // A performance report (a file people share) names the dashboard but not the token.
+    owner.set_as_default();
+    let report = dir.path().join("report.html");
+    let v = brisk::diagnostics::performance_report(&report, || {
+        owner.submit(crate::stock::inc, (2,))?.result()
+    })??;
+    ensure!(v == 3);
+    let html = std::fs::read_to_string(&report)?;
+    ensure!(html.contains(&dash), "the report names the dashboard");
+    ensure!(!html.contains(&token), "a report must not carry the token");
+
     // The owner may stop it.
     owner.shutdown();
     let st = wait_exit(&mut sched.0, Duration::from_secs(20))?;
