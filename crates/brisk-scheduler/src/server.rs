@@ -289,7 +289,14 @@ fn start_dashboard(
             options.dashboard_interval,
         ))
     };
-    let at = |p: u16| format!("{}:{p}", options.host);
+    let at = |p: u16| {
+        let h = options.host.trim_start_matches('[').trim_end_matches(']');
+        if h.contains(':') {
+            format!("[{h}]:{p}")
+        } else {
+            format!("{h}:{p}")
+        }
+    };
     let access = brisk_dashboard::server::Access {
         token: options.security.token.clone(),
         tls: match options.security.tls {

@@ -255,7 +255,10 @@ fn a_self_dependency_and_an_unknown_wanted_key_are_errors() {
     errs.sort();
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert_eq!(errs[0].0, Key::from("me"));
-    assert!(errs[0].2.contains("cycle") && errs[0].2.contains("me"), "{errs:?}");
+    assert!(
+        errs[0].2.contains("cycle") && errs[0].2.contains("me"),
+        "{errs:?}"
+    );
     assert_eq!(errs[1].0, Key::from("nowhere"));
     assert!(errs[1].2.contains("neither in the graph"), "{errs:?}");
     assert_eq!(drain(&mut s, &mut c, now), 1, "only ok runs");
