@@ -231,33 +231,37 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     let mut remove_on_exit = None;
     run_until_signal(options, |h| {
         eprintln!("brisk scheduler at {}", h.address());
-        let made = match &source {
+        // Where a token made now was saved (or why it could not be).
+        let made: Option<Result<PathBuf, String>> = match &source {
             TokenSource::Given => None,
-            TokenSource::MadeInto(f) => Some(f.clone()),
+            TokenSource::MadeInto(f) => Some(Ok(f.clone())),
             TokenSource::MadeDefault => {
                 let port = h.address().rsplit(':').next().and_then(|p| p.parse().ok());
                 let f = default_token_path(port.unwrap_or(args.port));
                 match token.as_deref().map(|t| write_token_file(&f, t)) {
-                    Some(Err(e)) => write_err = Some(e.to_string()),
-                    _ => remove_on_exit = Some(f.clone()),
+                    Some(Err(e)) => Some(Err(e.to_string())),
+                    _ => {
+                        remove_on_exit = Some(f.clone());
+                        token_file = Some(f.clone());
+                        Some(Ok(f))
+                    }
                 }
-                token_file = Some(f.clone());
-                Some(f)
             }
         };
-        if let (Some(f), Some(t)) = (&made, &token) {
+        if let (Some(saved), Some(t)) = (&made, &token) {
             let why = match &source {
                 TokenSource::MadeInto(_) => "the token file did not exist".to_string(),
                 _ => format!("it listens on {} with no --token or TLS", args.host),
             };
-            eprintln!(
-                "brisk scheduler: made a token for this cluster ({why}):\n    {t}\n  saved in {} \
-                 (readable only by you); give workers and clients BRISK_TOKEN_FILE={} or \
-                 --token-file {}",
-                f.display(),
-                f.display(),
-                f.display()
-            );
+            let how = match saved {
+                Ok(f) => format!(
+                    "saved in {f} (readable only by you); give workers and clients \
+                     BRISK_TOKEN_FILE={f} or --token-file {f}",
+                    f = f.display()
+                ),
+                Err(e) => format!("not saved ({e}); give workers and clients BRISK_TOKEN"),
+            };
+            eprintln!("brisk scheduler: made a token for this cluster ({why}):\n    {t}\n  {how}");
         }
         if let Some(d) = h.dashboard_address() {
             match (&made, &token) {
