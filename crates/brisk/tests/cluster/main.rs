@@ -225,6 +225,9 @@ fn main() {
                 && since.elapsed() > limit
             {
                 println!("test {name} ... FAILED: still running after {limit:?} (hung)");
+                // Exiting skips the tests' `Proc` guards: stop the schedulers and workers the
+                // hung test started (this process's children, by PID) so none outlives the run.
+                kill_children();
                 std::process::exit(2);
             }
         }
@@ -250,6 +253,30 @@ fn main() {
     if failed > 0 {
         println!("{failed} test(s) failed");
         std::process::exit(1);
+    }
+}
+
+/// SIGKILL every direct child of this process (found in `/proc` by parent PID).
+fn kill_children() {
+    let me = std::process::id().to_string();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in dir.flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if ppid == Some(me.as_str()) {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
     }
 }
 
