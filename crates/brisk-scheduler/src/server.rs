@@ -349,6 +349,9 @@ fn start_dashboard(
     })
 }
 
+/// A gap between ticks longer than this means the scheduler itself stalled.
+const STALL: Duration = Duration::from_secs(1);
+
 async fn core(
     options: CoreOptions,
     mut events: mpsc::UnboundedReceiver<Event>,
@@ -370,6 +373,7 @@ async fn core(
         FxHashMap::default();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_tick = Instant::now();
     loop {
         tokio::select! {
             ev = events.recv() => {
@@ -388,6 +392,18 @@ async fn core(
             }
             _ = tick.tick() => {
                 let now = Instant::now();
+                // Ticks come every 100 ms: a long gap means this process did not run (SIGSTOP,
+                // a stalled machine, a long handler), not that the workers fell silent.
+                let gap = now.saturating_duration_since(last_tick);
+                last_tick = now;
+                if gap > STALL {
+                    tracing::warn!(
+                        seconds = gap.as_secs_f64(),
+                        "the scheduler did not run for a while; the workers' silence meanwhile \
+                         does not count against them"
+                    );
+                    state.scheduler_stalled(gap, now);
+                }
                 state.set_task_stream_watched(dash.as_ref().is_some_and(|d| d.page_open(now)));
                 state.tick(now, &mut comm);
             }

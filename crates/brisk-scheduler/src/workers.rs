@@ -2,7 +2,7 @@
 //! connections, and the clock tick that removes silent workers. Pure, like the rest of the
 //! state machine (see `state.rs` for the model, `transitions.rs` for what a lost value does).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use brisk_protocol::WorkerId;
 use brisk_protocol::messages::{FromWorker, ToClient, ToWorker, WorkerMetrics, WorkerRegistration};
@@ -149,6 +149,16 @@ impl SchedulerState {
                     self.place_no_worker(comm);
                 }
             }
+        }
+    }
+
+    /// The scheduler itself did not run for `gap` (stopped with SIGSTOP, or busy): it could not
+    /// hear anyone meanwhile, so that time does not count against the workers' heartbeats.
+    /// Their heartbeats queued during the gap are read next; a worker that really died is
+    /// still found, `worker_timeout` later (or at once, when its connection closes).
+    pub fn scheduler_stalled(&mut self, gap: Duration, now: Instant) {
+        for w in self.workers.values_mut() {
+            w.last_seen = (w.last_seen + gap).min(now);
         }
     }
 

@@ -549,3 +549,27 @@ fn missing_data_is_recomputed() {
     assert_eq!(sent[0].1, ka);
     assert!(c.frees().contains(&(wb, Key::from("b"))), "b waits again");
 }
+
+#[test]
+fn a_stalled_scheduler_does_not_blame_the_workers() {
+    let (mut s, mut c, now) = setup(&[(1, 1), (2, 1)]);
+    // The scheduler was stopped for 31 s (past the 30 s timeout): nobody could be heard.
+    let later = now + Duration::from_secs(31);
+    s.scheduler_stalled(Duration::from_secs(31), later);
+    s.tick(later, &mut c);
+    assert_eq!(
+        s.worker_ids().len(),
+        2,
+        "no worker lost to the scheduler's own stall"
+    );
+    // Worker 1's queued heartbeat arrives; worker 2 stays silent and is lost a timeout later.
+    s.handle_worker(
+        1,
+        FromWorker::Heartbeat(Default::default()),
+        later + Duration::from_secs(1),
+        &mut c,
+    );
+    s.tick(later + Duration::from_secs(31), &mut c);
+    assert_eq!(s.worker_ids(), vec![1]);
+    s.validate().expect("the invariants hold");
+}

@@ -153,6 +153,10 @@ fn main() {
             more::workers_reconnect_after_a_scheduler_blip,
         ),
         (
+            "a_stopped_scheduler_keeps_its_workers",
+            more::a_stopped_scheduler_keeps_its_workers,
+        ),
+        (
             "sigterm_stops_a_worker_cleanly",
             more::sigterm_stops_a_worker_cleanly,
         ),

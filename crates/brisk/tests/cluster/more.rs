@@ -487,3 +487,46 @@ pub(crate) fn a_worker_that_cannot_spill_pauses() -> anyhow::Result<()> {
     ensure!(got[3][0] == 103.0);
     Ok(())
 }
+
+pub(crate) fn a_stopped_scheduler_keeps_its_workers() -> anyhow::Result<()> {
+    // Workers are lost after 1 s of silence; the scheduler is stopped for 3 s.
+    let (sched, address) = start_scheduler(&["--worker-timeout", "1"])?;
+    let _w = Proc(
+        Command::new(brisk_bin())
+            .args(["worker", &address, "--nthreads", "1", "--name", "patient"])
+            .env_remove("BRISK_TOKEN")
+            .stdin(Stdio::null())
+            .spawn()?,
+    );
+    let client = connect(&address, None)?;
+    client.wait_for_workers(1, Duration::from_secs(20))?;
+    let pid = sched.0.id().to_string();
+    ensure!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()?
+            .success()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    ensure!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()?
+            .success()
+    );
+    // Some ticks after it runs again, the worker it could not hear is still there.
+    std::thread::sleep(Duration::from_millis(1500));
+    let info = client.scheduler_info()?;
+    ensure!(
+        info.workers_lost == 0 && info.workers.len() == 1,
+        "the worker survived the scheduler's stall: {} lost, {} left",
+        info.workers_lost,
+        info.workers.len()
+    );
+    let inc = Func::by_name("brisk::demo::inc")?;
+    let mut g = Graph::new();
+    g.insert("x", Task::new(inc, vec![Arg::Literal(Value::from(1i64))]))?;
+    let v = brisk::Scheduler::get(&client, &g, &["x".into()], &Default::default())?;
+    ensure!(v[0].get::<i64>()? == 2);
+    Ok(())
+}
