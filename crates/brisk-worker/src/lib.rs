@@ -19,12 +19,13 @@
 //! | `BRISK_WORKER_LOCAL_DIRECTORY` | where spilled values go (default: the temp directory) |
 //! | `BRISK_WORKER_LISTEN_HOST` | where to listen for peers (default `127.0.0.1`) |
 //! | `BRISK_WORKER_CONTACT_HOST` | the host peers reach it at (default: towards the scheduler) |
-//! | `BRISK_WORKER_DEATH_TIMEOUT` | seconds to keep trying a lost scheduler (default 0) |
+//! | `BRISK_WORKER_DEATH_TIMEOUT` | seconds to keep trying a lost scheduler (default 10) |
 //! | `BRISK_TOKEN` (or `BRISK_TOKEN_FILE`), `BRISK_TLS_CA`, `BRISK_TLS_CERT`, `BRISK_TLS_KEY` | security |
 //!
-//! By default such a worker exits as soon as it loses its scheduler (its parent is gone).
-//! Deployers on other hosts (`brisk-deploy`'s SSH workers running your program) set the last
-//! three.
+//! Such a worker rejoins its scheduler after a blip like a stock worker, and exits when it
+//! cannot reach it for `BRISK_WORKER_DEATH_TIMEOUT` (default 10 s: its parent is gone), or
+//! when the scheduler closes it. Deployers on other hosts (`brisk-deploy`'s SSH workers
+//! running your program) set the last three.
 //!
 //! ```no_run
 //! // First line of `main` of a program whose functions run on a local cluster: in a worker
@@ -49,6 +50,9 @@ pub use store::{DataStore, StoreStats};
 use brisk_protocol::{
     ENV_WORKER_MEMORY_LIMIT, ENV_WORKER_NAME, ENV_WORKER_NTHREADS, ENV_WORKER_OF,
 };
+
+/// How long a worker started by [`main_if_worker`] keeps trying to reach its scheduler.
+pub const LOCAL_DEATH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Become a worker when this process was started as one (by `Client::local` or
 /// `brisk::processes`), and exit when done; otherwise return at once. Call it first in
@@ -105,7 +109,8 @@ fn options_from_env(address: String) -> Result<WorkerOptions, WorkerError> {
         var(brisk_protocol::ENV_WORKER_LISTEN_HOST).unwrap_or_else(|| "127.0.0.1".into());
     o.contact_host = var(brisk_protocol::ENV_WORKER_CONTACT_HOST);
     o.death_timeout = match var(brisk_protocol::ENV_WORKER_DEATH_TIMEOUT) {
-        None => std::time::Duration::ZERO,
+        // Rejoin after a blip like a stock worker; a parent gone for good is noticed soon.
+        None => LOCAL_DEATH_TIMEOUT,
         Some(t) => t
             .trim()
             .parse::<f64>()

@@ -230,7 +230,7 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
             }
             Exit::Lost(why) => {
                 if options.death_timeout.is_zero() {
-                    // A local cluster's worker: its scheduler is gone, so is its job.
+                    // Told to exit as soon as the scheduler is lost.
                     tracing::info!(worker = %name, reason = %why, "lost the scheduler; exiting");
                     return Ok(());
                 }

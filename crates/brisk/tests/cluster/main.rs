@@ -153,6 +153,10 @@ fn main() {
             more::workers_reconnect_after_a_scheduler_blip,
         ),
         (
+            "workers_of_main_if_worker_rejoin_after_a_blip",
+            more::workers_of_main_if_worker_rejoin_after_a_blip,
+        ),
+        (
             "a_stopped_scheduler_keeps_its_workers",
             more::a_stopped_scheduler_keeps_its_workers,
         ),

@@ -530,3 +530,31 @@ pub(crate) fn a_stopped_scheduler_keeps_its_workers() -> anyhow::Result<()> {
     ensure!(v[0].get::<i64>()? == 2);
     Ok(())
 }
+
+pub(crate) fn workers_of_main_if_worker_rejoin_after_a_blip() -> anyhow::Result<()> {
+    let port = free_port()?;
+    let address = format!("tcp://127.0.0.1:{port}");
+    let mut sched = scheduler_on(port)?;
+    // A worker of this program (main_if_worker), as Client::local and processes start them.
+    let mut w = crate::start_self_worker(&address, "own", None)?;
+    {
+        let client = connect_retry(&address)?;
+        client.wait_for_workers(1, Duration::from_secs(20))?;
+        ensure!(client.submit(crate::inc, (1,))?.result()? == 2);
+    }
+    // The scheduler dies and comes back on the same port: the worker rejoins.
+    let _ = sched.0.kill();
+    let _ = sched.0.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    sched = scheduler_on(port)?;
+    let client = connect_retry(&address)?;
+    client.wait_for_workers(1, Duration::from_secs(20))?;
+    ensure!(client.submit(crate::inc, (41,))?.result()? == 42);
+    // With its scheduler gone for good it exits by itself, within its death timeout.
+    drop(client);
+    let _ = sched.0.kill();
+    let _ = sched.0.wait();
+    let st = wait_exit(&mut w.0, Duration::from_secs(30))?;
+    ensure!(!st.success(), "it says the scheduler is gone: {st}");
+    Ok(())
+}
