@@ -92,8 +92,16 @@ impl WorkerEnv {
     }
 }
 
-/// A fresh token for a cluster that this program starts (`brisk_core::tokenize`: the
-/// prefix, then 64 random bits).
+/// A fresh token for a cluster that this program starts: the prefix, then 256 bits from the
+/// operating system's random source (`credentials::generate_token`). `tokenize` names are
+/// seeded from the clock and the process id, so another user of the machine could guess them.
 pub fn fresh_token(prefix: &str) -> String {
-    brisk_core::tokenize(prefix).to_string()
+    match brisk_protocol::credentials::generate_token() {
+        Ok(t) => format!("{prefix}-{t}"),
+        // No random source at all: still unique, if guessable (and said so).
+        Err(e) => {
+            tracing::warn!(error = %e, "no random source for a cluster token");
+            brisk_core::tokenize(prefix).to_string()
+        }
+    }
 }
