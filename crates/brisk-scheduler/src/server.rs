@@ -397,10 +397,10 @@ async fn core(
                 let gap = now.saturating_duration_since(last_tick);
                 last_tick = now;
                 if gap > STALL {
-                    tracing::warn!(
+                    tracing::info!(
                         seconds = gap.as_secs_f64(),
-                        "the scheduler did not run for a while; the workers' silence meanwhile \
-                         does not count against them"
+                        "the scheduler did not tick for a while (stopped, or busy); the workers' \
+                         silence meanwhile does not count against them"
                     );
                     state.scheduler_stalled(gap, now);
                 }
