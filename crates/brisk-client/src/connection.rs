@@ -19,9 +19,18 @@ use crate::client::Inner;
 use crate::error::ClientError;
 use crate::future::{Future, KeyCell, Status};
 
-/// Keys (of releases) or small messages per frame at most: frames stay bounded however many
-/// futures are dropped at once.
+/// Small messages per frame at most: frames stay bounded however many futures are dropped at
+/// once.
 const FRAME_ITEMS: usize = 100_000;
+
+/// Bytes of keys (estimated as encoded) per release frame at most: well under any peer's frame
+/// limit (a scheduler may be started with a small `BRISK_MAX_FRAME`), however long the names.
+const RELEASE_FRAME_BYTES: usize = 64 * 1024;
+
+/// About how many bytes a key takes in a message.
+fn key_bytes(k: &Key) -> usize {
+    k.name().len() + 5 * k.index().len() + 4
+}
 
 pub(crate) async fn write_loop(
     mut writer: brisk_protocol::conn::MessageWriter,
@@ -39,16 +48,19 @@ pub(crate) async fn write_loop(
         let mut frames: Vec<Vec<FromClient>> = Vec::new();
         let mut frame: Vec<FromClient> = Vec::new();
         let mut released: Vec<Key> = Vec::new();
+        let mut released_bytes = 0usize;
         for m in batch {
             match m {
                 FromClient::Release { keys } => {
                     for k in keys {
+                        released_bytes += key_bytes(&k);
                         released.push(k);
-                        if released.len() >= FRAME_ITEMS {
+                        if released_bytes >= RELEASE_FRAME_BYTES {
                             frame.push(FromClient::Release {
                                 keys: std::mem::take(&mut released),
                             });
                             frames.push(std::mem::take(&mut frame));
+                            released_bytes = 0;
                         }
                     }
                 }
@@ -57,6 +69,7 @@ pub(crate) async fn write_loop(
                         frame.push(FromClient::Release {
                             keys: std::mem::take(&mut released),
                         });
+                        released_bytes = 0;
                     }
                     if matches!(other, FromClient::GraphPiece { .. }) {
                         if !frame.is_empty() {

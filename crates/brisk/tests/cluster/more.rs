@@ -399,7 +399,11 @@ pub(crate) fn watching_work_and_blocking_calls_inside_runtimes() -> anyhow::Resu
     // A failed connect from async code (nothing listens on port 1) is an error, not a panic,
     // by the async and by the blocking call.
     current.block_on(async {
-        ensure!(Client::connect_async("tcp://127.0.0.1:1", options()).await.is_err());
+        ensure!(
+            Client::connect_async("tcp://127.0.0.1:1", options())
+                .await
+                .is_err()
+        );
         ensure!(Client::connect_with("tcp://127.0.0.1:1", options()).is_err());
         anyhow::Ok(())
     })?;
