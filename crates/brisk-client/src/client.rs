@@ -82,6 +82,8 @@ pub(crate) struct Inner {
     pub(crate) out: mpsc::UnboundedSender<Vec<FromClient>>,
     pub(crate) cells: Mutex<FxHashMap<Key, Weak<KeyCell>>>,
     pub(crate) workers: RwLock<FxHashMap<WorkerId, String>>,
+    /// How long futures may wait on a cluster without workers (ms; 0: forever).
+    pub(crate) no_workers_timeout_ms: AtomicU64,
     pub(crate) peers: PeerPool,
     pub(crate) info: Mutex<FxHashMap<u64, oneshot::Sender<ClusterInfo>>>,
     pub(crate) streams: Mutex<FxHashMap<u64, oneshot::Sender<TaskStream>>>,
@@ -176,6 +178,7 @@ impl Client {
             out: out_tx,
             cells: Mutex::new(FxHashMap::default()),
             workers: RwLock::new(FxHashMap::default()),
+            no_workers_timeout_ms: AtomicU64::new(crate::no_workers::timeout_ms_from_env()),
             peers: PeerPool::new(options.security.clone(), options.name.clone()),
             info: Mutex::new(FxHashMap::default()),
             streams: Mutex::new(FxHashMap::default()),
@@ -192,11 +195,22 @@ impl Client {
         let brisk_protocol::conn::Connection { reader, writer, .. } = conn;
         handle.spawn(crate::connection::write_loop(writer, out_rx));
         handle.spawn(crate::connection::read_loop(Arc::downgrade(&inner), reader));
+        handle.spawn(crate::no_workers::watchdog(Arc::downgrade(&inner)));
         let client = Client { inner };
         if options.set_as_default {
             client.set_as_default();
         }
         client
+    }
+
+    /// How long this client's futures may wait while the cluster has no workers before they
+    /// fail with an error saying so (default 300 s, or `BRISK_NO_WORKERS_TIMEOUT` seconds;
+    /// `None` waits forever).
+    pub fn set_no_workers_timeout(&self, timeout: Option<Duration>) {
+        let ms = timeout.map_or(0, |t| (t.as_millis() as u64).max(1));
+        self.inner
+            .no_workers_timeout_ms
+            .store(ms, Ordering::Relaxed);
     }
 
     /// Make this client the process-wide default scheduler.

@@ -43,6 +43,20 @@ pub enum ClientError {
         /// Which workers and why.
         message: String,
     },
+    /// The cluster had no workers for too long while this client waited for results.
+    #[error(
+        "the cluster at {address} has had no workers for {seconds} s while {key} was waiting; \
+         start workers (`brisk worker {address}`), or raise BRISK_NO_WORKERS_TIMEOUT (seconds, \
+         0 waits forever)"
+    )]
+    NoWorkers {
+        /// The scheduler.
+        address: String,
+        /// How long there were none.
+        seconds: u64,
+        /// A key that was waiting.
+        key: Key,
+    },
     /// A value could not be encoded or decoded.
     #[error("value of {key}: {source}")]
     Codec {

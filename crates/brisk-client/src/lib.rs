@@ -30,6 +30,7 @@ mod deploy;
 mod error;
 mod future;
 mod local;
+mod no_workers;
 mod observe;
 mod pieces;
 mod retire;

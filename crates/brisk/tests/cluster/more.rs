@@ -407,6 +407,19 @@ pub(crate) fn watching_work_and_blocking_calls_inside_runtimes() -> anyhow::Resu
         ensure!(Client::connect_with("tcp://127.0.0.1:1", options()).is_err());
         anyhow::Ok(())
     })?;
+    // A cluster with no workers: a wait ends in an error that says so, not a hang.
+    let (_s2, lonely) = start_scheduler(&[])?;
+    let client = connect(&lonely, None)?;
+    client.set_no_workers_timeout(Some(Duration::from_millis(800)));
+    let f = client.submit(crate::inc, (1,))?;
+    let t = Instant::now();
+    let e = f.result().unwrap_err().to_string();
+    ensure!(e.contains("no workers"), "{e}");
+    ensure!(
+        t.elapsed() < Duration::from_secs(10),
+        "the wait took {:?}",
+        t.elapsed()
+    );
     // A multi-thread runtime, blocking connect included.
     let multi = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
