@@ -43,7 +43,7 @@ awk '/^```rust,standalone_crate$/ {on=1; next} on && /^```/ {exit} on' "$root/RE
 # No libhdf5 to be found: a default build must not need it.
 PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH="" HDF5_DIR="" \
   cargo build -q --release 2>&1 || {
-    echo "a new project with brisk's default features does not build without libhdf5" >&2
+    echo "a new project with brisk's default features does not build (libhdf5 hidden from pkg-config): see above" >&2
     exit 1
   }
 if cargo tree -q --release -e normal -i hdf5-metno-sys >/dev/null 2>&1; then
