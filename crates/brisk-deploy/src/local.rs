@@ -68,6 +68,10 @@ impl Spawner for LocalSpawner {
             ..self.env.clone()
         }
         .apply(&mut cmd);
+        cmd.env(
+            brisk_protocol::ENV_WORKER_PARENT,
+            std::process::id().to_string(),
+        );
         let child = cmd.spawn().map_err(|e| {
             DeployError::start(
                 format!("worker {name}"),

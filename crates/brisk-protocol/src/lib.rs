@@ -78,6 +78,11 @@ pub const ENV_WORKER_CONTACT_HOST: &str = "BRISK_WORKER_CONTACT_HOST";
 /// Environment variable with the seconds a `main_if_worker` worker keeps trying to reach a
 /// lost scheduler (default 0: exit at once, as a local cluster's worker whose parent is gone).
 pub const ENV_WORKER_DEATH_TIMEOUT: &str = "BRISK_WORKER_DEATH_TIMEOUT";
+/// Environment variable with the process id of the program that started a local cluster's
+/// worker: the worker exits as soon as that process is gone (it does not wait to be killed,
+/// nor for its reconnect timeout), so nothing outlives a program that exits without closing
+/// its cluster.
+pub const ENV_WORKER_PARENT: &str = "BRISK_WORKER_PARENT";
 
 /// The registered name of the identity function (used to put known values into a cluster).
 pub fn identity_function() -> &'static str {

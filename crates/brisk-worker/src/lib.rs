@@ -70,6 +70,7 @@ pub fn main_if_worker() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+    exit_with_parent();
     let code = match options_from_env(address).and_then(run) {
         Ok(()) => 0,
         Err(e) => {
@@ -78,6 +79,35 @@ pub fn main_if_worker() {
         }
     };
     std::process::exit(code);
+}
+
+/// A local cluster's worker (`BRISK_WORKER_PARENT` set to the pid that started it) exits as
+/// soon as that process is gone: the program ended without closing its cluster (a default
+/// client is never dropped), and the worker would otherwise linger for its reconnect timeout.
+fn exit_with_parent() {
+    #[cfg(unix)]
+    {
+        let Some(parent) = std::env::var(brisk_protocol::ENV_WORKER_PARENT)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        else {
+            return;
+        };
+        if std::os::unix::process::parent_id() != parent {
+            std::process::exit(0);
+        }
+        let _ = std::thread::Builder::new()
+            .name("brisk-parent-watch".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    if std::os::unix::process::parent_id() != parent {
+                        // Reparented: the program that started this worker has exited.
+                        std::process::exit(0);
+                    }
+                }
+            });
+    }
 }
 
 fn options_from_env(address: String) -> Result<WorkerOptions, WorkerError> {

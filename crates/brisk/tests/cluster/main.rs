@@ -86,6 +86,14 @@ type TestFn = fn() -> anyhow::Result<()>;
 
 fn main() {
     brisk::worker::main_if_worker();
+    if std::env::var_os("BRISK_TEST_EXIT_WITHOUT_CLOSING").is_some() {
+        // A program that starts a local cluster, prints its workers' pids and ends without
+        // closing it (the default client is never dropped).
+        let client = Client::local(2).unwrap();
+        let pids: Vec<String> = client.worker_pids().iter().map(u32::to_string).collect();
+        println!("{}", pids.join(" "));
+        std::process::exit(0);
+    }
     let tests: &[(&'static str, TestFn)] = &[
         (
             "local_cluster_runs_graphs_delayed_and_futures",
@@ -139,6 +147,10 @@ fn main() {
             scale::graphs_stream_in_pieces_under_a_small_frame_limit,
         ),
         ("processes_get", processes_get),
+        (
+            "local_workers_exit_with_their_program",
+            local_workers_exit_with_their_program,
+        ),
         ("tls_cluster", more::tls_cluster),
         (
             "spill_to_disk_and_read_back",
@@ -844,6 +856,34 @@ fn soak_100k_tasks() -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     client.shutdown();
+    Ok(())
+}
+
+/// A program that ends without closing its local cluster leaves no worker behind: they exit
+/// as soon as it is gone, not after their reconnect timeout.
+fn local_workers_exit_with_their_program() -> anyhow::Result<()> {
+    let out = Command::new(std::env::current_exe()?)
+        .env("BRISK_TEST_EXIT_WITHOUT_CLOSING", "1")
+        .env("BRISK_LOG", "error")
+        .stdin(Stdio::null())
+        .output()?;
+    ensure!(out.status.success(), "the program failed: {out:?}");
+    let pids: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    ensure!(pids.len() == 2, "worker pids: {pids:?}");
+    let t = Instant::now();
+    while pids
+        .iter()
+        .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+    {
+        ensure!(
+            t.elapsed() < Duration::from_secs(3),
+            "workers {pids:?} outlived their program by 3 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Ok(())
 }
 
