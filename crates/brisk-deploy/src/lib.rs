@@ -16,7 +16,7 @@
 //! Layering: this crate sits between `brisk-protocol` and the runtime crates. It talks to the
 //! scheduler only through the protocol ([`control`]), starts an in-process scheduler through
 //! `brisk_protocol::launch` (which `brisk-scheduler` plugs into), and writes the worker
-//! environment ([`env`]) that `brisk_worker::main_if_worker` reads. `brisk-client` builds
+//! environment ([`mod@env`]) that `brisk_worker::main_if_worker` reads. `brisk-client` builds
 //! `Client::local` and `Client::new` on it. See `docs/design/deploy.md`.
 
 pub mod adapt;
