@@ -18,7 +18,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A blocking control connection to a scheduler.
 pub struct Control {
-    rt: tokio::runtime::Runtime,
+    /// Always `Some` until dropped (then shut down in the background: see `Drop`).
+    rt: Option<tokio::runtime::Runtime>,
     address: Address,
     security: Security,
     conn: Option<Connection>,
@@ -34,7 +35,7 @@ impl Control {
             .build()
             .map_err(|e| ProtocolError::io("cannot start the control runtime", e))?;
         Ok(Control {
-            rt,
+            rt: Some(rt),
             address,
             security,
             conn: None,
@@ -59,7 +60,7 @@ impl Control {
     fn info_once(&mut self, request: u64) -> Result<ClusterInfo, DeployError> {
         self.ensure()?;
         let Control { rt, conn, .. } = self;
-        let Some(c) = conn.as_mut() else {
+        let (Some(rt), Some(c)) = (rt.as_ref(), conn.as_mut()) else {
             return Err(DeployError::Closed);
         };
         let r: Result<ClusterInfo, ProtocolError> = rt.block_on(async {
@@ -165,7 +166,7 @@ impl Control {
     fn send(&mut self, msg: FromClient) -> Result<(), DeployError> {
         self.ensure()?;
         let Control { rt, conn, .. } = self;
-        let Some(c) = conn.as_mut() else {
+        let (Some(rt), Some(c)) = (rt.as_ref(), conn.as_mut()) else {
             return Err(DeployError::Closed);
         };
         let r = rt.block_on(c.writer.send_msg(&vec![msg]));
@@ -178,11 +179,24 @@ impl Control {
     fn ensure(&mut self) -> Result<(), DeployError> {
         if self.conn.is_none() {
             let name = format!("deploy-{}", std::process::id());
-            let c =
-                self.rt
-                    .block_on(connect(&self.address, &self.security, Role::Client, &name))?;
+            let Some(rt) = self.rt.as_ref() else {
+                return Err(DeployError::Closed);
+            };
+            let c = rt.block_on(connect(&self.address, &self.security, Role::Client, &name))?;
             self.conn = Some(c);
         }
         Ok(())
+    }
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        // The last handle on a cluster can go away on an async thread (a client dropped by its
+        // own connection task); a runtime dropped there panics, so it shuts down in the
+        // background instead.
+        self.conn = None;
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
     }
 }
