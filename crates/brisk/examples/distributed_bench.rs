@@ -7,10 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use brisk::{Arg, Client, Graph, Key, LocalOptions, Task, Value};
+use brisk::{Client, LocalOptions};
 
 mod bench_cluster;
-use bench_cluster::{BenchCluster, brisk_bin};
+use bench_cluster::{BenchCluster, brisk_bin, tree};
 
 fn noop(x: i64) -> i64 {
     x
@@ -59,7 +59,7 @@ fn main() -> anyhow::Result<()> {
     }
     if want("tree_10k") {
         let n = 10_000 / scale;
-        let (g, root) = tree(n as usize);
+        let (g, root) = tree(n as usize, brisk::Func::new(inc), brisk::Func::new(add));
         let probe = std::env::var_os("BRISK_BENCH_PROBE").map(|_| {
             let c = client.clone();
             std::thread::spawn(move || {
@@ -139,43 +139,6 @@ fn main() -> anyhow::Result<()> {
         println!("BRISK case=scheduler_memory bytes={mem:.0} per=held_task n={n}");
     }
     Ok(())
-}
-
-fn tree(n: usize) -> (Graph, Key) {
-    let inc = brisk::Func::new(inc);
-    let add = brisk::Func::new(add);
-    let mut g = Graph::with_capacity(2 * n);
-    let mut level: Vec<Key> = (0..n)
-        .map(|i| {
-            let k = Key::from(("leaf", i));
-            let _ = g.insert(
-                k.clone(),
-                Task::new(inc.clone(), vec![Arg::Literal(Value::from(i as i64))]),
-            );
-            k
-        })
-        .collect();
-    let mut d = 0;
-    while level.len() > 1 {
-        d += 1;
-        let name = format!("add-{d}");
-        level = level
-            .chunks(2)
-            .enumerate()
-            .map(|(i, p)| {
-                let k = Key::from((name.as_str(), i));
-                let b = p
-                    .get(1)
-                    .map_or(Arg::Literal(Value::from(0i64)), |k| Arg::Key(k.clone()));
-                let _ = g.insert(
-                    k.clone(),
-                    Task::new(add.clone(), vec![Arg::Key(p[0].clone()), b]),
-                );
-                k
-            })
-            .collect();
-    }
-    (g, level[0].clone())
 }
 
 fn proc_stat(pid: u32) -> anyhow::Result<(f64, u64)> {

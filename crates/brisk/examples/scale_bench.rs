@@ -26,10 +26,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use brisk::{Arg, Func, Graph, Key, Task, Value};
+use brisk::{Func, Value};
 
 mod bench_cluster;
-use bench_cluster::{BenchCluster, brisk_bin};
+use bench_cluster::{BenchCluster, brisk_bin, tree};
 
 fn noop(x: i64) -> i64 {
     x
@@ -68,42 +68,6 @@ fn get_ms(hostport: &str, path: &str) -> anyhow::Result<f64> {
     let text = String::from_utf8_lossy(&out[..out.len().min(200)]).to_string();
     ensure!(text.split(' ').nth(1) == Some("200"), "GET {path}: {text}");
     Ok(ms)
-}
-
-fn tree(n_leaves: usize) -> (Graph, Key) {
-    let (inc, add) = (Func::new(inc), Func::new(add));
-    let mut g = Graph::with_capacity(2 * n_leaves);
-    let mut level: Vec<Key> = (0..n_leaves)
-        .map(|i| {
-            let k = Key::from(("leaf", i));
-            let _ = g.insert(
-                k.clone(),
-                Task::new(inc.clone(), vec![Arg::Literal(Value::from(i as i64))]),
-            );
-            k
-        })
-        .collect();
-    let mut d = 0;
-    while level.len() > 1 {
-        d += 1;
-        let name = format!("add-{d}");
-        level = level
-            .chunks(2)
-            .enumerate()
-            .map(|(i, p)| {
-                let k = Key::from((name.as_str(), i));
-                let b = p
-                    .get(1)
-                    .map_or(Arg::Literal(Value::from(0i64)), |k| Arg::Key(k.clone()));
-                let _ = g.insert(
-                    k.clone(),
-                    Task::new(add.clone(), vec![Arg::Key(p[0].clone()), b]),
-                );
-                k
-            })
-            .collect();
-    }
-    (g, level[0].clone())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -164,7 +128,7 @@ fn main() -> anyhow::Result<()> {
                 (futs, submit, check)
             }
             "tree" => {
-                let (g, root) = tree(n / 2);
+                let (g, root) = tree(n / 2, Func::new(inc), Func::new(add));
                 let futs = client.submit_graph(&g, &[root], false)?;
                 drop(g);
                 let submit = t.elapsed().as_secs_f64();

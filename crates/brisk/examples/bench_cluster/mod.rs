@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use brisk::Client;
+use brisk::{Arg, Client, Func, Graph, Key, Task, Value};
 
 /// A child process, killed and reaped when dropped.
 pub struct Proc(pub Child);
@@ -125,4 +125,41 @@ impl BenchCluster {
             _dir: dir,
         })
     }
+}
+
+/// A binary tree reduction over `inc(i)` for `i` in `0..n_leaves` (pairs summed by `add`, an
+/// odd one out with 0): the graph and its root key.
+pub fn tree(n_leaves: usize, inc: Func, add: Func) -> (Graph, Key) {
+    let mut g = Graph::with_capacity(2 * n_leaves);
+    let mut level: Vec<Key> = (0..n_leaves)
+        .map(|i| {
+            let k = Key::from(("leaf", i));
+            let _ = g.insert(
+                k.clone(),
+                Task::new(inc.clone(), vec![Arg::Literal(Value::from(i as i64))]),
+            );
+            k
+        })
+        .collect();
+    let mut depth = 0;
+    while level.len() > 1 {
+        depth += 1;
+        let name = format!("add-{depth}");
+        level = level
+            .chunks(2)
+            .enumerate()
+            .map(|(i, p)| {
+                let k = Key::from((name.as_str(), i));
+                let b = p
+                    .get(1)
+                    .map_or(Arg::Literal(Value::from(0i64)), |k| Arg::Key(k.clone()));
+                let _ = g.insert(
+                    k.clone(),
+                    Task::new(add.clone(), vec![Arg::Key(p[0].clone()), b]),
+                );
+                k
+            })
+            .collect();
+    }
+    (g, level[0].clone())
 }
