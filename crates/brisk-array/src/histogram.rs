@@ -9,7 +9,7 @@ use ndarray::ArrayD;
 use crate::array::{Array, Body, Meta, for_each_block};
 use crate::dtype::{DType, Element, Number, with_dtype};
 use crate::error::{ArrayError, Result};
-use crate::sorting::Lossy;
+use crate::order_keys::Lossy;
 
 crate::kernels::kernel! {
     /// `(dtype, edges, chunk) -> counts per bin`

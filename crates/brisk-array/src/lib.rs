@@ -76,6 +76,7 @@ pub mod linalg;
 mod masks;
 mod num;
 mod ops;
+mod order_keys;
 mod rechunk;
 mod reduce;
 mod reduce_kernels;
@@ -86,6 +87,7 @@ mod simd;
 mod slicing;
 mod sorting;
 mod store;
+mod unique_kernels;
 
 pub use array::{Array, Scalar};
 pub use blockwise::{Boundary, blockwise};

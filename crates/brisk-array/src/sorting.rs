@@ -16,6 +16,7 @@ use crate::array::{Array, Body, Meta, for_each_block};
 use crate::chunks::{self, UNKNOWN};
 use crate::dtype::{DType, Element, Number, with_dtype};
 use crate::error::{ArrayError, Result};
+use crate::order_keys::{Lossy, OrderKey};
 use crate::reduce::normalize_axes;
 
 crate::kernels::kernel! {
@@ -28,11 +29,11 @@ crate::kernels::kernel! {
 }
 crate::kernels::kernel! {
     /// `(dtype, chunk | parts…) -> sorted unique values with counts`
-    pub(crate) UNIQUE = "brisk_array::unique" => crate::sorting::unique_kernel
+    pub(crate) UNIQUE = "brisk_array::unique" => crate::unique_kernels::unique_kernel
 }
 crate::kernels::kernel! {
     /// `(dtype, which, part) -> values | counts`
-    pub(crate) UNIQUE_OUT = "brisk_array::unique_out" => crate::sorting::unique_out_kernel
+    pub(crate) UNIQUE_OUT = "brisk_array::unique_out" => crate::unique_kernels::unique_out_kernel
 }
 crate::kernels::kernel! {
     /// `(dtype, side, sorted, chunk) -> insertion indices` (or `isin` when side is 2)
@@ -56,11 +57,11 @@ pub(crate) fn np_cmp<T: PartialOrd>(a: &T, b: &T) -> Ordering {
 }
 
 #[allow(clippy::eq_op)]
-fn is_nan<T: PartialEq>(a: &T) -> bool {
+pub(crate) fn is_nan<T: PartialEq>(a: &T) -> bool {
     a != a
 }
 
-fn fail(msg: impl Into<String>) -> TaskFailure {
+pub(crate) fn fail(msg: impl Into<String>) -> TaskFailure {
     TaskFailure::msg(msg.into())
 }
 
@@ -209,73 +210,6 @@ where
     }
 }
 
-/// An order-preserving map to `u64` (numpy's order: NaN after everything, one NaN value).
-pub(crate) trait OrderKey: Sized {
-    fn order_key(self) -> u64;
-    fn from_order_key(k: u64) -> Self;
-}
-macro_rules! order_unsigned {
-    ($($t:ty),+) => {$(
-        impl OrderKey for $t {
-            fn order_key(self) -> u64 {
-                u64::from(self)
-            }
-            fn from_order_key(k: u64) -> Self {
-                k as $t
-            }
-        }
-    )+};
-}
-order_unsigned!(u8, u64);
-macro_rules! order_signed {
-    ($($t:ty),+) => {$(
-        impl OrderKey for $t {
-            fn order_key(self) -> u64 {
-                (i64::from(self) as u64) ^ (1 << 63)
-            }
-            fn from_order_key(k: u64) -> Self {
-                (k ^ (1 << 63)) as i64 as $t
-            }
-        }
-    )+};
-}
-order_signed!(i32, i64);
-macro_rules! order_float {
-    ($($t:ty),+) => {$(
-        impl OrderKey for $t {
-            fn order_key(self) -> u64 {
-                if self.is_nan() {
-                    return u64::MAX;
-                }
-                let b = f64::from(self).to_bits();
-                if b >> 63 == 1 { !b } else { b | (1 << 63) }
-            }
-            fn from_order_key(k: u64) -> Self {
-                if k == u64::MAX {
-                    return <$t>::NAN;
-                }
-                let b = if k >> 63 == 1 { k & !(1 << 63) } else { !k };
-                f64::from_bits(b) as $t
-            }
-        }
-    )+};
-}
-order_float!(f32, f64);
-
-/// A number converted to `f64` as numpy's quantiles do (rounding the widest integers).
-pub(crate) struct Lossy<T>(pub T);
-macro_rules! lossy {
-    ($($t:ty),+) => {$(
-        impl From<Lossy<$t>> for f64 {
-            #[allow(clippy::cast_lossless, clippy::cast_precision_loss)]
-            fn from(v: Lossy<$t>) -> f64 {
-                v.0 as f64
-            }
-        }
-    )+};
-}
-lossy!(u8, i32, i64, u64, f32, f64);
-
 pub(crate) fn lane_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
     let [dt, spec, x] = args else {
         return Err(fail("lane: expected a dtype, a spec and a chunk"));
@@ -345,88 +279,6 @@ pub(crate) fn topk_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
         return Err(fail("topk: no blocks"));
     }
     with_dtype!(dt, T => topk_t::<T>(axis, k, blocks))
-}
-
-/// Sorted distinct values and how often each occurs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct UniquePart<T> {
-    values: Vec<T>,
-    counts: Vec<i64>,
-}
-brisk_core::data!(UniquePart<bool>, serde);
-brisk_core::data!(UniquePart<u8>, serde);
-brisk_core::data!(UniquePart<i32>, serde);
-brisk_core::data!(UniquePart<i64>, serde);
-brisk_core::data!(UniquePart<u64>, serde);
-brisk_core::data!(UniquePart<f32>, serde);
-brisk_core::data!(UniquePart<f64>, serde);
-
-fn same<T: PartialOrd>(a: &T, b: &T) -> bool {
-    np_cmp(a, b) == Ordering::Equal
-}
-
-fn unique_t<T: Element>(inputs: &[Value]) -> Result<Value, TaskFailure>
-where
-    UniquePart<T>: Send + Sync,
-{
-    let mut pairs: Vec<(T, i64)> = Vec::new();
-    for v in inputs {
-        if let Ok(a) = v.downcast_ref::<ArrayD<T>>() {
-            pairs.extend(a.iter().map(|&x| (x, 1)));
-        } else if let Ok(p) = v.downcast_ref::<UniquePart<T>>() {
-            pairs.extend(p.values.iter().copied().zip(p.counts.iter().copied()));
-        } else {
-            return Err(fail(format!("unique: {} is not a chunk", v.type_name())));
-        }
-    }
-    pairs.sort_by(|a, b| np_cmp(&a.0, &b.0));
-    let mut out = UniquePart::<T> {
-        values: Vec::new(),
-        counts: Vec::new(),
-    };
-    for (v, c) in pairs {
-        match (out.values.last(), out.counts.last_mut()) {
-            (Some(last), Some(n)) if same(last, &v) || (is_nan(last) && is_nan(&v)) => *n += c,
-            _ => {
-                out.values.push(v);
-                out.counts.push(c);
-            }
-        }
-    }
-    Ok(Value::new(out))
-}
-
-pub(crate) fn unique_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
-    let [dt, inputs @ ..] = args else {
-        return Err(fail("unique: expected a dtype and inputs"));
-    };
-    let dt = *dt
-        .downcast_ref::<DType>()
-        .map_err(|e| fail(format!("unique: {e}")))?;
-    with_dtype!(dt, T => unique_t::<T>(inputs))
-}
-
-pub(crate) fn unique_out_kernel(args: &[Value]) -> Result<Value, TaskFailure> {
-    let [dt, which, part] = args else {
-        return Err(fail("unique_out: expected a dtype, a choice and a part"));
-    };
-    let dt = *dt
-        .downcast_ref::<DType>()
-        .map_err(|e| fail(format!("unique_out: {e}")))?;
-    let counts = *which
-        .downcast_ref::<u64>()
-        .map_err(|e| fail(format!("unique_out: {e}")))?
-        == 1;
-    with_dtype!(dt, T => {
-        let p = part
-            .downcast_ref::<UniquePart<T>>()
-            .map_err(|e| fail(format!("unique_out: {e}")))?;
-        Ok(if counts {
-            Value::new(ndarray::Array1::from(p.counts.clone()).into_dyn())
-        } else {
-            Value::new(ndarray::Array1::from(p.values.clone()).into_dyn())
-        })
-    })
 }
 
 fn search_t<T: Element>(side: u64, sorted: &Value, v: &Value) -> Result<Value, TaskFailure> {
