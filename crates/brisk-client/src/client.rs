@@ -118,6 +118,17 @@ impl Client {
         Client::connect_with(address, ClientOptions::default())
     }
 
+    /// Connect to the scheduler named by `BRISK_SCHEDULER_ADDRESS` (set by deployers such as
+    /// `brisk mpi` for the program they run; like Dask's `DASK_SCHEDULER_ADDRESS`), with the
+    /// credentials of the environment (`BRISK_TOKEN`, `BRISK_TOKEN_FILE`, `BRISK_TLS_*`).
+    pub fn from_env() -> Result<Client, Error> {
+        let var = brisk_protocol::ENV_SCHEDULER_ADDRESS;
+        match std::env::var(var) {
+            Ok(a) if !a.trim().is_empty() => Client::connect(a.trim()),
+            _ => Err(ClientError::NoAddress { var }.into()),
+        }
+    }
+
     /// Connect with options.
     pub fn connect_with(address: &str, options: ClientOptions) -> Result<Client, Error> {
         let addr = Address::parse(address).map_err(ClientError::from)?;

@@ -31,6 +31,15 @@ pub enum ClientError {
         /// The last error.
         message: String,
     },
+    /// `Client::from_env` found no scheduler address.
+    #[error(
+        "{var} is not set: start the program where a deployer sets it (`brisk mpi`), or set \
+         it to the scheduler's address (tcp://host:8786)"
+    )]
+    NoAddress {
+        /// The variable.
+        var: &'static str,
+    },
     /// A local cluster could not start.
     #[error("cannot start a local cluster: {message}")]
     LocalCluster {

@@ -89,7 +89,7 @@ impl Guard {
 /// The middleware: pass, set the cookie and redirect, or refuse.
 pub(crate) async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
     let uri = req.uri().clone();
-    if uri.path().starts_with("/static/") {
+    if uri.path().starts_with("/static/") || uri.path() == "/health" {
         return next.run(req).await;
     }
     let (given, rest) = split_token(uri.query().unwrap_or(""));

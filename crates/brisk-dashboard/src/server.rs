@@ -11,7 +11,7 @@
 //! | `/api/task?key=K`, `/api/graph?max=N` | the task and graph pages' data |
 //! | `/metrics` | Prometheus text, metric names prefixed `brisk_` |
 //!
-//! With an [`Access`] token every route but `/static/*` needs the token (see [`crate::auth`]);
+//! With an [`Access`] token every route but `/static/*` and `/health` needs the token (see [`crate::auth`]);
 //! with an [`Access`] TLS setup it is served over HTTPS only.
 
 use std::collections::HashMap;
@@ -67,6 +67,9 @@ fn routes(source: Arc<dyn Source>, interval: Duration) -> Router {
         .route("/api/task", get(task))
         .route("/api/graph", get(graph))
         .route("/metrics", get(prometheus))
+        // Liveness for process managers (Kubernetes probes): says nothing about the cluster,
+        // so it needs no token.
+        .route("/health", get(|| async { "ok" }))
         .with_state(AppState { source, interval })
 }
 

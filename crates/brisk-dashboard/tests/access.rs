@@ -120,6 +120,9 @@ fn the_token_guards_pages_and_api() {
     }
     // The event stream refuses too (it would otherwise never end).
     assert_eq!(get(addr, "/api/events", &[]).0, 401);
+    // Liveness for process managers needs no token and tells nothing.
+    let (code, _, body) = get(addr, "/health", &[]);
+    assert_eq!((code, body.as_str()), (200, "ok"));
     assert_eq!(get(addr, "/status?token=wrong", &[]).0, 401);
     // Assets carry no data and stay public.
     assert_eq!(get(addr, "/static/app.js", &[]).0, 200);

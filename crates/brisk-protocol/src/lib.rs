@@ -61,6 +61,9 @@ pub const MAGIC: [u8; 4] = *b"BRSK";
 pub const ENV_WORKER_OF: &str = "BRISK_WORKER_OF";
 /// Environment variable with the shared token of a cluster.
 pub const ENV_TOKEN: &str = "BRISK_TOKEN";
+/// Environment variable with the scheduler's address for a program a deployer runs
+/// (`Client::from_env`).
+pub const ENV_SCHEDULER_ADDRESS: &str = "BRISK_SCHEDULER_ADDRESS";
 /// Environment variable with the worker's thread count for `main_if_worker`.
 pub const ENV_WORKER_NTHREADS: &str = "BRISK_WORKER_NTHREADS";
 /// Environment variable with the worker's name for `main_if_worker`.
@@ -72,12 +75,18 @@ pub const ENV_WORKER_LOCAL_DIRECTORY: &str = "BRISK_WORKER_LOCAL_DIRECTORY";
 /// Environment variable with the host a `main_if_worker` worker listens on for peers
 /// (default `127.0.0.1`: a local cluster; deployers on several hosts set `0.0.0.0`).
 pub const ENV_WORKER_LISTEN_HOST: &str = "BRISK_WORKER_LISTEN_HOST";
+/// Environment variable with the port a `main_if_worker` worker listens on for peers
+/// (default 0: any free port).
+pub const ENV_WORKER_LISTEN_PORT: &str = "BRISK_WORKER_LISTEN_PORT";
 /// Environment variable with the host others reach a `main_if_worker` worker at (default: the
 /// address it uses to reach the scheduler).
 pub const ENV_WORKER_CONTACT_HOST: &str = "BRISK_WORKER_CONTACT_HOST";
 /// Environment variable with the seconds a `main_if_worker` worker keeps trying to reach a
 /// lost scheduler (default 0: exit at once, as a local cluster's worker whose parent is gone).
 pub const ENV_WORKER_DEATH_TIMEOUT: &str = "BRISK_WORKER_DEATH_TIMEOUT";
+/// Environment variable with the seconds after which a `main_if_worker` worker retires
+/// gracefully and exits (a batch job's walltime minus a margin; unset: no limit).
+pub const ENV_WORKER_LIFETIME: &str = "BRISK_WORKER_LIFETIME";
 /// Environment variable with the process id of the program that started a local cluster's
 /// worker: the worker exits as soon as that process is gone (it does not wait to be killed,
 /// nor for its reconnect timeout), so nothing outlives a program that exits without closing

@@ -18,8 +18,10 @@
 //! | `BRISK_WORKER_MEMORY_LIMIT` | `4GB`, bytes, … (default: none) |
 //! | `BRISK_WORKER_LOCAL_DIRECTORY` | where spilled values go (default: the temp directory) |
 //! | `BRISK_WORKER_LISTEN_HOST` | where to listen for peers (default `127.0.0.1`) |
+//! | `BRISK_WORKER_LISTEN_PORT` | the port for peers (default: any free port) |
 //! | `BRISK_WORKER_CONTACT_HOST` | the host peers reach it at (default: towards the scheduler) |
 //! | `BRISK_WORKER_DEATH_TIMEOUT` | seconds to keep trying a lost scheduler (default 10) |
+//! | `BRISK_WORKER_LIFETIME` | seconds after which to retire gracefully and exit (default: none) |
 //! | `BRISK_TOKEN` (or `BRISK_TOKEN_FILE`), `BRISK_TLS_CA`, `BRISK_TLS_CERT`, `BRISK_TLS_KEY` | security |
 //!
 //! Such a worker rejoins its scheduler after a blip like a stock worker, and exits when it
@@ -138,6 +140,16 @@ fn options_from_env(address: String) -> Result<WorkerOptions, WorkerError> {
     o.listen_host =
         var(brisk_protocol::ENV_WORKER_LISTEN_HOST).unwrap_or_else(|| "127.0.0.1".into());
     o.contact_host = var(brisk_protocol::ENV_WORKER_CONTACT_HOST);
+    if let Some(p) = var(brisk_protocol::ENV_WORKER_LISTEN_PORT) {
+        o.listen_port = p
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| WorkerError::BadOption {
+                name: brisk_protocol::ENV_WORKER_LISTEN_PORT,
+                value: p,
+                reason: "expected a port number (0: any free port)",
+            })?;
+    }
     o.death_timeout = match var(brisk_protocol::ENV_WORKER_DEATH_TIMEOUT) {
         // Rejoin after a blip like a stock worker; a parent gone for good is noticed soon.
         None => LOCAL_DEATH_TIMEOUT,
@@ -153,5 +165,18 @@ fn options_from_env(address: String) -> Result<WorkerOptions, WorkerError> {
                 reason: "expected a number of seconds >= 0",
             })?,
     };
+    if let Some(t) = var(brisk_protocol::ENV_WORKER_LIFETIME) {
+        let secs = t
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .ok_or(WorkerError::BadOption {
+                name: brisk_protocol::ENV_WORKER_LIFETIME,
+                value: t,
+                reason: "expected a positive number of seconds",
+            })?;
+        o.lifetime = Some(std::time::Duration::from_secs_f64(secs));
+    }
     Ok(o)
 }

@@ -44,6 +44,9 @@ pub struct WorkerOptions {
     pub listen_host: String,
     /// Host others reach this worker at (default: the address used to reach the scheduler).
     pub contact_host: Option<String>,
+    /// Port for peers (0: any free port; a fixed one for container port mappings and TCP
+    /// liveness probes).
+    pub listen_port: u16,
     /// Give up when the scheduler is unreachable this long (0: exit as soon as it is lost).
     pub death_timeout: Duration,
     /// Spill past this fraction of the memory limit.
@@ -59,6 +62,10 @@ pub struct WorkerOptions {
     /// Listen on a non-loopback host with no token and no TLS anyway (otherwise [`run`]
     /// refuses: anyone who could reach the peer port could read this worker's data).
     pub insecure: bool,
+    /// Retire and exit this long after starting, as on SIGTERM (its values move to other
+    /// workers first): a batch job's walltime minus a margin, so the job never ends with data
+    /// in it (`--lifetime`, as in `dask worker`). `None`: live until told otherwise.
+    pub lifetime: Option<Duration>,
 }
 
 impl WorkerOptions {
@@ -73,12 +80,14 @@ impl WorkerOptions {
             security: Security::none(),
             listen_host: String::new(),
             contact_host: None,
+            listen_port: 0,
             death_timeout: Duration::from_secs(60),
             spill_fraction: 0.6,
             pause_fraction: 0.8,
             inline_result_limit: 64 * 1024,
             retire_timeout: Duration::from_secs(30),
             insecure: false,
+            lifetime: None,
         }
     }
 }
@@ -100,6 +109,7 @@ enum Exit {
 }
 
 async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
+    let end_of_life = options.lifetime.map(|d| tokio::time::Instant::now() + d);
     let address = Address::parse(&options.scheduler)?;
     let name = options
         .name
@@ -126,7 +136,7 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
         &options.security,
         options.insecure,
     )?;
-    let listener = Listener::bind(&listen_host, 0, &options.security).await?;
+    let listener = Listener::bind(&listen_host, options.listen_port, &options.security).await?;
     let port = listener.address().port;
     let traffic = Arc::new(Traffic::default());
     tokio::spawn(serve_peers(
@@ -172,7 +182,7 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                    _ = shutdown_signal() => return Ok(()),
+                    _ = stop_requested(end_of_life) => return Ok(()),
                 }
                 continue;
             }
@@ -210,6 +220,7 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
             clock_us: shared.epoch.elapsed().as_micros() as u64,
         };
         let session = Session {
+            end_of_life,
             options: &options,
             store: &store,
             pool: &pool,
@@ -247,6 +258,21 @@ fn local_ip_towards(address: &Address) -> Option<String> {
     Some(s.local_addr().ok()?.ip().to_string())
 }
 
+/// SIGINT/SIGTERM, or the end of the worker's lifetime.
+async fn stop_requested(end_of_life: Option<tokio::time::Instant>) {
+    match end_of_life {
+        Some(end) => {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = tokio::time::sleep_until(end) => {
+                    tracing::info!("this worker's lifetime is over");
+                }
+            }
+        }
+        None => shutdown_signal().await,
+    }
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -270,6 +296,8 @@ async fn shutdown_signal() {
 }
 
 struct Session<'a> {
+    /// When the worker's `lifetime` ends.
+    end_of_life: Option<tokio::time::Instant>,
     options: &'a WorkerOptions,
     store: &'a Arc<DataStore>,
     pool: &'a Pool,
@@ -358,7 +386,7 @@ impl Session<'_> {
         let mut heartbeat = tokio::time::interval(Duration::from_millis(500));
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut registered = false;
-        let signal = shutdown_signal();
+        let signal = stop_requested(self.end_of_life);
         tokio::pin!(signal);
         // Set on the first signal: exit when the scheduler has not closed us by then.
         let mut retire_deadline: Option<tokio::time::Instant> = None;
@@ -556,6 +584,12 @@ async fn serve_peers(
             let peer = pending.peer().to_string();
             let mut conn = match pending.handshake(&name, &[Role::Peer]).await {
                 Ok(c) => c,
+                // A connection closed before saying anything is a port check (a TCP liveness
+                // probe): not worth a warning.
+                Err(e) if e.is_disconnect() => {
+                    tracing::debug!(peer = %peer, error = %e, "a connection closed before its handshake");
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(peer = %peer, error = %e, "rejected a peer connection");
                     return;

@@ -187,9 +187,16 @@ pub struct WorkerArgs {
     /// Host other members reach this worker at.
     #[arg(long)]
     contact_host: Option<String>,
+    /// Port for peers (default: any free port; fix it for containers and TCP probes).
+    #[arg(long, default_value_t = 0)]
+    listen_port: u16,
     /// Exit when the scheduler is unreachable for this many seconds.
     #[arg(long, default_value_t = 60.0)]
     death_timeout: f64,
+    /// Retire gracefully (values move to other workers) and exit after this many seconds,
+    /// e.g. a batch job's walltime minus a margin.
+    #[arg(long)]
+    lifetime: Option<f64>,
     #[command(flatten)]
     security: SecurityArgs,
 }
@@ -328,7 +335,15 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     o.local_directory = args.local_directory;
     o.listen_host = args.listen_host.unwrap_or_default();
     o.contact_host = args.contact_host;
+    o.listen_port = args.listen_port;
     o.death_timeout = Duration::from_secs_f64(args.death_timeout.max(0.0));
+    if let Some(l) = args.lifetime {
+        anyhow::ensure!(
+            l.is_finite() && l > 0.0,
+            "--lifetime must be a positive number of seconds, not {l}"
+        );
+        o.lifetime = Some(Duration::from_secs_f64(l));
+    }
     o.security = args.security.member(token_file)?;
     o.insecure = args.security.insecure;
     brisk::worker::run(o).context("the worker failed")?;
