@@ -41,6 +41,8 @@ pub struct WorkerEnv {
     pub contact_host: Option<String>,
     /// How long to keep trying a lost scheduler (default, unset: exit at once).
     pub death_timeout: Option<std::time::Duration>,
+    /// Retire and exit after this long (default, unset: no limit).
+    pub lifetime: Option<std::time::Duration>,
 }
 
 impl WorkerEnv {
@@ -63,6 +65,12 @@ impl WorkerEnv {
         }
         if let Some(d) = self.death_timeout {
             v.push((ENV_WORKER_DEATH_TIMEOUT, d.as_secs_f64().to_string()));
+        }
+        if let Some(d) = self.lifetime {
+            v.push((
+                brisk_protocol::ENV_WORKER_LIFETIME,
+                d.as_secs_f64().to_string(),
+            ));
         }
         if let Some(t) = &self.security.token {
             v.push((ENV_TOKEN, t.clone()));

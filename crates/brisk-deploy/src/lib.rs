@@ -8,6 +8,9 @@
 //! |---|---|---|
 //! | [`LocalCluster`] | in this process | subprocesses of this program (or another) |
 //! | [`SshCluster`] | `brisk scheduler` on the first host | `brisk worker` on the others, through `ssh` |
+//! | [`SlurmCluster`] | in this process (the submit node) | one Slurm batch job each (`sbatch`) |
+//! | `brisk mpi` (in the `brisk` binary) | MPI rank 0 | ranks 2 and up; rank 1 runs your program |
+//! | [`kubernetes::manifests`] | a Deployment and a Service | a Deployment (`kubectl scale`) |
 //!
 //! Scaling down never loses data: workers are retired through the scheduler
 //! (`FromClient::RetireWorkers`), which copies every value only they hold to the workers that
@@ -21,15 +24,22 @@
 
 pub mod adapt;
 mod cluster;
+mod command;
 pub mod control;
 pub mod env;
 mod error;
+pub mod kubernetes;
 mod local;
 pub mod pool;
+mod slurm;
 mod ssh;
+mod walltime;
+mod yaml;
 
-pub use adapt::AdaptOptions;
+pub use adapt::{AdaptOptions, Decider};
 pub use cluster::Cluster;
 pub use error::DeployError;
 pub use local::{LocalCluster, LocalClusterOptions};
+pub use slurm::{SlurmCluster, SlurmOptions};
 pub use ssh::{SshCluster, SshHost, SshOptions};
+pub use walltime::parse_walltime;

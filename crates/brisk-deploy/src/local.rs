@@ -16,7 +16,7 @@ use crate::adapt::{AdaptOptions, Adaptive};
 use crate::cluster::Cluster;
 use crate::env::{WORKER_OF, WorkerEnv, fresh_token};
 use crate::error::DeployError;
-use crate::pool::{Pool, Proc, Spawner};
+use crate::pool::{Member, Pool, Proc, Spawner};
 
 /// How to start a local cluster.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ struct LocalSpawner {
 }
 
 impl Spawner for LocalSpawner {
-    fn spawn(&self, _index: usize, name: &str) -> Result<Proc, DeployError> {
+    fn spawn(&self, _index: usize, name: &str) -> Result<Box<dyn Member>, DeployError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args).stdin(Stdio::null());
         WorkerEnv {
@@ -78,12 +78,12 @@ impl Spawner for LocalSpawner {
                 format!("cannot run {}: {e}", self.program.display()),
             )
         })?;
-        Ok(Proc {
+        Ok(Box::new(Proc {
             name: name.to_string(),
             place: "this machine".into(),
             child,
             stdin: None,
-        })
+        }))
     }
 
     fn prefix(&self) -> &str {
@@ -148,6 +148,7 @@ impl LocalCluster {
                 listen_host: None,
                 contact_host: None,
                 death_timeout: None,
+                lifetime: None,
             },
         };
         let pool = Pool::new(

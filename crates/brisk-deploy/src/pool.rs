@@ -1,7 +1,14 @@
 //! The workers a deployer runs, whatever starts them: [`Pool`] grows by asking its
 //! [`Spawner`] for more, and shrinks by retiring workers gracefully through the scheduler (so
-//! no value is lost) before it reaps, and if need be kills, their processes. `LocalCluster`
-//! and `SshCluster` differ only in their spawner; adaptivity (`adapt.rs`) drives `scale_to`.
+//! no value is lost) before it reaps, and if need be kills, their processes or jobs.
+//! `LocalCluster`, `SshCluster` and `SlurmCluster` differ only in their spawner; adaptivity
+//! (`adapt.rs`) drives `scale_to`.
+//!
+//! A worker is a [`Member`]: a local process ([`Proc`]: a worker, or the `ssh` client that
+//! runs one) or a batch job (`slurm.rs`). Members that announce the end of their life
+//! ([`Member::expires_at`], a job's walltime) stop counting as workers
+//! [`Pool::replace_ahead`] before it, so scaling starts their replacements while they still
+//! run; they retire themselves (their values move first) and leave.
 
 use std::process::{Child, ChildStdin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -53,6 +60,52 @@ impl Proc {
     }
 }
 
+/// A worker this deployer runs: a process, or a batch job.
+pub trait Member: Send {
+    /// The worker's name at the scheduler.
+    fn name(&self) -> &str;
+    /// Where it runs (for messages).
+    fn place(&self) -> String;
+    /// Whether it has ended, with how.
+    fn exited(&mut self) -> Option<String>;
+    /// Wait up to `timeout` for it to end by itself (after a retirement); end it after that.
+    /// Returns whether it ended by itself.
+    fn reap(&mut self, timeout: Duration) -> bool;
+    /// End it at once, for failure drills. Returns whether it could.
+    fn kill(&mut self) -> bool;
+    /// Its local process id, when it is a process of this machine.
+    fn pid(&self) -> Option<u32> {
+        None
+    }
+    /// When it will end by itself (a batch job's walltime), once known.
+    fn expires_at(&mut self) -> Option<Instant> {
+        None
+    }
+}
+
+impl Member for Proc {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn place(&self) -> String {
+        self.place.clone()
+    }
+    fn exited(&mut self) -> Option<String> {
+        Proc::exited(self)
+    }
+    fn reap(&mut self, timeout: Duration) -> bool {
+        Proc::reap(self, timeout)
+    }
+    fn kill(&mut self) -> bool {
+        let ok = self.child.kill().is_ok();
+        let _ = self.child.wait();
+        ok
+    }
+    fn pid(&self) -> Option<u32> {
+        Some(self.child.id())
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         if self.exited().is_none() {
@@ -65,15 +118,20 @@ impl Drop for Proc {
 /// Starts one worker.
 pub trait Spawner: Send + Sync {
     /// Start a worker named `name` (the `index`-th this deployer started).
-    fn spawn(&self, index: usize, name: &str) -> Result<Proc, DeployError>;
+    fn spawn(&self, index: usize, name: &str) -> Result<Box<dyn Member>, DeployError>;
     /// Worker names start with this.
     fn prefix(&self) -> &str;
+    /// Whether growing waits until the new workers joined (processes start in seconds; batch
+    /// jobs may queue for hours, so growing only submits them).
+    fn waits_for_join(&self) -> bool {
+        true
+    }
 }
 
 /// The workers of one cluster.
 pub struct Pool {
     spawner: Box<dyn Spawner>,
-    procs: Mutex<Vec<Proc>>,
+    procs: Mutex<Vec<Box<dyn Member>>>,
     scaling: Mutex<()>,
     next: AtomicUsize,
     control: Mutex<Control>,
@@ -81,6 +139,9 @@ pub struct Pool {
     pub startup_timeout: Duration,
     /// How long a retirement may take.
     pub retire_timeout: Duration,
+    /// A member that will end within this long stops counting as a worker, so that scaling
+    /// replaces it before it goes (zero: members count until they end).
+    pub replace_ahead: Duration,
     closed: AtomicBool,
 }
 
@@ -100,6 +161,7 @@ impl Pool {
             control: Mutex::new(Control::new(address, security)?),
             startup_timeout,
             retire_timeout: Duration::from_secs(120),
+            replace_ahead: Duration::ZERO,
             closed: AtomicBool::new(false),
         })
     }
@@ -112,30 +174,47 @@ impl Pool {
     /// The names of the workers running.
     pub fn names(&self) -> Vec<String> {
         self.reap_exited();
-        self.procs.lock().iter().map(|p| p.name.clone()).collect()
+        self.procs
+            .lock()
+            .iter()
+            .map(|p| p.name().to_string())
+            .collect()
     }
 
-    /// The local process ids of the workers (for SSH: of the `ssh` clients).
+    /// The workers that count: running or starting, and not about to end
+    /// (see [`Pool::replace_ahead`]).
+    pub fn active(&self) -> Vec<String> {
+        self.reap_exited();
+        let soon = Instant::now() + self.replace_ahead;
+        let mut g = self.procs.lock();
+        let mut out = Vec::with_capacity(g.len());
+        for p in g.iter_mut() {
+            if self.replace_ahead.is_zero() || p.expires_at().is_none_or(|t| t > soon) {
+                out.push(p.name().to_string());
+            }
+        }
+        out
+    }
+
+    /// The local process ids of the workers (for SSH: of the `ssh` clients; none for jobs).
     pub fn pids(&self) -> Vec<u32> {
-        self.procs.lock().iter().map(|p| p.child.id()).collect()
+        self.procs.lock().iter().filter_map(|p| p.pid()).collect()
     }
 
-    /// Kill worker `i` (in start order) with SIGKILL, for failure drills.
+    /// Kill worker `i` (in start order), for failure drills.
     pub fn kill(&self, i: usize) -> bool {
         let mut g = self.procs.lock();
-        let Some(p) = g.get_mut(i) else {
-            return false;
-        };
-        let ok = p.child.kill().is_ok();
-        let _ = p.child.wait();
-        ok
+        match g.get_mut(i) {
+            Some(p) => p.kill(),
+            None => false,
+        }
     }
 
     fn reap_exited(&self) {
         let mut g = self.procs.lock();
         g.retain_mut(|p| match p.exited() {
             Some(st) => {
-                tracing::info!(worker = %p.name, place = %p.place, status = %st, "worker process exited");
+                tracing::info!(worker = %p.name(), place = %p.place(), status = %st, "worker ended");
                 false
             }
             None => true,
@@ -148,8 +227,7 @@ impl Pool {
             return Err(DeployError::Closed);
         }
         let _one_at_a_time = self.scaling.lock();
-        self.reap_exited();
-        let have = self.procs.lock().len();
+        let have = self.active().len();
         if n > have {
             self.grow(n - have)
         } else if n < have {
@@ -165,11 +243,25 @@ impl Pool {
             let i = self.next.fetch_add(1, Ordering::SeqCst);
             let name = format!("{}-{i}", self.spawner.prefix());
             let p = self.spawner.spawn(i, &name)?;
-            tracing::info!(worker = %name, place = %p.place, pid = p.child.id(), "started a worker");
+            tracing::info!(worker = %name, place = %p.place(), "started a worker");
             names.push(name);
             self.procs.lock().push(p);
         }
-        self.wait_joined(&names)
+        if self.spawner.waits_for_join() {
+            self.wait_joined(&names)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// How many of this pool's workers have not joined the scheduler yet (queued jobs,
+    /// starting processes), given a snapshot.
+    pub fn pending(&self, info: &brisk_protocol::messages::ClusterInfo) -> usize {
+        self.procs
+            .lock()
+            .iter()
+            .filter(|p| !info.workers.iter().any(|w| w.name == p.name()))
+            .count()
     }
 
     /// Wait until the scheduler knows every worker in `names`.
@@ -185,11 +277,11 @@ impl Pool {
                 return Ok(());
             }
             for p in self.procs.lock().iter_mut() {
-                if missing.contains(&&p.name)
+                if missing.iter().any(|m| m.as_str() == p.name())
                     && let Some(st) = p.exited()
                 {
                     return Err(DeployError::start(
-                        format!("worker {} on {}", p.name, p.place),
+                        format!("worker {} on {}", p.name(), p.place()),
                         format!(
                             "it exited ({st}) before joining the scheduler; a program of your \
                              own must call `brisk::worker::main_if_worker()` as the first line \
@@ -212,36 +304,37 @@ impl Pool {
         }
     }
 
-    /// Retire `k` workers, those holding the fewest values first.
+    /// Retire `k` workers: those not joined yet (queued jobs) first, then those holding the
+    /// fewest values. Members about to end are left to end by themselves.
     fn shrink(&self, k: usize) -> Result<(), DeployError> {
         let info = self.control.lock().info()?;
-        let mut ours: Vec<(u32, usize, String)> = {
+        let active = self.active();
+        let mut ours: Vec<(bool, u32, usize, String)> = {
             let g = self.procs.lock();
             g.iter()
                 .enumerate()
+                .filter(|(_, p)| active.iter().any(|a| a == p.name()))
                 .map(|(i, p)| {
-                    let held = info
-                        .workers
-                        .iter()
-                        .find(|w| w.name == p.name)
-                        .map_or(0, |w| w.has_what);
-                    (held, usize::MAX - i, p.name.clone())
+                    let w = info.workers.iter().find(|w| w.name == p.name());
+                    let held = w.map_or(0, |w| w.has_what);
+                    (w.is_some(), held, usize::MAX - i, p.name().to_string())
                 })
                 .collect()
         };
-        // Fewest values first, then the most recently started.
+        // Not joined first, then fewest values, then the most recently started.
         ours.sort();
-        let victims: Vec<String> = ours.into_iter().take(k).map(|x| x.2).collect();
+        let victims: Vec<String> = ours.into_iter().take(k).map(|x| x.3).collect();
         let known: Vec<String> = victims
             .iter()
             .filter(|n| info.workers.iter().any(|w| w.name == **n))
             .cloned()
             .collect();
         self.control.lock().retire(&known, self.retire_timeout)?;
-        let mut gone: Vec<Proc> = {
+        let mut gone: Vec<Box<dyn Member>> = {
             let mut g = self.procs.lock();
-            let (out, keep): (Vec<Proc>, Vec<Proc>) =
-                g.drain(..).partition(|p| victims.contains(&p.name));
+            let (out, keep): (Vec<_>, Vec<_>) = g
+                .drain(..)
+                .partition(|p| victims.iter().any(|v| v.as_str() == p.name()));
             *g = keep;
             out
         };

@@ -29,9 +29,10 @@ use parking_lot::Mutex;
 
 use crate::adapt::{AdaptOptions, Adaptive};
 use crate::cluster::Cluster;
+use crate::command::{WorkerCommand, sh_quote};
 use crate::env::{WorkerEnv, fresh_token};
 use crate::error::DeployError;
-use crate::pool::{Pool, Proc, Spawner};
+use crate::pool::{Member, Pool, Proc, Spawner};
 
 /// One SSH destination: `[user@]host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,17 +164,6 @@ impl SshOptions {
     }
 }
 
-/// Quote `s` for a POSIX shell.
-fn sh_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// The remote command: the wrapper of the module docs around `argv`.
 fn remote_command(argv: &[String]) -> String {
     let cmd: Vec<String> = argv.iter().map(|a| sh_quote(a)).collect();
@@ -232,53 +222,6 @@ impl Ssh {
     }
 }
 
-/// How a worker is started on a host.
-enum WorkerCommand {
-    /// `brisk worker ADDRESS ...` (the name is appended).
-    Stock(Vec<String>),
-    /// `env BRISK_WORKER_OF=... program args...`: a program of your own.
-    Program {
-        program: String,
-        args: Vec<String>,
-        env: Box<WorkerEnv>,
-        /// Leave the thread count to the program (its host's cores).
-        default_threads: bool,
-    },
-}
-
-impl WorkerCommand {
-    fn argv(&self, name: &str) -> Vec<String> {
-        match self {
-            WorkerCommand::Stock(base) => {
-                let mut argv = base.clone();
-                argv.extend(["--name".to_string(), name.to_string()]);
-                argv
-            }
-            WorkerCommand::Program {
-                program,
-                args,
-                env,
-                default_threads,
-            } => {
-                let env = WorkerEnv {
-                    name: name.to_string(),
-                    ..(**env).clone()
-                };
-                let mut argv = vec!["env".to_string()];
-                for (k, v) in env.public_vars() {
-                    if *default_threads && k == crate::env::WORKER_NTHREADS {
-                        continue;
-                    }
-                    argv.push(format!("{k}={v}"));
-                }
-                argv.push(program.clone());
-                argv.extend(args.iter().cloned());
-                argv
-            }
-        }
-    }
-}
-
 struct SshSpawner {
     ssh: Ssh,
     hosts: Vec<SshHost>,
@@ -286,7 +229,7 @@ struct SshSpawner {
 }
 
 impl Spawner for SshSpawner {
-    fn spawn(&self, index: usize, name: &str) -> Result<Proc, DeployError> {
+    fn spawn(&self, index: usize, name: &str) -> Result<Box<dyn Member>, DeployError> {
         let host = &self.hosts[index % self.hosts.len()];
         let argv = self.worker.argv(name);
         let what = format!("worker {name} on {}", host.destination);
@@ -295,12 +238,12 @@ impl Spawner for SshSpawner {
             .start(host, &argv, Stdio::inherit())
             .map_err(|m| DeployError::start(&what, m))?;
         let stdin = child.stdin.take();
-        Ok(Proc {
+        Ok(Box::new(Proc {
             name: name.to_string(),
             place: host.destination.clone(),
             child,
             stdin,
-        })
+        }))
     }
 
     fn prefix(&self) -> &str {
@@ -428,6 +371,7 @@ impl SshCluster {
                         contact_host: None,
                         // Remote workers ride out a scheduler restart, as `brisk worker` does.
                         death_timeout: Some(Duration::from_secs(60)),
+                        lifetime: None,
                     }),
                     default_threads: o.nthreads.is_none(),
                 }

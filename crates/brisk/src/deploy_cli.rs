@@ -102,7 +102,7 @@ pub fn ssh(args: SshArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn wait_for_signal() -> anyhow::Result<()> {
+pub(crate) fn wait_for_signal() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

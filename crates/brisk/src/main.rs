@@ -1,5 +1,7 @@
 //! The `brisk` command: `brisk demo` runs the talk's examples; `brisk scheduler` and
-//! `brisk worker` run a cluster; `brisk ssh HOST...` starts one on SSH hosts.
+//! `brisk worker` run a cluster; `brisk ssh HOST...` starts one on SSH hosts, `brisk slurm`
+//! one of Slurm jobs, `brisk mpi -- PROGRAM` one inside an MPI job, and `brisk kubernetes
+//! manifests` writes one for Kubernetes.
 
 use std::path::PathBuf;
 
@@ -14,6 +16,12 @@ mod cluster_cli;
 mod demo;
 #[cfg(feature = "distributed")]
 mod deploy_cli;
+#[cfg(feature = "distributed")]
+mod kubernetes_cli;
+#[cfg(feature = "distributed")]
+mod mpi_cli;
+#[cfg(feature = "distributed")]
+mod slurm_cli;
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +51,15 @@ enum Command {
     /// Run a cluster on SSH hosts: the scheduler on the first, workers on the others.
     #[cfg(feature = "distributed")]
     Ssh(deploy_cli::SshArgs),
+    /// Run a scheduler here and workers as Slurm jobs (sbatch), scaled or adaptive.
+    #[cfg(feature = "distributed")]
+    Slurm(slurm_cli::SlurmArgs),
+    /// Under mpirun: rank 0 the scheduler, rank 1 your program, the others workers.
+    #[cfg(feature = "distributed")]
+    Mpi(mpi_cli::MpiArgs),
+    /// Kubernetes: `brisk kubernetes manifests --image IMAGE` writes the cluster's YAML.
+    #[cfg(feature = "distributed")]
+    Kubernetes(kubernetes_cli::KubernetesArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -75,6 +92,12 @@ fn main() -> anyhow::Result<()> {
         Command::Worker(args) => cluster_cli::worker(args)?,
         #[cfg(feature = "distributed")]
         Command::Ssh(args) => deploy_cli::ssh(args)?,
+        #[cfg(feature = "distributed")]
+        Command::Slurm(args) => slurm_cli::slurm(args)?,
+        #[cfg(feature = "distributed")]
+        Command::Mpi(args) => mpi_cli::mpi(args)?,
+        #[cfg(feature = "distributed")]
+        Command::Kubernetes(args) => kubernetes_cli::kubernetes(args)?,
     }
     Ok(())
 }

@@ -13,6 +13,10 @@ use anyhow::{Context, bail, ensure};
 use brisk::deploy::{AdaptOptions, Cluster, LocalCluster, LocalClusterOptions};
 use brisk::{Client, LocalOptions};
 
+mod kubernetes;
+mod mpi;
+mod slurm;
+mod slurmd;
 mod ssh;
 mod sshd;
 
@@ -22,7 +26,7 @@ pub(crate) fn big(n: i64) -> Vec<f64> {
 pub(crate) fn total(v: Vec<f64>) -> f64 {
     v.iter().sum()
 }
-fn slow_inc(x: i64) -> i64 {
+pub(crate) fn slow_inc(x: i64) -> i64 {
     std::thread::sleep(Duration::from_millis(150));
     x + 1
 }
@@ -44,6 +48,16 @@ type TestFn = fn() -> anyhow::Result<()>;
 
 fn main() {
     brisk::worker::main_if_worker();
+    if let Ok(out) = std::env::var(mpi::PROGRAM_ENV) {
+        // Run by `brisk mpi` as rank 1's program (see mpi.rs).
+        match mpi::program(&out) {
+            Ok(code) => std::process::exit(code),
+            Err(e) => {
+                eprintln!("mpi program: {e:?}");
+                std::process::exit(101);
+            }
+        }
+    }
     let tests: &[(&'static str, TestFn)] = &[
         (
             "local_cluster_through_the_trait",
@@ -75,6 +89,32 @@ fn main() {
         ),
         ("brisk_ssh_command", ssh::brisk_ssh_command),
         ("ssh_errors_are_clear", ssh::ssh_errors_are_clear),
+        (
+            "slurm_adapt_runs_the_talks_array_example",
+            slurm::slurm_adapt_runs_the_talks_array_example,
+        ),
+        (
+            "slurm_worker_near_walltime_is_replaced",
+            slurm::slurm_worker_near_walltime_is_replaced,
+        ),
+        ("slurm_errors_are_clear", slurm::slurm_errors_are_clear),
+        ("brisk_slurm_command", slurm::brisk_slurm_command),
+        (
+            "brisk_mpi_runs_a_program_on_its_ranks",
+            mpi::brisk_mpi_runs_a_program_on_its_ranks,
+        ),
+        (
+            "brisk_mpi_errors_are_clear",
+            mpi::brisk_mpi_errors_are_clear,
+        ),
+        (
+            "kubernetes_manifests_validate_offline",
+            kubernetes::kubernetes_manifests_validate_offline,
+        ),
+        (
+            "kubernetes_worker_command_runs",
+            kubernetes::kubernetes_worker_command_runs,
+        ),
     ];
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let limit = Duration::from_secs(240);
@@ -137,7 +177,7 @@ pub(crate) fn wait_info(
     }
 }
 
-fn local_options(n: usize) -> LocalClusterOptions {
+pub(crate) fn local_options(n: usize) -> LocalClusterOptions {
     let mut o = LocalClusterOptions::new(n);
     o.dashboard_port = None;
     o

@@ -30,7 +30,7 @@ pub(crate) fn available(test: &str) -> anyhow::Result<bool> {
     Ok(false)
 }
 
-fn which(p: &str) -> bool {
+pub(crate) fn which(p: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {p}")])
         .stdout(Stdio::null())
