@@ -165,6 +165,16 @@ pub enum DataFrameError {
         /// What went wrong.
         reason: String,
     },
+    /// A hive-partitioned dataset (`year=2015/month=01/…`) whose layout is inconsistent: keys
+    /// differing between directories, or a partition value that clashes with the same column
+    /// inside a file.
+    #[error("hive partitioning: {path}: {reason}")]
+    HivePartition {
+        /// The file (or directory) at fault.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Computing the graph failed.
     #[error(transparent)]
     Compute(#[from] brisk_core::Error),

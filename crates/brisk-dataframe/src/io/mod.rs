@@ -6,6 +6,7 @@ pub(crate) mod csv;
 mod csv_fast;
 pub(crate) mod csv_infer;
 mod csv_tokenize;
+pub(crate) mod hive;
 pub(crate) mod json;
 pub(crate) mod memory;
 pub(crate) mod parquet;

@@ -3,6 +3,8 @@
 //! used are read (projection pushdown). Filters, given at read time or found directly above
 //! the reader, skip row groups whose statistics rule them out (predicate pushdown) and filter
 //! the rows read. Files whose schemas differ from the first file's are an error naming them.
+//! A directory laid out as `key=value/…` adds its keys as columns and prunes whole files by
+//! them ([`crate::io::hive`]).
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::columns::{ColumnSet, expr_columns};
 use crate::error::{DataFrameError, Result};
 use crate::frame::DataFrame;
+use crate::io::hive::{self, HiveValue};
 use crate::node::{Node, Op, ScanSource};
 use crate::partition;
 use crate::source::{self, FileInfo, Storage};
@@ -59,6 +62,9 @@ pub(crate) struct ParquetPiece {
     /// task's thread keeps the data in its cache).
     #[serde(default)]
     pub parallel_decode: bool,
+    /// The file's hive partition values (empty when the dataset has no keys).
+    #[serde(default)]
+    pub hive: Vec<HiveValue>,
 }
 brisk_core::register_serde_type!(ParquetPiece);
 
@@ -84,6 +90,13 @@ pub(crate) fn read_parquet_piece(p: Arc<ParquetPiece>) -> Result<Value> {
             }
         },
     };
+    // Partition values not stored in the file are added after reading, not read.
+    let wanted = read_cols.clone();
+    let read_cols = read_cols.map(|cols| {
+        cols.into_iter()
+            .filter(|c| !p.hive.iter().any(|h| !h.in_file && &h.name == c))
+            .collect::<Vec<_>>()
+    });
     let path = p.path.as_str();
     let parse = |offset: u64, len: u64| {
         move |source| DataFrameError::Parse {
@@ -94,7 +107,11 @@ pub(crate) fn read_parquet_piece(p: Arc<ParquetPiece>) -> Result<Value> {
         }
     };
     let mut frames = Vec::with_capacity(p.slices.len());
-    if let Some(local) = source::local_path(&p.path) {
+    if read_cols.as_ref().is_some_and(Vec::is_empty) {
+        // Only partition values are needed: the rows are counted, not read.
+        let rows: u64 = p.slices.iter().map(|s| s.1).sum();
+        frames.push(PlFrame::empty_with_height(rows as usize));
+    } else if let Some(local) = source::local_path(&p.path) {
         for &(offset, len) in &p.slices {
             let file = source::open_local(&local)?;
             let df = ParquetReader::new(file)
@@ -113,8 +130,14 @@ pub(crate) fn read_parquet_piece(p: Arc<ParquetPiece>) -> Result<Value> {
         frames.push(read_object_piece(&p, read_cols.as_deref())?);
     }
     let mut df = partition::concat(frames, None)?;
-    if let Some(pred) = &p.predicate {
-        let mut lf = df.lazy().filter(pred.clone());
+    if !p.hive.is_empty() {
+        df = hive::attach(df, &p.hive, wanted.as_deref(), &p.path)?;
+    }
+    if p.predicate.is_some() || (!p.hive.is_empty() && p.columns.is_some()) {
+        let mut lf = df.lazy();
+        if let Some(pred) = &p.predicate {
+            lf = lf.filter(pred.clone());
+        }
         if let Some(c) = &p.columns {
             lf = lf.select(
                 c.iter()
@@ -221,6 +244,8 @@ struct FileMeta {
     arrow: Arc<ArrowSchema>,
     /// First row of each row group.
     starts: Vec<u64>,
+    /// Its hive partition values.
+    hive: Vec<HiveValue>,
 }
 
 /// A piece before projection: a file and some of its row groups.
@@ -235,6 +260,8 @@ struct ParquetScan {
     pieces: Vec<Piece>,
     schema: Schema,
     storage: Storage,
+    /// One row per file of `files`: the hive partition values (`None`: no keys).
+    hive: Option<PlFrame>,
 }
 
 impl ParquetScan {
@@ -242,6 +269,14 @@ impl ParquetScan {
         let Some(pred) = predicate else {
             return piece.row_groups.clone();
         };
+        if let Some(values) = &self.hive
+            && !hive::files_may_match(&values.slice(piece.file as i64, 1), pred)
+                .first()
+                .copied()
+                .unwrap_or(true)
+        {
+            return Vec::new();
+        }
         let f = &self.files[piece.file];
         let keep = crate::io::stats::row_groups_may_match(&f.meta, &f.arrow, pred);
         piece
@@ -299,6 +334,7 @@ impl ScanSource for ParquetScan {
             storage: self.storage.clone(),
             parallel_decode: self.pieces.len()
                 < std::thread::available_parallelism().map_or(1, |n| n.get()),
+            hive: f.hive.clone(),
         };
         GNode::Task(Task::new(
             read_parquet_piece,
@@ -322,6 +358,7 @@ pub struct ReadParquet {
     filter: Option<Expr>,
     split: SplitRowGroups,
     storage: Storage,
+    hive: Option<bool>,
 }
 
 impl ReadParquet {
@@ -333,7 +370,19 @@ impl ReadParquet {
             filter: None,
             split: SplitRowGroups::Blocksize(128 * 1024 * 1024),
             storage: Storage::default(),
+            hive: None,
         }
+    }
+
+    /// Read `key=value` directories (`year=2015/month=01/part.0.parquet`) as columns, added
+    /// after the files' own columns, typed as Polars types them (integers when every value
+    /// is one, then floats, booleans, else text; `__HIVE_DEFAULT_PARTITION__` is null). A
+    /// [`ReadParquet::filter`] on these columns drops whole files before any is opened.
+    /// Default, as in Polars: on when the pattern is a directory (listed recursively), off
+    /// for a glob or a file.
+    pub fn hive_partitioning(mut self, on: bool) -> Self {
+        self.hive = Some(on);
+        self
     }
 
     /// Read only these columns.
@@ -366,10 +415,22 @@ impl ReadParquet {
         if let SplitRowGroups::Blocksize(0) = self.split {
             return Err(DataFrameError::invalid("blocksize", "must be positive"));
         }
-        let infos = source::expand(&self.storage, &self.pattern)?;
-        let mut files = Vec::with_capacity(infos.len());
+        let mut layout = hive::Layout::discover(&self.storage, &self.pattern, self.hive)?;
+        if let (Some(pred), Some(values)) = (&self.filter, &layout.values) {
+            // Whole files whose partition values rule the filter out are never opened; when
+            // none is left, the first stays (its footer gives the schema; the filter then
+            // leaves one empty partition).
+            let mut keep = hive::files_may_match(values, pred);
+            if !keep.iter().any(|k| *k)
+                && let Some(first) = keep.first_mut()
+            {
+                *first = true;
+            }
+            layout.retain(&keep)?;
+        }
+        let mut files = Vec::with_capacity(layout.files.len());
         let mut schema: Option<Schema> = None;
-        for info in infos {
+        for info in layout.files.clone() {
             let parse = |source| DataFrameError::Parse {
                 path: info.url.clone(),
                 start: 0,
@@ -387,7 +448,10 @@ impl ReadParquet {
             .map_err(parse)?;
             let s = Schema::from_arrow_schema(&arrow);
             match &schema {
-                None => schema = Some(s),
+                None => {
+                    layout.retype(&s)?;
+                    schema = Some(s);
+                }
                 Some(first) if first != &s => {
                     return Err(DataFrameError::SchemaMismatch {
                         path: info.url.clone(),
@@ -407,14 +471,27 @@ impl ReadParquet {
                 starts.push(acc);
                 acc += rg.num_rows() as u64;
             }
+            let hive = match &schema {
+                Some(s) => layout.values_of(files.len(), s),
+                None => Vec::new(),
+            };
             files.push(FileMeta {
                 info,
                 meta,
                 arrow,
                 starts,
+                hive,
             });
         }
-        let schema = schema.unwrap_or_default();
+        let mut schema = schema.unwrap_or_default();
+        // Partition keys not stored in the files come after the files' columns.
+        if let Some(values) = &layout.values {
+            for c in values.columns() {
+                if !schema.contains(c.name()) {
+                    schema.with_column(c.name().clone(), c.dtype().clone());
+                }
+            }
+        }
         let mut pieces = Vec::new();
         for (fi, f) in files.iter().enumerate() {
             let rgs = &f.meta.row_groups;
@@ -465,6 +542,7 @@ impl ReadParquet {
             pieces,
             schema: schema.clone(),
             storage: self.storage.clone(),
+            hive: layout.values.take(),
         };
         if let Some(pred) = &self.filter {
             let keep = scan.may_match(pred);

@@ -1,4 +1,5 @@
-//! Writers: one file per partition (`to_csv`, `to_parquet`), written by tasks in parallel.
+//! Writers: one file per partition (`to_csv`, `to_parquet`), written by tasks in parallel;
+//! with `partition_by`, one file per partition and key (a hive layout, [`crate::io::hive`]).
 
 use std::sync::Arc;
 
@@ -81,6 +82,12 @@ pub(crate) struct WriteSpec {
     /// Parquet options.
     #[serde(default)]
     pub parquet: ParquetOptions,
+    /// Hive partition keys: `path` is then the dataset's root (see [`write_partition_hive`]).
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+    /// The partition's number (names its files in a hive layout).
+    #[serde(default)]
+    pub index: usize,
 }
 brisk_core::register_serde_type!(WriteSpec);
 
@@ -106,6 +113,21 @@ pub(crate) fn write_partition(df: Arc<PlFrame>, spec: Arc<WriteSpec>) -> Result<
 
 brisk_core::register!(write_partition as "brisk_dataframe.write_partition");
 
+/// Kernel: write one partition as a hive layout, one Parquet file per key below the root
+/// (`root/k=v/part.{index}.parquet`, the keys left out of the file); returns the URLs written.
+pub(crate) fn write_partition_hive(df: Arc<PlFrame>, spec: Arc<WriteSpec>) -> Result<Vec<String>> {
+    let root = spec.path.trim_end_matches('/');
+    let mut written = Vec::new();
+    for (dir, mut part) in crate::io::hive::split_by_keys(&df, &spec.partition_by)? {
+        let url = format!("{root}/{dir}part.{}.parquet", spec.index);
+        crate::io::parquet::write_frame(&mut part, &url, &spec.storage, &spec.parquet)?;
+        written.push(url);
+    }
+    Ok(written)
+}
+
+brisk_core::register!(write_partition_hive as "brisk_dataframe.write_partition_hive");
+
 fn paths(target: &str, n: usize, ext: &str) -> Vec<String> {
     (0..n)
         .map(|i| {
@@ -126,7 +148,7 @@ impl DataFrame {
         ext: &str,
         storage: Storage,
     ) -> Result<Vec<String>> {
-        self.write_with(target, format, ext, storage, ParquetOptions::default())
+        self.write_with(target, format, ext, storage, ParquetOptions::default(), &[])
     }
 
     fn write_with(
@@ -136,6 +158,7 @@ impl DataFrame {
         ext: &str,
         storage: Storage,
         parquet: ParquetOptions,
+        partition_by: &[String],
     ) -> Result<Vec<String>> {
         parquet.compression.polars_compression()?;
         if parquet.row_group_size == Some(0) {
@@ -144,6 +167,18 @@ impl DataFrame {
                 "must be at least 1",
             ));
         }
+        if !partition_by.is_empty() {
+            if target.contains('*') {
+                return Err(DataFrameError::invalid(
+                    "partition_by",
+                    format!(
+                        "the target {target:?} must be a directory (the files are named \
+                         key=value/part.{{i}}.parquet below it), not a pattern"
+                    ),
+                ));
+            }
+            crate::io::hive::check_partition_by(&self.schema(), partition_by)?;
+        }
         let lowered = self.lowered();
         let files = paths(target, lowered.npartitions, ext);
         let name: Arc<str> = brisk_core::tokenize("write");
@@ -151,25 +186,46 @@ impl DataFrame {
         let mut keys = Vec::with_capacity(files.len());
         for (i, path) in files.iter().enumerate() {
             let key = Key::with_shared_name(&name, &[i as u32]);
+            let hive = !partition_by.is_empty();
             let spec = WriteSpec {
-                path: path.clone(),
+                path: if hive {
+                    target.to_string()
+                } else {
+                    path.clone()
+                },
                 format,
                 storage: storage.clone(),
                 parquet,
+                partition_by: partition_by.to_vec(),
+                index: i,
             };
-            nodes.push((
-                key.clone(),
-                GNode::Task(Task::new(
-                    write_partition,
-                    vec![Arg::Key(lowered.key(i)), Arg::Literal(Value::new(spec))],
-                )),
-            ));
+            let args = vec![Arg::Key(lowered.key(i)), Arg::Literal(Value::new(spec))];
+            let task = if hive {
+                Task::new(write_partition_hive, args)
+            } else {
+                Task::new(write_partition, args)
+            };
+            nodes.push((key.clone(), GNode::Task(task)));
             keys.push(key);
         }
         let layer = Layer::from_nodes(name, nodes, self.layers());
         let graph = brisk_core::layer::materialize(&[&layer]);
-        brisk_core::default_scheduler()?.get(&graph, &keys, &ComputeOptions::optimized())?;
-        Ok(files)
+        let results =
+            brisk_core::default_scheduler()?.get(&graph, &keys, &ComputeOptions::optimized())?;
+        if partition_by.is_empty() {
+            return Ok(files);
+        }
+        let mut written = Vec::new();
+        for (i, r) in results.iter().enumerate() {
+            let urls = r.downcast_ref::<Vec<String>>().map_err(|e| {
+                DataFrameError::invalid(
+                    "partition_by",
+                    format!("write task {i} returned an unexpected value: {e}"),
+                )
+            })?;
+            written.extend(urls.iter().cloned());
+        }
+        Ok(written)
     }
 
     /// Write one CSV file per partition (computes). `target` is a directory or object prefix
@@ -215,6 +271,8 @@ pub struct WriteParquet<'a> {
     target: String,
     options: ParquetOptions,
     storage: Storage,
+    partition_by: Vec<String>,
+    partition_by_set: bool,
 }
 
 impl DataFrame {
@@ -225,6 +283,8 @@ impl DataFrame {
             target: target.to_string(),
             options: ParquetOptions::default(),
             storage: Storage::default(),
+            partition_by: Vec::new(),
+            partition_by_set: false,
         }
     }
 }
@@ -248,15 +308,37 @@ impl WriteParquet<'_> {
         self
     }
 
-    /// Write one file per partition (computes); returns the URLs written. A compression
-    /// level out of range or a row group size of 0 is an error before anything is computed.
+    /// Write a hive-partitioned dataset, as pyarrow's `write_to_dataset(partition_cols=…)`
+    /// and Polars' `write_parquet(partition_by=…)` do: each partition's rows go to
+    /// `target/k1=v1/k2=v2/part.{i}.parquet` by their values of these columns (in this order),
+    /// and the files leave the key columns out. Values are written as text, percent-encoded
+    /// where a path needs it; null is `__HIVE_DEFAULT_PARTITION__`. `read_parquet(target)`
+    /// reads it back (keys as columns after the others). Keys must be numbers, text,
+    /// booleans or dates, and not every column.
+    pub fn partition_by<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.partition_by = columns.into_iter().map(Into::into).collect();
+        self.partition_by_set = true;
+        self
+    }
+
+    /// Write one file per partition (per partition and key with
+    /// [`WriteParquet::partition_by`]), computing the frame; returns the URLs written. A
+    /// compression level out of range, a row group size of 0 or a bad key column is an
+    /// error before anything is computed.
     pub fn finish(self) -> Result<Vec<String>> {
+        if self.partition_by_set && self.partition_by.is_empty() {
+            return Err(DataFrameError::invalid(
+                "partition_by",
+                "give at least one column",
+            ));
+        }
         self.frame.write_with(
             &self.target,
             Format::Parquet,
             "parquet",
             self.storage,
             self.options,
+            &self.partition_by,
         )
     }
 }
