@@ -74,4 +74,4 @@ for i in 1 2; do
 done
 BRISK_SCHEDULER_ADDRESS="$addr" timeout 300 "$out/cluster"
 stop
-echo "first hour: a new project builds without libhdf5, runs the README's example without Graphviz, and its cluster block on a local cluster and on stock processes"
+echo "first hour: a new project builds without libhdf5, runs the README's example without Graphviz, and its cluster block on a local cluster and on stock processes (its functions uploaded to them)"

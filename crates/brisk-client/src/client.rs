@@ -13,7 +13,7 @@ use brisk_core::{
 use brisk_protocol::conn::connect;
 use brisk_protocol::messages::{ClusterInfo, FromClient, NewTask, Role, TaskStream};
 use brisk_protocol::peer::PeerPool;
-use brisk_protocol::spec::{encode_task, encode_value};
+use brisk_protocol::spec::{encode_task_for, encode_value};
 use brisk_protocol::{Address, Security, WorkerId};
 use parking_lot::{Mutex, RwLock};
 use rustc_hash::FxHashMap;
@@ -87,6 +87,10 @@ pub(crate) struct Inner {
     pub(crate) peers: PeerPool,
     pub(crate) info: Mutex<FxHashMap<u64, oneshot::Sender<ClusterInfo>>>,
     pub(crate) streams: Mutex<FxHashMap<u64, oneshot::Sender<TaskStream>>>,
+    /// This program's hash once uploaded (`upload_executable`): tasks name it.
+    pub(crate) program: Mutex<Option<String>>,
+    /// Answers about uploaded programs: stored bytes, or why not.
+    pub(crate) programs: Mutex<FxHashMap<u64, oneshot::Sender<Result<u64, String>>>>,
     /// The dashboard's address, once known.
     pub(crate) dashboard: Mutex<Option<String>>,
     pub(crate) next: AtomicU64,
@@ -112,6 +116,16 @@ impl Drop for Inner {
 }
 
 impl Client {
+    /// A task for the wire, naming this client's uploaded program if there is one.
+    fn encode(
+        &self,
+        key: &Key,
+        task: &brisk_core::plan::PlanTask,
+    ) -> Result<brisk_protocol::Payload, Error> {
+        let program = self.inner.program.lock().clone();
+        encode_task_for(key, task, program.as_deref())
+    }
+
     /// Connect to the scheduler at `address` (`tcp://host:8786`) and make this client the
     /// default scheduler (which keeps the connection open until [`Client::close`]).
     pub fn connect(address: &str) -> Result<Client, Error> {
@@ -193,6 +207,8 @@ impl Client {
             peers: PeerPool::new(options.security.clone(), options.name.clone()),
             info: Mutex::new(FxHashMap::default()),
             streams: Mutex::new(FxHashMap::default()),
+            programs: Mutex::new(FxHashMap::default()),
+            program: Mutex::new(None),
             dashboard: Mutex::new(None),
             next: AtomicU64::new(1),
             address: addr.to_string(),
@@ -286,7 +302,7 @@ impl Client {
             return Err(e);
         }
         let (task, deps) = compile_call(func.clone(), args);
-        let spec = encode_task(&label, &task)?;
+        let spec = self.encode(&label, &task)?;
         let key = match &options.key {
             Some(k) => k.clone(),
             None => call_key(func.label(), &spec, &deps),
@@ -434,7 +450,7 @@ impl Client {
         for &id in plan.order() {
             let key = plan.key(id);
             let spec = match plan.node(id) {
-                PlanNode::Task(t) => encode_task(key, t)?,
+                PlanNode::Task(t) => self.encode(key, t)?,
                 // Persisted on the cluster: the scheduler has it under this key already.
                 PlanNode::Value(v) if brisk_core::Held::of(v).is_some() => continue,
                 PlanNode::Value(v) => {
@@ -442,7 +458,7 @@ impl Client {
                         Func::by_name(brisk_protocol::identity_function())?,
                         vec![brisk_core::Arg::Literal(v.clone())],
                     );
-                    encode_task(key, &t)?
+                    self.encode(key, &t)?
                 }
             };
             pieces.task(NewTask {

@@ -241,6 +241,19 @@ impl Inner {
                     let _ = tx.send(stream);
                 }
             }
+            ToClient::Executable {
+                request,
+                offset,
+                error,
+                ..
+            } => {
+                if let Some(tx) = self.programs.lock().remove(&request) {
+                    let _ = tx.send(match error {
+                        Some(e) => Err(e),
+                        None => Ok(offset),
+                    });
+                }
+            }
         }
     }
 

@@ -40,6 +40,12 @@ pub enum ClientError {
         /// The variable.
         var: &'static str,
     },
+    /// This program could not be uploaded for the workers.
+    #[error("cannot upload this program for the workers: {message}")]
+    Upload {
+        /// Why, and what to do.
+        message: String,
+    },
     /// A local cluster could not start.
     #[error("cannot start a local cluster: {message}")]
     LocalCluster {

@@ -34,6 +34,7 @@ mod no_workers;
 mod observe;
 mod pieces;
 mod retire;
+mod upload;
 mod watch;
 
 pub use args::{IntoArgs, Returns};

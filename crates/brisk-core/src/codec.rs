@@ -110,10 +110,54 @@ pub fn encode(value: &Value) -> Result<(&'static str, Vec<u8>), CodecError> {
         })?;
         return Ok((LIST_TAG, bytes));
     }
+    if let Ok(o) = value.downcast_ref::<crate::opaque::Opaque>() {
+        // Back out exactly as it came in.
+        return Ok((crate::opaque::intern(&o.tag), o.bytes.clone()));
+    }
     let e = entry_for(value).ok_or(CodecError::Unregistered {
         type_name: value.type_name(),
     })?;
     Ok(((e.tag)(), (e.encode)(value)?))
+}
+
+/// Whether `value` can be encoded: a registered type, an [`crate::opaque::Opaque`], or a
+/// list of those.
+pub fn is_encodable(value: &Value) -> Result<(), CodecError> {
+    if let Some(items) = value.as_list() {
+        return items.iter().try_for_each(is_encodable);
+    }
+    if value.is::<crate::opaque::Opaque>() || entry_for(value).is_some() {
+        Ok(())
+    } else {
+        Err(CodecError::Unregistered {
+            type_name: value.type_name(),
+        })
+    }
+}
+
+/// Like [`decode`], but a tag this program does not know becomes an
+/// [`crate::opaque::Opaque`] holding the bytes (for workers that pass on values of a user's
+/// program they were not built with), also inside lists.
+pub fn decode_or_opaque(tag: &str, bytes: &[u8]) -> Result<Value, CodecError> {
+    if tag == LIST_TAG {
+        let parts: Vec<(String, Vec<u8>)> =
+            rmp_serde::from_slice(bytes).map_err(|e| CodecError::Decode {
+                tag: tag.to_string(),
+                message: e.to_string(),
+            })?;
+        let items = parts
+            .iter()
+            .map(|(t, b)| decode_or_opaque(t, b))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Value::list(items));
+    }
+    match registry().by_tag.get(tag) {
+        Some(e) => (e.decode)(bytes),
+        None => Ok(Value::new(crate::opaque::Opaque {
+            tag: tag.to_string(),
+            bytes: bytes.to_vec(),
+        })),
+    }
 }
 
 const LIST_TAG: &str = "list";
@@ -144,6 +188,9 @@ pub fn decode(tag: &str, bytes: &[u8]) -> Result<Value, CodecError> {
 pub(crate) fn nbytes(value: &Value) -> Option<usize> {
     if let Some(list) = value.as_list() {
         return Some(list.iter().map(Value::nbytes).sum());
+    }
+    if let Ok(o) = value.downcast_ref::<crate::opaque::Opaque>() {
+        return Some(o.bytes.len());
     }
     let e = entry_for(value)?;
     Some(match e.nbytes {

@@ -44,6 +44,7 @@ mod macros;
 #[cfg(feature = "ndarray")]
 mod ndarray_values;
 mod numeric;
+pub mod opaque;
 mod order;
 pub mod plan;
 pub mod scheduler;

@@ -227,6 +227,10 @@ pub struct WirePlanTask {
     pub args: Vec<WirePArg>,
     /// The key of a task fused into its consumer.
     pub fused_key: Option<WireKey>,
+    /// The program (its content hash) whose functions this task needs, when the client
+    /// uploaded it: a worker that does not know the function runs the task in that program.
+    #[serde(default)]
+    pub exe: Option<String>,
 }
 
 /// Encode a compiled task for another process; an unregistered closure or an unregistered
@@ -248,6 +252,7 @@ pub fn encode_plan_task(key: &Key, t: &PlanTask) -> Result<WirePlanTask, Error> 
         func: func.to_string(),
         args,
         fused_key: t.fused_key.as_ref().map(WireKey::from),
+        exe: None,
     })
 }
 
@@ -377,6 +382,7 @@ mod tests {
             func: "no.such.fn".into(),
             args: vec![],
             fused_key: None,
+            exe: None,
         };
         assert!(matches!(
             decode_plan_task(&"k".into(), &bad),

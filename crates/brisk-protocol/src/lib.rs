@@ -35,6 +35,7 @@ mod builtins;
 pub mod conn;
 pub mod credentials;
 mod error;
+pub mod executable;
 pub mod frame;
 pub mod launch;
 pub mod messages;
@@ -51,7 +52,7 @@ pub use payload::Payload;
 pub use security::Security;
 
 /// The version of the wire protocol; both ends must agree.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The first four bytes each side sends on a connection.
 pub const MAGIC: [u8; 4] = *b"BRSK";

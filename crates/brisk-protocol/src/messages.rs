@@ -347,6 +347,33 @@ pub enum FromClient {
     },
     /// Ask every worker to close and the scheduler to stop.
     Shutdown,
+    /// Store a chunk of a program (see [`crate::executable`]): chunks of one `hash` arrive
+    /// in order from `offset` 0; an empty chunk at offset 0 asks how much is stored. The
+    /// scheduler checks the content against `hash` when `total` bytes are in. Answered by
+    /// [`ToClient::Executable`] (handled by the connection, not the scheduler's state).
+    PutExecutable {
+        /// Echoed in the reply.
+        request: u64,
+        /// The program's [`crate::executable::hash`].
+        hash: String,
+        /// Where this chunk starts.
+        offset: u64,
+        /// The program's size.
+        total: u64,
+        /// The bytes.
+        data: Payload,
+    },
+    /// Read a chunk of a stored program (workers fetch programs this way).
+    GetExecutable {
+        /// Echoed in the reply.
+        request: u64,
+        /// The program.
+        hash: String,
+        /// From here.
+        offset: u64,
+        /// At most this many bytes.
+        len: u64,
+    },
 }
 
 /// Scheduler → client.
@@ -402,6 +429,19 @@ pub enum ToClient {
         request: u64,
         /// The spans.
         stream: TaskStream,
+    },
+    /// The answer to [`FromClient::PutExecutable`] and [`FromClient::GetExecutable`].
+    Executable {
+        /// The request number.
+        request: u64,
+        /// Bytes stored so far (put), or where `data` starts (get).
+        offset: u64,
+        /// The program's size (0 when unknown).
+        total: u64,
+        /// The chunk read (get; empty for put).
+        data: Payload,
+        /// What went wrong (a hash mismatch, chunks out of order, no such program).
+        error: Option<String>,
     },
 }
 

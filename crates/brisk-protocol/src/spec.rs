@@ -14,7 +14,14 @@ use crate::messages::EncodedValue;
 
 /// Encode a compiled task; an unregistered closure is [`Error::UnregisteredFunction`].
 pub fn encode_task(key: &Key, task: &PlanTask) -> Result<Payload, Error> {
-    let w = encode_plan_task(key, task)?;
+    encode_task_for(key, task, None)
+}
+
+/// [`encode_task`] for a client that uploaded its program `exe` (see
+/// [`crate::executable`]): workers that do not know the task's function run it there.
+pub fn encode_task_for(key: &Key, task: &PlanTask, exe: Option<&str>) -> Result<Payload, Error> {
+    let mut w = encode_plan_task(key, task)?;
+    w.exe = exe.map(str::to_string);
     rmp_serde::to_vec(&w)
         .map(Payload::from)
         .map_err(|e| Error::Codec {
@@ -28,14 +35,25 @@ pub fn encode_task(key: &Key, task: &PlanTask) -> Result<Payload, Error> {
 
 /// Decode a task made by [`encode_task`].
 pub fn decode_task(key: &Key, bytes: &[u8]) -> Result<PlanTask, Error> {
-    let w: WirePlanTask = rmp_serde::from_slice(bytes).map_err(|e| Error::Codec {
+    decode_plan_task(key, &decode_wire_task(key, bytes)?)
+}
+
+/// The task as it travels, before its functions and literals are looked up (to learn which
+/// uploaded program it needs when this process cannot run it).
+pub fn decode_wire_task(key: &Key, bytes: &[u8]) -> Result<WirePlanTask, Error> {
+    rmp_serde::from_slice(bytes).map_err(|e| Error::Codec {
         context: format!("task {key}"),
         source: brisk_core::CodecError::Decode {
             tag: "task".into(),
             message: e.to_string(),
         },
-    })?;
-    decode_plan_task(key, &w)
+    })
+}
+
+/// Decode a value made by [`encode_value`], keeping a value of a type this program does not
+/// know as a [`brisk_core::opaque::Opaque`] (workers that pass on a user's values).
+pub fn decode_value_or_opaque(v: &EncodedValue) -> Result<Value, brisk_core::CodecError> {
+    brisk_core::codec::decode_or_opaque(&v.tag, &v.bytes)
 }
 
 /// Encode a value with the codec registry.

@@ -102,6 +102,8 @@ impl SchedulerState {
                     );
                 }
             }
+            // Answered by the connection (server.rs) before they reach the state.
+            FromClient::PutExecutable { .. } | FromClient::GetExecutable { .. } => {}
         }
     }
 }

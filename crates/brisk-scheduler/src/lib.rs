@@ -18,6 +18,7 @@
 
 mod clients;
 mod dashboard;
+mod executables;
 mod graphs;
 mod ids;
 mod keys;

@@ -12,7 +12,7 @@ use brisk_protocol::launch::{LaunchOptions, RunningScheduler, SchedulerLauncher}
 use brisk_protocol::messages::{
     ClusterInfo, FromClient, FromWorker, Role, ToClient, ToWorker, WorkerRegistration,
 };
-use brisk_protocol::{ClientId, ProtocolError, Security, WorkerId};
+use brisk_protocol::{ClientId, Payload, ProtocolError, Security, WorkerId};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -219,7 +219,12 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
                 None => (None, None, None),
             };
             rt.block_on(async move {
-                tokio::spawn(accept_loop(listener, ev_tx2, stop_rx.clone()));
+                tokio::spawn(accept_loop(
+                    listener,
+                    ev_tx2,
+                    stop_rx.clone(),
+                    Arc::new(crate::executables::Executables::new()),
+                ));
                 let core_options = CoreOptions {
                     address: addr2,
                     config: options.config,
@@ -511,6 +516,7 @@ async fn accept_loop(
     listener: Listener,
     events: mpsc::UnboundedSender<Event>,
     mut stop: watch::Receiver<bool>,
+    programs: Arc<crate::executables::Executables>,
 ) {
     let mut next_id: u32 = 1;
     loop {
@@ -530,13 +536,14 @@ async fn accept_loop(
         next_id = next_id.wrapping_add(1).max(1);
         let events = events.clone();
         let stop = stop.clone();
+        let programs = Arc::clone(&programs);
         tokio::spawn(async move {
             let peer = pending.peer().to_string();
             match pending
                 .handshake("scheduler", &[Role::Worker, Role::Client])
                 .await
             {
-                Ok(conn) => serve_connection(id, conn, events, stop).await,
+                Ok(conn) => serve_connection(id, conn, events, stop, programs).await,
                 Err(e) => tracing::warn!(peer = %peer, error = %e, "rejected a connection"),
             }
         });
@@ -548,6 +555,7 @@ async fn serve_connection(
     conn: Connection,
     events: mpsc::UnboundedSender<Event>,
     stop: watch::Receiver<bool>,
+    programs: Arc<crate::executables::Executables>,
 ) {
     let Connection {
         mut reader,
@@ -599,11 +607,29 @@ async fn serve_connection(
         }
         Some(Role::Client) => {
             let (tx, rx) = mpsc::unbounded_channel();
+            let replies = tx.clone();
             let _ = events.send(Event::ClientJoined(id, tx));
             tokio::spawn(write_loop(writer, rx, stop));
             loop {
                 match reader.recv_msg::<Vec<FromClient>>().await {
-                    Ok(msgs) => {
+                    Ok(mut msgs) => {
+                        // Programs for the workers are files, answered here.
+                        if msgs.iter().any(is_program_message) {
+                            let (prog, rest): (Vec<_>, Vec<_>) =
+                                msgs.into_iter().partition(is_program_message);
+                            for m in prog {
+                                let p = Arc::clone(&programs);
+                                if let Ok(reply) =
+                                    tokio::task::spawn_blocking(move || program_reply(&p, m)).await
+                                {
+                                    let _ = replies.send(vec![reply]);
+                                }
+                            }
+                            msgs = rest;
+                            if msgs.is_empty() {
+                                continue;
+                            }
+                        }
                         if events.send(Event::Client(id, msgs)).is_err() {
                             return;
                         }
@@ -619,6 +645,59 @@ async fn serve_connection(
             let _ = events.send(Event::ClientGone(id));
         }
         _ => {}
+    }
+}
+
+fn is_program_message(m: &FromClient) -> bool {
+    matches!(
+        m,
+        FromClient::PutExecutable { .. } | FromClient::GetExecutable { .. }
+    )
+}
+
+/// The answer to a program upload or download (see `executables.rs`).
+fn program_reply(programs: &crate::executables::Executables, m: FromClient) -> ToClient {
+    let (request, r) = match m {
+        FromClient::PutExecutable {
+            request,
+            hash,
+            offset,
+            total,
+            data,
+        } => (
+            request,
+            programs
+                .put(&hash, offset, total, &data.0)
+                .map(|(stored, total)| (stored, total, Vec::new())),
+        ),
+        FromClient::GetExecutable {
+            request,
+            hash,
+            offset,
+            len,
+        } => (
+            request,
+            programs
+                .get(&hash, offset, len)
+                .map(|(total, bytes)| (offset, total, bytes)),
+        ),
+        _ => (0, Err("not a program message".into())),
+    };
+    match r {
+        Ok((offset, total, bytes)) => ToClient::Executable {
+            request,
+            offset,
+            total,
+            data: Payload::from(bytes),
+            error: None,
+        },
+        Err(e) => ToClient::Executable {
+            request,
+            offset: 0,
+            total: 0,
+            data: Payload::default(),
+            error: Some(e),
+        },
     }
 }
 

@@ -38,8 +38,10 @@
 
 mod acquire;
 mod error;
+mod executor;
 mod metrics;
 mod pool;
+mod programs;
 pub mod server;
 mod state;
 mod store;
@@ -60,6 +62,10 @@ pub const LOCAL_DEATH_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// `brisk::processes`), and exit when done; otherwise return at once. Call it first in
 /// `main` of any program that starts a local cluster.
 pub fn main_if_worker() {
+    if std::env::var_os(brisk_protocol::executable::ENV_EXECUTOR).is_some_and(|v| v == "1") {
+        // Started by a stock worker to run this program's tasks (see `programs.rs`).
+        executor::serve();
+    }
     let Ok(address) = std::env::var(ENV_WORKER_OF) else {
         brisk_protocol::launch::mark_worker_capable();
         return;

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use brisk_core::eval::run_task;
 use brisk_protocol::messages::TaskTiming;
-use brisk_protocol::spec::{WireFailure, decode_task, encode_value};
+use brisk_protocol::spec::{WireFailure, decode_task, decode_wire_task, encode_value};
 use tokio::sync::mpsc;
 
 use crate::state::{Execute, Outcome};
@@ -28,6 +28,8 @@ pub(crate) struct PoolShared {
     pub(crate) epoch: Instant,
     pub(crate) running: AtomicU32,
     pub(crate) inline_limit: u64,
+    /// Clients' uploaded programs, for tasks this worker cannot decode.
+    pub(crate) programs: Arc<crate::programs::Programs>,
 }
 
 pub(crate) struct Pool {
@@ -104,9 +106,17 @@ fn run(job: Execute, shared: &PoolShared, thread: u32) -> (Outcome, TaskTiming) 
         };
         (Outcome::Failed(WireFailure::msg("error", m)), timing)
     };
-    let task = match decode_task(&job.key, &job.spec) {
-        Ok(t) => t,
-        Err(e) => return failed(e.to_string()),
+    // A task this program cannot decode (a function or a literal type it does not know)
+    // runs in the client's uploaded program, when the task names one.
+    let (task, program) = match decode_task(&job.key, &job.spec) {
+        Ok(t) => (Some(t), None),
+        Err(e) => match decode_wire_task(&job.key, &job.spec)
+            .ok()
+            .and_then(|w| w.exe)
+        {
+            Some(h) => (None, Some(h)),
+            None => return failed(e.to_string()),
+        },
     };
     let mut inputs = Vec::with_capacity(job.inputs.len());
     for k in &job.inputs {
@@ -116,9 +126,13 @@ fn run(job: Execute, shared: &PoolShared, thread: u32) -> (Outcome, TaskTiming) 
             Err(e) => return failed(e.to_string()),
         }
     }
-    drop(job.spec);
     let start = Instant::now();
-    let r = run_task(&task, &inputs);
+    let r = match (&task, &program) {
+        (Some(t), _) => run_task(t, &inputs).map_err(|f| WireFailure::from(&f)),
+        (None, Some(h)) => shared.programs.run(h, &job.key, &job.spec, &inputs),
+        (None, None) => Err(WireFailure::msg("error", "internal: no task")),
+    };
+    drop(job.spec);
     let timing = TaskTiming {
         start_us: clock(start),
         stop_us: clock(Instant::now()),
@@ -139,19 +153,12 @@ fn run(job: Execute, shared: &PoolShared, thread: u32) -> (Outcome, TaskTiming) 
             let nbytes = store.put(job.key, v);
             (Outcome::Done { nbytes, value }, timing)
         }
-        Err(f) => (Outcome::Failed(WireFailure::from(&f)), timing),
+        Err(f) => (Outcome::Failed(f), timing),
     }
 }
 
-/// Whether `v` (every item, for a list) has a wire codec in this program.
+/// Whether `v` (every item, for a list) has a wire codec in this program (or came from
+/// another program as an `Opaque`, which travels as it came).
 fn crossable(v: &brisk_core::Value) -> Result<(), brisk_core::CodecError> {
-    if let Some(items) = v.as_list() {
-        return items.iter().try_for_each(crossable);
-    }
-    match brisk_core::codec::entry_for(v) {
-        Some(_) => Ok(()),
-        None => Err(brisk_core::CodecError::Unregistered {
-            type_name: v.type_name(),
-        }),
-    }
+    brisk_core::codec::is_encodable(v)
 }

@@ -152,6 +152,15 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
         epoch: Instant::now(),
         running: std::sync::atomic::AtomicU32::new(0),
         inline_limit: options.inline_result_limit,
+        programs: Arc::new(crate::programs::Programs::new(
+            &options.scheduler,
+            options.security.clone(),
+            &options
+                .local_directory
+                .clone()
+                .unwrap_or_else(std::env::temp_dir),
+            options.nthreads,
+        )),
     });
     let pool = Pool::new(options.nthreads, Arc::clone(&shared), done_tx)
         .map_err(|e| brisk_protocol::ProtocolError::io("cannot start worker threads", e))?;
@@ -542,7 +551,7 @@ impl Session<'_> {
                         for (k, v) in items {
                             let Some(v) = v else { continue };
                             traffic.received(v.bytes.len() as u64);
-                            match store.put_encoded(k.clone(), &v) {
+                            match store.put_fetched(k.clone(), &v) {
                                 Ok(n) => got.push((k, n)),
                                 Err(e) => {
                                     tracing::warn!(error = %e, "cannot decode a fetched value")

@@ -111,6 +111,18 @@ impl DataStore {
         Ok(self.put(key, value))
     }
 
+    /// Store a value fetched from a peer under `key`: a type this program does not know (a
+    /// result of a client's uploaded program) is kept as an `Opaque`, as the peer held it.
+    pub fn put_fetched(&self, key: Key, v: &EncodedValue) -> Result<u64, WorkerError> {
+        let value = brisk_protocol::spec::decode_value_or_opaque(v).map_err(|source| {
+            WorkerError::Codec {
+                key: key.clone(),
+                source,
+            }
+        })?;
+        Ok(self.put(key, value))
+    }
+
     /// The value under `key`, reading it back from disk when spilled.
     pub fn get(&self, key: &Key) -> Result<Option<Value>, WorkerError> {
         let mut g = self.inner.lock();
@@ -133,11 +145,13 @@ impl DataStore {
         })?;
         let _ = std::fs::remove_file(&d.path);
         g.spilled = g.spilled.saturating_sub(d.nbytes);
-        let value =
-            brisk_core::codec::decode(&d.tag, &bytes).map_err(|source| WorkerError::Codec {
+        // Spilled opaque values (of a client's program) come back opaque.
+        let value = brisk_core::codec::decode_or_opaque(&d.tag, &bytes).map_err(|source| {
+            WorkerError::Codec {
                 key: key.clone(),
                 source,
-            })?;
+            }
+        })?;
         g.memory.insert(
             key.clone(),
             InMemory {

@@ -237,8 +237,11 @@ fn run_program(
         .env("BRISK_TOKEN_FILE", &token_file)
         .env_remove("BRISK_TOKEN")
         .status();
-    // Whatever happened to the program, the cluster stops so that mpirun returns.
+    // Whatever happened to the program, the cluster stops so that mpirun returns. The files
+    // go here too: on a failure mpirun kills the other ranks before rank 0 could remove them.
     let _ = control.shutdown();
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(&token_file);
     let status = status.with_context(|| format!("cannot run {program}"))?;
     match status.code() {
         Some(0) => Ok(()),

@@ -78,6 +78,7 @@ pub(crate) mod stock {
 mod collections;
 mod dashboard;
 mod more;
+mod programs;
 mod scale;
 mod security;
 mod values;
@@ -128,6 +129,10 @@ fn main() {
         (
             "listeners_stay_on_the_loopback",
             security::listeners_stay_on_the_loopback,
+        ),
+        (
+            "uploaded_program_runs_on_stock_workers",
+            programs::uploaded_program_runs_on_stock_workers,
         ),
         (
             "scatter_of_a_value_the_worker_cannot_store_fails",
