@@ -40,6 +40,7 @@ mod acquire;
 mod error;
 mod executor;
 mod metrics;
+pub mod nanny;
 mod pool;
 mod programs;
 pub mod server;

@@ -197,8 +197,46 @@ pub struct WorkerArgs {
     /// e.g. a batch job's walltime minus a margin.
     #[arg(long)]
     lifetime: Option<f64>,
+    /// Run the worker under a nanny process that restarts it when it crashes or its memory
+    /// (with its task executors) passes 95% of --memory-limit.
+    #[arg(long)]
+    nanny: bool,
     #[command(flatten)]
     security: SecurityArgs,
+}
+
+/// `brisk worker --nanny ...`: this same command without `--nanny`, supervised.
+fn nanny(args: &WorkerArgs) -> anyhow::Result<()> {
+    use brisk::distributed::worker::nanny::{NannyExit, NannyOptions, supervise};
+    let limit = if args.memory_limit.trim().eq_ignore_ascii_case("auto") {
+        total_memory().context("--memory-limit auto: cannot read the machine's memory")?
+    } else {
+        parse_bytes(&args.memory_limit).with_context(|| {
+            format!(
+                "invalid --memory-limit {:?}: expected a size such as 4GB, or auto",
+                args.memory_limit
+            )
+        })?
+    };
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let argv: Vec<std::ffi::OsString> = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "--nanny")
+        .collect();
+    let r = supervise(
+        || {
+            let mut c = std::process::Command::new(&exe);
+            c.args(&argv);
+            c
+        },
+        &NannyOptions::new(limit),
+    )
+    .context("the nanny cannot start the worker")?;
+    match r {
+        NannyExit::Worker(st) if st.success() => Ok(()),
+        NannyExit::Worker(st) => bail!("the worker exited ({st})"),
+        NannyExit::GaveUp(why) => bail!("the nanny gave up: {why}"),
+    }
 }
 
 /// The machine's memory in bytes (Linux: `/proc/meminfo`).
@@ -299,6 +337,9 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
 }
 
 pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    if args.nanny {
+        return nanny(&args);
+    }
     let (address, token_file) = match (&args.address, &args.scheduler_file) {
         (Some(a), _) => (a.clone(), None),
         (None, Some(f)) => {

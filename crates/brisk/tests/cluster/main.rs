@@ -78,6 +78,7 @@ pub(crate) mod stock {
 mod collections;
 mod dashboard;
 mod more;
+mod nanny;
 mod programs;
 mod scale;
 mod security;
@@ -129,6 +130,10 @@ fn main() {
         (
             "listeners_stay_on_the_loopback",
             security::listeners_stay_on_the_loopback,
+        ),
+        (
+            "nanny_restarts_a_worker_past_its_memory_limit",
+            nanny::nanny_restarts_a_worker_past_its_memory_limit,
         ),
         (
             "uploaded_program_runs_on_stock_workers",
