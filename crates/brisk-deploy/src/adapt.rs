@@ -178,18 +178,25 @@ pub fn target(info: &ClusterInfo) -> usize {
 pub struct Adaptive {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    pool: Weak<Pool>,
 }
 
 impl Adaptive {
     /// Start adapting `pool`.
     pub fn start(pool: Weak<Pool>, options: AdaptOptions) -> Adaptive {
+        if let Some(p) = pool.upgrade() {
+            p.adapting.fetch_add(1, Ordering::SeqCst);
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("brisk-adapt".into())
-            .spawn(move || run(pool, options, flag))
+            .spawn({
+                let pool = pool.clone();
+                move || run(pool, options, flag)
+            })
             .ok();
-        Adaptive { stop, thread }
+        Adaptive { stop, thread, pool }
     }
 }
 
@@ -198,6 +205,9 @@ impl Drop for Adaptive {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        if let Some(p) = self.pool.upgrade() {
+            p.adapting.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

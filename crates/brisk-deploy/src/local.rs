@@ -100,6 +100,8 @@ pub struct LocalCluster {
     security: Security,
     pool: Arc<Pool>,
     adaptive: Mutex<Option<Adaptive>>,
+    /// Replaces workers that die.
+    keeper: Mutex<Option<crate::pool::Keeper>>,
 }
 
 impl LocalCluster {
@@ -171,8 +173,11 @@ impl LocalCluster {
             security,
             pool,
             adaptive: Mutex::new(None),
+            keeper: Mutex::new(None),
         };
         cluster.pool.scale_to(options.n_workers)?;
+        // Workers that die (crash, SIGKILL) are replaced; retired ones are not.
+        *cluster.keeper.lock() = Some(cluster.pool.keep(Duration::from_millis(500)));
         Ok(cluster)
     }
 
@@ -223,6 +228,7 @@ impl Cluster for LocalCluster {
 
     fn close(&self) -> Result<(), DeployError> {
         self.adaptive.lock().take();
+        self.keeper.lock().take();
         // Killing is fine here: the whole cluster goes, and its values with it.
         self.pool.close(false, Duration::ZERO);
         if let Some(s) = self.scheduler.lock().take() {

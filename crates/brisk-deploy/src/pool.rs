@@ -11,6 +11,7 @@
 //! run; they retire themselves (their values move first) and leave.
 
 use std::process::{Child, ChildStdin};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -81,6 +82,11 @@ pub trait Member: Send {
     fn expires_at(&mut self) -> Option<Instant> {
         None
     }
+    /// Whether it ended without a clean exit (crashed, killed): such members are replaced
+    /// ([`Pool::keep`]); a worker that was retired or closed exits cleanly.
+    fn failed(&mut self) -> bool {
+        false
+    }
 }
 
 impl Member for Proc {
@@ -104,6 +110,9 @@ impl Member for Proc {
     fn pid(&self) -> Option<u32> {
         Some(self.child.id())
     }
+    fn failed(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(st)) if !st.success())
+    }
 }
 
 impl Drop for Proc {
@@ -111,6 +120,21 @@ impl Drop for Proc {
         if self.exited().is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+    }
+}
+
+/// A running [`Pool::keep`]; stops when dropped.
+pub struct Keeper {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
@@ -143,6 +167,10 @@ pub struct Pool {
     /// replaces it before it goes (zero: members count until they end).
     pub replace_ahead: Duration,
     closed: AtomicBool,
+    /// Members that died (not retired or closed) since the keeper last replaced them.
+    lost: AtomicUsize,
+    /// Adaptive loops running (they replace lost workers themselves).
+    pub(crate) adapting: AtomicUsize,
 }
 
 impl Pool {
@@ -163,6 +191,8 @@ impl Pool {
             retire_timeout: Duration::from_secs(120),
             replace_ahead: Duration::ZERO,
             closed: AtomicBool::new(false),
+            lost: AtomicUsize::new(0),
+            adapting: AtomicUsize::new(0),
         })
     }
 
@@ -214,11 +244,57 @@ impl Pool {
         let mut g = self.procs.lock();
         g.retain_mut(|p| match p.exited() {
             Some(st) => {
-                tracing::info!(worker = %p.name(), place = %p.place(), status = %st, "worker ended");
+                if p.failed() && !self.closed.load(Ordering::SeqCst) {
+                    tracing::warn!(worker = %p.name(), place = %p.place(), status = %st, "worker died");
+                    self.lost.fetch_add(1, Ordering::SeqCst);
+                } else {
+                    tracing::info!(worker = %p.name(), place = %p.place(), status = %st, "worker ended");
+                }
                 false
             }
             None => true,
         });
+    }
+
+    /// Replace workers that die (crash, SIGKILL, a lost host) with new ones, checking every
+    /// `interval`, until the pool closes or the returned handle is dropped. Workers that were
+    /// retired or closed are not replaced, and while an adaptive loop runs it does the
+    /// replacing. A replacement that cannot start is logged and tried again next time.
+    pub fn keep(self: &Arc<Self>, interval: Duration) -> Keeper {
+        let pool = Arc::downgrade(self);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("brisk-keeper".into())
+            .spawn(move || {
+                while !flag.load(Ordering::SeqCst) {
+                    let mut slept = Duration::ZERO;
+                    while slept < interval && !flag.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(20));
+                        slept += Duration::from_millis(20);
+                    }
+                    let Some(p) = pool.upgrade() else { return };
+                    if p.is_closed() {
+                        return;
+                    }
+                    p.reap_exited();
+                    let n = p.lost.swap(0, Ordering::SeqCst);
+                    if n == 0 || p.adapting.load(Ordering::SeqCst) > 0 {
+                        continue;
+                    }
+                    let _one_at_a_time = p.scaling.lock();
+                    if p.is_closed() {
+                        return;
+                    }
+                    tracing::info!(workers = n, "replacing workers that died");
+                    if let Err(e) = p.grow(n) {
+                        tracing::warn!(error = %e, "cannot replace a worker that died; trying again");
+                        p.lost.fetch_add(n, Ordering::SeqCst);
+                    }
+                }
+            })
+            .ok();
+        Keeper { stop, thread }
     }
 
     /// Run exactly `n` workers (see [`crate::Cluster::scale`]).

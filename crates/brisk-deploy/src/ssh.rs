@@ -259,6 +259,8 @@ pub struct SshCluster {
     security: Security,
     pool: Arc<Pool>,
     adaptive: Mutex<Option<Adaptive>>,
+    /// Replaces workers that die.
+    keeper: Mutex<Option<crate::pool::Keeper>>,
 }
 
 impl SshCluster {
@@ -404,8 +406,11 @@ impl SshCluster {
             security,
             pool,
             adaptive: Mutex::new(None),
+            keeper: Mutex::new(None),
         };
         cluster.pool.scale_to(n_workers)?;
+        // Workers that die (crash, SIGKILL) are replaced; retired ones are not.
+        *cluster.keeper.lock() = Some(cluster.pool.keep(Duration::from_millis(500)));
         Ok(cluster)
     }
 
@@ -547,6 +552,7 @@ impl Cluster for SshCluster {
 
     fn close(&self) -> Result<(), DeployError> {
         self.adaptive.lock().take();
+        self.keeper.lock().take();
         // The scheduler closes every worker and stops; the wrappers end with them.
         self.pool.close(true, Duration::from_secs(10));
         if let Some(mut s) = self.scheduler.lock().take() {

@@ -698,8 +698,20 @@ fn kill_9_a_worker_mid_job() -> anyhow::Result<()> {
         got == (2..102).collect::<Vec<i64>>(),
         "right answer after a SIGKILL: {got:?}"
     );
-    let info = client.scheduler_info()?;
-    ensure!(info.workers_lost >= 1 && info.workers.len() == 1);
+    // The local cluster replaces the worker that died.
+    let t = Instant::now();
+    loop {
+        let info = client.scheduler_info()?;
+        if info.workers_lost >= 1 && info.workers.len() == 2 {
+            break;
+        }
+        ensure!(
+            t.elapsed() < Duration::from_secs(20),
+            "the dead worker was not replaced: {info:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ensure!(client.worker_pids().len() == 2);
     client.shutdown();
     Ok(())
 }
