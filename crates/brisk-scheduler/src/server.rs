@@ -68,7 +68,7 @@ pub(crate) enum Event {
     ),
     Worker(WorkerId, Vec<FromWorker>),
     WorkerGone(WorkerId, String),
-    ClientJoined(ClientId, mpsc::UnboundedSender<Vec<ToClient>>),
+    ClientJoined(ClientId, ClientLine),
     Client(ClientId, Vec<FromClient>),
     ClientGone(ClientId),
     Snapshot(oneshot::Sender<ClusterInfo>),
@@ -249,6 +249,28 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
     })
 }
 
+/// The way to one client: its writer's queue, and how many messages wait in it.
+#[derive(Clone)]
+pub(crate) struct ClientLine {
+    tx: mpsc::UnboundedSender<Vec<ToClient>>,
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set to close the connection (both directions) from the scheduler's side.
+    kick: Arc<watch::Sender<bool>>,
+}
+
+/// A client with more messages than this waiting to be written (it does not read them) is
+/// disconnected instead of buffered without bound (`BRISK_CLIENT_QUEUE_LIMIT`).
+fn client_queue_limit() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var("BRISK_CLIENT_QUEUE_LIMIT")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or(4_000_000)
+    })
+}
+
 #[derive(Default)]
 struct ShellComm {
     workers: FxHashMap<WorkerId, Vec<ToWorker>>,
@@ -374,8 +396,7 @@ async fn core(
     let mut comm = ShellComm::default();
     let mut worker_tx: FxHashMap<WorkerId, mpsc::UnboundedSender<Vec<ToWorker>>> =
         FxHashMap::default();
-    let mut client_tx: FxHashMap<ClientId, mpsc::UnboundedSender<Vec<ToClient>>> =
-        FxHashMap::default();
+    let mut client_tx: FxHashMap<ClientId, ClientLine> = FxHashMap::default();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_tick = Instant::now();
@@ -419,10 +440,29 @@ async fn core(
                 let _ = tx.send(msgs);
             }
         }
+        let mut unread = Vec::new();
         for (c, msgs) in comm.clients.drain() {
-            if let Some(tx) = client_tx.get(&c) {
-                let _ = tx.send(msgs);
+            if let Some(line) = client_tx.get(&c) {
+                let n = msgs.len();
+                let queued = line.queued.fetch_add(n, Ordering::Relaxed) + n;
+                if queued > client_queue_limit() {
+                    unread.push((c, queued));
+                } else {
+                    let _ = line.tx.send(msgs);
+                }
             }
+        }
+        for (c, queued) in unread {
+            // Dropping its line closes the connection; its keys are released now.
+            tracing::warn!(
+                client = c,
+                queued,
+                "a client does not read its messages; disconnecting it"
+            );
+            if let Some(line) = client_tx.remove(&c) {
+                let _ = line.kick.send(true);
+            }
+            state.remove_client(c, &mut comm);
         }
         // A page is open and tasks finish fast: sample their spans before the log turns over.
         if let Some(d) = &dash
@@ -456,7 +496,7 @@ struct Core<'a> {
     state: &'a mut SchedulerState,
     comm: &'a mut ShellComm,
     worker_tx: &'a mut FxHashMap<WorkerId, mpsc::UnboundedSender<Vec<ToWorker>>>,
-    client_tx: &'a mut FxHashMap<ClientId, mpsc::UnboundedSender<Vec<ToClient>>>,
+    client_tx: &'a mut FxHashMap<ClientId, ClientLine>,
     dash: Option<&'a crate::dashboard::Shared>,
 }
 
@@ -484,8 +524,8 @@ impl Core<'_> {
                 worker_tx.remove(&id);
                 state.remove_worker(id, &reason, comm);
             }
-            Event::ClientJoined(id, tx) => {
-                client_tx.insert(id, tx);
+            Event::ClientJoined(id, line) => {
+                client_tx.insert(id, line);
                 state.add_client(id, comm);
             }
             Event::Client(id, msgs) => {
@@ -588,7 +628,7 @@ async fn serve_connection(
             };
             let (tx, rx) = mpsc::unbounded_channel();
             let _ = events.send(Event::WorkerJoined(id, reg, tx));
-            tokio::spawn(write_loop(writer, rx, stop));
+            tokio::spawn(write_loop(writer, rx, stop, None));
             let reason = loop {
                 match reader.recv_msg::<Vec<FromWorker>>().await {
                     Ok(msgs) => {
@@ -608,10 +648,36 @@ async fn serve_connection(
         Some(Role::Client) => {
             let (tx, rx) = mpsc::unbounded_channel();
             let replies = tx.clone();
-            let _ = events.send(Event::ClientJoined(id, tx));
-            tokio::spawn(write_loop(writer, rx, stop));
+            let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let (kick, mut kicked) = watch::channel(false);
+            let _ = events.send(Event::ClientJoined(
+                id,
+                ClientLine {
+                    tx,
+                    queued: Arc::clone(&queued),
+                    kick: Arc::new(kick),
+                },
+            ));
+            // The writer stops on the scheduler's stop or on this client's kick.
+            let (both_tx, both_rx) = watch::channel(false);
+            {
+                let mut stop = stop.clone();
+                let mut kicked = kicked.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stop.changed() => {}
+                        _ = kicked.changed() => {}
+                    }
+                    let _ = both_tx.send(true);
+                });
+            }
+            tokio::spawn(write_loop(writer, rx, both_rx, Some(Arc::clone(&queued))));
             loop {
-                match reader.recv_msg::<Vec<FromClient>>().await {
+                let got = tokio::select! {
+                    m = reader.recv_msg::<Vec<FromClient>>() => m,
+                    _ = kicked.changed() => break,
+                };
+                match got {
                     Ok(mut msgs) => {
                         // Programs for the workers are files, answered here.
                         if msgs.iter().any(is_program_message) {
@@ -622,6 +688,7 @@ async fn serve_connection(
                                 if let Ok(reply) =
                                     tokio::task::spawn_blocking(move || program_reply(&p, m)).await
                                 {
+                                    queued.fetch_add(1, Ordering::Relaxed);
                                     let _ = replies.send(vec![reply]);
                                 }
                             }
@@ -705,6 +772,7 @@ async fn write_loop<T: Serialize>(
     mut writer: MessageWriter,
     mut rx: mpsc::UnboundedReceiver<Vec<T>>,
     mut stop: watch::Receiver<bool>,
+    queued: Option<Arc<std::sync::atomic::AtomicUsize>>,
 ) {
     loop {
         let batch = tokio::select! {
@@ -727,6 +795,9 @@ async fn write_loop<T: Serialize>(
         };
         if writer.send(&raw).await.is_err() {
             break;
+        }
+        if let Some(q) = &queued {
+            q.fetch_sub(batch.len(), Ordering::Relaxed);
         }
     }
     writer.shutdown().await;

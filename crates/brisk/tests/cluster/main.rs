@@ -77,6 +77,7 @@ pub(crate) mod stock {
 
 mod collections;
 mod dashboard;
+mod misbehaving;
 mod more;
 mod nanny;
 mod programs;
@@ -130,6 +131,10 @@ fn main() {
         (
             "listeners_stay_on_the_loopback",
             security::listeners_stay_on_the_loopback,
+        ),
+        (
+            "a_client_that_does_not_read_is_disconnected",
+            misbehaving::a_client_that_does_not_read_is_disconnected,
         ),
         (
             "nanny_restarts_a_worker_past_its_memory_limit",
