@@ -21,7 +21,7 @@ pub(crate) fn inc(x: i64) -> i64 {
 pub(crate) fn add(x: i64, y: i64) -> i64 {
     x + y
 }
-fn sum(xs: Vec<i64>) -> i64 {
+pub(crate) fn sum(xs: Vec<i64>) -> i64 {
     xs.iter().sum()
 }
 pub(crate) fn slow_inc(x: i64) -> i64 {
@@ -75,6 +75,7 @@ pub(crate) mod stock {
     brisk::register!(inc as "brisk::demo::inc", add as "brisk::demo::add");
 }
 
+mod chaos;
 mod collections;
 mod dashboard;
 mod misbehaving;
@@ -131,6 +132,10 @@ fn main() {
         (
             "listeners_stay_on_the_loopback",
             security::listeners_stay_on_the_loopback,
+        ),
+        (
+            "chaos_a_mixed_job_survives",
+            chaos::chaos_a_mixed_job_survives,
         ),
         (
             "a_client_that_does_not_read_is_disconnected",
