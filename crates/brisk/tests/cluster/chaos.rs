@@ -162,7 +162,11 @@ pub(crate) fn chaos_a_mixed_job_survives() -> anyhow::Result<()> {
     let after = loop {
         let i = client.scheduler_info()?;
         let held: u64 = i.tasks_by_state.iter().map(|(_, n)| *n as u64).sum();
-        let stored: u64 = i.workers.iter().map(|w| u64::from(w.metrics.stored_keys)).sum();
+        let stored: u64 = i
+            .workers
+            .iter()
+            .map(|w| u64::from(w.metrics.stored_keys))
+            .sum();
         if held == 0 && stored == 0 {
             break i;
         }
