@@ -161,7 +161,7 @@ pub(crate) fn chaos_a_mixed_job_survives() -> anyhow::Result<()> {
     let t = Instant::now();
     let after = loop {
         let i = client.scheduler_info()?;
-        let held: u64 = i.tasks_by_state.iter().map(|(_, n)| *n as u64).sum();
+        let held: u64 = i.tasks_by_state.iter().map(|(_, n)| *n).sum();
         let stored: u64 = i
             .workers
             .iter()
