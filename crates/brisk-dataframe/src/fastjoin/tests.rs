@@ -161,3 +161,83 @@ fn other_joins_keep_polars() {
         "mixed key types"
     );
 }
+
+/// Key columns `a` (Int64, from `side`) plus `s`: strings made from the same draws, short
+/// (inline in a view) or long, with the empty string and nulls.
+fn with_strings(df: PlFrame, key: &str) -> PlFrame {
+    df.lazy()
+        .with_column(
+            polars::prelude::when(col(key).gt(polars::prelude::lit(3)))
+                .then(
+                    polars::prelude::lit("a long string, past twelve bytes ")
+                        + col(key).cast(DataType::String),
+                )
+                .otherwise(col(key).cast(DataType::String))
+                .fill_null(polars::prelude::lit(""))
+                .alias("s"),
+        )
+        .with_column(
+            polars::prelude::when(col(key).eq(polars::prelude::lit(1)))
+                .then(polars::prelude::lit(polars::prelude::NULL).cast(DataType::String))
+                .otherwise(col("s"))
+                .alias("s"),
+        )
+        .collect()
+        .unwrap()
+}
+
+fn spec_on(left_on: &[&str], right_on: &[&str]) -> JoinSpec {
+    JoinSpec {
+        left_on: left_on.iter().map(|s| s.to_string()).collect(),
+        right_on: right_on.iter().map(|s| s.to_string()).collect(),
+        ..spec("", "")
+    }
+}
+
+#[test]
+fn string_and_multi_key_joins_match_polars() {
+    let mut rng = Rng(21);
+    for (n_left, n_right, range) in [(60, 50, 12), (5000, 3000, 700)] {
+        let l = with_strings(
+            side(&mut rng, "a", n_left, range, 15, &DataType::Int64),
+            "a",
+        );
+        let r = with_strings(
+            side(&mut rng, "a", n_right, range, 15, &DataType::Int64),
+            "a",
+        );
+        let what = format!("{n_left}x{n_right}");
+        check(&l, &r, &spec_on(&["s"], &["s"]), &format!("{what} string"));
+        check(
+            &l,
+            &r,
+            &spec_on(&["s", "a"], &["s", "a"]),
+            &format!("{what} (s, a)"),
+        );
+        let r2 = r
+            .clone()
+            .lazy()
+            .rename(["a", "s"], ["b", "t"], true)
+            .collect()
+            .unwrap();
+        check(
+            &l,
+            &r2,
+            &spec_on(&["a", "s"], &["b", "t"]),
+            &format!("{what} renamed"),
+        );
+        let (l8, r8) = (
+            l.clone()
+                .lazy()
+                .with_column(col("a").cast(DataType::UInt64))
+                .collect()
+                .unwrap(),
+            r.clone()
+                .lazy()
+                .with_column(col("a").cast(DataType::UInt64))
+                .collect()
+                .unwrap(),
+        );
+        check(&l8, &r8, &spec_on(&["a"], &["a"]), &format!("{what} u64"));
+    }
+}
