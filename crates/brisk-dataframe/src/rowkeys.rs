@@ -104,7 +104,18 @@ impl Col {
             }
             (Col::Str(a), Col::Str(b)) => {
                 let (va, vb) = (a.is_valid(i), b.is_valid(j));
-                va == vb && (!va || a.value(i) == b.value(j))
+                if va != vb {
+                    return false;
+                }
+                if !va {
+                    return true;
+                }
+                let (x, y) = (a.views()[i], b.views()[j]);
+                // Equal views (a short string inline, or the same bytes) are equal strings.
+                if x.as_u128() == y.as_u128() {
+                    return true;
+                }
+                x.length == y.length && x.prefix == y.prefix && a.value(i) == b.value(j)
             }
             _ => false,
         }
