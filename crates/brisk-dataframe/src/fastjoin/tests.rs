@@ -241,3 +241,65 @@ fn string_and_multi_key_joins_match_polars() {
         check(&l8, &r8, &spec_on(&["a"], &["a"]), &format!("{what} u64"));
     }
 }
+
+/// `POLARS_MAX_THREADS=1 cargo test --release -p brisk-dataframe --lib -- --ignored
+/// --nocapture rowkey_join_speed`: one partition's inner join (1.25M left rows with 100k key
+/// values, against 125k or 1.25M right rows of unique keys) on an integer key, a string key
+/// and (integer, string) keys, the kernel here against Polars' join on the same frames (best
+/// of 5).
+#[test]
+#[ignore]
+fn rowkey_join_speed() {
+    let mut rng = Rng(3);
+    let n = 1_250_000;
+    let k: Vec<i64> = (0..n).map(|_| rng.below(100_000) as i64).collect();
+    for right_rows in [125_000, 1_250_000] {
+        let d: Vec<i64> = (0..right_rows).collect();
+        let frame = |k: &[i64], v: &str| -> PlFrame {
+            PlFrame::new_infer_height(vec![
+                Series::new("k".into(), k).into_column(),
+                Series::new(
+                    "s".into(),
+                    k.iter().map(|x| format!("user{x}")).collect::<Vec<_>>(),
+                )
+                .into_column(),
+                Series::new("hi".into(), k.iter().map(|x| x / 8).collect::<Vec<_>>()).into_column(),
+                Series::new(
+                    "name".into(),
+                    k.iter().map(|x| format!("n{}", x % 8)).collect::<Vec<_>>(),
+                )
+                .into_column(),
+                Series::new(v.into(), k.iter().map(|&x| x as f64).collect::<Vec<_>>())
+                    .into_column(),
+            ])
+            .unwrap()
+        };
+        let (l, r) = (frame(&k, "v"), frame(&d, "w"));
+        for keys in [&["k"][..], &["s"], &["hi", "name"]] {
+            let sel = |df: &PlFrame, v: &str| {
+                df.select(keys.iter().copied().chain([v]).map(|c| c.to_string()))
+                    .unwrap()
+            };
+            let (l, r) = (sel(&l, "v"), sel(&r, "w"));
+            let s = spec_on(keys, keys);
+            let time = |f: &dyn Fn() -> usize| {
+                let mut best = f64::MAX;
+                let mut rows = 0;
+                for _ in 0..5 {
+                    let t = std::time::Instant::now();
+                    rows = f();
+                    best = best.min(t.elapsed().as_secs_f64());
+                }
+                (best, rows)
+            };
+            let (fast, n1) = time(&|| try_join(&s, &l, &r).unwrap().unwrap().height());
+            let (slow, n2) = time(&|| s.polars_join(l.clone(), r.clone()).unwrap().height());
+            assert_eq!(n1, n2);
+            println!(
+                "{keys:?} x {right_rows}: kernel {:.1} ns/row, Polars {:.1} ns/row ({n1} rows)",
+                fast * 1e9 / n as f64,
+                slow * 1e9 / n as f64
+            );
+        }
+    }
+}
