@@ -6,7 +6,9 @@
 //! chains for duplicates, and probes it with its left keys. The matching row pairs are
 //! gathered from both frames with Polars' `take`. Row keys are joined as their 64-bit hashes
 //! (a row with a null in any key column has none), and every pair of rows whose hashes match
-//! is then compared column by column, so that a collision never pairs rows.
+//! is then compared column by column, so that a collision never pairs rows; they are joined
+//! here only when the right side is large (see [`ROWKEY_MIN_RIGHT`]): below that, Polars'
+//! join was as fast or faster.
 //!
 //! Output columns, names (suffixes) and types are Polars' own: they are read from the schema
 //! Polars gives for the same join of empty frames, and anything that does not line up keeps
@@ -32,11 +34,28 @@ const NONE: u32 = u32::MAX;
 /// About this many right rows per bucket (a table of 4096 × 2 slots plus keys: ~100 KB).
 const BUCKET_ROWS: usize = 4096;
 
+/// Row keys (string or multi-column) are joined here only when the right side has at least
+/// this many rows. One partition's join (`rowkey_join_speed`, 1.25M left rows, one Polars
+/// thread): with 125k right rows Polars' join was at par to 1.5× faster (its one table stays
+/// in cache), with 1.25M right rows this kernel was 3× faster (85 against 261 ns per left row
+/// on a string key, 125 against 346 on (integer, string) keys).
+const ROWKEY_MIN_RIGHT: usize = 1 << 19;
+
 /// The join, or `None` when it is not one this module does.
 pub(crate) fn try_join(
     spec: &JoinSpec,
     left: &PlFrame,
     right: &PlFrame,
+) -> Option<PolarsResult<PlFrame>> {
+    try_join_from(spec, left, right, ROWKEY_MIN_RIGHT)
+}
+
+/// [`try_join`], joining row keys here from `rowkey_min_right` right rows.
+fn try_join_from(
+    spec: &JoinSpec,
+    left: &PlFrame,
+    right: &PlFrame,
+    rowkey_min_right: usize,
 ) -> Option<PolarsResult<PlFrame>> {
     if !matches!(spec.how, How::Inner | How::Left) || spec.nulls_equal || spec.keep_left_order {
         return None;
@@ -54,7 +73,7 @@ pub(crate) fn try_join(
         dtypes.push(lcol.dtype());
     }
     let integer = matches!(dtypes.as_slice(), [dt] if key_dtype(dt));
-    if !integer && !row_key_dtypes(dtypes) {
+    if !integer && (right.height() < rowkey_min_right || !row_key_dtypes(dtypes)) {
         return None;
     }
     if left.height() >= NONE as usize || right.height() >= NONE as usize {

@@ -7,7 +7,7 @@ use polars::prelude::{
     col,
 };
 
-use super::try_join;
+use super::{try_join, try_join_from};
 use crate::join::{How, JoinSpec, JoinStrategy};
 use crate::test_rng::Rng;
 
@@ -65,8 +65,9 @@ fn check(left: &PlFrame, right: &PlFrame, spec: &JoinSpec, what: &str) {
 }
 
 fn check_one(left: &PlFrame, right: &PlFrame, spec: &JoinSpec, what: &str) {
-    let fast = try_join(spec, left, right)
-        .expect("an inner or left join on one integer key takes the fast path")
+    // Row keys take the kernel here whatever the right side's size.
+    let fast = try_join_from(spec, left, right, 0)
+        .expect("an inner or left join on integer, string or several keys takes the fast path")
         .unwrap();
     if spec.how == How::Left {
         // Left order (as Polars keeps it): the left side's `v` is its row number.
@@ -207,6 +208,10 @@ fn string_and_multi_key_joins_match_polars() {
             "a",
         );
         let what = format!("{n_left}x{n_right}");
+        assert!(
+            try_join(&spec_on(&["s"], &["s"]), &l, &r).is_none(),
+            "a small right side keeps Polars' join on row keys"
+        );
         check(&l, &r, &spec_on(&["s"], &["s"]), &format!("{what} string"));
         check(
             &l,
@@ -292,7 +297,7 @@ fn rowkey_join_speed() {
                 }
                 (best, rows)
             };
-            let (fast, n1) = time(&|| try_join(&s, &l, &r).unwrap().unwrap().height());
+            let (fast, n1) = time(&|| try_join_from(&s, &l, &r, 0).unwrap().unwrap().height());
             let (slow, n2) = time(&|| s.polars_join(l.clone(), r.clone()).unwrap().height());
             assert_eq!(n1, n2);
             println!(
