@@ -440,11 +440,13 @@ pub(crate) fn build(
     Ok(spec)
 }
 
-/// The fast plans (see [`crate::fastagg`]) when there is one key and every function is a sum,
-/// mean, count, size, minimum or maximum. Whether the column types fit is decided per
-/// partition.
+/// The fast plans (see [`crate::fastagg`]) when there are keys and every function is a sum,
+/// mean, count, size, minimum or maximum. Whether the column types fit (one integer key, or
+/// integer, string, boolean and date keys as rows) is decided per partition.
 fn fast_plan(keys: &[String], aggs: &[Agg], dropna: bool) -> Option<Fast> {
-    let [key] = keys else { return None };
+    if keys.is_empty() {
+        return None;
+    }
     let mut kinds = Vec::with_capacity(aggs.len());
     for a in aggs {
         let kind = match a.func {
@@ -458,5 +460,5 @@ fn fast_plan(keys: &[String], aggs: &[Agg], dropna: bool) -> Option<Fast> {
         };
         kinds.push((kind, a.column.as_str()));
     }
-    Some(Fast::new(key, dropna, &kinds, p))
+    Some(Fast::new(keys, dropna, &kinds, p))
 }

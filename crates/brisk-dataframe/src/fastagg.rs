@@ -17,14 +17,16 @@
 mod groups;
 
 use polars::prelude::{
-    ChunkedArray, Column, DataFrame as PlFrame, DataType, Float64Type, Int64Type, IntoColumn,
-    IntoSeries, PolarsNumericType, PolarsResult, Schema, Series,
+    ChunkedArray, Column, DataFrame as PlFrame, DataType, Float64Type, IdxCa, IdxSize, Int64Type,
+    IntoColumn, IntoSeries, PolarsNumericType, PolarsResult, Schema, Series,
 };
 use polars_arrow::bitmap::Bitmap;
 use polars_core::series::IsSorted;
 use serde::{Deserialize, Serialize};
 
 use groups::{Grouping, nulls};
+
+use crate::rowkeys::{RowKeys, row_key_dtypes};
 
 /// What one output column computes from one input column, per group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,11 +56,11 @@ pub(crate) struct Out {
     pub name: String,
 }
 
-/// A fast aggregation: one integer key and a list of outputs, in Polars' column order.
+/// A fast aggregation: the key columns and a list of outputs, in Polars' column order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Plan {
-    /// The key column.
-    pub key: String,
+    /// The key columns.
+    pub keys: Vec<String>,
     /// Drop rows whose key is null.
     pub dropna: bool,
     /// The aggregated columns.
@@ -75,10 +77,10 @@ pub(crate) struct Fast {
 }
 
 impl Fast {
-    /// The plans for `aggs` by `key`, or `None` when a function has no fast form.
+    /// The plans for `aggs` by `keys`.
     /// `partial(i, k)` names part `k` of aggregation `i` (see [`crate::agg`]).
     pub fn new(
-        key: &str,
+        keys: &[String],
         dropna: bool,
         aggs: &[(Kind, &str)],
         partial: impl Fn(usize, usize) -> String,
@@ -112,12 +114,12 @@ impl Fast {
             .collect();
         Fast {
             chunk: Plan {
-                key: key.to_string(),
+                keys: keys.to_vec(),
                 dropna,
                 outs: chunk,
             },
             combine: Plan {
-                key: key.to_string(),
+                keys: keys.to_vec(),
                 dropna: false,
                 outs: combine,
             },
@@ -143,10 +145,15 @@ impl Plan {
     /// Whether this plan can run on frames of `schema` (the right types; otherwise the
     /// reduction keeps Polars' group-by).
     pub fn supports(&self, schema: &Schema) -> bool {
-        let Some(kt) = schema.get(&self.key) else {
+        let Some(kts) = self
+            .keys
+            .iter()
+            .map(|k| schema.get(k))
+            .collect::<Option<Vec<_>>>()
+        else {
             return false;
         };
-        if !key_dtype(kt) {
+        if !(matches!(kts.as_slice(), [kt] if key_dtype(kt)) || row_key_dtypes(kts)) {
             return false;
         }
         self.outs.iter().all(|o| match o.kind {
@@ -164,9 +171,6 @@ impl Plan {
 
     /// Aggregate `df` (which must satisfy [`Plan::supports`]).
     pub fn run(&self, df: &PlFrame) -> PolarsResult<PlFrame> {
-        let key = df.column(&self.key)?.as_materialized_series();
-        let key_dtype = key.dtype().clone();
-        let mut key = key.cast(&DataType::Int64)?;
         let mut inputs = Vec::with_capacity(self.outs.len());
         for o in &self.outs {
             inputs.push(match o.kind {
@@ -181,6 +185,22 @@ impl Plan {
                 }
             });
         }
+        match self.keys.as_slice() {
+            [key] if key_dtype(df.column(key)?.dtype()) => self.by_integer(df, key, inputs),
+            _ => self.by_rows(df, inputs),
+        }
+    }
+
+    /// One integer key: dense slots or a table of keys (see [`groups`]).
+    fn by_integer(
+        &self,
+        df: &PlFrame,
+        key_name: &str,
+        mut inputs: Vec<Option<Series>>,
+    ) -> PolarsResult<PlFrame> {
+        let key = df.column(key_name)?.as_materialized_series();
+        let key_dtype = key.dtype().clone();
+        let mut key = key.cast(&DataType::Int64)?;
         // Columns are walked chunk by chunk alongside the key.
         if !inputs
             .iter()
@@ -193,43 +213,94 @@ impl Plan {
             }
         }
         let grouping = Grouping::of(key.i64()?, self.dropna);
-        let mut rows = vec![0u32; grouping.slots()];
-        // The first fold over a column without nulls counts the rows of each slot as well.
-        let mut counting = true;
-        let mut states = Vec::with_capacity(self.outs.len());
-        for (o, input) in self.outs.iter().zip(&inputs) {
-            let fuse = counting
-                && input.as_ref().is_some_and(|s| s.null_count() == 0)
-                && !matches!(o.kind, Kind::Count | Kind::Size);
-            let rows_here = fuse.then_some(rows.as_mut_slice());
-            states.push(match input {
-                None => State::Rows,
-                Some(s) => State::of(o.kind, s, &grouping, rows_here)?,
-            });
-            counting &= !fuse;
-        }
-        if counting {
-            for c in 0..key.chunks().len() {
-                grouping.each(c, |_, s| rows[s] += 1);
-            }
-        }
+        let (rows, states) = self.fold(&grouping, &inputs, key.chunks().len())?;
         let (keys, slots) = grouping.groups(&rows);
         // Dense groups come out in key order: say so, and sorting the answer is free.
         let sorted = grouping.is_dense() && keys.iter().all(Option::is_some);
         let mut key_column = keys
             .into_iter()
             .collect::<ChunkedArray<Int64Type>>()
-            .with_name(self.key.as_str().into())
+            .with_name(key_name.into())
             .into_series()
             .cast(&key_dtype)?;
         if sorted {
             key_column.set_sorted_flag(IsSorted::Ascending);
         }
-        let key_column = key_column.into_column();
-        let mut columns = Vec::with_capacity(self.outs.len() + 1);
-        columns.push(key_column);
+        self.assemble(vec![key_column.into_column()], states, &rows, &slots)
+    }
+
+    /// Several key columns, or a string key: groups from row hashes (see [`crate::rowkeys`]),
+    /// in order of first appearance; the keys are the groups' first rows.
+    fn by_rows(&self, df: &PlFrame, mut inputs: Vec<Option<Series>>) -> PolarsResult<PlFrame> {
+        let keys: Vec<&Series> = self
+            .keys
+            .iter()
+            .map(|k| df.column(k).map(|c| c.as_materialized_series()))
+            .collect::<PolarsResult<_>>()?;
+        for s in inputs.iter_mut().flatten() {
+            if s.chunks().len() > 1 {
+                *s = s.rechunk();
+            }
+        }
+        let grouping = Grouping::of_rows(&RowKeys::new(&keys)?, self.dropna);
+        let (rows, states) = self.fold(&grouping, &inputs, 1)?;
+        let (_, slots) = grouping.groups(&rows);
+        let firsts = IdxCa::from_vec(
+            "".into(),
+            grouping
+                .firsts()
+                .unwrap_or_default()
+                .iter()
+                .map(|&r| r as IdxSize)
+                .collect(),
+        );
+        let mut key_columns = Vec::with_capacity(keys.len());
+        for k in &keys {
+            key_columns.push(k.take(&firsts)?.into_column());
+        }
+        self.assemble(key_columns, states, &rows, &slots)
+    }
+
+    /// Each output's per-slot state, and the number of rows of each slot.
+    fn fold(
+        &self,
+        grouping: &Grouping<'_>,
+        inputs: &[Option<Series>],
+        chunks: usize,
+    ) -> PolarsResult<(Vec<u32>, Vec<State>)> {
+        let mut rows = vec![0u32; grouping.slots()];
+        // The first fold over a column without nulls counts the rows of each slot as well.
+        let mut counting = true;
+        let mut states = Vec::with_capacity(self.outs.len());
+        for (o, input) in self.outs.iter().zip(inputs) {
+            let fuse = counting
+                && input.as_ref().is_some_and(|s| s.null_count() == 0)
+                && !matches!(o.kind, Kind::Count | Kind::Size);
+            let rows_here = fuse.then_some(rows.as_mut_slice());
+            states.push(match input {
+                None => State::Rows,
+                Some(s) => State::of(o.kind, s, grouping, rows_here)?,
+            });
+            counting &= !fuse;
+        }
+        if counting {
+            for c in 0..chunks {
+                grouping.each(c, |_, s| rows[s] += 1);
+            }
+        }
+        Ok((rows, states))
+    }
+
+    /// The key columns, then every output's column.
+    fn assemble(
+        &self,
+        mut columns: Vec<Column>,
+        states: Vec<State>,
+        rows: &[u32],
+        slots: &[u32],
+    ) -> PolarsResult<PlFrame> {
         for (o, state) in self.outs.iter().zip(states) {
-            columns.push(state.gather(o.name.as_str(), &rows, &slots));
+            columns.push(state.gather(o.name.as_str(), rows, slots));
         }
         PlFrame::new_infer_height(columns)
     }

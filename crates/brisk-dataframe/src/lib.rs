@@ -103,6 +103,7 @@ mod quantile;
 mod records;
 mod reduce;
 mod repartition;
+mod rowkeys;
 mod scalar;
 mod series;
 mod shuffle;

@@ -15,6 +15,8 @@ use polars::prelude::{ChunkAgg, ChunkedArray, Int64Type};
 use polars_arrow::array::PrimitiveArray;
 use polars_arrow::bitmap::Bitmap;
 
+use crate::rowkeys::{RowGroups, RowKeys};
+
 /// Group number of a row that belongs to no group (a null key with `dropna`).
 pub(super) const SKIP: u32 = u32::MAX;
 
@@ -41,6 +43,9 @@ pub(super) enum Grouping<'a> {
         /// Where each chunk's rows start in `ids`.
         starts: Vec<usize>,
     },
+    /// A group number per row of a single-chunk frame, from a row key (several columns, or
+    /// strings; see [`crate::rowkeys`]).
+    Rows(RowGroups),
 }
 
 impl<'a> Grouping<'a> {
@@ -86,6 +91,20 @@ impl<'a> Grouping<'a> {
         Grouping::Hashed { ids, keys, starts }
     }
 
+    /// The grouping of the rows of `keys` (whose columns, and the aggregated ones, are single
+    /// chunks).
+    pub fn of_rows(keys: &RowKeys, dropna: bool) -> Grouping<'static> {
+        Grouping::Rows(RowGroups::of(keys, dropna, SPARE_IDS.with(Cell::take)))
+    }
+
+    /// Each group's first row, for a grouping of rows (`None` otherwise).
+    pub fn firsts(&self) -> Option<&[u32]> {
+        match self {
+            Grouping::Rows(r) => Some(&r.firsts),
+            _ => None,
+        }
+    }
+
     /// Whether groups are slots of a key range (and come out sorted by key).
     pub fn is_dense(&self) -> bool {
         matches!(self, Grouping::Dense { .. })
@@ -96,6 +115,7 @@ impl<'a> Grouping<'a> {
         match self {
             Grouping::Dense { span, .. } => span + 1,
             Grouping::Hashed { keys, .. } => keys.len(),
+            Grouping::Rows(r) => r.firsts.len(),
         }
     }
 
@@ -138,6 +158,14 @@ impl<'a> Grouping<'a> {
                     }
                 }
             }
+            Grouping::Rows(r) => {
+                debug_assert_eq!(c, 0, "a grouping of rows has one chunk");
+                for (i, &g) in r.ids.iter().enumerate() {
+                    if g != SKIP {
+                        f(i, g as usize);
+                    }
+                }
+            }
         }
     }
 
@@ -156,13 +184,20 @@ impl<'a> Grouping<'a> {
                 (keys, slots)
             }
             Grouping::Hashed { keys, .. } => (keys.clone(), (0..keys.len() as u32).collect()),
+            // The keys are taken from the first rows (see `firsts`).
+            Grouping::Rows(r) => (Vec::new(), (0..r.firsts.len() as u32).collect()),
         }
     }
 }
 
 impl Drop for Grouping<'_> {
     fn drop(&mut self) {
-        if let Grouping::Hashed { ids, .. } = self {
+        let ids = match self {
+            Grouping::Hashed { ids, .. } => ids,
+            Grouping::Rows(r) => &mut r.ids,
+            Grouping::Dense { .. } => return,
+        };
+        {
             let ids = std::mem::take(ids);
             if ids.capacity() <= SPARE_MAX {
                 SPARE_IDS.with(|c| c.set(ids));

@@ -251,3 +251,71 @@ fn fastagg_speed() {
         );
     }
 }
+
+/// Chunk, combine and finalize grouped by `keys`, fast plan against Polars' group-by.
+fn check_keys(df: &PlFrame, keys: &[&str], dropna: bool, what: &str) {
+    let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    let spec = agg::build("groupby", df.schema(), &keys, &all_aggs(), dropna, false).unwrap();
+    let fast_plan = spec.fast.clone().expect("sums and means have a fast plan");
+    assert!(
+        fast_plan.chunk.supports(df.schema()),
+        "{what}: takes the fast path"
+    );
+    let fast = Reducer::Agg(spec.clone());
+    let slow = Reducer::Agg(crate::reduce::AggSpec { fast: None, ..spec });
+    let half = df.height() / 2;
+    let (a, b) = (df.slice(0, half), df.slice(half as i64, df.height() - half));
+    let by: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let sort = |df: PlFrame| {
+        df.lazy()
+            .sort(
+                by.clone(),
+                SortMultipleOptions::default().with_nulls_last(true),
+            )
+            .collect()
+            .unwrap()
+    };
+    let mut out = Vec::new();
+    for r in [&fast, &slow] {
+        let (ca, cb) = (r.chunk(a.clone()).unwrap(), r.chunk(b.clone()).unwrap());
+        let chunk = sort(ca.clone());
+        let combined = r.combine(vec![ca, cb], None).unwrap();
+        let answer = sort(r.finalize(combined.clone()).unwrap());
+        out.push((chunk, sort(combined), answer));
+    }
+    assert_same(&out[0].0, &out[1].0, &format!("{what} chunk"));
+    assert_same(&out[0].1, &out[1].1, &format!("{what} combine"));
+    assert_same(&out[0].2, &out[1].2, &format!("{what} answer"));
+}
+
+#[test]
+fn string_and_multi_keys_match_polars() {
+    let mut rng = Rng(17);
+    let mut df = frame(&mut rng, 6000, &|r| r.below(200) as i64 - 50, 40);
+    // `long`: strings past a view's inline twelve bytes; `k32`: an Int32 copy of the key.
+    df = df
+        .lazy()
+        .with_column(
+            (polars::prelude::lit("a longer string key ") + col("k").cast(DataType::String))
+                .alias("long"),
+        )
+        .with_column(col("k").cast(DataType::Int32).alias("k32"))
+        .collect()
+        .unwrap();
+    let mut chunked = df.clone();
+    chunked.vstack_mut_owned(df.slice(0, 1000)).unwrap();
+    for dropna in [true, false] {
+        for keys in [
+            &["s"][..],
+            &["long"],
+            &["k", "s"],
+            &["s", "k32", "long"],
+            &["k32", "small"],
+        ] {
+            let what = format!("{keys:?} dropna={dropna}");
+            check_keys(&df, keys, dropna, &what);
+            check_keys(&chunked, keys, dropna, &format!("chunked {what}"));
+        }
+        check_keys(&df.slice(0, 0), &["s", "k"], dropna, "empty");
+    }
+}
