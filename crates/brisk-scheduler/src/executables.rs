@@ -25,6 +25,7 @@ pub(crate) struct Executables {
 
 impl Executables {
     pub(crate) fn new() -> Executables {
+        sweep_dead_schedulers();
         let dir =
             std::env::temp_dir().join(format!("brisk-scheduler-{}-programs", std::process::id()));
         Executables {
@@ -111,6 +112,32 @@ impl Executables {
         let mut buf = vec![0u8; len as usize];
         f.read_exact(&mut buf).map_err(|e| e.to_string())?;
         Ok((size, buf))
+    }
+}
+
+/// Remove the program directories of schedulers that died without cleaning up (`kill -9`):
+/// each holds whole executables. A directory is another scheduler's while its process lives
+/// (`/proc/<pid>`, Linux; elsewhere nothing is swept).
+fn sweep_dead_schedulers() {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("brisk-scheduler-"))
+            .and_then(|r| r.strip_suffix("-programs"))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 

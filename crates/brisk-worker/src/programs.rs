@@ -43,6 +43,9 @@ use brisk_protocol::spec::{WireFailure, decode_value_or_opaque, encode_value};
 use brisk_protocol::{Address, PROTOCOL_VERSION, Payload, Security};
 use parking_lot::Mutex;
 
+/// Programs kept in a machine's cache.
+const CACHED: usize = 4;
+
 /// How long a download or an executor's hello may take.
 const PATIENCE: Duration = Duration::from_secs(120);
 
@@ -125,6 +128,10 @@ impl Programs {
         let path = self.dir.join(h);
         if path.exists() {
             if hash_file(&path).is_ok_and(|got| got == h) {
+                // Used now: the cache evicts the least recently used.
+                if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+                    let _ = f.set_modified(std::time::SystemTime::now());
+                }
                 return Ok(path);
             }
             tracing::warn!(program = %h, "a cached program has another content; fetching it again");
@@ -142,7 +149,35 @@ impl Programs {
         std::fs::rename(&tmp, &path)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         tracing::info!(program = %h, bytes = size, "fetched a client's program");
+        self.evict(h);
         Ok(path)
+    }
+
+    /// Keep at most [`CACHED`] programs in the cache (shared by the workers of a machine):
+    /// the least recently used go, never one this worker runs or the one just fetched.
+    fn evict(&self, keep: &str) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let running: Vec<String> = self.running.lock().keys().cloned().collect();
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_str()?.to_string();
+                if !brisk_protocol::executable::is_hash(&name)
+                    || name == keep
+                    || running.contains(&name)
+                {
+                    return None;
+                }
+                Some((e.metadata().ok()?.modified().ok()?, e.path()))
+            })
+            .collect();
+        files.sort();
+        let extra = (files.len() + 1).saturating_sub(CACHED);
+        for (_, p) in files.into_iter().take(extra) {
+            let _ = std::fs::remove_file(p);
+        }
     }
 
     /// Download program `h` into `file`, chunk by chunk; its size.
