@@ -135,10 +135,21 @@ pub fn is_encodable(value: &Value) -> Result<(), CodecError> {
     }
 }
 
+const LIST_TAG: &str = "list";
+
+/// Decode bytes made by [`encode`] for `tag`.
+pub fn decode(tag: &str, bytes: &[u8]) -> Result<Value, CodecError> {
+    decode_with(tag, bytes, false)
+}
+
 /// Like [`decode`], but a tag this program does not know becomes an
 /// [`crate::opaque::Opaque`] holding the bytes (for workers that pass on values of a user's
 /// program they were not built with), also inside lists.
 pub fn decode_or_opaque(tag: &str, bytes: &[u8]) -> Result<Value, CodecError> {
+    decode_with(tag, bytes, true)
+}
+
+fn decode_with(tag: &str, bytes: &[u8], opaque: bool) -> Result<Value, CodecError> {
     if tag == LIST_TAG {
         let parts: Vec<(String, Vec<u8>)> =
             rmp_serde::from_slice(bytes).map_err(|e| CodecError::Decode {
@@ -147,42 +158,20 @@ pub fn decode_or_opaque(tag: &str, bytes: &[u8]) -> Result<Value, CodecError> {
             })?;
         let items = parts
             .iter()
-            .map(|(t, b)| decode_or_opaque(t, b))
+            .map(|(t, b)| decode_with(t, b, opaque))
             .collect::<Result<Vec<_>, _>>()?;
         return Ok(Value::list(items));
     }
     match registry().by_tag.get(tag) {
         Some(e) => (e.decode)(bytes),
-        None => Ok(Value::new(crate::opaque::Opaque {
+        None if opaque => Ok(Value::new(crate::opaque::Opaque {
             tag: tag.to_string(),
             bytes: bytes.to_vec(),
         })),
-    }
-}
-
-const LIST_TAG: &str = "list";
-
-/// Decode bytes made by [`encode`] for `tag`.
-pub fn decode(tag: &str, bytes: &[u8]) -> Result<Value, CodecError> {
-    if tag == LIST_TAG {
-        let parts: Vec<(String, Vec<u8>)> =
-            rmp_serde::from_slice(bytes).map_err(|e| CodecError::Decode {
-                tag: tag.to_string(),
-                message: e.to_string(),
-            })?;
-        let items = parts
-            .iter()
-            .map(|(t, b)| decode(t, b))
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Value::list(items));
-    }
-    let e = registry()
-        .by_tag
-        .get(tag)
-        .ok_or_else(|| CodecError::UnknownTag {
+        None => Err(CodecError::UnknownTag {
             tag: tag.to_string(),
-        })?;
-    (e.decode)(bytes)
+        }),
+    }
 }
 
 pub(crate) fn nbytes(value: &Value) -> Option<usize> {

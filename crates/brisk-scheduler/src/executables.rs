@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
+use brisk_protocol::Payload;
 use brisk_protocol::executable::{CHUNK, MAX_SIZE, hash_file, is_hash};
+use brisk_protocol::messages::{FromClient, ToClient};
 use parking_lot::Mutex;
 
 /// The programs of one scheduler.
@@ -112,6 +114,60 @@ impl Executables {
         let mut buf = vec![0u8; len as usize];
         f.read_exact(&mut buf).map_err(|e| e.to_string())?;
         Ok((size, buf))
+    }
+}
+
+/// Whether a client message is about programs (answered by the connection, not the state).
+pub(crate) fn is_program_message(m: &FromClient) -> bool {
+    matches!(
+        m,
+        FromClient::PutExecutable { .. } | FromClient::GetExecutable { .. }
+    )
+}
+
+/// The answer to a program upload or download (see `executables.rs`).
+pub(crate) fn program_reply(programs: &Executables, m: FromClient) -> ToClient {
+    let (request, r) = match m {
+        FromClient::PutExecutable {
+            request,
+            hash,
+            offset,
+            total,
+            data,
+        } => (
+            request,
+            programs
+                .put(&hash, offset, total, &data.0)
+                .map(|(stored, total)| (stored, total, Vec::new())),
+        ),
+        FromClient::GetExecutable {
+            request,
+            hash,
+            offset,
+            len,
+        } => (
+            request,
+            programs
+                .get(&hash, offset, len)
+                .map(|(total, bytes)| (offset, total, bytes)),
+        ),
+        _ => (0, Err("not a program message".into())),
+    };
+    match r {
+        Ok((offset, total, bytes)) => ToClient::Executable {
+            request,
+            offset,
+            total,
+            data: Payload::from(bytes),
+            error: None,
+        },
+        Err(e) => ToClient::Executable {
+            request,
+            offset: 0,
+            total: 0,
+            data: Payload::default(),
+            error: Some(e),
+        },
     }
 }
 

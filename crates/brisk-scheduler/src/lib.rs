@@ -16,6 +16,7 @@
 //! counts per key prefix and state, a ring of recent task spans timed by the workers) and the
 //! shell publishes a copy of them for the pages a few times per second while a page is open.
 
+mod client_line;
 mod clients;
 mod dashboard;
 mod executables;

@@ -12,11 +12,12 @@ use brisk_protocol::launch::{LaunchOptions, RunningScheduler, SchedulerLauncher}
 use brisk_protocol::messages::{
     ClusterInfo, FromClient, FromWorker, Role, ToClient, ToWorker, WorkerRegistration,
 };
-use brisk_protocol::{ClientId, Payload, ProtocolError, Security, WorkerId};
+use brisk_protocol::{ClientId, ProtocolError, Security, WorkerId};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::client_line::{ClientLine, client_queue_limit};
 use crate::state::{Comm, SchedulerConfig, SchedulerState};
 
 /// How to run a scheduler.
@@ -246,28 +247,6 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
         stopped,
         thread: parking_lot::Mutex::new(Some(thread)),
         dashboard: dash_addr,
-    })
-}
-
-/// The way to one client: its writer's queue, and how many messages wait in it.
-#[derive(Clone)]
-pub(crate) struct ClientLine {
-    tx: mpsc::UnboundedSender<Vec<ToClient>>,
-    queued: Arc<std::sync::atomic::AtomicUsize>,
-    /// Set to close the connection (both directions) from the scheduler's side.
-    kick: Arc<watch::Sender<bool>>,
-}
-
-/// A client with more messages than this waiting to be written (it does not read them) is
-/// disconnected instead of buffered without bound (`BRISK_CLIENT_QUEUE_LIMIT`).
-fn client_queue_limit() -> usize {
-    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *LIMIT.get_or_init(|| {
-        std::env::var("BRISK_CLIENT_QUEUE_LIMIT")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .filter(|&n: &usize| n > 0)
-            .unwrap_or(4_000_000)
     })
 }
 
@@ -680,13 +659,16 @@ async fn serve_connection(
                 match got {
                     Ok(mut msgs) => {
                         // Programs for the workers are files, answered here.
-                        if msgs.iter().any(is_program_message) {
-                            let (prog, rest): (Vec<_>, Vec<_>) =
-                                msgs.into_iter().partition(is_program_message);
+                        if msgs.iter().any(crate::executables::is_program_message) {
+                            let (prog, rest): (Vec<_>, Vec<_>) = msgs
+                                .into_iter()
+                                .partition(crate::executables::is_program_message);
                             for m in prog {
                                 let p = Arc::clone(&programs);
-                                if let Ok(reply) =
-                                    tokio::task::spawn_blocking(move || program_reply(&p, m)).await
+                                if let Ok(reply) = tokio::task::spawn_blocking(move || {
+                                    crate::executables::program_reply(&p, m)
+                                })
+                                .await
                                 {
                                     queued.fetch_add(1, Ordering::Relaxed);
                                     let _ = replies.send(vec![reply]);
@@ -712,59 +694,6 @@ async fn serve_connection(
             let _ = events.send(Event::ClientGone(id));
         }
         _ => {}
-    }
-}
-
-fn is_program_message(m: &FromClient) -> bool {
-    matches!(
-        m,
-        FromClient::PutExecutable { .. } | FromClient::GetExecutable { .. }
-    )
-}
-
-/// The answer to a program upload or download (see `executables.rs`).
-fn program_reply(programs: &crate::executables::Executables, m: FromClient) -> ToClient {
-    let (request, r) = match m {
-        FromClient::PutExecutable {
-            request,
-            hash,
-            offset,
-            total,
-            data,
-        } => (
-            request,
-            programs
-                .put(&hash, offset, total, &data.0)
-                .map(|(stored, total)| (stored, total, Vec::new())),
-        ),
-        FromClient::GetExecutable {
-            request,
-            hash,
-            offset,
-            len,
-        } => (
-            request,
-            programs
-                .get(&hash, offset, len)
-                .map(|(total, bytes)| (offset, total, bytes)),
-        ),
-        _ => (0, Err("not a program message".into())),
-    };
-    match r {
-        Ok((offset, total, bytes)) => ToClient::Executable {
-            request,
-            offset,
-            total,
-            data: Payload::from(bytes),
-            error: None,
-        },
-        Err(e) => ToClient::Executable {
-            request,
-            offset: 0,
-            total: 0,
-            data: Payload::default(),
-            error: Some(e),
-        },
     }
 }
 

@@ -208,16 +208,7 @@ pub struct WorkerArgs {
 /// `brisk worker --nanny ...`: this same command without `--nanny`, supervised.
 fn nanny(args: &WorkerArgs) -> anyhow::Result<()> {
     use brisk::distributed::worker::nanny::{NannyExit, NannyOptions, supervise};
-    let limit = if args.memory_limit.trim().eq_ignore_ascii_case("auto") {
-        total_memory().context("--memory-limit auto: cannot read the machine's memory")?
-    } else {
-        parse_bytes(&args.memory_limit).with_context(|| {
-            format!(
-                "invalid --memory-limit {:?}: expected a size such as 4GB, or auto",
-                args.memory_limit
-            )
-        })?
-    };
+    let limit = memory_limit(&args.memory_limit)?;
     let exe = std::env::current_exe().context("cannot find this program's path")?;
     let argv: Vec<std::ffi::OsString> = std::env::args_os()
         .skip(1)
@@ -236,6 +227,17 @@ fn nanny(args: &WorkerArgs) -> anyhow::Result<()> {
         NannyExit::Worker(st) if st.success() => Ok(()),
         NannyExit::Worker(st) => bail!("the worker exited ({st})"),
         NannyExit::GaveUp(why) => bail!("the nanny gave up: {why}"),
+    }
+}
+
+/// `--memory-limit`: a size such as `4GB`, or `auto` (the machine's memory).
+fn memory_limit(text: &str) -> anyhow::Result<u64> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        total_memory().context("--memory-limit auto: cannot read the machine's memory")
+    } else {
+        parse_bytes(text).with_context(|| {
+            format!("invalid --memory-limit {text:?}: expected a size such as 4GB, or auto")
+        })
     }
 }
 
@@ -362,16 +364,7 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         }
         o.nthreads = n;
     }
-    o.memory_limit = if args.memory_limit.trim().eq_ignore_ascii_case("auto") {
-        total_memory().context("--memory-limit auto: cannot read the machine's memory")?
-    } else {
-        parse_bytes(&args.memory_limit).with_context(|| {
-            format!(
-                "invalid --memory-limit {:?}: expected a size such as 4GB, or auto",
-                args.memory_limit
-            )
-        })?
-    };
+    o.memory_limit = memory_limit(&args.memory_limit)?;
     o.name = args.name;
     o.local_directory = args.local_directory;
     o.listen_host = args.listen_host.unwrap_or_default();
