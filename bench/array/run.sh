@@ -19,7 +19,7 @@ cargo build -q --release -p brisk-array --no-default-features --example bench_ar
 native="$native_dir/release/examples/bench_array"
 bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_array"
 # shellcheck disable=SC1091
-source "$root/bench/venv.sh" "dask[array]==2026.11.0" numpy
+source "$root/bench/venv.sh" "dask[array]==@DASK_PIN@" numpy
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 run_case() {
   local case="$1" arg="$2" b d

@@ -8,8 +8,8 @@ import dask.bag as db
 
 def main():
     case, pattern = sys.argv[1], sys.argv[2]
-    if case == "cluster-filter-count":
-        return cluster_filter_count(pattern)
+    if case.startswith("cluster-"):
+        return on_cluster(case.removeprefix("cluster-"), pattern)
     b = db.read_text(pattern)
     t = time.perf_counter()
     if case == "filter-count":
@@ -22,8 +22,8 @@ def main():
     print(f"seconds={time.perf_counter() - t:.4f} result={result}")
 
 
-def cluster_filter_count(pattern):
-    """The talk's bag example on distributed: a LocalCluster of 2 single-threaded worker
+def on_cluster(case, pattern):
+    """The talk's bag examples on distributed: a LocalCluster of 2 single-threaded worker
     processes (Brisk's side: `brisk scheduler` + 2 stock `brisk worker`s)."""
     from distributed import Client, LocalCluster
 
@@ -31,7 +31,14 @@ def cluster_filter_count(pattern):
                       dashboard_address=None) as cluster, Client(cluster):
         b = db.read_text(pattern)
         t = time.perf_counter()
-        result = b.filter(lambda l: "python" in l).count().compute()
+        if case == "filter-count":
+            result = b.filter(lambda l: "python" in l).count().compute()
+        elif case == "wordcount":
+            top = b.str.split().flatten().frequencies().topk(10, key=1).compute()
+            top = sorted(top, key=lambda wc: (-wc[1], wc[0]))
+            result = ",".join(f"{w}:{c}" for w, c in top)
+        else:
+            raise SystemExit(f"unknown case cluster-{case}")
         print(f"seconds={time.perf_counter() - t:.4f} result={result}")
 
 

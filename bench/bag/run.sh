@@ -19,7 +19,7 @@ root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
 # shellcheck disable=SC1091
-source "$root/bench/venv.sh" "dask[complete]==2026.*" "distributed==2026.*" "moto[server]"
+source "$root/bench/venv.sh" "dask[complete]==@DASK_PIN@" "distributed==@DASK_PIN@" "moto[server]"
 
 FILES="${BAG_FILES:-20}"
 MB="${BAG_MB:-50}"
@@ -90,13 +90,16 @@ if [ "${BAG_CASES:-all}" != s3 ]; then
   # workers against distributed's LocalCluster of 2 single-threaded worker processes.
   cargo build --release -q -p brisk --bin brisk --example bag_cluster_bench
   BC="$target/release/examples/bag_cluster_bench"
-  read -r bs bres bcpu < <(BRISK_BIN="$target/release/brisk" best_of "$BC" "$PATTERN")
-  read -r ds dres dcpu < <(best_of python "$here/dask_bag.py" cluster-filter-count "$PATTERN")
-  if [ "$bres" != "$dres" ]; then
-    echo "MISMATCH in cluster_filter_count: brisk=$bres dask=$dres" >&2
-    exit 1
-  fi
-  echo "RESULT case=cluster_filter_count brisk_s=$bs dask_s=$ds ratio=$(ratio "$ds" "$bs") brisk_cpu_s=$bcpu dask_cpu_s=$dcpu cpu_ratio=$(ratio "$dcpu" "$bcpu") result=$bres workers=2"
+  # The word count too (split_whitespace + frequencies + most_common: built-in stages only).
+  for job in filter-count wordcount; do
+    read -r bs bres bcpu < <(BRISK_BIN="$target/release/brisk" best_of "$BC" "$PATTERN" "$job")
+    read -r ds dres dcpu < <(best_of python "$here/dask_bag.py" "cluster-$job" "$PATTERN")
+    if [ "$bres" != "$dres" ]; then
+      echo "MISMATCH in cluster $job: brisk=$bres dask=$dres" >&2
+      exit 1
+    fi
+    echo "RESULT case=cluster_${job//-/_} brisk_s=$bs dask_s=$ds ratio=$(ratio "$ds" "$bs") brisk_cpu_s=$bcpu dask_cpu_s=$dcpu cpu_ratio=$(ratio "$dcpu" "$bcpu") result=${bres:0:40} workers=2"
+  done
 fi
 
 # S3: three S3-compatible servers on 127.0.0.1, each on a free port and stopped by its PID on

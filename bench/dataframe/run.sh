@@ -27,7 +27,7 @@ brisk="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_dataframe"
 # shellcheck disable=SC1091
 # The newest Dask release (2026.8 when written; dask-expr is part of it): the header line
 # says which version ran.
-source "$root/bench/venv.sh" "dask[dataframe]>=2026.8" "polars" "pyarrow" >/dev/null
+source "$root/bench/venv.sh" "dask[dataframe]==@DASK_PIN@" "polars" "pyarrow" >/dev/null
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 echo "# brisk $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), dask $(python -c 'import dask; print(dask.__version__)'), polars $(python -c 'import polars; print(polars.__version__)'), $(nproc) cores"
 # The best (fastest) of several `seconds=… rows=… peak_mb=… cpu_s=…` lines.

@@ -47,7 +47,14 @@ def tree(n):
     return dsk, level[0]
 
 
+LIMIT_S = 600.0
+SCALE = {"map_1m": ("map", 1_000_000), "map_10m": ("map", 10_000_000),
+         "tree_1m": ("tree", 1_000_000), "tree_10m": ("tree", 10_000_000)}
+
+
 def timed_cases(cases, sizes):
+    """The timed cases; returns the measured rates (tasks/s) of the map and the tree."""
+    rates = {}
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
         client.gather(client.map(noop, range(100)))
         for name, n in sizes:
@@ -60,6 +67,7 @@ def timed_cases(cases, sizes):
             assert len(got) == n
             del futs, got
             print(f"DASK case={name} seconds={s:.6f} tasks={n} tasks_per_s={n / s:.0f}", flush=True)
+            rates["map"] = n / s
             time.sleep(0.5)
         if "tree_10k" in cases:
             dsk, root = tree(10_000)
@@ -68,6 +76,8 @@ def timed_cases(cases, sizes):
             s = time.perf_counter() - t
             assert v == sum(range(1, 10_001)), v
             print(f"DASK case=tree_10k seconds={s:.6f} tasks={len(dsk)}", flush=True)
+            rates["tree"] = len(dsk) / s
+        scale_cases(client, cases, rates)
         if "round_trip" in cases:
             n = 1000
             t = time.perf_counter()
@@ -75,6 +85,41 @@ def timed_cases(cases, sizes):
                 assert client.submit(inc, i + 7_000_000, pure=False).result() == i + 7_000_001
             s = (time.perf_counter() - t) / n
             print(f"DASK case=round_trip seconds={s:.6f} n={n}", flush=True)
+
+
+def scale_cases(client, cases, rates):
+    """map_1m ... tree_10m, only where Dask can finish within LIMIT_S: the rate measured in this
+    run (at 10k-100k tasks) predicts the time, and a case predicted over the limit is reported
+    as `seconds=>600` with the prediction instead of being run (Dask's cost per task does not
+    fall as graphs grow, so the prediction is a lower bound)."""
+    for name, (kind, n) in SCALE.items():
+        if name not in cases:
+            continue
+        if kind not in rates:
+            if kind == "map":
+                t = time.perf_counter()
+                client.gather(client.map(noop, range(2_000_000, 2_010_000)))
+                rates["map"] = 10_000 / (time.perf_counter() - t)
+            else:
+                dsk, root = tree(5_000)
+                t = time.perf_counter()
+                client.get(dsk, root)
+                rates["tree"] = len(dsk) / (time.perf_counter() - t)
+        predicted = n / rates[kind]
+        if predicted > LIMIT_S:
+            print(f"DASK case={name} seconds=>{LIMIT_S:.0f} predicted_s={predicted:.0f} tasks={n}", flush=True)
+            continue
+        t = time.perf_counter()
+        if kind == "map":
+            futs = client.map(noop, range(3_000_000_000, 3_000_000_000 + n))
+            got = client.gather(futs)
+            assert len(got) == n
+            del futs, got
+        else:
+            dsk, root = tree(n // 2)
+            assert client.get(dsk, root) == sum(range(1, n // 2 + 1))
+        s = time.perf_counter() - t
+        print(f"DASK case={name} seconds={s:.6f} tasks={n} tasks_per_s={n / s:.0f}", flush=True)
 
 
 def scheduler_costs(n):
@@ -117,8 +162,9 @@ def scheduler_costs(n):
 
 
 if __name__ == "__main__":
-    cases = set(sys.argv[1].split(",")) if len(sys.argv) > 1 and sys.argv[1] else {
-        "map_10k", "map_100k", "tree_10k", "round_trip", "scheduler_cpu", "scheduler_memory"}
+    arg = sys.argv[1] if len(sys.argv) > 1 else "all"
+    cases = set(arg.split(",")) if arg and arg != "all" else {
+        "map_10k", "map_100k", "tree_10k", "round_trip", "scheduler_cpu", "scheduler_memory", *SCALE}
     sizes = [("map_10k", 10_000), ("map_100k", int(os.environ.get("DASK_MAP_100K", "100000")))]
     timed_cases(cases, sizes)
     if "scheduler_cpu" in cases or "scheduler_memory" in cases:

@@ -10,7 +10,7 @@ REPEATS="${REPEATS:-3}"
 cargo build -q --release -p brisk-bench --bin brisk-bench-local
 brisk="${CARGO_TARGET_DIR:-$root/target}/release/brisk-bench-local"
 # shellcheck disable=SC1091
-source "$root/bench/venv.sh" "dask==2025.*" >/dev/null
+source "$root/bench/venv.sh" "dask==@DASK_PIN@" >/dev/null
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 echo "# brisk: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), dask: $(python -c 'import dask; print(dask.__version__)'), $(nproc) cores"
 for n in $SIZES; do

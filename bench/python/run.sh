@@ -26,7 +26,7 @@ ROUNDS="${ROUNDS:-2}"
 REPEATS="${REPEATS:-2}"
 CASES="${CASES:-noop tree arange cluster}"
 # shellcheck disable=SC1091
-source "$root/bench/venv.sh" "dask[array]==2026.8.0" "distributed==2026.8.0" "maturin>=1.9.4,<2" >/dev/null
+source "$root/bench/venv.sh" "dask[array]==@DASK_PIN@" "distributed==@DASK_PIN@" "maturin>=1.9.4,<2" >/dev/null
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 wheels="$CARGO_TARGET_DIR/wheels-bench"
 rm -f "$wheels"/brisk-*.whl

@@ -23,7 +23,7 @@ data="${BRISK_BENCH_DATA:-$HOME/.cache/brisk-bench-data}/tpch/sf$SF"
 cargo build -q --release -p brisk-dataframe --example bench_tpch
 brisk="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_tpch"
 # shellcheck disable=SC1091
-source "$root/bench/venv.sh" "dask[dataframe]>=2026.8" "polars" "pyarrow" "tpchgen-cli" >/dev/null
+source "$root/bench/venv.sh" "dask[dataframe]==@DASK_PIN@" "polars" "pyarrow" "tpchgen-cli" >/dev/null
 python "$root/bench/tpch/gen.py" "$SF" "$data" "$PARTS"
 echo "# brisk $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), dask $(python -c 'import dask; print(dask.__version__)'), polars $(python -c 'import polars; print(polars.__version__)'), SF $SF, $(du -sh "$data" | cut -f1) of Parquet, $(nproc) cores"
 best() { grep "^seconds=" <<<"$1" | sort -t= -k2 -g | head -n 1 || true; }

@@ -104,6 +104,12 @@ fn main() -> anyhow::Result<()> {
                 if total > limit {
                     eprintln!("scale_bench: the processes use {total} bytes > {limit}; stopping");
                     over.store(true, Ordering::Relaxed);
+                    // `exit` runs no destructors: stop the cluster's processes here.
+                    for &p in pids.iter().filter(|&&p| p != std::process::id()) {
+                        let _ = std::process::Command::new("kill")
+                            .args(["-9", &p.to_string()])
+                            .status();
+                    }
                     std::process::exit(3);
                 }
                 std::thread::sleep(Duration::from_millis(200));
