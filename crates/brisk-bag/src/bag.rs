@@ -5,12 +5,11 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, OnceLock};
 
 use brisk_core::{
-    Arg, Collection, ComputeOptions, Error, Func, Key, Layer, Node, Task, TaskFailure, Value,
-    tokenize,
+    Arg, Collection, ComputeOptions, Error, Func, Key, Layer, Node, Task, Value, tokenize,
 };
 
 use crate::error::BagError;
-use crate::stream::{Stream, StreamFn, arg_stream, collect, current_origin, fail, from_vec, push};
+use crate::stream::{Stream, StreamFn, arg_stream, collect, current_origin, fail, push};
 
 /// What a bag can hold: any thread-safe, clonable record (text lines as `String`, JSON values,
 /// your own serde structs, tuples, numbers).
@@ -102,14 +101,11 @@ impl<T: Record> Bag<T> {
 
     /// A bag over stored partitions: keys whose values are `Vec<T>`.
     pub(crate) fn from_keys(label: &'static str, keys: Vec<Key>, deps: Vec<Arc<Layer>>) -> Bag<T> {
-        let func = Func::raw("from-partition", |args: &[Value]| {
-            let part = args
-                .first()
-                .ok_or_else(|| TaskFailure::msg("internal: missing partition"))?
-                .downcast_arc::<Vec<T>>()
-                .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
-            Ok(Value::new(from_vec(part)))
-        });
+        let func = crate::named_reduce::kernel_or::<T>(
+            "from_partition",
+            "from-partition",
+            crate::named_reduce::from_partition_kernel::<T>,
+        );
         let n = keys.len();
         let keys = Arc::new(keys);
         Bag::from_parts(
@@ -306,17 +302,30 @@ impl<T: Record> Bag<T> {
     fn named_stage<U: Record>(&self, stage: &'static str, f: Func) -> Option<Bag<U>> {
         use std::any::TypeId;
         let kernel = crate::named::stage_kernel_to(stage, TypeId::of::<T>(), TypeId::of::<U>())?;
+        Some(self.kernel_stage(stage, kernel, vec![Value::new(f)]))
+    }
+
+    /// A stage whose task calls `kernel` with the input's stream and `params` as literals.
+    pub(crate) fn kernel_stage<U: Record>(
+        &self,
+        label: &'static str,
+        kernel: Func,
+        params: Vec<Value>,
+    ) -> Bag<U> {
         let prev = Arc::clone(&self.inner.make);
-        let pred = Value::new(f);
-        Some(Bag::from_parts(
-            stage,
+        Bag::from_parts(
+            label,
             self.inner.npartitions,
             self.inner.deps.clone(),
-            Arc::new(move |i| Task {
-                func: kernel.clone(),
-                args: vec![Arg::Task(Box::new(prev(i))), Arg::Literal(pred.clone())],
+            Arc::new(move |i| {
+                let mut args = vec![Arg::Task(Box::new(prev(i)))];
+                args.extend(params.iter().cloned().map(Arg::Literal));
+                Task {
+                    func: kernel.clone(),
+                    args,
+                }
             }),
-        ))
+        )
     }
 
     /// Replace every record by the items `f` returns for it.
@@ -359,10 +368,19 @@ impl<T: Record> Bag<T> {
     }
 
     /// Apply `f` to each whole partition.
-    pub fn map_partitions<U: Record>(
-        &self,
-        f: impl Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
-    ) -> Bag<U> {
+    ///
+    /// A closure runs in this process; a `#[brisk::func]` function (`fn f(part: Vec<String>)
+    /// -> Vec<u64>`) runs anywhere, a cluster's workers too, when both record types are among
+    /// [`crate::NAMED_RECORDS`].
+    pub fn map_partitions<U: Record, F>(&self, f: F) -> Bag<U>
+    where
+        F: Fn(Vec<T>) -> Vec<U> + Send + Sync + 'static,
+    {
+        if let Some(named) = Func::registered::<F>()
+            && let Some(b) = self.named_stage::<U>("map_partitions", named)
+        {
+            return b;
+        }
         let f = Arc::new(f);
         self.stage("map-partitions", move |s| {
             let f = Arc::clone(&f);
@@ -515,10 +533,11 @@ impl<T: Record> Bag<T> {
         self.inner
             .materialized
             .get_or_init(|| {
-                let func = Func::raw("collect", |args: &[Value]| {
-                    let s = arg_stream::<T>(args, 0)?;
-                    Ok(Value::new(collect(s).map_err(fail)?))
-                });
+                let func = crate::named_reduce::kernel_or::<T>(
+                    "collect",
+                    "collect",
+                    crate::named_reduce::collect_kernel::<T>,
+                );
                 let name = tokenize(self.inner.label);
                 let nodes = (0..self.inner.npartitions)
                     .map(|i| {

@@ -7,83 +7,51 @@
 
 use std::hash::Hash;
 
-use brisk_core::{Arg, Func, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
+use brisk_core::{Arg, Func, Key, Layer, Node, Task, Value, tokenize};
 
 use crate::bag::{Bag, Record, stream_task};
-use crate::error::BagError;
-use crate::reduce::FastMap;
-use crate::shuffle::bucket_of;
-use crate::stream::{StreamFn, arg_stream, fail};
+use crate::named_reduce::{freq_merge_kernel, kernel_or};
 
 /// How many partitions counts are merged into (at most).
 const MAX_OUT: usize = 16;
 
 impl<T: Record> Bag<T> {
-    /// Count records per key with `per_part` on each partition, then merge the counts of each
-    /// key across partitions, in parallel: a bag of `(key, count)`.
-    pub(crate) fn count_shuffled<K>(
-        &self,
-        label: &'static str,
-        per_part: impl Fn(StreamFn<T>) -> Result<FastMap<K, u64>, BagError> + Send + Sync + 'static,
-    ) -> Bag<(K, u64)>
+    /// Count records per key with `split` on each partition, then merge the counts of each
+    /// key across partitions, in parallel: a bag of `(key, count)`. `split` takes the
+    /// partition's stream and the number of output partitions and returns the counts in that
+    /// many buckets (`Vec<Vec<(K, u64)>>`); see `named_reduce.rs` for the kernels, which are
+    /// named (so a cluster can run them) for the record types the workers know.
+    pub(crate) fn count_shuffled<K>(&self, label: &'static str, split: Func) -> Bag<(K, u64)>
     where
         K: Record + Hash + Eq,
     {
         let n_out = self.npartitions().clamp(1, MAX_OUT);
         let split_name = tokenize(label);
-        let split = Func::raw(label, move |args: &[Value]| {
-            let s = arg_stream::<T>(args, 0)?;
-            let counts = per_part(s).map_err(fail)?;
-            let mut buckets: Vec<Vec<(K, u64)>> = (0..n_out).map(|_| Vec::new()).collect();
-            for (k, c) in counts {
-                buckets[bucket_of(&k, n_out)].push((k, c));
-            }
-            Ok(Value::new(buckets))
-        });
         let mut nodes = Vec::new();
         let split_keys: Vec<Key> = (0..self.npartitions())
             .map(|i| {
                 let k = Key::with_shared_name(&split_name, &[i as u32]);
-                nodes.push((
-                    k.clone(),
-                    Node::Task(stream_task(&split, self.part_task(i))),
-                ));
+                let mut task = stream_task(&split, self.part_task(i));
+                task.args.push(Arg::Literal(Value::from(n_out as u64)));
+                nodes.push((k.clone(), Node::Task(task)));
                 k
             })
             .collect();
         let split_layer = Layer::from_nodes(split_name, nodes, self.deps());
+        let merge = kernel_or::<K>("freq_merge", label, freq_merge_kernel::<K>);
         let merge_name = tokenize(label);
         let mut merge_nodes = Vec::with_capacity(n_out);
         let mut merge_keys = Vec::with_capacity(n_out);
         for j in 0..n_out {
-            let merge = Func::raw(label, move |args: &[Value]| {
-                let list = args
-                    .first()
-                    .and_then(|v| v.as_list())
-                    .ok_or_else(|| TaskFailure::msg("internal: expected counts"))?;
-                let mut total: FastMap<K, u64> = FastMap::default();
-                for v in list {
-                    let buckets = v
-                        .downcast_ref::<Vec<Vec<(K, u64)>>>()
-                        .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
-                    for (k, c) in buckets.get(j).into_iter().flatten() {
-                        if let Some(t) = total.get_mut(k) {
-                            *t += c;
-                        } else {
-                            total.insert(k.clone(), *c);
-                        }
-                    }
-                }
-                Ok(Value::new(total.into_iter().collect::<Vec<(K, u64)>>()))
-            });
             let key = Key::with_shared_name(&merge_name, &[j as u32]);
             merge_nodes.push((
                 key.clone(),
                 Node::Task(Task {
-                    func: merge,
-                    args: vec![Arg::List(
-                        split_keys.iter().cloned().map(Arg::Key).collect(),
-                    )],
+                    func: merge.clone(),
+                    args: vec![
+                        Arg::List(split_keys.iter().cloned().map(Arg::Key).collect()),
+                        Arg::Literal(Value::from(j as u64)),
+                    ],
                 }),
             ));
             merge_keys.push(key);

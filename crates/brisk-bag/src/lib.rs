@@ -52,13 +52,17 @@
 //!
 //! Within a partition, operations chain into one pass (a partition is a stream, not a vector,
 //! until something stores it); between operations that need all partitions (reductions,
-//! `groupby`), partitions are stored as `Vec<T>` values. The functions you pass are closures
-//! and run in this process on the local schedulers. On a cluster a task must call functions
-//! the workers find by name: [`read_text`], [`Bag::filter`] with a `#[brisk::func]` predicate
-//! or [`Bag::filter_func`] with a function value (a bound one, or the built-in [`contains`]),
-//! [`Bag::map`] and [`Bag::flat_map`] with `#[brisk::func]` functions, and [`Bag::count`] are
-//! named kernels for the record types in [`NAMED_RECORDS`], so the
-//! talk's `read_text(..).filter_func(contains("python")).count()` runs on stock `brisk
+//! `groupby`), partitions are stored as `Vec<T>` values. Closures run in this process, on the
+//! local schedulers. On a cluster a task must call functions the workers find by name, and
+//! these stages are named kernels for the record types in [`NAMED_RECORDS`] (and the
+//! `(key, count)` pairs of `frequencies`): [`read_text`], the string stages
+//! ([`Bag::split_whitespace`], [`Bag::lower`], ...), [`Bag::filter`], [`Bag::map`],
+//! [`Bag::flat_map`], [`Bag::map_partitions`] and [`Bag::topk_by`] with `#[brisk::func]`
+//! functions, [`Bag::filter_func`] and [`Bag::topk_by_func`] with function values (a bound
+//! one, or the built-ins [`contains`] and [`by_count`]), [`Bag::count`],
+//! [`Bag::frequencies`], [`Bag::most_common`] and storing partitions. So the talk's
+//! `read_text(..).filter_func(contains("python")).count()` and the word count
+//! `read_text(..).split_whitespace().frequencies().most_common(10)` run on stock `brisk
 //! worker`s. Other stages still hold closures: sent to a cluster they are a clear
 //! `UnregisteredFunction` error naming `#[brisk::func]`, never a hang.
 //!
@@ -74,6 +78,7 @@ mod error;
 mod item;
 mod json;
 mod named;
+mod named_reduce;
 mod reduce;
 mod shuffle;
 mod stream;
@@ -85,6 +90,7 @@ pub use error::{BagError, Origin};
 pub use item::Item;
 pub use json::{Field, OnError, read_json};
 pub use named::{NAMED_RECORDS, contains};
+pub use named_reduce::by_count;
 pub use strings::is_python_space;
 pub use text::{TextSource, read_text};
 

@@ -132,6 +132,31 @@ fn flat_map_kernel<T: Record, U: Record>(args: &[Value]) -> TaskResult {
     })))
 }
 
+/// `brisk_bag::map_partitions<T,U>`: the function value applied to each whole partition
+/// (a `Vec<T>` in, a `Vec<U>` out).
+fn map_partitions_kernel<T: Record, U: Record>(args: &[Value]) -> TaskResult {
+    let s = arg_stream::<T>(args, 0)?;
+    let f = user_func(args)?;
+    Ok(Value::new(Stream::new("map-partitions", move |sink| {
+        let part = crate::stream::collect(s)?;
+        let out = f
+            .call(&[Value::new(part)])
+            .map_err(|e| stage_error("map_partitions", e.to_string()))?;
+        let out = take::<Vec<U>>(out).map_err(|m| {
+            stage_error(
+                "map_partitions",
+                format!("{} returned {} (a Vec is expected)", f.label(), m.found),
+            )
+        })?;
+        for y in out {
+            if crate::stream::push(sink, y).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    })))
+}
+
 /// The `T` a function returned (moved out when the value is not shared).
 fn take<T: Any + Clone + Send + Sync>(v: Value) -> Result<T, brisk_core::TypeMismatch> {
     let a = v.downcast_arc::<T>();
@@ -356,7 +381,7 @@ named_stages!(
     serde_json::Value => "serde_json::Value",
 );
 
-/// `map` and `flat_map` kernels for one pair of record types.
+/// `map`, `flat_map` and `map_partitions` kernels for one pair of record types.
 macro_rules! named_pair_stages {
     ($(($t:ty, $u:ty) => $tn:literal, $un:literal),+ $(,)?) => {$(
         inventory::submit! {
@@ -379,6 +404,21 @@ macro_rules! named_pair_stages {
                 name: concat!("brisk_bag::flat_map<", $tn, ",", $un, ">"),
                 type_id: || type_id_of_val(&flat_map_kernel::<$t, $u>),
                 make: || Func::named_raw(concat!("brisk_bag::flat_map<", $tn, ",", $un, ">"), "flat-map", flat_map_kernel::<$t, $u>),
+            }
+        }
+        inventory::submit! {
+            FunctionEntry {
+                name: concat!("brisk_bag::map_partitions<", $tn, ",", $un, ">"),
+                type_id: || type_id_of_val(&map_partitions_kernel::<$t, $u>),
+                make: || Func::named_raw(concat!("brisk_bag::map_partitions<", $tn, ",", $un, ">"), "map-partitions", map_partitions_kernel::<$t, $u>),
+            }
+        }
+        inventory::submit! {
+            StageEntry {
+                stage: "map_partitions",
+                record: || TypeId::of::<$t>(),
+                output: || TypeId::of::<$u>(),
+                name: concat!("brisk_bag::map_partitions<", $tn, ",", $un, ">"),
             }
         }
         inventory::submit! {

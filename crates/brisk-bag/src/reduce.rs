@@ -361,29 +361,17 @@ impl<T: Record> Bag<T> {
         {
             return lines.word_frequencies().same_type_as();
         }
-        self.count_shuffled("frequencies", |s| {
-            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<String>() {
-                return crate::count_str::count_strings::<T>(s);
-            }
-            let mut counts: FastMap<T, u64> = FastMap::default();
-            s(&mut |x| {
-                // Count a record already seen without taking it from its slot.
-                if let Some(r) = x.as_ref()
-                    && let Some(c) = counts.get_mut(r)
-                {
-                    *c += 1;
-                } else if let Some(x) = x.take() {
-                    counts.insert(x, 1);
-                }
-                ControlFlow::Continue(())
-            })?;
-            Ok(counts)
-        })
+        let split = crate::named_reduce::kernel_or::<T>(
+            "freq_split",
+            "frequencies",
+            crate::named_reduce::freq_split_kernel::<T>,
+        );
+        self.count_shuffled("frequencies", split)
     }
 
     /// `frequencies` of the whitespace-separated words of lines (`T` is `String`).
     fn word_frequencies(&self) -> Bag<(String, u64)> {
-        self.count_shuffled("frequencies", crate::count_str::count_words::<T>)
+        self.count_shuffled("frequencies", crate::named_reduce::word_freq_split_func())
     }
 
     /// A one-partition bag from an item holding `S`, turned into records by `to_vec`.
@@ -423,10 +411,17 @@ impl<T: Record> Bag<T> {
 
     /// The `k` largest records by `key`, largest first (ties keep their order in the bag): a
     /// one-partition bag.
-    pub fn topk_by<K>(&self, k: usize, key: impl Fn(&T) -> K + Send + Sync + 'static) -> Bag<T>
+    ///
+    /// A closure runs in this process; a `#[brisk::func]` key function runs anywhere (a
+    /// cluster's workers too), as [`Bag::topk_by_func`] does.
+    pub fn topk_by<K, F>(&self, k: usize, key: F) -> Bag<T>
     where
         K: Ord + Clone + Send + Sync + 'static,
+        F: Fn(&T) -> K + Send + Sync + 'static,
     {
+        if let Some(named) = Func::registered::<F>() {
+            return self.topk_by_func(k, named);
+        }
         let key = Arc::new(key);
         // Partials are the best `k` as (key, position, record), best first.
         type Top<K, T> = Vec<(K, Reverse<(usize, u64)>, T)>;
@@ -476,6 +471,63 @@ impl<T: Record> Bag<T> {
         self.single("topk", item, |v: Top<K, T>| {
             v.into_iter().map(|e| e.2).collect()
         })
+    }
+
+    /// The `k` largest records by the key a function value computes (a `#[brisk::func]`
+    /// function, a bound one, or a built-in such as [`crate::by_count`]), largest first, ties
+    /// in their order in the bag: a one-partition bag. The function travels by name, so on a
+    /// cluster every task of the tree runs on the workers; its key must be an integer, a
+    /// float, a `String` or a `bool` (anything else is an error naming the function).
+    ///
+    /// ```
+    /// use brisk_core::Collection;
+    /// # brisk_local::LocalScheduler::threaded();
+    /// let words = brisk_bag::Bag::from_sequence(
+    ///     ["a", "b", "a", "c", "a", "b"].map(String::from).to_vec(), 3);
+    /// let top = words.frequencies().topk_by_func(2, brisk_bag::by_count()).compute()?;
+    /// assert_eq!(top, [("a".to_string(), 3), ("b".to_string(), 2)]);
+    /// # Ok::<(), brisk_core::Error>(())
+    /// ```
+    pub fn topk_by_func<M>(&self, k: usize, key: impl brisk_core::IntoFunc<M>) -> Bag<T> {
+        use crate::named_reduce::{kernel_or, topk_merge_kernel, topk_part_kernel};
+        let key = Value::new(key.into_func());
+        let part = kernel_or::<T>("topk_part", "topk", topk_part_kernel::<T>);
+        let merge = kernel_or::<T>("topk_merge", "topk", topk_merge_kernel::<T>);
+        let params = || {
+            vec![
+                Arg::Literal(key.clone()),
+                Arg::Literal(Value::from(k as u64)),
+            ]
+        };
+        let name = tokenize("topk");
+        let mut nodes = Vec::new();
+        let level: Vec<Key> = (0..self.npartitions())
+            .map(|i| {
+                let key = Key::with_shared_name(&name, &[0, i as u32]);
+                let mut task = stream_task(&part, self.part_task(i));
+                task.args.extend(params());
+                nodes.push((key.clone(), Node::Task(task)));
+                key
+            })
+            .collect();
+        let merge_task = |group: &[Key]| {
+            let mut args = vec![Arg::List(group.iter().cloned().map(Arg::Key).collect())];
+            args.extend(params());
+            Node::Task(Task {
+                func: merge.clone(),
+                args,
+            })
+        };
+        let level =
+            brisk_core::tree::reduce_levels(level, SPLIT_EVERY, false, |depth, j, group| {
+                let key = Key::with_shared_name(&name, &[depth + 1, j as u32]);
+                nodes.push((key.clone(), merge_task(group)));
+                key
+            });
+        let last = Key::from(&*name);
+        nodes.push((last.clone(), merge_task(&level)));
+        let layer = Layer::from_nodes(name, nodes, self.deps());
+        Bag::from_keys("topk", vec![last], vec![layer])
     }
 
     /// The `k` largest records, largest first: a one-partition bag.
@@ -586,5 +638,26 @@ impl<T> PartialOrd for Slot<T> {
 impl<T> Ord for Slot<T> {
     fn cmp(&self, _: &Self) -> std::cmp::Ordering {
         std::cmp::Ordering::Equal
+    }
+}
+
+impl<K: Record> Bag<(K, u64)> {
+    /// The `k` most frequent keys of a [`Bag::frequencies`] result, most frequent first (ties
+    /// in their order in the bag): `frequencies().most_common(10)` is the word count's last
+    /// step (Python's `Counter.most_common`, dask's `topk(10, key=1)`). For `String`, `i64`
+    /// and `u64` keys it runs on a cluster's workers (through [`crate::by_count`]).
+    pub fn most_common(&self, k: usize) -> Bag<(K, u64)> {
+        use std::any::TypeId;
+        let t = TypeId::of::<K>();
+        if [
+            TypeId::of::<String>(),
+            TypeId::of::<i64>(),
+            TypeId::of::<u64>(),
+        ]
+        .contains(&t)
+        {
+            return self.topk_by_func(k, crate::named_reduce::by_count());
+        }
+        self.topk_by(k, |(_, n)| *n)
     }
 }

@@ -5,7 +5,11 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use brisk_core::func::{FunctionEntry, type_id_of_val};
+use brisk_core::{Func, TaskFailure, TaskResult, Value};
+
 use crate::bag::Bag;
+use crate::stream::{Stream, arg_stream};
 
 /// Python's whitespace among ASCII bytes: `' '`, `\t \n \x0b \x0c \r`, and the
 /// information separators `\x1c`–`\x1f` (which Rust's `char::is_whitespace` leaves out).
@@ -181,15 +185,11 @@ impl Bag<String> {
     /// # Ok::<(), brisk_core::Error>(())
     /// ```
     pub fn split_whitespace(&self) -> Bag<String> {
-        let mut words = self.stage("split-whitespace", |s| {
-            Box::new(move |sink| {
-                let mut slot: Option<String> = None;
-                s(&mut |line| match line.as_deref() {
-                    Some(l) => for_each_word(l, |w| push_str(&mut slot, w, sink)),
-                    None => ControlFlow::Continue(()),
-                })
-            })
-        });
+        let mut words = self.kernel_stage(
+            "split-whitespace",
+            string_stage(SPLIT_WS, split_whitespace_kernel),
+            vec![],
+        );
         if let Some(inner) = Arc::get_mut(&mut words.inner) {
             inner.words_of = Some(Arc::new(self.clone()));
         }
@@ -199,58 +199,115 @@ impl Bag<String> {
     /// The pieces of every line split on `sep`, as one bag (dask's
     /// `b.str.split(sep).flatten()`).
     pub fn split(&self, sep: &str) -> Bag<String> {
-        let sep: Arc<str> = Arc::from(sep);
-        self.stage("split", move |s| {
-            let sep = Arc::clone(&sep);
-            Box::new(move |sink| {
-                let mut slot: Option<String> = None;
-                s(&mut |line| {
-                    if let Some(l) = line.as_deref() {
-                        for piece in l.split(&*sep) {
-                            push_str(&mut slot, piece, sink)?;
-                        }
-                    }
-                    ControlFlow::Continue(())
-                })
-            })
-        })
+        self.kernel_stage(
+            "split",
+            string_stage(SPLIT, split_kernel),
+            vec![Value::new(sep.to_string())],
+        )
     }
 
     /// Every line in lower case.
     pub fn lower(&self) -> Bag<String> {
-        self.stage("lower", |s| {
-            Box::new(move |sink| {
-                s(&mut |line| {
-                    if let Some(l) = line.as_mut() {
-                        if l.is_ascii() {
-                            l.make_ascii_lowercase();
-                        } else {
-                            *l = l.to_lowercase();
-                        }
-                    }
-                    sink(line)
-                })
-            })
-        })
+        self.kernel_stage("lower", string_stage(LOWER, lower_kernel), vec![])
     }
 
     /// Every line without leading and trailing whitespace (Python's `str.strip()`: whitespace
     /// by [`is_python_space`]).
     pub fn trim(&self) -> Bag<String> {
-        self.stage("trim", |s| {
-            Box::new(move |sink| {
-                s(&mut |line| {
-                    if let Some(l) = line.as_mut() {
-                        let end = l.trim_end_matches(is_python_space).len();
-                        l.truncate(end);
-                        let start = l.len() - l.trim_start_matches(is_python_space).len();
-                        l.drain(..start);
-                    }
-                    sink(line)
-                })
-            })
-        })
+        self.kernel_stage("trim", string_stage(TRIM, trim_kernel), vec![])
     }
+}
+
+// The string stages are named kernels (their only parameter, `split`'s separator, is a
+// literal argument), so they run on any worker, the stock `brisk worker` included.
+
+/// A string stage's kernel by name (a closure around the same function if the registry
+/// misses it, which only a broken build can do).
+fn string_stage(name: &'static str, kernel: fn(&[Value]) -> TaskResult) -> Func {
+    Func::by_name(name).unwrap_or_else(|_| Func::raw("string-stage", kernel))
+}
+
+const SPLIT_WS: &str = "brisk_bag::split_whitespace";
+const SPLIT: &str = "brisk_bag::split";
+const LOWER: &str = "brisk_bag::lower";
+const TRIM: &str = "brisk_bag::trim";
+
+macro_rules! string_kernel {
+    ($name:ident, $label:literal, $kernel:ident) => {
+        inventory::submit! {
+            FunctionEntry {
+                name: $name,
+                type_id: || type_id_of_val(&$kernel),
+                make: || Func::named_raw($name, $label, $kernel),
+            }
+        }
+    };
+}
+string_kernel!(SPLIT_WS, "split-whitespace", split_whitespace_kernel);
+string_kernel!(SPLIT, "split", split_kernel);
+string_kernel!(LOWER, "lower", lower_kernel);
+string_kernel!(TRIM, "trim", trim_kernel);
+
+fn split_whitespace_kernel(args: &[Value]) -> TaskResult {
+    let s = arg_stream::<String>(args, 0)?;
+    Ok(Value::new(Stream::new("split-whitespace", move |sink| {
+        let mut slot: Option<String> = None;
+        s(&mut |line| match line.as_deref() {
+            Some(l) => for_each_word(l, |w| push_str(&mut slot, w, sink)),
+            None => ControlFlow::Continue(()),
+        })
+    })))
+}
+
+fn split_kernel(args: &[Value]) -> TaskResult {
+    let s = arg_stream::<String>(args, 0)?;
+    let sep = args
+        .get(1)
+        .ok_or_else(|| TaskFailure::msg("internal: missing separator"))?
+        .get::<String>()
+        .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
+    Ok(Value::new(Stream::new("split", move |sink| {
+        let mut slot: Option<String> = None;
+        s(&mut |line| {
+            if let Some(l) = line.as_deref() {
+                for piece in l.split(sep.as_str()) {
+                    push_str(&mut slot, piece, sink)?;
+                }
+            }
+            ControlFlow::Continue(())
+        })
+    })))
+}
+
+fn lower_kernel(args: &[Value]) -> TaskResult {
+    let s = arg_stream::<String>(args, 0)?;
+    Ok(Value::new(Stream::new("lower", move |sink| {
+        s(&mut |line| {
+            if let Some(l) = line.as_mut() {
+                if l.is_ascii() {
+                    l.make_ascii_lowercase();
+                } else {
+                    *l = l.to_lowercase();
+                }
+            }
+            sink(line)
+        })
+    })))
+}
+
+fn trim_kernel(args: &[Value]) -> TaskResult {
+    let s = arg_stream::<String>(args, 0)?;
+    Ok(Value::new(Stream::new("trim", move |sink| {
+        s(&mut |line| {
+            if let Some(l) = line.as_mut() {
+                let end = l.trim_end_matches(is_python_space).len();
+                l.truncate(end);
+                let start = l.len() - l.trim_start_matches(is_python_space).len();
+                l.drain(..start);
+            }
+            sink(line)
+        })
+    })))
 }
 
 #[cfg(test)]

@@ -91,3 +91,116 @@ fn a_predicate_that_is_not_a_bool_is_an_error_naming_it() {
         .to_string();
     assert!(e.contains("length") && e.contains("bool"), "{e}");
 }
+
+fn count_key(pair: (String, u64)) -> u64 {
+    pair.1
+}
+fn word_key(pair: (String, u64)) -> String {
+    pair.0
+}
+fn unorderable(_: (String, u64)) -> Vec<u64> {
+    vec![1]
+}
+fn doubled(part: Vec<u64>) -> Vec<u64> {
+    part.into_iter().map(|x| 2 * x).collect()
+}
+brisk_core::register!(
+    count_key as "tests::count_key",
+    word_key as "tests::word_key",
+    unorderable as "tests::unorderable",
+    doubled as "tests::doubled"
+);
+
+/// Every task of the graph calls a registered function (what a cluster's workers can run).
+fn all_named<C: Collection>(c: &C) -> bool {
+    fn named(t: &brisk_core::Task) -> bool {
+        t.func.name().is_some()
+            && t.args.iter().all(|a| match a {
+                brisk_core::Arg::Task(inner) => named(inner),
+                _ => true,
+            })
+    }
+    c.graph().iter().all(|(_, n)| match n {
+        brisk_core::Node::Task(t) => named(t),
+        _ => true,
+    })
+}
+
+#[test]
+fn the_word_count_is_named_end_to_end_and_matches_the_closures() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    // Skewed words with many ties, over more partitions than a merge takes (8).
+    let v: Vec<String> = (0..3000)
+        .map(|i| format!("w{} x{} Common", (i * 7919) % 23, i % 5))
+        .collect();
+    let b = Bag::from_sequence(v, 19);
+    let freq = b.split_whitespace().lower().frequencies();
+    for k in [0, 1, 3, 6, 30, 100] {
+        let closure = freq.topk_by(k, |(_, n)| *n).compute().unwrap();
+        let common = freq.most_common(k);
+        assert!(all_named(&common), "most_common({k}) has closures");
+        assert_eq!(common.compute().unwrap(), closure, "most_common({k})");
+        let by_fn = freq
+            .topk_by_func(k, Func::new(count_key))
+            .compute()
+            .unwrap();
+        assert_eq!(by_fn, closure, "topk_by_func({k})");
+        let by_word = freq.topk_by_func(k, Func::new(word_key)).compute().unwrap();
+        let want = freq.topk_by(k, |(w, _)| w.clone()).compute().unwrap();
+        assert_eq!(by_word, want, "string keys, k={k}");
+    }
+    // Against a plain count.
+    let mut want = std::collections::HashMap::<String, u64>::new();
+    for l in b.compute().unwrap() {
+        for w in l.split_whitespace() {
+            *want.entry(w.to_lowercase()).or_default() += 1;
+        }
+    }
+    let got: std::collections::HashMap<String, u64> = freq.compute().unwrap().into_iter().collect();
+    assert_eq!(got, want);
+    assert!(all_named(&freq));
+    // Integer keys.
+    let ints = Bag::from_sequence((0..5000u64).map(|i| i % 37).collect::<Vec<_>>(), 9);
+    let f = ints.frequencies();
+    assert!(all_named(&f.most_common(3)));
+    assert_eq!(
+        f.most_common(3).compute().unwrap(),
+        f.topk_by(3, |(_, n)| *n).compute().unwrap()
+    );
+}
+
+#[test]
+fn a_key_that_cannot_be_ordered_is_an_error_naming_the_function() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let b = Bag::from_sequence(vec!["a b a".to_string()], 1);
+    let err = b
+        .split_whitespace()
+        .frequencies()
+        .topk_by_func(1, Func::new(unorderable))
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unorderable") && err.contains("Vec<u64>"),
+        "{err}"
+    );
+}
+
+#[test]
+fn registered_map_partitions_and_string_stages_are_named() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let b = Bag::from_sequence((0..100u64).collect::<Vec<_>>(), 6);
+    let d = b.map_partitions(doubled);
+    assert!(all_named(&d));
+    assert!(
+        !all_named(&b.map_partitions(|p: Vec<u64>| p)),
+        "a closure counted as named"
+    );
+    assert_eq!(
+        d.compute().unwrap(),
+        (0..100u64).map(|x| 2 * x).collect::<Vec<_>>()
+    );
+    let s = lines().split(" ").trim().lower();
+    assert!(all_named(&s));
+    assert_eq!(s.compute().unwrap().len(), 2000);
+}

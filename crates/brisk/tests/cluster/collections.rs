@@ -241,6 +241,44 @@ pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
         );
         let all = brisk::with_scheduler(stock.clone(), || lines.count().compute())?;
         ensure!(all == want_all, "stock cluster counted {all} lines");
+        // The word count, built-in stages only: every task runs on the stock workers.
+        let sorted = |mut v: Vec<(String, u64)>| {
+            v.sort();
+            v
+        };
+        let want_words = sorted(brisk::with_scheduler(local.clone(), || {
+            lines
+                .split_whitespace()
+                .frequencies()
+                .topk_by(6, |(_, n)| *n)
+                .compute()
+        })?);
+        ensure!(
+            want_words.iter().map(|w| w.1).sum::<u64>() == 2 * 12_000 + 4 * 3_000,
+            "local word count {want_words:?}"
+        );
+        let words = brisk::with_scheduler(stock.clone(), || {
+            lines
+                .split_whitespace()
+                .lower()
+                .frequencies()
+                .most_common(6)
+                .compute()
+        })?;
+        ensure!(
+            sorted(words.clone()) == want_words,
+            "stock cluster's word count {words:?}, local {want_words:?}"
+        );
+        ensure!(
+            words[0].1 == 12_000 && words[5].1 == 3_000,
+            "most_common is not in order: {words:?}"
+        );
+        let stored = brisk::with_scheduler(stock.clone(), || lines.trim().compute())?;
+        ensure!(
+            stored.len() == want_all as usize,
+            "{} lines back",
+            stored.len()
+        );
         // A closure cannot travel: an error that says how to fix it, not a hang.
         match brisk::with_scheduler(stock, || {
             lines.filter(|l| l.contains("rust")).count().compute()
@@ -259,10 +297,40 @@ pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
         o.set_as_default = false;
         let mine = Client::local_with(o)?;
         let cluster: Arc<dyn brisk::Scheduler> = Arc::new(mine.clone());
-        let n = brisk::with_scheduler(cluster, || lines.filter(mentions_python).count().compute())?;
+        let n = brisk::with_scheduler(cluster.clone(), || {
+            lines.filter(mentions_python).count().compute()
+        })?;
         ensure!(
             n == want_python,
             "user predicate on the cluster counted {n}"
+        );
+        // The word count with the user's own functions: flat_map, topk_by's key,
+        // map_partitions.
+        let words = brisk::with_scheduler(cluster.clone(), || {
+            lines
+                .flat_map(words_of)
+                .frequencies()
+                .topk_by(6, count_of)
+                .compute()
+        })?;
+        ensure!(
+            sorted(words.clone()) == want_words,
+            "user word count {words:?}, local {want_words:?}"
+        );
+        let lengths =
+            brisk::with_scheduler(cluster, || lines.map_partitions(line_lengths).compute())?;
+        let want_len: u64 = (0..6)
+            .flat_map(|f| (0..2000).map(move |i| (f, i)))
+            .map(|(f, i)| {
+                let lang = ["python", "rust", "julia", "go"][(f * 7 + i) % 4];
+                format!("{f}-{i} {lang} job finished").len() as u64
+            })
+            .sum();
+        ensure!(
+            lengths.iter().sum::<u64>() == want_len && lengths.len() == want_all as usize,
+            "map_partitions on the cluster: {} lengths summing to {}",
+            lengths.len(),
+            lengths.iter().sum::<u64>()
         );
         mine.shutdown();
     }
@@ -274,6 +342,20 @@ pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
 #[brisk::func]
 fn words_of(line: String) -> Vec<String> {
     line.split_whitespace().map(str::to_string).collect()
+}
+
+/// A user's key function: the count of a `(word, count)` record.
+#[cfg(feature = "bag")]
+#[brisk::func]
+fn count_of(pair: &(String, u64)) -> u64 {
+    pair.1
+}
+
+/// A user's map_partitions: the length of every line of a partition.
+#[cfg(feature = "bag")]
+#[brisk::func]
+fn line_lengths(part: Vec<String>) -> Vec<u64> {
+    part.iter().map(|l| l.len() as u64).collect()
 }
 
 /// A user's map: a word's length.
