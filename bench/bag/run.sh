@@ -9,7 +9,7 @@
 # counts), BAG_S3_FILES (8 files uploaded to each S3 server), BRISK_BENCH_DATA (where
 # generated data lives, outside the repo; default ~/.cache/brisk-bench-data), BENCH_TOOLS
 # (where s3s-fs is installed; default ~/.cache/brisk-bench-tools), BAG_CASES (all; "s3" runs
-# only the S3 cases), BAG_S3_SERVERS ("fast s3s-fs moto").
+# only the S3 cases, "local" all but them), BAG_S3_SERVERS ("fast s3s-fs moto").
 #
 # Each case prints: RESULT case=<name> brisk_s=<s> dask_s=<s> ratio=<dask_s/brisk_s> ...
 # Both sides must agree on the answer, or the script fails.
@@ -109,6 +109,7 @@ fi
 # - moto (PyPI, the server the tests use). Moto answers a range request by reading the whole
 #   object, so Brisk reads from it with one streaming GET per block (BAG_RANGE_CONCURRENCY=1);
 #   against s3s-fs it uses its default, 4 MiB ranges with 8 in flight per object.
+[ "${BAG_CASES:-all}" = local ] && exit 0
 BENCH_TOOLS="${BENCH_TOOLS:-$HOME/.cache/brisk-bench-tools}"
 S3S_FS="$BENCH_TOOLS/bin/s3s-fs"
 if [ ! -x "$S3S_FS" ]; then

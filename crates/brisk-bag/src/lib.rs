@@ -59,8 +59,9 @@
 //! ([`Bag::split_whitespace`], [`Bag::lower`], ...), [`Bag::filter`], [`Bag::map`],
 //! [`Bag::flat_map`], [`Bag::map_partitions`] and [`Bag::topk_by`] with `#[brisk::func]`
 //! functions, [`Bag::filter_func`] and [`Bag::topk_by_func`] with function values (a bound
-//! one, or the built-ins [`contains`] and [`by_count`]), [`Bag::count`],
-//! [`Bag::frequencies`], [`Bag::most_common`] and storing partitions. So the talk's
+//! one, or the built-ins [`contains`] and [`by_count`]), [`Bag::count`], [`Bag::sum`],
+//! [`Bag::mean`], [`Bag::min`], [`Bag::max`], [`Bag::frequencies`], [`Bag::most_common`] and
+//! storing partitions. So the talk's
 //! `read_text(..).filter_func(contains("python")).count()` and the word count
 //! `read_text(..).split_whitespace().frequencies().most_common(10)` run on stock `brisk
 //! worker`s. Other stages still hold closures: sent to a cluster they are a clear
@@ -78,6 +79,7 @@ mod error;
 mod item;
 mod json;
 mod named;
+mod named_agg;
 mod named_reduce;
 mod reduce;
 mod shuffle;

@@ -52,7 +52,6 @@ impl<T: Record> Bag<T> {
         A: Send + Sync + 'static,
         R: Send + Sync + 'static,
     {
-        let name = tokenize(label);
         let part_func = Func::raw(label, move |args: &[Value]| {
             let s = arg_stream::<T>(args, 0)?;
             let i = args
@@ -61,6 +60,32 @@ impl<T: Record> Bag<T> {
                 .ok_or_else(|| TaskFailure::msg("internal: missing partition index"))?;
             Ok(Value::new(per_part(i as usize, s).map_err(fail)?))
         });
+        let combine_func = combine.map(|combine| {
+            Func::raw("combine", move |args: &[Value]| {
+                let parts =
+                    partials::<A>(args.first().ok_or_else(|| TaskFailure::msg("internal"))?)?;
+                Ok(Value::new(combine(parts).map_err(fail)?))
+            })
+        });
+        let finish_func = Func::raw(label, move |args: &[Value]| {
+            let parts = partials::<A>(args.first().ok_or_else(|| TaskFailure::msg("internal"))?)?;
+            Ok(Value::new(finish(parts).map_err(fail)?))
+        });
+        self.tree_reduce_with(label, part_func, combine_func, finish_func)
+    }
+
+    /// The tree of a reduction from its three functions: `part` on each partition's stream
+    /// (and the partition's index), `combine` on groups of at most [`SPLIT_EVERY`] partial
+    /// results (none: `finish` takes them all), `finish` on the last group. Named kernels
+    /// (`named_agg.rs`) or closures alike.
+    pub(crate) fn tree_reduce_with<R>(
+        &self,
+        label: &'static str,
+        part_func: Func,
+        combine_func: Option<Func>,
+        finish_func: Func,
+    ) -> Item<R> {
+        let name = tokenize(label);
         let mut nodes = Vec::new();
         let mut level: Vec<Key> = (0..self.npartitions())
             .map(|i| {
@@ -71,12 +96,7 @@ impl<T: Record> Bag<T> {
                 key
             })
             .collect();
-        if let Some(combine) = combine {
-            let combine_func = Func::raw("combine", move |args: &[Value]| {
-                let parts =
-                    partials::<A>(args.first().ok_or_else(|| TaskFailure::msg("internal"))?)?;
-                Ok(Value::new(combine(parts).map_err(fail)?))
-            });
+        if let Some(combine_func) = combine_func {
             level =
                 brisk_core::tree::reduce_levels(level, SPLIT_EVERY, false, |depth, j, group| {
                     let key = Key::with_shared_name(&name, &[depth + 1, j as u32]);
@@ -91,10 +111,6 @@ impl<T: Record> Bag<T> {
                     key
                 });
         }
-        let finish_func = Func::raw(label, move |args: &[Value]| {
-            let parts = partials::<A>(args.first().ok_or_else(|| TaskFailure::msg("internal"))?)?;
-            Ok(Value::new(finish(parts).map_err(fail)?))
-        });
         let key = Key::from(&*name);
         nodes.push((
             key.clone(),
@@ -159,41 +175,8 @@ impl<T: Record> Bag<T> {
 
     /// `count` as a tree of named tasks: the stage kernel per partition, `sum_u64` above.
     fn named_count(&self, kernel: Func) -> Item<u64> {
-        let name = tokenize("count");
         let sum = crate::named::sum_u64_func();
-        let mut nodes = Vec::new();
-        let level: Vec<Key> = (0..self.npartitions())
-            .map(|i| {
-                let key = Key::with_shared_name(&name, &[0, i as u32]);
-                nodes.push((
-                    key.clone(),
-                    Node::Task(stream_task(&kernel, self.part_task(i))),
-                ));
-                key
-            })
-            .collect();
-        let level =
-            brisk_core::tree::reduce_levels(level, SPLIT_EVERY, false, |depth, j, group| {
-                let key = Key::with_shared_name(&name, &[depth + 1, j as u32]);
-                let args = vec![Arg::List(group.iter().cloned().map(Arg::Key).collect())];
-                nodes.push((
-                    key.clone(),
-                    Node::Task(Task {
-                        func: sum.clone(),
-                        args,
-                    }),
-                ));
-                key
-            });
-        let key = Key::from(&*name);
-        nodes.push((
-            key.clone(),
-            Node::Task(Task {
-                func: sum,
-                args: vec![Arg::List(level.into_iter().map(Arg::Key).collect())],
-            }),
-        ));
-        Item::new(key, Layer::from_nodes(name, nodes, self.deps()))
+        self.tree_reduce_with("count", kernel, Some(sum.clone()), sum)
     }
 
     /// The sum of the records (zero for an empty bag).
@@ -201,6 +184,9 @@ impl<T: Record> Bag<T> {
     where
         T: num_traits::Zero + Add<Output = T>,
     {
+        if let Some(item) = self.named_reduction("sum") {
+            return item;
+        }
         self.monoid(
             "sum",
             |s| {
@@ -224,6 +210,9 @@ impl<T: Record> Bag<T> {
     where
         T: num_traits::ToPrimitive,
     {
+        if let Some(item) = self.named_reduction("mean") {
+            return item;
+        }
         self.tree_reduce(
             "mean",
             |_, s| {
@@ -254,6 +243,9 @@ impl<T: Record> Bag<T> {
     where
         T: PartialOrd,
     {
+        if let Some(item) = self.named_reduction(op) {
+            return item;
+        }
         let pick = move |acc: Option<T>, x: T| match acc {
             Some(a) if !better(&x, &a) => Some(a),
             _ => Some(x),

@@ -204,3 +204,40 @@ fn registered_map_partitions_and_string_stages_are_named() {
     assert!(all_named(&s));
     assert_eq!(s.compute().unwrap().len(), 2000);
 }
+
+#[test]
+fn numeric_reductions_are_named_and_right() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let ints: Vec<i64> = (0..1000).map(|i| (i * 7919) % 1013 - 500).collect();
+    let b = Bag::from_sequence(ints.clone(), 11);
+    assert!(all_named(&b.sum()) && all_named(&b.mean()));
+    assert!(all_named(&b.min()) && all_named(&b.max()));
+    assert_eq!(b.sum().compute().unwrap(), ints.iter().sum::<i64>());
+    assert_eq!(b.min().compute().unwrap(), *ints.iter().min().unwrap());
+    assert_eq!(b.max().compute().unwrap(), *ints.iter().max().unwrap());
+    let mean = ints.iter().sum::<i64>() as f64 / ints.len() as f64;
+    assert!((b.mean().compute().unwrap() - mean).abs() < 1e-9);
+    let u = Bag::from_sequence((1..=100u64).collect::<Vec<_>>(), 3);
+    assert_eq!(u.sum().compute().unwrap(), 5050);
+    assert_eq!(u.mean().compute().unwrap(), 50.5);
+    // Floats: a NaN never replaces a number already seen (as the closures do).
+    let f = Bag::from_sequence(vec![2.5, f64::NAN, -1.0, 7.0], 2);
+    assert_eq!(f.min().compute().unwrap(), -1.0);
+    assert_eq!(f.max().compute().unwrap(), 7.0);
+    // Strings.
+    let s = lines();
+    assert!(all_named(&s.min()));
+    let all = s.compute().unwrap();
+    assert_eq!(s.min().compute().unwrap(), *all.iter().min().unwrap());
+    assert_eq!(s.max().compute().unwrap(), *all.iter().max().unwrap());
+    // Empty bags: the error names the operation.
+    let empty = Bag::from_sequence(Vec::<f64>::new(), 1);
+    assert_eq!(empty.sum().compute().unwrap(), 0.0);
+    for (op, err) in [
+        ("mean", empty.mean().compute().unwrap_err()),
+        ("min", empty.min().compute().unwrap_err()),
+        ("max", empty.max().compute().unwrap_err()),
+    ] {
+        assert!(err.to_string().contains(op), "{op}: {err}");
+    }
+}

@@ -279,6 +279,19 @@ pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
             "{} lines back",
             stored.len()
         );
+        // Numeric reductions of built-in records, on the stock workers too.
+        let nums = brisk::bag::range(10_000, 7);
+        let (sum, mean, max) = brisk::with_scheduler(stock.clone(), || {
+            anyhow::Ok((
+                nums.sum().compute()?,
+                nums.mean().compute()?,
+                nums.max().compute()?,
+            ))
+        })?;
+        ensure!(
+            sum == 49_995_000 && (mean - 4_999.5).abs() < 1e-9 && max == 9_999,
+            "stock cluster reductions: sum {sum}, mean {mean}, max {max}"
+        );
         // A closure cannot travel: an error that says how to fix it, not a hang.
         match brisk::with_scheduler(stock, || {
             lines.filter(|l| l.contains("rust")).count().compute()
