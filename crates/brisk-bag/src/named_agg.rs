@@ -81,12 +81,15 @@ fn mean_sum(args: &[Value]) -> Result<(f64, u64), TaskFailure> {
         .fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1)))
 }
 
-/// `brisk_bag::mean_merge`: partial (total, count) pairs added up.
+/// `brisk_bag::mean_merge`: partial (total, count) pairs added up. (`T` only makes one
+/// function item per record type: each registered name has its own.)
+#[allow(clippy::extra_unused_type_parameters)]
 fn mean_merge<T>(args: &[Value]) -> TaskResult {
     Ok(Value::new(mean_sum(args)?))
 }
 
 /// `brisk_bag::mean_finish`: the mean, or `Empty` for no records.
+#[allow(clippy::extra_unused_type_parameters)]
 fn mean_finish<T>(args: &[Value]) -> TaskResult {
     let (total, n) = mean_sum(args)?;
     if n == 0 {
