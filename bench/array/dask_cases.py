@@ -66,6 +66,10 @@ def main():
         path = sys.argv[2]
         x = da.from_array(np.load(path, mmap_mode="r"), chunks="auto")
         result = f"{float(x.sum().compute()):.6e}"
+    elif case == "zarr-sum":
+        # The Zarr store Brisk wrote (v3, zstd), read by zarr-python in its own chunks.
+        x = da.from_zarr(sys.argv[2])
+        result = f"{float(x.sum().compute()):.6e}"
     else:
         raise SystemExit(f"unknown case {case}")
     secs = time.perf_counter() - t

@@ -14,12 +14,12 @@ cd "$root"
 # brisk_s is the portable one, the product; brisk_native_s the tuned one for reference.
 native_dir="${CARGO_TARGET_DIR:-$root/target}/bench-native"
 RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native" CARGO_TARGET_DIR="$native_dir" \
-  cargo build -q --release -p brisk-array --no-default-features --example bench_array
-cargo build -q --release -p brisk-array --no-default-features --example bench_array
+  cargo build -q --release -p brisk-array --no-default-features --features zarr --example bench_array
+cargo build -q --release -p brisk-array --no-default-features --features zarr --example bench_array
 native="$native_dir/release/examples/bench_array"
 bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench_array"
 # shellcheck disable=SC1091
-source "$root/bench/venv.sh" "dask[array]==@DASK_PIN@" numpy
+source "$root/bench/venv.sh" "dask[array]==@DASK_PIN@" numpy "zarr>=3"
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 run_case() {
   local case="$1" arg="$2" b d
@@ -81,6 +81,47 @@ if [ "$npy_n" != 0 ]; then
   mb="$(python -c "print(round($npy_n * $npy_n * 8 / 1e6))")"
   echo "RESULT case=npy-sum-$npy_n brisk_s=$ls_ dask_s=$ds ratio=$(python -c "print(round($ds/$ls_, 2))") brisk_rss_mb=$(echo "$l" | field peak_rss_mb) dask_rss_mb=$(echo "$d" | field peak_rss_mb) brisk_s3_s=$s3s s3_MBps=$(python -c "print(round($mb/$s3s))") local_MBps=$(python -c "print(round($mb/$ls_))") brisk_s3_rss_mb=$(echo "$s3" | field peak_rss_mb) server=s3s-fs load=$(cut -d' ' -f1 /proc/loadavg)"
   cleanup; s3pid=""; trap - EXIT
+fi
+
+# Zarr as people write it (issue 19): an N x N f64 array (BRISK_BENCH_ZARR=<N>; 0, the
+# default, skips it; 32768 is 8.6 GB) written by Brisk as Zarr v3 + zstd, then summed from
+# local disk by Brisk and by Dask (`da.from_zarr`, zarr-python 3), and by Brisk from an S3
+# server over the same directory (s3s-fs, as for .npy: each chunk is its own object, so its
+# whole-object reads cost nothing extra here). Peak RSS shows the memory bound.
+zarr_n="${BRISK_BENCH_ZARR:-0}"
+if [ "$zarr_n" != 0 ]; then
+  BENCH_TOOLS="${BENCH_TOOLS:-$HOME/.cache/brisk-bench-tools}"
+  S3S_FS="$BENCH_TOOLS/bin/s3s-fs"
+  if [ ! -x "$S3S_FS" ]; then
+    echo "building s3s-fs into $BENCH_TOOLS (once)" >&2
+    cargo install -q s3s-fs@~0.14 --features binary --locked --root "$BENCH_TOOLS" >&2
+  fi
+  zdir="$(mktemp -d "${BRISK_BENCH_DATA:-${TMPDIR:-/tmp}}/brisk-array-zarr.XXXXXX")"
+  zpid=""
+  zcleanup() { [ -n "$zpid" ] && kill "$zpid" 2>/dev/null; rm -rf "$zdir"; }
+  trap zcleanup EXIT
+  mkdir -p "$zdir/bench"
+  w="$("$bin" zarr-write "$zdir/bench/x.zarr" "$zarr_n")"
+  disk_mb="$(du -sm "$zdir/bench/x.zarr" | cut -f1)"
+  l="$("$bin" zarr-sum "$zdir/bench/x.zarr")"
+  d="$(python "$here/dask_cases.py" zarr-sum "$zdir/bench/x.zarr")"
+  port="$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  "$S3S_FS" --host 127.0.0.1 --port "$port" --access-key testing --secret-key testing "$zdir" >/dev/null 2>&1 &
+  zpid="$!"
+  for _ in $(seq 100); do
+    python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
+    sleep 0.1
+  done
+  s3="$("$bin" zarr-sum "s3://bench/x.zarr" "http://127.0.0.1:$port")"
+  for r in "$d" "$s3"; do
+    if [ "$(echo "$l" | field result)" != "$(echo "$r" | field result)" ]; then
+      echo "MISMATCH zarr-sum: brisk=$l other=$r" >&2; exit 1
+    fi
+  done
+  ls_="$(echo "$l" | field seconds)"; ds="$(echo "$d" | field seconds)"; s3s="$(echo "$s3" | field seconds)"
+  mb="$(python -c "print(round($zarr_n * $zarr_n * 8 / 1e6))")"
+  echo "RESULT case=zarr-sum-$zarr_n brisk_s=$ls_ dask_s=$ds ratio=$(python -c "print(round($ds/$ls_, 2))") brisk_rss_mb=$(echo "$l" | field peak_rss_mb) dask_rss_mb=$(echo "$d" | field peak_rss_mb) array_mb=$mb disk_mb=$disk_mb write_s=$(echo "$w" | field seconds) brisk_s3_s=$s3s s3_MBps=$(python -c "print(round($mb/$s3s))") brisk_s3_rss_mb=$(echo "$s3" | field peak_rss_mb) server=s3s-fs load=$(cut -d' ' -f1 /proc/loadavg)"
+  zcleanup; zpid=""; trap - EXIT
 fi
 
 # Blocked matmul against Dask's, and numpy's own `@` (its BLAS, all cores) on Dask's data.
