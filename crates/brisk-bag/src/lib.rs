@@ -72,6 +72,29 @@
 //! `to_dataframe` lives in the `brisk` facade (`brisk::BagToDataFrame`), since bags and
 //! dataframes are peers.
 
+/// Register `$kernel` (a `fn(&[Value]) -> TaskResult`) by `$name` (so workers find it) as the
+/// kernel of `$stage` from records of type `$t` to records of type `$u` (so graph builders find
+/// it by stage and types: `named::stage_kernel_to`). Every named bag kernel is registered so.
+macro_rules! register_stage {
+    ($name:expr, $label:expr, $stage:expr, $kernel:expr, $t:ty => $u:ty) => {
+        inventory::submit! {
+            brisk_core::func::FunctionEntry {
+                name: $name,
+                type_id: || brisk_core::func::type_id_of_val(&$kernel),
+                make: || brisk_core::Func::named_raw($name, $label, $kernel),
+            }
+        }
+        inventory::submit! {
+            crate::named::StageEntry {
+                stage: $stage,
+                record: || std::any::TypeId::of::<$t>(),
+                output: || std::any::TypeId::of::<$u>(),
+                name: $name,
+            }
+        }
+    };
+}
+
 mod bag;
 mod count_str;
 mod counts;

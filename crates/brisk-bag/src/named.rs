@@ -340,36 +340,8 @@ brisk_core::register!(contains_str as "brisk_bag::contains");
 
 macro_rules! named_stages {
     ($($t:ty => $tag:literal),+ $(,)?) => {$(
-        inventory::submit! {
-            FunctionEntry {
-                name: concat!("brisk_bag::filter<", $tag, ">"),
-                type_id: || type_id_of_val(&filter_kernel::<$t>),
-                make: || Func::named_raw(concat!("brisk_bag::filter<", $tag, ">"), "filter", filter_kernel::<$t>),
-            }
-        }
-        inventory::submit! {
-            StageEntry {
-                stage: "filter",
-                record: || TypeId::of::<$t>(),
-                output: || TypeId::of::<$t>(),
-                name: concat!("brisk_bag::filter<", $tag, ">"),
-            }
-        }
-        inventory::submit! {
-            FunctionEntry {
-                name: concat!("brisk_bag::count<", $tag, ">"),
-                type_id: || type_id_of_val(&count_kernel::<$t>),
-                make: || Func::named_raw(concat!("brisk_bag::count<", $tag, ">"), "count", count_kernel::<$t>),
-            }
-        }
-        inventory::submit! {
-            StageEntry {
-                stage: "count",
-                record: || TypeId::of::<$t>(),
-                output: || TypeId::of::<$t>(),
-                name: concat!("brisk_bag::count<", $tag, ">"),
-            }
-        }
+        register_stage!(concat!("brisk_bag::filter<", $tag, ">"), "filter", "filter", filter_kernel::<$t>, $t => $t);
+        register_stage!(concat!("brisk_bag::count<", $tag, ">"), "count", "count", count_kernel::<$t>, $t => $t);
     )+};
 }
 
@@ -384,51 +356,9 @@ named_stages!(
 /// `map`, `flat_map` and `map_partitions` kernels for one pair of record types.
 macro_rules! named_pair_stages {
     ($(($t:ty, $u:ty) => $tn:literal, $un:literal),+ $(,)?) => {$(
-        inventory::submit! {
-            FunctionEntry {
-                name: concat!("brisk_bag::map<", $tn, ",", $un, ">"),
-                type_id: || type_id_of_val(&map_kernel::<$t, $u>),
-                make: || Func::named_raw(concat!("brisk_bag::map<", $tn, ",", $un, ">"), "map", map_kernel::<$t, $u>),
-            }
-        }
-        inventory::submit! {
-            StageEntry {
-                stage: "map",
-                record: || TypeId::of::<$t>(),
-                output: || TypeId::of::<$u>(),
-                name: concat!("brisk_bag::map<", $tn, ",", $un, ">"),
-            }
-        }
-        inventory::submit! {
-            FunctionEntry {
-                name: concat!("brisk_bag::flat_map<", $tn, ",", $un, ">"),
-                type_id: || type_id_of_val(&flat_map_kernel::<$t, $u>),
-                make: || Func::named_raw(concat!("brisk_bag::flat_map<", $tn, ",", $un, ">"), "flat-map", flat_map_kernel::<$t, $u>),
-            }
-        }
-        inventory::submit! {
-            FunctionEntry {
-                name: concat!("brisk_bag::map_partitions<", $tn, ",", $un, ">"),
-                type_id: || type_id_of_val(&map_partitions_kernel::<$t, $u>),
-                make: || Func::named_raw(concat!("brisk_bag::map_partitions<", $tn, ",", $un, ">"), "map-partitions", map_partitions_kernel::<$t, $u>),
-            }
-        }
-        inventory::submit! {
-            StageEntry {
-                stage: "map_partitions",
-                record: || TypeId::of::<$t>(),
-                output: || TypeId::of::<$u>(),
-                name: concat!("brisk_bag::map_partitions<", $tn, ",", $un, ">"),
-            }
-        }
-        inventory::submit! {
-            StageEntry {
-                stage: "flat_map",
-                record: || TypeId::of::<$t>(),
-                output: || TypeId::of::<$u>(),
-                name: concat!("brisk_bag::flat_map<", $tn, ",", $un, ">"),
-            }
-        }
+        register_stage!(concat!("brisk_bag::map<", $tn, ",", $un, ">"), "map", "map", map_kernel::<$t, $u>, $t => $u);
+        register_stage!(concat!("brisk_bag::flat_map<", $tn, ",", $un, ">"), "flat-map", "flat_map", flat_map_kernel::<$t, $u>, $t => $u);
+        register_stage!(concat!("brisk_bag::map_partitions<", $tn, ",", $un, ">"), "map-partitions", "map_partitions", map_partitions_kernel::<$t, $u>, $t => $u);
     )+};
 }
 

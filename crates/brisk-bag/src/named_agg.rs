@@ -6,20 +6,18 @@
 //! its index, which they ignore), `<op>_merge` (a group of partial results into one) and
 //! `<op>_finish` (the last group into the answer) — registered as stages for the record types
 //! the workers know: `sum` and `mean` for `i64`, `u64` and `f64`; `min` and `max` for those and
-//! `String`. They compute exactly what the closure versions in `reduce.rs` compute (the first
-//! of equal extremes wins; a NaN never replaces a number already seen; an empty bag is the
-//! same `Empty` error naming the operation).
+//! `String`. For other record types the same generic functions run wrapped in closures, so
+//! every bag computes these reductions one way (the first of equal extremes wins; a NaN never
+//! replaces a number already seen; an empty bag is an `Empty` error naming the operation).
 
 use std::any::TypeId;
 use std::ops::{Add, ControlFlow};
 
-use brisk_core::func::{FunctionEntry, type_id_of_val};
 use brisk_core::{Func, TaskFailure, TaskResult, Value};
 
 use crate::bag::{Bag, Record};
 use crate::error::BagError;
 use crate::item::Item;
-use crate::named::StageEntry;
 use crate::stream::{arg_stream, fail};
 
 fn internal(m: impl std::fmt::Display) -> TaskFailure {
@@ -38,7 +36,9 @@ fn partials<A: Clone + Send + Sync + 'static>(args: &[Value]) -> Result<Vec<A>, 
 }
 
 /// `brisk_bag::sum_part<T>`: the sum of one partition.
-fn sum_part<T: Record + num_traits::Zero + Add<Output = T>>(args: &[Value]) -> TaskResult {
+pub(crate) fn sum_part<T: Record + num_traits::Zero + Add<Output = T>>(
+    args: &[Value],
+) -> TaskResult {
     let s = arg_stream::<T>(args, 0)?;
     let mut acc = T::zero();
     s(&mut |x| {
@@ -52,7 +52,9 @@ fn sum_part<T: Record + num_traits::Zero + Add<Output = T>>(args: &[Value]) -> T
 }
 
 /// `brisk_bag::sum_merge<T>`: the sum of partial sums (also the finish).
-fn sum_merge<T: Record + num_traits::Zero + Add<Output = T>>(args: &[Value]) -> TaskResult {
+pub(crate) fn sum_merge<T: Record + num_traits::Zero + Add<Output = T>>(
+    args: &[Value],
+) -> TaskResult {
     Ok(Value::new(
         partials::<T>(args)?
             .into_iter()
@@ -61,7 +63,7 @@ fn sum_merge<T: Record + num_traits::Zero + Add<Output = T>>(args: &[Value]) -> 
 }
 
 /// `brisk_bag::mean_part<T>`: (total as `f64`, count) of one partition.
-fn mean_part<T: Record + num_traits::ToPrimitive>(args: &[Value]) -> TaskResult {
+pub(crate) fn mean_part<T: Record + num_traits::ToPrimitive>(args: &[Value]) -> TaskResult {
     let s = arg_stream::<T>(args, 0)?;
     let (mut total, mut n) = (0.0f64, 0u64);
     s(&mut |x| {
@@ -84,13 +86,13 @@ fn mean_sum(args: &[Value]) -> Result<(f64, u64), TaskFailure> {
 /// `brisk_bag::mean_merge`: partial (total, count) pairs added up. (`T` only makes one
 /// function item per record type: each registered name has its own.)
 #[allow(clippy::extra_unused_type_parameters)]
-fn mean_merge<T>(args: &[Value]) -> TaskResult {
+pub(crate) fn mean_merge<T>(args: &[Value]) -> TaskResult {
     Ok(Value::new(mean_sum(args)?))
 }
 
 /// `brisk_bag::mean_finish`: the mean, or `Empty` for no records.
 #[allow(clippy::extra_unused_type_parameters)]
-fn mean_finish<T>(args: &[Value]) -> TaskResult {
+pub(crate) fn mean_finish<T>(args: &[Value]) -> TaskResult {
     let (total, n) = mean_sum(args)?;
     if n == 0 {
         return Err(fail(BagError::Empty { op: "mean" }));
@@ -99,12 +101,12 @@ fn mean_finish<T>(args: &[Value]) -> TaskResult {
 }
 
 /// Which extreme: `min` keeps a record smaller than the best so far, `max` a larger one.
-trait Extreme {
+pub(crate) trait Extreme {
     const OP: &'static str;
     fn better<T: PartialOrd>(x: &T, best: &T) -> bool;
 }
-struct Min;
-struct Max;
+pub(crate) struct Min;
+pub(crate) struct Max;
 impl Extreme for Min {
     const OP: &'static str = "min";
     fn better<T: PartialOrd>(x: &T, best: &T) -> bool {
@@ -126,7 +128,7 @@ fn pick<E: Extreme, T: PartialOrd>(acc: Option<T>, x: T) -> Option<T> {
 }
 
 /// `brisk_bag::<min|max>_part<T>`: the extreme of one partition (`None` if it is empty).
-fn extreme_part<E: Extreme, T: Record + PartialOrd>(args: &[Value]) -> TaskResult {
+pub(crate) fn extreme_part<E: Extreme, T: Record + PartialOrd>(args: &[Value]) -> TaskResult {
     let s = arg_stream::<T>(args, 0)?;
     let mut acc: Option<T> = None;
     s(&mut |x| {
@@ -149,51 +151,50 @@ fn extreme_of<E: Extreme, T: Record + PartialOrd>(
 }
 
 /// `brisk_bag::<min|max>_merge<T>`: the extreme of partial extremes.
-fn extreme_merge<E: Extreme, T: Record + PartialOrd>(args: &[Value]) -> TaskResult {
+pub(crate) fn extreme_merge<E: Extreme, T: Record + PartialOrd>(args: &[Value]) -> TaskResult {
     Ok(Value::new(extreme_of::<E, T>(args)?))
 }
 
 /// `brisk_bag::<min|max>_finish<T>`: the extreme, or `Empty` for no records.
-fn extreme_finish<E: Extreme, T: Record + PartialOrd>(args: &[Value]) -> TaskResult {
+pub(crate) fn extreme_finish<E: Extreme, T: Record + PartialOrd>(args: &[Value]) -> TaskResult {
     extreme_of::<E, T>(args)?
         .map(Value::new)
         .ok_or_else(|| fail(BagError::Empty { op: E::OP }))
 }
 
+/// A kernel function.
+type Kernel = fn(&[Value]) -> TaskResult;
+
 impl<T: Record> Bag<T> {
-    /// Reduction `op` (`sum`, `mean`, `min`, `max`) as a tree of named kernels, when they exist
-    /// for this record type.
-    pub(crate) fn named_reduction<R>(&self, op: &'static str) -> Option<Item<R>> {
-        let kernel =
-            |part: &str| crate::named::stage_kernel(&format!("{op}_{part}"), TypeId::of::<T>());
-        let merge = kernel("merge")?;
-        let finish = if op == "sum" {
-            merge.clone()
-        } else {
-            kernel("finish")?
+    /// Reduction `op` (`sum`, `mean`, `min`, `max`) as a tree of its three kernels: the ones
+    /// registered for this record type by name (a cluster can run them), else the same
+    /// functions wrapped in closures.
+    pub(crate) fn aggregate<R>(
+        &self,
+        op: &'static str,
+        part: Kernel,
+        merge: Kernel,
+        finish: Kernel,
+    ) -> Item<R> {
+        let kernel = |stage: &str, f: Kernel| {
+            crate::named::stage_kernel(&format!("{op}_{stage}"), TypeId::of::<T>())
+                .unwrap_or_else(|| Func::raw(op, f))
         };
-        Some(self.tree_reduce_with(op, kernel("part")?, Some(merge), finish))
+        // `sum` finishes with its merge (registered once).
+        let finish_stage = if op == "sum" { "merge" } else { "finish" };
+        self.tree_reduce_with(
+            op,
+            kernel("part", part),
+            Some(kernel("merge", merge)),
+            kernel(finish_stage, finish),
+        )
     }
 }
 
 /// Register `$kernel` for record type `$t` as stage `$stage`, named `brisk_bag::$stage<$tag>`.
 macro_rules! agg_kernel {
     ($stage:literal, $kernel:expr, $t:ty, $tag:literal) => {
-        inventory::submit! {
-            FunctionEntry {
-                name: concat!("brisk_bag::", $stage, "<", $tag, ">"),
-                type_id: || type_id_of_val(&$kernel),
-                make: || Func::named_raw(concat!("brisk_bag::", $stage, "<", $tag, ">"), $stage, $kernel),
-            }
-        }
-        inventory::submit! {
-            StageEntry {
-                stage: $stage,
-                record: || TypeId::of::<$t>(),
-                output: || TypeId::of::<$t>(),
-                name: concat!("brisk_bag::", $stage, "<", $tag, ">"),
-            }
-        }
+        register_stage!(concat!("brisk_bag::", $stage, "<", $tag, ">"), $stage, $stage, $kernel, $t => $t);
     };
 }
 

@@ -30,7 +30,6 @@ use brisk_core::{Func, TaskFailure, TaskResult, Value};
 
 use crate::bag::Record;
 use crate::error::BagError;
-use crate::named::StageEntry;
 use crate::reduce::FastMap;
 use crate::shuffle::bucket_of;
 use crate::stream::{StreamFn, arg_stream, collect, fail, from_vec};
@@ -378,21 +377,7 @@ pub(crate) fn word_freq_split_func() -> Func {
 /// Register `kernel::<$t>` as `brisk_bag::<stage><<tag>>`, findable by stage and record type.
 macro_rules! stage_kernel {
     ($stage:literal, $label:literal, $kernel:ident, $t:ty, $tag:literal) => {
-        inventory::submit! {
-            FunctionEntry {
-                name: concat!("brisk_bag::", $stage, "<", $tag, ">"),
-                type_id: || type_id_of_val(&$kernel::<$t>),
-                make: || Func::named_raw(concat!("brisk_bag::", $stage, "<", $tag, ">"), $label, $kernel::<$t>),
-            }
-        }
-        inventory::submit! {
-            StageEntry {
-                stage: $stage,
-                record: || TypeId::of::<$t>(),
-                output: || TypeId::of::<$t>(),
-                name: concat!("brisk_bag::", $stage, "<", $tag, ">"),
-            }
-        }
+        register_stage!(concat!("brisk_bag::", $stage, "<", $tag, ">"), $label, $stage, $kernel::<$t>, $t => $t);
     };
 }
 

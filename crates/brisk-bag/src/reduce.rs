@@ -184,25 +184,8 @@ impl<T: Record> Bag<T> {
     where
         T: num_traits::Zero + Add<Output = T>,
     {
-        if let Some(item) = self.named_reduction("sum") {
-            return item;
-        }
-        self.monoid(
-            "sum",
-            |s| {
-                let mut acc = T::zero();
-                s(&mut |x| {
-                    let Some(x) = x.take() else {
-                        return ControlFlow::Continue(());
-                    };
-                    acc = std::mem::replace(&mut acc, T::zero()) + x;
-                    ControlFlow::Continue(())
-                })?;
-                Ok(acc)
-            },
-            T::zero,
-            |a, b| a + b.clone(),
-        )
+        use crate::named_agg::{sum_merge, sum_part};
+        self.aggregate("sum", sum_part::<T>, sum_merge::<T>, sum_merge::<T>)
     }
 
     /// The mean of the records, as `f64`; an empty bag is an error.
@@ -210,71 +193,8 @@ impl<T: Record> Bag<T> {
     where
         T: num_traits::ToPrimitive,
     {
-        if let Some(item) = self.named_reduction("mean") {
-            return item;
-        }
-        self.tree_reduce(
-            "mean",
-            |_, s| {
-                let (mut total, mut n) = (0.0f64, 0u64);
-                s(&mut |x| {
-                    if let Some(x) = x {
-                        total += x.to_f64().unwrap_or(f64::NAN);
-                        n += 1;
-                    }
-                    ControlFlow::Continue(())
-                })?;
-                Ok((total, n))
-            },
-            Some(Arc::new(|p: Vec<Arc<(f64, u64)>>| {
-                Ok(p.iter().fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1)))
-            })),
-            |p| {
-                let (total, n) = p.iter().fold((0.0, 0u64), |a, b| (a.0 + b.0, a.1 + b.1));
-                if n == 0 {
-                    return Err(BagError::Empty { op: "mean" });
-                }
-                Ok(total / n as f64)
-            },
-        )
-    }
-
-    fn extreme(&self, op: &'static str, better: fn(&T, &T) -> bool) -> Item<T>
-    where
-        T: PartialOrd,
-    {
-        if let Some(item) = self.named_reduction(op) {
-            return item;
-        }
-        let pick = move |acc: Option<T>, x: T| match acc {
-            Some(a) if !better(&x, &a) => Some(a),
-            _ => Some(x),
-        };
-        self.tree_reduce(
-            op,
-            move |_, s| {
-                let mut acc: Option<T> = None;
-                s(&mut |x| {
-                    let Some(x) = x.take() else {
-                        return ControlFlow::Continue(());
-                    };
-                    acc = pick(acc.take(), x);
-                    ControlFlow::Continue(())
-                })?;
-                Ok(acc)
-            },
-            Some(Arc::new(move |p: Vec<Arc<Option<T>>>| {
-                Ok(p.into_iter()
-                    .filter_map(Arc::unwrap_or_clone)
-                    .fold(None, pick))
-            })),
-            move |p| {
-                p.into_iter()
-                    .filter_map(Arc::unwrap_or_clone)
-                    .fold(None, pick)
-                    .ok_or(BagError::Empty { op })
-            },
-        )
+        use crate::named_agg::{mean_finish, mean_merge, mean_part};
+        self.aggregate("mean", mean_part::<T>, mean_merge::<T>, mean_finish::<T>)
     }
 
     /// The smallest record; an empty bag is an error.
@@ -282,7 +202,13 @@ impl<T: Record> Bag<T> {
     where
         T: PartialOrd,
     {
-        self.extreme("min", |x, best| x < best)
+        use crate::named_agg::{Min, extreme_finish, extreme_merge, extreme_part};
+        self.aggregate(
+            "min",
+            extreme_part::<Min, T>,
+            extreme_merge::<Min, T>,
+            extreme_finish::<Min, T>,
+        )
     }
 
     /// The largest record; an empty bag is an error.
@@ -290,7 +216,13 @@ impl<T: Record> Bag<T> {
     where
         T: PartialOrd,
     {
-        self.extreme("max", |x, best| x > best)
+        use crate::named_agg::{Max, extreme_finish, extreme_merge, extreme_part};
+        self.aggregate(
+            "max",
+            extreme_part::<Max, T>,
+            extreme_merge::<Max, T>,
+            extreme_finish::<Max, T>,
+        )
     }
 
     /// Fold every partition from `initial` with `binop`, then merge the partial results with
