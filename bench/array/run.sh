@@ -50,29 +50,34 @@ median_n="${BRISK_BENCH_MEDIAN:-20000}"
 # (s3s-fs, a Rust S3 server over a directory, built once into $BENCH_TOOLS as bench/bag does;
 # Dask has no .npy reader for object stores, so dask_s is its local read).
 # BRISK_BENCH_NPY=<n> sets the side (default 8000: 512 MB of f64); 0 skips the case.
-npy_n="${BRISK_BENCH_NPY:-8000}"
-if [ "$npy_n" != 0 ]; then
-  BENCH_TOOLS="${BENCH_TOOLS:-$HOME/.cache/brisk-bench-tools}"
-  S3S_FS="$BENCH_TOOLS/bin/s3s-fs"
+# s3s-fs (crates.io), built once into $BENCH_TOOLS; `start_s3s DIR` serves DIR (each
+# subdirectory a bucket) on a free port of 127.0.0.1, sets s3pid and s3port, and waits for it.
+BENCH_TOOLS="${BENCH_TOOLS:-$HOME/.cache/brisk-bench-tools}"
+S3S_FS="$BENCH_TOOLS/bin/s3s-fs"
+start_s3s() {
   if [ ! -x "$S3S_FS" ]; then
     echo "building s3s-fs into $BENCH_TOOLS (once)" >&2
     cargo install -q s3s-fs@~0.14 --features binary --locked --root "$BENCH_TOOLS" >&2
   fi
+  s3port="$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  "$S3S_FS" --host 127.0.0.1 --port "$s3port" --access-key testing --secret-key testing "$1" >/dev/null 2>&1 &
+  s3pid="$!"
+  for _ in $(seq 100); do
+    python -c "import socket; socket.create_connection(('127.0.0.1', $s3port), 0.2)" 2>/dev/null && break
+    sleep 0.1
+  done
+}
+npy_n="${BRISK_BENCH_NPY:-8000}"
+if [ "$npy_n" != 0 ]; then
   scratch="$(mktemp -d "${BRISK_BENCH_DATA:-${TMPDIR:-/tmp}}/brisk-array-npy.XXXXXX")"
   s3pid=""
   cleanup() { [ -n "$s3pid" ] && kill "$s3pid" 2>/dev/null; rm -rf "$scratch"; }
   trap cleanup EXIT
   mkdir -p "$scratch/bench"   # s3s-fs: a bucket is a directory
   "$bin" npy-write "$scratch/bench/x.npy" "$npy_n" >/dev/null
-  port="$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  "$S3S_FS" --host 127.0.0.1 --port "$port" --access-key testing --secret-key testing "$scratch" >/dev/null 2>&1 &
-  s3pid="$!"
-  for _ in $(seq 100); do
-    python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
-    sleep 0.1
-  done
+  start_s3s "$scratch"
   l="$("$bin" npy-sum "$scratch/bench/x.npy")"
-  s3="$("$bin" npy-sum "s3://bench/x.npy" "http://127.0.0.1:$port")"
+  s3="$("$bin" npy-sum "s3://bench/x.npy" "http://127.0.0.1:$s3port")"
   d="$(python "$here/dask_cases.py" npy-sum "$scratch/bench/x.npy")"
   ls_="$(echo "$l" | field seconds)"; s3s="$(echo "$s3" | field seconds)"; ds="$(echo "$d" | field seconds)"
   if [ "$(echo "$l" | field result)" != "$(echo "$s3" | field result)" ]; then
@@ -90,29 +95,17 @@ fi
 # whole-object reads cost nothing extra here). Peak RSS shows the memory bound.
 zarr_n="${BRISK_BENCH_ZARR:-0}"
 if [ "$zarr_n" != 0 ]; then
-  BENCH_TOOLS="${BENCH_TOOLS:-$HOME/.cache/brisk-bench-tools}"
-  S3S_FS="$BENCH_TOOLS/bin/s3s-fs"
-  if [ ! -x "$S3S_FS" ]; then
-    echo "building s3s-fs into $BENCH_TOOLS (once)" >&2
-    cargo install -q s3s-fs@~0.14 --features binary --locked --root "$BENCH_TOOLS" >&2
-  fi
   zdir="$(mktemp -d "${BRISK_BENCH_DATA:-${TMPDIR:-/tmp}}/brisk-array-zarr.XXXXXX")"
-  zpid=""
-  zcleanup() { [ -n "$zpid" ] && kill "$zpid" 2>/dev/null; rm -rf "$zdir"; }
+  s3pid=""
+  zcleanup() { [ -n "$s3pid" ] && kill "$s3pid" 2>/dev/null; rm -rf "$zdir"; }
   trap zcleanup EXIT
   mkdir -p "$zdir/bench"
   w="$("$bin" zarr-write "$zdir/bench/x.zarr" "$zarr_n")"
   disk_mb="$(du -sm "$zdir/bench/x.zarr" | cut -f1)"
   l="$("$bin" zarr-sum "$zdir/bench/x.zarr")"
   d="$(python "$here/dask_cases.py" zarr-sum "$zdir/bench/x.zarr")"
-  port="$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  "$S3S_FS" --host 127.0.0.1 --port "$port" --access-key testing --secret-key testing "$zdir" >/dev/null 2>&1 &
-  zpid="$!"
-  for _ in $(seq 100); do
-    python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
-    sleep 0.1
-  done
-  s3="$("$bin" zarr-sum "s3://bench/x.zarr" "http://127.0.0.1:$port")"
+  start_s3s "$zdir"
+  s3="$("$bin" zarr-sum "s3://bench/x.zarr" "http://127.0.0.1:$s3port")"
   for r in "$d" "$s3"; do
     # Same sums up to the order of additions (printed as Rust's and Python's `e` formats).
     if ! python -c "import sys; a, b = map(float, sys.argv[1:]); sys.exit(abs(a - b) > 1e-6 * abs(a))" \
@@ -123,7 +116,7 @@ if [ "$zarr_n" != 0 ]; then
   ls_="$(echo "$l" | field seconds)"; ds="$(echo "$d" | field seconds)"; s3s="$(echo "$s3" | field seconds)"
   mb="$(python -c "print(round($zarr_n * $zarr_n * 8 / 1e6))")"
   echo "RESULT case=zarr-sum-$zarr_n brisk_s=$ls_ dask_s=$ds ratio=$(python -c "print(round($ds/$ls_, 2))") brisk_rss_mb=$(echo "$l" | field peak_rss_mb) dask_rss_mb=$(echo "$d" | field peak_rss_mb) array_mb=$mb disk_mb=$disk_mb write_s=$(echo "$w" | field seconds) brisk_s3_s=$s3s s3_MBps=$(python -c "print(round($mb/$s3s))") brisk_s3_rss_mb=$(echo "$s3" | field peak_rss_mb) server=s3s-fs load=$(cut -d' ' -f1 /proc/loadavg)"
-  zcleanup; zpid=""; trap - EXIT
+  zcleanup; s3pid=""; trap - EXIT
 fi
 
 # Blocked matmul against Dask's, and numpy's own `@` (its BLAS, all cores) on Dask's data.

@@ -33,6 +33,20 @@ fn peak_rss_mb() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The file of `npy-sum`/`zarr-sum`: argument 2 (`default` without it), on the S3 server at
+/// argument 3 (keys `testing`/`testing`) when there is one.
+fn location(args: &[String], default: &str) -> da::io::UrlPath {
+    let at = da::io::UrlPath::from(args.get(2).map(String::as_str).unwrap_or(default));
+    match args.get(3) {
+        Some(endpoint) => at.with_options(
+            brisk_io::StorageOptions::new()
+                .s3_endpoint(endpoint)
+                .s3_credentials("testing", "testing"),
+        ),
+        None => at,
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let _ = brisk_local::LocalScheduler::threaded();
     let args: Vec<String> = std::env::args().collect();
@@ -109,15 +123,7 @@ fn main() -> anyhow::Result<()> {
             format!("{n}x{n}")
         }
         "npy-sum" => {
-            let url = args.get(2).map(String::as_str).unwrap_or("x.npy");
-            let mut at = da::io::UrlPath::from(url);
-            if let Some(endpoint) = args.get(3) {
-                at = at.with_options(
-                    brisk_io::StorageOptions::new()
-                        .s3_endpoint(endpoint)
-                        .s3_credentials("testing", "testing"),
-                );
-            }
+            let at = location(&args, "x.npy");
             let t = Instant::now();
             // BRISK_NPY_ROWS=<r>: bands of r whole rows instead of "auto" chunks.
             let x = match std::env::var("BRISK_NPY_ROWS")
@@ -152,15 +158,7 @@ fn main() -> anyhow::Result<()> {
         }
         #[cfg(feature = "zarr")]
         "zarr-sum" => {
-            let url = args.get(2).map(String::as_str).unwrap_or("x.zarr");
-            let mut at = da::io::UrlPath::from(url);
-            if let Some(endpoint) = args.get(3) {
-                at = at.with_options(
-                    brisk_io::StorageOptions::new()
-                        .s3_endpoint(endpoint)
-                        .s3_credentials("testing", "testing"),
-                );
-            }
+            let at = location(&args, "x.zarr");
             let t = Instant::now();
             let v = da::io::zarr::read::<f64>(at, "auto")?.sum().compute()?;
             let secs = t.elapsed().as_secs_f64();
