@@ -84,6 +84,8 @@ pub(crate) struct Inner {
     pub(crate) workers: RwLock<FxHashMap<WorkerId, String>>,
     /// How long futures may wait on a cluster without workers (ms; 0: forever).
     pub(crate) no_workers_timeout_ms: AtomicU64,
+    /// How long to try to reach a journaling scheduler again after losing it (ms).
+    pub(crate) reconnect_ms: AtomicU64,
     pub(crate) peers: PeerPool,
     pub(crate) info: Mutex<FxHashMap<u64, oneshot::Sender<ClusterInfo>>>,
     pub(crate) streams: Mutex<FxHashMap<u64, oneshot::Sender<TaskStream>>>,
@@ -95,6 +97,18 @@ pub(crate) struct Inner {
     pub(crate) dashboard: Mutex<Option<String>>,
     pub(crate) next: AtomicU64,
     pub(crate) address: String,
+    /// Where and how to connect again (see `resume.rs`).
+    pub(crate) addr: Address,
+    pub(crate) security: brisk_protocol::Security,
+    pub(crate) name: String,
+    /// This client's id on the scheduler (from its welcome).
+    pub(crate) id: std::sync::atomic::AtomicU32,
+    /// Messages a journaling scheduler may not have yet.
+    pub(crate) resend: Arc<Mutex<crate::resume::Resend>>,
+    /// New connections for the writer after a reconnect.
+    pub(crate) resume_tx: mpsc::UnboundedSender<crate::resume::Resumed>,
+    pub(crate) farewell: Arc<crate::resume::Farewell>,
+    pub(crate) said_goodbye: AtomicBool,
     pub(crate) disconnected: Mutex<Option<String>>,
     pub(crate) is_default: AtomicBool,
     /// Set when this client closes the connection on purpose.
@@ -108,6 +122,7 @@ pub(crate) struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.goodbye();
         self.cluster.lock().take();
         if let Some(rt) = self.rt.lock().take() {
             rt.shutdown_background();
@@ -196,6 +211,9 @@ impl Client {
         options: ClientOptions,
     ) -> Client {
         let (out_tx, out_rx) = mpsc::unbounded_channel::<Vec<FromClient>>();
+        let (resume_tx, resume_rx) = mpsc::unbounded_channel();
+        let resend = Arc::new(Mutex::new(crate::resume::Resend::default()));
+        let farewell = Arc::new(crate::resume::Farewell::default());
         let handle = rt.handle().clone();
         let inner = Arc::new(Inner {
             rt: Mutex::new(Some(rt)),
@@ -204,6 +222,7 @@ impl Client {
             cells: Mutex::new(FxHashMap::default()),
             workers: RwLock::new(FxHashMap::default()),
             no_workers_timeout_ms: AtomicU64::new(crate::no_workers::timeout_ms_from_env()),
+            reconnect_ms: AtomicU64::new(crate::resume::reconnect_timeout().as_millis() as u64),
             peers: PeerPool::new(options.security.clone(), options.name.clone()),
             info: Mutex::new(FxHashMap::default()),
             streams: Mutex::new(FxHashMap::default()),
@@ -212,6 +231,14 @@ impl Client {
             dashboard: Mutex::new(None),
             next: AtomicU64::new(1),
             address: addr.to_string(),
+            addr,
+            security: options.security.clone(),
+            name: options.name.clone(),
+            id: std::sync::atomic::AtomicU32::new(0),
+            resend: Arc::clone(&resend),
+            resume_tx,
+            farewell: Arc::clone(&farewell),
+            said_goodbye: AtomicBool::new(false),
             disconnected: Mutex::new(None),
             is_default: AtomicBool::new(false),
             closing: AtomicBool::new(false),
@@ -220,7 +247,9 @@ impl Client {
             piece_bytes: std::sync::atomic::AtomicUsize::new(crate::pieces::default_piece_bytes()),
         });
         let brisk_protocol::conn::Connection { reader, writer, .. } = conn;
-        handle.spawn(crate::connection::write_loop(writer, out_rx));
+        handle.spawn(crate::connection::write_loop(
+            writer, out_rx, resume_rx, resend, farewell,
+        ));
         handle.spawn(crate::connection::read_loop(Arc::downgrade(&inner), reader));
         handle.spawn(crate::no_workers::watchdog(Arc::downgrade(&inner)));
         let client = Client { inner };
@@ -238,6 +267,17 @@ impl Client {
         self.inner
             .no_workers_timeout_ms
             .store(ms, Ordering::Relaxed);
+    }
+
+    /// How long this client tries to reach its scheduler again after losing the connection,
+    /// when the scheduler journals its work (`brisk scheduler --journal`): its futures stay
+    /// pending meanwhile and resume with the scheduler (default 60 s, or
+    /// `BRISK_RECONNECT_TIMEOUT` seconds). Past it they fail. A scheduler without a journal
+    /// cannot give the work back: its clients' futures fail as soon as it is lost.
+    pub fn set_reconnect_timeout(&self, timeout: Duration) {
+        self.inner
+            .reconnect_ms
+            .store(timeout.as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Make this client the process-wide default scheduler.

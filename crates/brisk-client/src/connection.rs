@@ -35,67 +35,142 @@ fn key_bytes(k: &Key) -> usize {
 pub(crate) async fn write_loop(
     mut writer: brisk_protocol::conn::MessageWriter,
     mut rx: mpsc::UnboundedReceiver<Vec<FromClient>>,
+    mut resumed: mpsc::UnboundedReceiver<crate::resume::Resumed>,
+    resend: Arc<Mutex<crate::resume::Resend>>,
+    farewell: Arc<crate::resume::Farewell>,
 ) {
-    while let Some(mut batch) = rx.recv().await {
+    // The connection failed: wait for the reader to connect again (see `resume.rs`).
+    let mut broken = false;
+    loop {
+        let batch = if broken {
+            None
+        } else {
+            tokio::select! {
+                b = rx.recv() => match b {
+                    Some(b) => Some(b),
+                    None => break,
+                },
+                r = resumed.recv() => {
+                    let Some(r) = r else { break };
+                    writer.shutdown().await;
+                    writer = r.writer;
+                    broken = !send_again(&mut writer, &resend, r.received).await;
+                    continue;
+                }
+            }
+        };
+        let Some(mut batch) = batch else {
+            // Broken: everything waits (and is kept) until a new connection comes.
+            match resumed.recv().await {
+                Some(r) => {
+                    writer = r.writer;
+                    broken = !send_again(&mut writer, &resend, r.received).await;
+                    continue;
+                }
+                None => {
+                    farewell.mark();
+                    return;
+                }
+            }
+        };
         while let Ok(more) = rx.try_recv() {
             batch.extend(more);
             if batch.len() > FRAME_ITEMS {
                 break;
             }
         }
-        // Many dropped futures become one release per frame; a graph piece is a frame of its
-        // own (its size is bounded by the client's piece size).
-        let mut frames: Vec<Vec<FromClient>> = Vec::new();
-        let mut frame: Vec<FromClient> = Vec::new();
-        let mut released: Vec<Key> = Vec::new();
-        let mut released_bytes = 0usize;
-        for m in batch {
-            match m {
-                FromClient::Release { keys } => {
-                    for k in keys {
-                        released_bytes += key_bytes(&k);
-                        released.push(k);
-                        if released_bytes >= RELEASE_FRAME_BYTES {
-                            frame.push(FromClient::Release {
-                                keys: std::mem::take(&mut released),
-                            });
-                            frames.push(std::mem::take(&mut frame));
-                            released_bytes = 0;
-                        }
-                    }
-                }
-                other => {
-                    if !released.is_empty() {
-                        frame.push(FromClient::Release {
-                            keys: std::mem::take(&mut released),
-                        });
-                        released_bytes = 0;
-                    }
-                    if matches!(other, FromClient::GraphPiece { .. }) {
-                        if !frame.is_empty() {
-                            frames.push(std::mem::take(&mut frame));
-                        }
-                        frames.push(vec![other]);
-                    } else {
-                        frame.push(other);
-                    }
+        let frames = frames_of(batch);
+        {
+            let mut r = resend.lock();
+            for f in &frames {
+                for m in f {
+                    r.wrote(m);
                 }
             }
         }
-        if !released.is_empty() {
-            frame.push(FromClient::Release { keys: released });
-        }
-        if !frame.is_empty() {
-            frames.push(frame);
-        }
         for f in frames {
-            if writer.send_msg(&f).await.is_err() {
-                writer.shutdown().await;
-                return;
+            let bye = f.iter().any(|m| matches!(m, FromClient::Goodbye));
+            if !broken && writer.send_msg(&f).await.is_err() {
+                broken = true;
+            }
+            if bye {
+                farewell.mark();
             }
         }
     }
+    farewell.mark();
     writer.shutdown().await;
+}
+
+/// After a reconnect: send the journaled messages the scheduler does not have (`received`:
+/// how many it has; `None`: it lost this client's work, nothing to send again).
+async fn send_again(
+    writer: &mut brisk_protocol::conn::MessageWriter,
+    resend: &Mutex<crate::resume::Resend>,
+    received: Option<u64>,
+) -> bool {
+    let again = match received {
+        Some(n) => resend.lock().after(n),
+        None => {
+            resend.lock().kept.clear();
+            Vec::new()
+        }
+    };
+    for f in frames_of(again) {
+        if writer.send_msg(&f).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Many dropped futures become one release per frame; a graph piece is a frame of its own
+/// (its size is bounded by the client's piece size).
+fn frames_of(batch: Vec<FromClient>) -> Vec<Vec<FromClient>> {
+    let mut frames: Vec<Vec<FromClient>> = Vec::new();
+    let mut frame: Vec<FromClient> = Vec::new();
+    let mut released: Vec<Key> = Vec::new();
+    let mut released_bytes = 0usize;
+    for m in batch {
+        match m {
+            FromClient::Release { keys } => {
+                for k in keys {
+                    released_bytes += key_bytes(&k);
+                    released.push(k);
+                    if released_bytes >= RELEASE_FRAME_BYTES {
+                        frame.push(FromClient::Release {
+                            keys: std::mem::take(&mut released),
+                        });
+                        frames.push(std::mem::take(&mut frame));
+                        released_bytes = 0;
+                    }
+                }
+            }
+            other => {
+                if !released.is_empty() {
+                    frame.push(FromClient::Release {
+                        keys: std::mem::take(&mut released),
+                    });
+                    released_bytes = 0;
+                }
+                if matches!(other, FromClient::GraphPiece { .. }) {
+                    if !frame.is_empty() {
+                        frames.push(std::mem::take(&mut frame));
+                    }
+                    frames.push(vec![other]);
+                } else {
+                    frame.push(other);
+                }
+            }
+        }
+    }
+    if !released.is_empty() {
+        frame.push(FromClient::Release { keys: released });
+    }
+    if !frame.is_empty() {
+        frames.push(frame);
+    }
+    frames
 }
 
 pub(crate) async fn read_loop(inner: Weak<Inner>, mut reader: MessageReader) {
@@ -110,6 +185,14 @@ pub(crate) async fn read_loop(inner: Weak<Inner>, mut reader: MessageReader) {
                 inner.progress.notify_waiters();
             }
             Err(e) => {
+                let journal = inner.resend.lock().journal == Some(true);
+                if journal
+                    && !inner.closing.load(Ordering::SeqCst)
+                    && let Some(r) = inner.reconnect(&e.to_string()).await
+                {
+                    reader = r;
+                    continue;
+                }
                 inner.on_disconnect(e.to_string());
                 return;
             }
@@ -177,9 +260,13 @@ impl Inner {
         self.cells.lock().get(key).and_then(Weak::upgrade)
     }
 
-    fn on_message(&self, m: ToClient) {
+    pub(crate) fn on_message(&self, m: ToClient) {
         match m {
-            ToClient::Welcome { .. } => {}
+            ToClient::Welcome { id, journal, .. } => {
+                self.id.store(id, Ordering::Relaxed);
+                self.resend.lock().set_journal(journal);
+            }
+            ToClient::Journaled { upto } => self.resend.lock().acked(upto),
             ToClient::Workers { added, removed } => {
                 let mut w = self.workers.write();
                 for (id, addr, _) in added {
@@ -263,7 +350,7 @@ impl Inner {
         } else {
             tracing::warn!(scheduler = %self.address, reason = %why, "lost the scheduler");
         }
-        *self.disconnected.lock() = Some(why);
+        self.disconnected.lock().get_or_insert(why);
         let cells: Vec<Arc<KeyCell>> = self
             .cells
             .lock()

@@ -17,6 +17,15 @@ pub enum ClientError {
         /// The scheduler.
         address: String,
     },
+    /// The scheduler was reached again after a lost connection but no longer has this
+    /// client's work.
+    #[error("the scheduler at {address}: {message}")]
+    WorkLost {
+        /// The scheduler.
+        address: String,
+        /// What happened.
+        message: String,
+    },
     /// A future was cancelled.
     #[error("the future for {key} was cancelled")]
     Cancelled {

@@ -33,6 +33,7 @@ mod local;
 mod no_workers;
 mod observe;
 mod pieces;
+mod resume;
 mod retire;
 mod upload;
 mod watch;

@@ -189,6 +189,17 @@ pub async fn connect(
     role: Role,
     name: &str,
 ) -> Result<Connection, ProtocolError> {
+    connect_resuming(address, security, role, name, None).await
+}
+
+/// [`connect`] for a client that had the id `resume` before it lost its scheduler.
+pub async fn connect_resuming(
+    address: &Address,
+    security: &Security,
+    role: Role,
+    name: &str,
+    resume: Option<crate::ClientId>,
+) -> Result<Connection, ProtocolError> {
     let peer = address.to_string();
     let fut = async {
         let tcp = TcpStream::connect(address.host_port())
@@ -241,6 +252,7 @@ pub async fn connect(
                 token: security.token.clone(),
                 name: name.to_string(),
                 brisk_version: env!("CARGO_PKG_VERSION").to_string(),
+                resume,
             })
             .await?;
         match reader.recv_msg::<HelloReply>().await {

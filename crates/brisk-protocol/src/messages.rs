@@ -40,6 +40,9 @@ pub struct Hello {
     pub name: String,
     /// The Brisk version of the connecting program.
     pub brisk_version: String,
+    /// A client reconnecting after losing its scheduler: the id it had, so that a scheduler
+    /// that kept its work (a journal, see `brisk scheduler --journal`) gives it back.
+    pub resume: Option<ClientId>,
 }
 
 /// The answer to a [`Hello`].
@@ -165,6 +168,13 @@ pub enum ToWorker {
 pub enum FromWorker {
     /// The first message: who the worker is.
     Register(WorkerRegistration),
+    /// Values this worker already holds when it registers (it kept them while it reconnected:
+    /// the scheduler restarted, or the connection blipped), with their sizes. The scheduler
+    /// takes the ones it still has records for and frees the rest.
+    Holds {
+        /// Keys and sizes.
+        keys: Vec<(Key, u64)>,
+    },
     /// A task finished and its value is in the worker's memory.
     Finished {
         /// The task.
@@ -347,6 +357,9 @@ pub enum FromClient {
     },
     /// Ask every worker to close and the scheduler to stop.
     Shutdown,
+    /// The client is closing on purpose: a scheduler that keeps the work of clients that
+    /// lost their connection (`--journal`) releases this one's at once instead.
+    Goodbye,
     /// Store a chunk of a program (see [`crate::executable`]): chunks of one `hash` arrive
     /// in order from `offset` 0; an empty chunk at offset 0 asks how much is stored. The
     /// scheduler checks the content against `hash` when `total` bytes are in. Answered by
@@ -376,6 +389,21 @@ pub enum FromClient {
     },
 }
 
+impl FromClient {
+    /// Whether the message changes what the scheduler must remember for the client (graphs,
+    /// releases, scattered values): a journaling scheduler writes these down and counts them,
+    /// and a reconnecting client sends again the ones not yet counted.
+    pub fn is_journaled(&self) -> bool {
+        matches!(
+            self,
+            FromClient::UpdateGraph { .. }
+                | FromClient::GraphPiece { .. }
+                | FromClient::Release { .. }
+                | FromClient::Scatter { .. }
+        )
+    }
+}
+
 /// Scheduler → client.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ToClient {
@@ -383,6 +411,20 @@ pub enum ToClient {
     Welcome {
         /// The id.
         id: ClientId,
+        /// The scheduler journals this client's graphs ([`ToClient::Journaled`] follows
+        /// them): after losing the connection the client reconnects and resumes.
+        journal: bool,
+        /// The connection resumed the client named in its [`Hello::resume`]: how many of
+        /// its journaled messages ([`FromClient::is_journaled`]) the scheduler has; the client
+        /// sends the rest again. `None` for a new client (a resume the scheduler could not
+        /// honour included: its work is gone).
+        resumed: Option<u64>,
+    },
+    /// The scheduler has journaled this client's first `upto` journaled messages: the client
+    /// need not keep them to send again after a reconnect.
+    Journaled {
+        /// A count of messages since the client first connected.
+        upto: u64,
     },
     /// Worker addresses, for gathering data directly.
     Workers {
@@ -519,6 +561,9 @@ pub struct ClusterInfo {
     pub queued: u64,
     /// Tasks finished since start.
     pub tasks_done: u64,
+    /// Values a worker still held when it joined (after the scheduler restarted, or after its
+    /// connection blipped) and that were taken instead of being computed again.
+    pub tasks_recovered: u64,
     /// Tasks that failed since start.
     pub tasks_erred: u64,
     /// Tasks moved by work stealing since start.

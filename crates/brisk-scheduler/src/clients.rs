@@ -10,7 +10,20 @@ impl SchedulerState {
     /// A client connected.
     pub fn add_client(&mut self, c: ClientId, comm: &mut impl Comm) {
         self.clients.insert(c);
-        comm.send_client(c, ToClient::Welcome { id: c });
+        self.welcome(c, None, comm);
+        tracing::debug!(client = c, "client connected");
+    }
+
+    /// The welcome of a new or resumed client, and the workers it can fetch from.
+    pub(crate) fn welcome(&mut self, c: ClientId, resumed: Option<u64>, comm: &mut impl Comm) {
+        comm.send_client(
+            c,
+            ToClient::Welcome {
+                id: c,
+                journal: self.journaled,
+                resumed,
+            },
+        );
         let added = self
             .workers
             .iter()
@@ -23,11 +36,11 @@ impl SchedulerState {
                 removed: vec![],
             },
         );
-        tracing::debug!(client = c, "client connected");
     }
 
     /// A client went away: release everything it held.
     pub fn remove_client(&mut self, c: ClientId, comm: &mut impl Comm) {
+        self.detached.remove(&c);
         if !self.clients.remove(&c) {
             return;
         }
@@ -91,6 +104,8 @@ impl SchedulerState {
                 comm.send_client(c, ToClient::TaskStream { request, stream });
             }
             FromClient::RetireWorkers { workers } => self.retire_named(&workers, comm),
+            // The shell removes the client (and journals it).
+            FromClient::Goodbye => {}
             FromClient::Shutdown => {
                 self.shutdown = true;
                 for &w in self.workers.keys() {

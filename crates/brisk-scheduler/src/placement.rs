@@ -20,6 +20,9 @@ impl SchedulerState {
     /// The worker where `id` can start soonest: queued work plus moving the input bytes it
     /// does not hold, over the bandwidth (Dask's `decide_worker` objective).
     pub(crate) fn decide_worker(&self, id: TaskId) -> Option<WorkerId> {
+        if self.recovering.is_some() {
+            return None;
+        }
         let t = self.t(id);
         let mut best: Option<(f64, usize, WorkerId)> = None;
         for (&wid, w) in &self.workers {
@@ -82,7 +85,7 @@ impl SchedulerState {
 
     /// Send queued root tasks to worker `w` while it has room.
     pub(crate) fn fill(&mut self, w: WorkerId, comm: &mut impl Comm) {
-        if self.queued.is_empty() {
+        if self.queued.is_empty() || self.recovering.is_some() {
             return;
         }
         let head = self.queued.first().map(|&(_, id)| id);
@@ -98,7 +101,7 @@ impl SchedulerState {
 
     /// Fill every worker, the least busy first.
     pub(crate) fn fill_all(&mut self, comm: &mut impl Comm) {
-        if self.queued.is_empty() {
+        if self.queued.is_empty() || self.recovering.is_some() {
             return;
         }
         let mut ws: Vec<(usize, WorkerId)> = self

@@ -43,6 +43,15 @@ pub struct SchedulerOptions {
     /// Listen on a non-loopback host with no token and no TLS anyway (otherwise [`start`]
     /// refuses: anyone who could reach the port could read data and stop the cluster).
     pub insecure: bool,
+    /// Journal the clients' work to this file and recover it from there when started again
+    /// (see `journal.rs`); `None`: a restart starts empty.
+    pub journal: Option<std::path::PathBuf>,
+    /// With a journal: how long a client that lost its connection keeps its work for it to
+    /// resume (and after a restart, how long the clients of before have to come back).
+    pub resume_grace: Duration,
+    /// After a restart: how long to wait for the workers of before (they hold the values
+    /// computed then) before computing again what they held.
+    pub recovery_wait: Duration,
 }
 
 impl Default for SchedulerOptions {
@@ -57,6 +66,9 @@ impl Default for SchedulerOptions {
             dashboard_interval: Duration::from_millis(250),
             threads: 1,
             insecure: false,
+            journal: None,
+            resume_grace: Duration::from_secs(60),
+            recovery_wait: Duration::from_secs(10),
         }
     }
 }
@@ -69,7 +81,13 @@ pub(crate) enum Event {
     ),
     Worker(WorkerId, Vec<FromWorker>),
     WorkerGone(WorkerId, String),
-    ClientJoined(ClientId, ClientLine),
+    /// A client connected (asking to resume the client it was); the reply is its id.
+    ClientJoined(
+        ClientId,
+        ClientLine,
+        Option<ClientId>,
+        oneshot::Sender<ClientId>,
+    ),
     Client(ClientId, Vec<FromClient>),
     ClientGone(ClientId),
     Snapshot(oneshot::Sender<ClusterInfo>),
@@ -186,6 +204,23 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
         &options.security,
     ))?;
     let address = listener.address().to_string();
+    let journal = match &options.journal {
+        Some(path) => Some(crate::journal::Journal::open(path)?),
+        None => None,
+    };
+    // Ids of connections continue after those of the journal's clients.
+    let first_id = journal
+        .as_ref()
+        .and_then(|(_, r)| {
+            r.entries
+                .iter()
+                .filter_map(|e| match e {
+                    crate::journal::Entry::ClientJoined(c) => Some(*c),
+                    _ => None,
+                })
+                .max()
+        })
+        .map_or(1, |m| m.saturating_add(1));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let epoch = Instant::now();
@@ -222,6 +257,7 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
             rt.block_on(async move {
                 tokio::spawn(accept_loop(
                     listener,
+                    first_id,
                     ev_tx2,
                     stop_rx.clone(),
                     Arc::new(crate::executables::Executables::new()),
@@ -232,6 +268,9 @@ pub fn start(options: SchedulerOptions) -> Result<SchedulerHandle, ProtocolError
                     epoch,
                     dashboard: shared,
                     dashboard_link: link,
+                    journal,
+                    resume_grace: options.resume_grace,
+                    recovery_wait: options.recovery_wait,
                 };
                 core(core_options, ev_rx, stop_rx).await;
             });
@@ -271,6 +310,9 @@ struct CoreOptions {
     epoch: Instant,
     dashboard: Option<Arc<crate::dashboard::Shared>>,
     dashboard_link: Option<String>,
+    journal: Option<(crate::journal::Journal, crate::journal::Replay)>,
+    resume_grace: Duration,
+    recovery_wait: Duration,
 }
 
 /// The dashboard's server and the copy of the state it reads.
@@ -367,6 +409,17 @@ async fn core(
     state.set_address(options.address);
     state.set_epoch(options.epoch);
     state.set_dashboard_address(options.dashboard_link);
+    let mut journal = options.journal.map(|(mut j, replay)| {
+        replay_journal(
+            &mut state,
+            &mut j,
+            replay,
+            &options.resume_grace,
+            options.recovery_wait,
+        );
+        j
+    });
+    let resume_grace = options.resume_grace;
     let dash = options.dashboard;
     // Task spans are logged while a page is open (or a client records).
     state.set_task_stream_watched(false);
@@ -376,6 +429,10 @@ async fn core(
     let mut worker_tx: FxHashMap<WorkerId, mpsc::UnboundedSender<Vec<ToWorker>>> =
         FxHashMap::default();
     let mut client_tx: FxHashMap<ClientId, ClientLine> = FxHashMap::default();
+    // Clients whose journaled messages were written in this round: they hear the count.
+    let mut acks: Vec<ClientId> = Vec::new();
+    // Workers joined or left: the journal's list of them follows.
+    let mut workers_changed = false;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_tick = Instant::now();
@@ -383,13 +440,19 @@ async fn core(
         tokio::select! {
             ev = events.recv() => {
                 let Some(ev) = ev else { break };
-                let mut core = Core { state: &mut state, comm: &mut comm, worker_tx: &mut worker_tx, client_tx: &mut client_tx, dash: dash.as_deref() };
+                workers_changed |= matches!(ev, Event::WorkerJoined(..) | Event::WorkerGone(..));
+                let mut core = Core { state: &mut state, comm: &mut comm, worker_tx: &mut worker_tx, client_tx: &mut client_tx, dash: dash.as_deref(), journal: journal.as_mut(), acks: &mut acks, resume_grace, workers_changed: &mut workers_changed };
                 core.handle(ev, Instant::now());
                 let mut n = 0;
                 while n < 4096 {
                     match events.try_recv() {
                         // Each event gets its own time: heartbeats set the workers' clock offsets.
-                        Ok(ev) => core.handle(ev, Instant::now()),
+                        Ok(ev) => {
+                            if matches!(ev, Event::WorkerJoined(..) | Event::WorkerGone(..)) {
+                                core.workers_changed();
+                            }
+                            core.handle(ev, Instant::now())
+                        }
                         Err(_) => break,
                     }
                     n += 1;
@@ -411,8 +474,26 @@ async fn core(
                 }
                 state.set_task_stream_watched(dash.as_ref().is_some_and(|d| d.page_open(now)));
                 state.tick(now, &mut comm);
+                let expired = state.expire_detached(now, &mut comm);
+                if let Some(j) = journal.as_mut() {
+                    for c in expired {
+                        j.append(&crate::journal::Entry::ClientLeft(c));
+                    }
+                    if j.len() > JOURNAL_COMPACT_BYTES && state.num_tasks() == 0 {
+                        j.compact();
+                    }
+                }
             }
             _ = stop.changed() => break,
+        }
+        if let Some(j) = journal.as_mut() {
+            // Written before anyone hears of it.
+            j.flush();
+            for c in acks.drain(..) {
+                if let Some(&upto) = j.received.get(&c) {
+                    comm.send_client(c, ToClient::Journaled { upto });
+                }
+            }
         }
         for (w, msgs) in comm.workers.drain() {
             if let Some(tx) = worker_tx.get(&w) {
@@ -462,12 +543,88 @@ async fn core(
             let live = state.worker_ids();
             worker_tx.retain(|w, _| live.contains(w));
         }
+        if workers_changed
+            || journal
+                .as_ref()
+                .is_some_and(|j| j.num_workers() != state.num_workers())
+        {
+            workers_changed = false;
+            if let Some(j) = journal.as_mut() {
+                j.set_workers(state.worker_names());
+                j.flush();
+            }
+        }
         if state.shutdown_requested() {
             tokio::time::sleep(Duration::from_millis(100)).await;
             break;
         }
     }
     tracing::info!("scheduler stopped");
+}
+
+/// A journal this large is compacted once no task is left.
+const JOURNAL_COMPACT_BYTES: u64 = 1 << 20;
+
+/// Rebuild the state from a journal: the clients and their graphs, with no worker; the
+/// clients get `resume_grace` to come back and the workers `recovery_wait`.
+fn replay_journal(
+    state: &mut SchedulerState,
+    journal: &mut crate::journal::Journal,
+    replay: crate::journal::Replay,
+    resume_grace: &Duration,
+    recovery_wait: Duration,
+) {
+    use crate::journal::Entry;
+    state.set_journaled(true);
+    let now = Instant::now();
+    let n = replay.entries.len();
+    if replay.torn {
+        tracing::warn!("the journal's last entry was cut short (killed mid-write); it is dropped");
+    }
+    let expected = journal.workers();
+    let mut null = ShellComm::default();
+    let started = Instant::now();
+    let fresh = replay.entries.len() <= 1;
+    if fresh {
+        return;
+    }
+    // Nothing is placed while replaying (there is no worker yet).
+    state.begin_recovery(expected.iter().cloned(), now + recovery_wait);
+    for e in replay.entries {
+        match e {
+            Entry::ClientJoined(c) => {
+                if !state.has_client(c) {
+                    state.add_client(c, &mut null);
+                }
+            }
+            Entry::Client(c, msgs) => {
+                for m in msgs {
+                    state.handle_client(c, m, &mut null);
+                }
+            }
+            Entry::ClientLeft(c) => state.remove_client(c, &mut null),
+            Entry::Start { .. }
+            | Entry::Received(..)
+            | Entry::WorkerJoined(_)
+            | Entry::WorkerLeft(_) => {}
+        }
+        null.clients.clear();
+        null.workers.clear();
+    }
+    for c in state.client_ids() {
+        state.detach_client(c, now + *resume_grace);
+    }
+    tracing::info!(
+        entries = n,
+        clients = state.client_ids().len(),
+        tasks = state.num_tasks(),
+        workers_expected = expected.len(),
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "replayed the journal"
+    );
+    if expected.is_empty() {
+        state.end_recovery(&mut null);
+    }
 }
 
 /// What the core's event handler works on.
@@ -477,9 +634,17 @@ struct Core<'a> {
     worker_tx: &'a mut FxHashMap<WorkerId, mpsc::UnboundedSender<Vec<ToWorker>>>,
     client_tx: &'a mut FxHashMap<ClientId, ClientLine>,
     dash: Option<&'a crate::dashboard::Shared>,
+    journal: Option<&'a mut crate::journal::Journal>,
+    acks: &'a mut Vec<ClientId>,
+    resume_grace: Duration,
+    workers_changed: &'a mut bool,
 }
 
 impl Core<'_> {
+    fn workers_changed(&mut self) {
+        *self.workers_changed = true;
+    }
+
     fn handle(&mut self, ev: Event, now: Instant) {
         let Core {
             state,
@@ -487,6 +652,10 @@ impl Core<'_> {
             worker_tx,
             client_tx,
             dash,
+            journal,
+            acks,
+            resume_grace,
+            workers_changed: _,
         } = self;
         let comm = &mut **comm;
         match ev {
@@ -503,19 +672,56 @@ impl Core<'_> {
                 worker_tx.remove(&id);
                 state.remove_worker(id, &reason, comm);
             }
-            Event::ClientJoined(id, line) => {
-                client_tx.insert(id, line);
-                state.add_client(id, comm);
+            Event::ClientJoined(id, line, resume, reply) => {
+                let resumed = resume.filter(|&old| {
+                    journal.is_some() && state.is_detached(old) && !client_tx.contains_key(&old)
+                });
+                match (resumed, journal.as_deref_mut()) {
+                    (Some(old), Some(j)) => {
+                        client_tx.insert(old, line);
+                        let received = j.received.get(&old).copied().unwrap_or(0);
+                        state.resume_client(old, received, comm);
+                        let _ = reply.send(old);
+                    }
+                    (_, j) => {
+                        if let Some(j) = j {
+                            j.append(&crate::journal::Entry::ClientJoined(id));
+                        }
+                        client_tx.insert(id, line);
+                        state.add_client(id, comm);
+                        let _ = reply.send(id);
+                    }
+                }
             }
             Event::Client(id, msgs) => {
+                if let Some(j) = journal.as_deref_mut()
+                    && j.client(id, &msgs) > 0
+                {
+                    acks.push(id);
+                }
+                let mut goodbye = false;
                 for m in msgs {
+                    goodbye |= matches!(m, FromClient::Goodbye);
                     state.handle_client(id, m, comm);
+                }
+                if goodbye {
+                    if let Some(j) = journal.as_deref_mut() {
+                        j.append(&crate::journal::Entry::ClientLeft(id));
+                    }
+                    comm.clients.remove(&id);
+                    state.remove_client(id, comm);
                 }
             }
             Event::ClientGone(id) => {
                 client_tx.remove(&id);
                 comm.clients.remove(&id);
-                state.remove_client(id, comm);
+                match journal.as_deref_mut() {
+                    // Its work waits for it to come back.
+                    Some(_) if state.has_client(id) => {
+                        state.detach_client(id, Instant::now() + *resume_grace);
+                    }
+                    _ => state.remove_client(id, comm),
+                }
             }
             Event::Snapshot(tx) => {
                 let _ = tx.send(state.snapshot());
@@ -533,11 +739,12 @@ impl Core<'_> {
 
 async fn accept_loop(
     listener: Listener,
+    first_id: u32,
     events: mpsc::UnboundedSender<Event>,
     mut stop: watch::Receiver<bool>,
     programs: Arc<crate::executables::Executables>,
 ) {
-    let mut next_id: u32 = 1;
+    let mut next_id: u32 = first_id.max(1);
     loop {
         let pending = tokio::select! {
             p = listener.accept() => p,
@@ -586,15 +793,12 @@ async fn serve_connection(
     match role {
         Some(Role::Worker) => {
             let first: Result<Vec<FromWorker>, _> = reader.recv_msg().await;
-            let reg = match first {
+            let (reg, rest) = match first {
                 Ok(mut v) if matches!(v.first(), Some(FromWorker::Register(_))) => {
                     let FromWorker::Register(reg) = v.remove(0) else {
                         return;
                     };
-                    if !v.is_empty() {
-                        let _ = events.send(Event::Worker(id, v));
-                    }
-                    reg
+                    (reg, v)
                 }
                 Ok(_) => {
                     tracing::warn!(peer = %peer, "a worker connection did not register first");
@@ -607,6 +811,10 @@ async fn serve_connection(
             };
             let (tx, rx) = mpsc::unbounded_channel();
             let _ = events.send(Event::WorkerJoined(id, reg, tx));
+            // What came with the registration (the values it holds) after it joined.
+            if !rest.is_empty() {
+                let _ = events.send(Event::Worker(id, rest));
+            }
             tokio::spawn(write_loop(writer, rx, stop, None));
             let reason = loop {
                 match reader.recv_msg::<Vec<FromWorker>>().await {
@@ -629,6 +837,7 @@ async fn serve_connection(
             let replies = tx.clone();
             let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let (kick, mut kicked) = watch::channel(false);
+            let (id_tx, id_rx) = oneshot::channel();
             let _ = events.send(Event::ClientJoined(
                 id,
                 ClientLine {
@@ -636,7 +845,11 @@ async fn serve_connection(
                     queued: Arc::clone(&queued),
                     kick: Arc::new(kick),
                 },
+                hello.as_ref().and_then(|h| h.resume),
+                id_tx,
             ));
+            // A resumed client goes on under the id it had.
+            let Ok(id) = id_rx.await else { return };
             // The writer stops on the scheduler's stop or on this client's kick.
             let (both_tx, both_rx) = watch::channel(false);
             {

@@ -233,6 +233,12 @@ pub struct SchedulerState {
     /// Names of workers that left (for the task stream of their past work).
     pub(crate) past_workers: FxHashMap<WorkerId, String>,
     pub(crate) dashboard: Option<String>,
+    /// Clients are told the scheduler journals their graphs (see `recovery.rs`).
+    pub(crate) journaled: bool,
+    /// Clients whose connection is gone, kept until the deadline for them to resume.
+    pub(crate) detached: FxHashMap<ClientId, Instant>,
+    /// After a restart: nothing is placed until the workers of before are back.
+    pub(crate) recovering: Option<crate::recovery::Recovery>,
 }
 
 #[derive(Default, Clone)]
@@ -242,6 +248,8 @@ pub(crate) struct Stats {
     pub stolen: u64,
     pub workers_lost: u64,
     pub workers_retired: u64,
+    /// Values taken from a worker that kept them (`recovery.rs`), not counted in `done`.
+    pub recovered: u64,
 }
 
 impl SchedulerState {
@@ -256,6 +264,9 @@ impl SchedulerState {
             now_us: 0,
             past_workers: FxHashMap::default(),
             dashboard: None,
+            journaled: false,
+            detached: FxHashMap::default(),
+            recovering: None,
             config,
             tasks: crate::slab::Slab::new(),
             free_ids: Vec::new(),
@@ -329,6 +340,21 @@ impl SchedulerState {
     /// The workers, by id.
     pub fn worker_ids(&self) -> Vec<WorkerId> {
         self.workers.keys().copied().collect()
+    }
+
+    /// The workers' names.
+    pub fn worker_names(&self) -> Vec<String> {
+        self.workers.values().map(|w| w.name.clone()).collect()
+    }
+
+    /// Whether `c` is a client (connected, or detached and able to resume).
+    pub fn has_client(&self, c: ClientId) -> bool {
+        self.clients.contains(&c)
+    }
+
+    /// The clients (connected or detached).
+    pub fn client_ids(&self) -> Vec<ClientId> {
+        self.clients.iter().copied().collect()
     }
 
     pub(crate) fn t(&self, id: TaskId) -> &Task {

@@ -35,6 +35,11 @@ impl SchedulerState {
             if self.t(id).state.needs_deps() {
                 continue;
             }
+            if self.recovering.is_some() && self.workers.is_empty() {
+                // Replaying a journal: a worker that kept the value will say so.
+                self.await_holder(id);
+                continue;
+            }
             // Spread scattered values over workers, fewest bytes first.
             let target = self
                 .workers

@@ -378,6 +378,7 @@ impl SchedulerState {
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
             queued: self.queued.len() as u64,
+            tasks_recovered: self.stats.recovered,
             tasks_done: self.stats.done,
             tasks_erred: self.stats.erred,
             tasks_stolen: self.stats.stolen,

@@ -80,6 +80,10 @@ impl SchedulerState {
                 retiring: None,
             },
         );
+        if self.recovering.is_some() {
+            // Its values (`Holds`, always its next message) first; placement waits.
+            return;
+        }
         self.place_no_worker(comm);
     }
 
@@ -113,6 +117,7 @@ impl SchedulerState {
         self.clock_us(now);
         match msg {
             FromWorker::Register(_) => {}
+            FromWorker::Holds { keys } => self.holds(w, keys, comm),
             FromWorker::Retire => self.retire_worker(w, true, comm),
             FromWorker::Finished {
                 key,
@@ -165,6 +170,7 @@ impl SchedulerState {
     /// Time passes: remove silent workers, steal work for idle ones.
     pub fn tick(&mut self, now: Instant, comm: &mut impl Comm) {
         self.clock_us(now);
+        self.recovery_tick(now, comm);
         let timeout = self.config.worker_timeout;
         let silent: Vec<WorkerId> = self
             .workers

@@ -183,6 +183,7 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
                 }
                 let since = *lost_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= options.death_timeout {
+                    store.clear();
                     return Err(WorkerError::SchedulerGone {
                         address: address.to_string(),
                         seconds: options.death_timeout.as_secs(),
@@ -238,7 +239,11 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
             traffic: &traffic,
         };
         let exit = session.serve(conn, reg, &mut done_rx, &mut cpu).await;
-        store.clear();
+        // Values are kept across a lost connection (offered to the scheduler it reaches next:
+        // the same one after a blip, or one restarted from its journal), dropped on the way out.
+        if !matches!(exit, Exit::Lost(_)) || options.death_timeout.is_zero() {
+            store.clear();
+        }
         match exit {
             Exit::Closed => {
                 tracing::info!(worker = %name, "closed by the scheduler");
@@ -354,7 +359,24 @@ impl Session<'_> {
             ..
         } = conn;
         let name = reg.name.clone();
-        if let Err(e) = writer.send_msg(&vec![FromWorker::Register(reg)]).await {
+        // Tasks that ended while no scheduler heard them: their values are in the store
+        // (reported below with the rest); their reports are moot.
+        while done_rx.try_recv().is_ok() {}
+        let kept = self.store.held();
+        let mut state = WorkerState::new(self.options.nthreads as u32);
+        for (k, n) in &kept {
+            state.held(k.clone(), *n);
+        }
+        if !kept.is_empty() {
+            tracing::info!(worker = %name, values = kept.len(), "offering the values kept while reconnecting");
+        }
+        if let Err(e) = writer
+            .send_msg(&vec![
+                FromWorker::Register(reg),
+                FromWorker::Holds { keys: kept },
+            ])
+            .await
+        {
             return Exit::Lost(e.to_string());
         }
         let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Vec<FromWorker>>();
@@ -384,7 +406,6 @@ impl Session<'_> {
         });
         let (fetch_tx, mut fetch_rx) = mpsc::unbounded_channel::<Fetched>();
         let (acquired_tx, mut acquired_rx) = mpsc::unbounded_channel::<crate::acquire::Acquired>();
-        let mut state = WorkerState::new(self.options.nthreads as u32);
         if self.options.memory_limit > 0 {
             state.set_memory_policy(Some(MemoryPolicy {
                 limit: self.options.memory_limit,

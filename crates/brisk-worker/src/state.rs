@@ -406,6 +406,19 @@ impl WorkerState {
         self.schedule(comm);
     }
 
+    /// A value kept from before the scheduler connection was lost (the new scheduler is told
+    /// with `FromWorker::Holds` and frees what it does not want).
+    pub fn held(&mut self, key: Key, nbytes: u64) {
+        self.data.insert(
+            key,
+            Data {
+                owned: true,
+                users: 0,
+                nbytes,
+            },
+        );
+    }
+
     /// A scattered value was stored locally.
     pub fn stored(&mut self, key: Key, nbytes: u64, comm: &mut impl WorkerComm) {
         let users = self.data.get(&key).map_or(0, |d| d.users);

@@ -201,6 +201,16 @@ impl DataStore {
         remove_locked(&mut g, key);
     }
 
+    /// Every key held (in memory or spilled) with its size.
+    pub fn held(&self) -> Vec<(Key, u64)> {
+        let g = self.inner.lock();
+        g.memory
+            .iter()
+            .map(|(k, m)| (k.clone(), m.nbytes))
+            .chain(g.disk.iter().map(|(k, d)| (k.clone(), d.nbytes)))
+            .collect()
+    }
+
     /// Drop everything.
     pub fn clear(&self) {
         let mut g = self.inner.lock();

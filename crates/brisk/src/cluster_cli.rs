@@ -155,6 +155,19 @@ pub struct SchedulerArgs {
     /// Worker deaths a task may cause before it fails.
     #[arg(long, default_value_t = 2)]
     allowed_failures: u8,
+    /// Journal the clients' work to this file; a scheduler started again with the same file
+    /// (after kill -9, a crash, a restart) gives every client its work back: the workers offer
+    /// the values they kept, the clients reconnect by themselves, and only what was lost is
+    /// computed again.
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// With --journal: seconds a client that lost its connection keeps its work to resume it.
+    #[arg(long, default_value_t = 60.0, requires = "journal")]
+    resume_grace: f64,
+    /// With --journal: seconds to wait after a restart for the workers of before (who hold
+    /// the values computed then) before computing again what they held.
+    #[arg(long, default_value_t = 10.0, requires = "journal")]
+    recovery_wait: f64,
     #[command(flatten)]
     security: SecurityArgs,
 }
@@ -249,7 +262,20 @@ fn total_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
+pub fn scheduler(mut args: SchedulerArgs) -> anyhow::Result<()> {
+    // A scheduler that comes back from its journal must keep its token (its clients and
+    // workers reconnect with it): a token it makes lives beside the journal.
+    if let Some(j) = &args.journal
+        && args.security.token.is_none()
+        && args.security.token_file.is_none()
+        && args.security.tls_ca.is_none()
+        && !args.security.insecure
+        && !is_loopback_host(&args.host)
+    {
+        let mut f = j.clone().into_os_string();
+        f.push(".token");
+        args.security.token_file = Some(PathBuf::from(f));
+    }
     let (security, source) = args.security.scheduler(&args.host)?;
     let token = security.token.clone();
     let options = SchedulerOptions {
@@ -269,6 +295,9 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
         },
         dashboard_fallback: args.dashboard_port.is_none(),
         insecure: args.security.insecure,
+        journal: args.journal.clone(),
+        resume_grace: Duration::from_secs_f64(args.resume_grace.max(0.0)),
+        recovery_wait: Duration::from_secs_f64(args.recovery_wait.max(0.0)),
         ..SchedulerOptions::default()
     };
     let file = args.scheduler_file.clone();

@@ -47,6 +47,14 @@ pub(crate) fn total(v: Vec<f64>) -> f64 {
 fn noop(x: i64) -> i64 {
     x
 }
+/// `inc` that takes a little time, so that a 100k-task map can be interrupted.
+pub(crate) fn inc_after_20us(x: i64) -> i64 {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_micros(20) {
+        std::hint::spin_loop();
+    }
+    x + 1
+}
 fn addf(x: f64, y: f64) -> f64 {
     x + y
 }
@@ -60,7 +68,18 @@ fn flaky(marker: String) -> Result<i64, String> {
     }
 }
 brisk::register!(
-    inc, add, sum, slow_inc, fail_on_13, crash, big, total, noop, addf, flaky
+    inc,
+    add,
+    sum,
+    slow_inc,
+    fail_on_13,
+    crash,
+    big,
+    total,
+    noop,
+    addf,
+    flaky,
+    inc_after_20us
 );
 
 /// The functions the stock `brisk` binary registers for its demo, under the same names: tests
@@ -82,6 +101,7 @@ mod misbehaving;
 mod more;
 mod nanny;
 mod programs;
+mod restart;
 mod scale;
 mod security;
 mod values;
@@ -132,6 +152,18 @@ fn main() {
         (
             "listeners_stay_on_the_loopback",
             security::listeners_stay_on_the_loopback,
+        ),
+        (
+            "a_restarted_scheduler_finishes_a_100k_map",
+            restart::a_restarted_scheduler_finishes_a_100k_map,
+        ),
+        (
+            "a_restarted_scheduler_finishes_the_talks_array_example",
+            restart::a_restarted_scheduler_finishes_the_talks_array_example,
+        ),
+        (
+            "lost_work_after_a_restart_is_an_error_not_a_hang",
+            restart::lost_work_after_a_restart_is_an_error_not_a_hang,
         ),
         (
             "chaos_a_mixed_job_survives",
