@@ -38,6 +38,14 @@ pub struct MessageReader {
     buf: BytesMut,
     decoder: FrameDecoder,
     peer: String,
+    /// Bytes of the process's in-flight budget held for the frame being received.
+    held: u64,
+}
+
+impl Drop for MessageReader {
+    fn drop(&mut self) {
+        crate::inflight::release(std::mem::take(&mut self.held));
+    }
 }
 
 /// The sending half of a connection.
@@ -63,9 +71,20 @@ impl MessageReader {
     pub async fn recv(&mut self) -> Result<RawMessage, ProtocolError> {
         loop {
             if let Some(m) = self.decoder.decode(&mut self.buf)? {
+                crate::inflight::release(std::mem::take(&mut self.held));
                 return Ok(m);
             }
-            if self.buf.capacity() - self.buf.len() < 8192 {
+            let need = self.decoder.needed();
+            if need > crate::inflight::SMALL && need > self.held {
+                // Room for a large frame comes from the process's budget first.
+                crate::inflight::acquire(need - self.held).await;
+                self.held = need;
+            }
+            let missing = (need as usize).saturating_sub(self.buf.len());
+            if missing > 0 && self.buf.capacity() - self.buf.len() < missing {
+                // One allocation for the whole frame: large payloads are never copied.
+                self.buf.reserve(missing);
+            } else if self.buf.capacity() - self.buf.len() < 8192 {
                 self.buf.reserve(64 * 1024);
             }
             let n = self
@@ -126,6 +145,7 @@ fn split(stream: BoxStream, peer: String, limits: Limits) -> (MessageReader, Mes
             buf: BytesMut::with_capacity(64 * 1024),
             decoder: FrameDecoder::new(limits),
             peer: peer.clone(),
+            held: 0,
         },
         MessageWriter {
             inner: BufWriter::with_capacity(64 * 1024, w),
@@ -444,5 +464,85 @@ impl Pending {
             peer,
             hello: Some(hello),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Payload;
+
+    /// A reader over one end of an in-memory pipe (room for a whole test frame, so writes never
+    /// wait for the reader); the other end is returned for writing.
+    fn pipe() -> (MessageReader, tokio::io::DuplexStream) {
+        let (a, b) = tokio::io::duplex(8 << 20);
+        let (reader, _writer) = split(Box::new(a), "test".into(), Limits::default());
+        (reader, b)
+    }
+
+    fn frame(bytes: usize) -> Vec<u8> {
+        let raw = encode_message(&Payload::from(vec![7u8; bytes])).unwrap();
+        let mut out = prefix(&raw);
+        out.extend_from_slice(&raw.header);
+        for p in &raw.payloads {
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn large_frames_wait_for_room_in_the_process_budget() {
+        // (One test: the budget is process-wide.)
+        large_frames_inner().await;
+    }
+
+    async fn large_frames_inner() {
+        crate::inflight::set_in_flight_limit(5 << 20);
+        let (mut a, mut wa) = pipe();
+        let (mut b, mut wb) = pipe();
+        let fa = frame(3 << 20);
+        let fb = frame(3 << 20);
+        // A announces 3 MiB and sends half: it holds 3 MiB of the 5.
+        let half = fa.len() / 2;
+        wa.write_all(&fa[..half]).await.unwrap();
+        let got_a = tokio::spawn(async move { a.recv().await.map(|m| m.len()) });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(crate::inflight::in_flight() >= 3 << 20);
+        // B's whole frame arrives, but its 3 MiB do not fit next to A's: it waits.
+        wb.write_all(&fb).await.unwrap();
+        let mut got_b = tokio::spawn(async move { b.recv().await.map(|m| m.len()) });
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), &mut got_b)
+                .await
+                .is_err(),
+            "B was read although the budget was taken"
+        );
+        // A completes and gives its bytes back; B goes on.
+        wa.write_all(&fa[half..]).await.unwrap();
+        assert!(got_a.await.unwrap().unwrap() >= 3 << 20);
+        let n = tokio::time::timeout(Duration::from_secs(10), got_b)
+            .await
+            .expect("B goes on once A is done")
+            .unwrap()
+            .unwrap();
+        assert!(n >= 3 << 20);
+        drop(wb);
+        assert_eq!(crate::inflight::in_flight(), 0);
+
+        // A frame larger than the whole budget goes alone, and a dropped reader gives back.
+        crate::inflight::set_in_flight_limit(2 << 20);
+        let (mut a, mut wa) = pipe();
+        let fa = frame(3 << 20);
+        wa.write_all(&fa[..1024]).await.unwrap();
+        // Announced 3 MiB > the 2 MiB budget: taken anyway (nothing else is in flight).
+        let r = tokio::time::timeout(Duration::from_millis(200), a.recv()).await;
+        assert!(r.is_err(), "still waiting for the rest of the bytes");
+        drop(a);
+        assert_eq!(
+            crate::inflight::in_flight(),
+            0,
+            "dropping the reader gave it back"
+        );
+        crate::inflight::set_in_flight_limit(2 << 30);
     }
 }

@@ -127,12 +127,22 @@ pub fn write_to_buf(raw: &RawMessage, buf: &mut BytesMut) {
 #[derive(Debug, Clone)]
 pub struct FrameDecoder {
     limits: Limits,
+    /// Bytes the message at the front of the buffer needs in all, once its prefix is known.
+    need: u64,
 }
 
 impl FrameDecoder {
     /// A decoder enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
-        FrameDecoder { limits }
+        FrameDecoder { limits, need: 0 }
+    }
+
+    /// Bytes the message at the front of the buffer needs in all (prefix included), as far
+    /// as known after the last [`FrameDecoder::decode`] that returned `Ok(None)` (0: not even
+    /// its prefix has arrived). The caller reserves room for them: the decoder itself never
+    /// allocates for bytes that have not arrived.
+    pub fn needed(&self) -> u64 {
+        self.need
     }
 
     /// Change the limits (after a handshake).
@@ -141,9 +151,10 @@ impl FrameDecoder {
     }
 
     /// Take one whole message from the front of `buf`, if it holds one. `Ok(None)` means
-    /// "need more bytes" (and `buf` has been reserved for the rest); an error means the peer
+    /// "need more bytes" ([`FrameDecoder::needed`] says how many in all); an error means the peer
     /// sent something that is not a valid frame, and the connection should be closed.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<RawMessage>, ProtocolError> {
+        self.need = 0;
         if buf.len() < 8 {
             return Ok(None);
         }
@@ -153,7 +164,7 @@ impl FrameDecoder {
         check("a payload count", count, self.limits.max_payloads)?;
         let lens_end = 8 + 8 * count;
         if (buf.len() as u64) < lens_end {
-            buf.reserve((lens_end - buf.len() as u64) as usize);
+            self.need = lens_end;
             return Ok(None);
         }
         let mut total = header_len;
@@ -168,7 +179,7 @@ impl FrameDecoder {
         check("a message", total, self.limits.max_message)?;
         let need = lens_end + total;
         if (buf.len() as u64) < need {
-            buf.reserve((need - buf.len() as u64) as usize);
+            self.need = need;
             return Ok(None);
         }
         buf.advance(lens_end as usize);

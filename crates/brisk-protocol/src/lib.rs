@@ -37,6 +37,7 @@ pub mod credentials;
 mod error;
 pub mod executable;
 pub mod frame;
+pub mod inflight;
 pub mod launch;
 pub mod messages;
 mod payload;
