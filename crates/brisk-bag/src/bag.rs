@@ -119,6 +119,12 @@ impl<T: Record> Bag<T> {
         )
     }
 
+    /// A one-partition bag whose partition is the value of `item` (a `Vec<T>`, such as the
+    /// last task of a reduction tree).
+    pub(crate) fn from_item(label: &'static str, item: crate::Item<Vec<T>>) -> Bag<T> {
+        Bag::from_keys(label, vec![item.key], vec![item.layer])
+    }
+
     /// A bag of `items` in `npartitions` partitions of (nearly) equal size, in order.
     pub fn from_sequence(items: Vec<T>, npartitions: usize) -> Bag<T> {
         let n = npartitions.max(1).min(items.len().max(1));

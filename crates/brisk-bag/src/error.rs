@@ -56,12 +56,14 @@ pub enum BagError {
         source: Arc<dyn std::error::Error + Send + Sync>,
     },
     /// `pluck` found no such field or index.
-    #[error("pluck: the record at {} has no field {field}", origin_text(.origin))]
+    #[error("pluck: the record at {} has no field {field} (the record: {record})", origin_text(.origin))]
     MissingField {
         /// The field name or index.
         field: String,
         /// Where the record came from, when known.
         origin: Option<Origin>,
+        /// The record's kind and its first characters (`an object {"b":2}`, `a number 5`).
+        record: String,
     },
     /// A reduction that needs at least one record got none.
     #[error("{op} of an empty bag")]

@@ -56,12 +56,15 @@
 //! local schedulers. On a cluster a task must call functions the workers find by name, and
 //! these stages are named kernels for the record types in [`NAMED_RECORDS`] (and the
 //! `(key, count)` pairs of `frequencies`): [`read_text`], the string stages
-//! ([`Bag::split_whitespace`], [`Bag::lower`], ...), [`Bag::filter`], [`Bag::map`],
-//! [`Bag::flat_map`], [`Bag::map_partitions`] and [`Bag::topk_by`] with `#[brisk::func]`
-//! functions, [`Bag::filter_func`] and [`Bag::topk_by_func`] with function values (a bound
-//! one, or the built-ins [`contains`] and [`by_count`]), [`Bag::count`], [`Bag::sum`],
-//! [`Bag::mean`], [`Bag::min`], [`Bag::max`], [`Bag::frequencies`], [`Bag::most_common`] and
-//! storing partitions. So the talk's
+//! ([`Bag::split_whitespace`], [`Bag::lower`], ...), [`read_json`] and [`Bag::parse_json`],
+//! [`Bag::pluck`] and [`Bag::pluck_or`],
+//! [`Bag::filter`], [`Bag::map`], [`Bag::flat_map`], [`Bag::map_partitions`], [`Bag::topk_by`],
+//! [`Bag::fold`], [`Bag::reduction`], [`Bag::foldby`] and [`Bag::groupby`] with
+//! `#[brisk::func]` functions, their `_func` twins ([`Bag::filter_func`],
+//! [`Bag::topk_by_func`], [`Bag::fold_func`], ...) with function values (a bound one, or the
+//! built-ins [`contains`] and [`by_count`]), [`Bag::count`], [`Bag::sum`], [`Bag::mean`],
+//! [`Bag::min`], [`Bag::max`], [`Bag::distinct`], [`Bag::frequencies`], [`Bag::most_common`]
+//! and storing partitions. So the talk's
 //! `read_text(..).filter_func(contains("python")).count()` and the word count
 //! `read_text(..).split_whitespace().frequencies().most_common(10)` run on stock `brisk
 //! worker`s. Other stages still hold closures: sent to a cluster they are a clear
@@ -72,11 +75,10 @@
 //! `to_dataframe` lives in the `brisk` facade (`brisk::BagToDataFrame`), since bags and
 //! dataframes are peers.
 
-/// Register `$kernel` (a `fn(&[Value]) -> TaskResult`) by `$name` (so workers find it) as the
-/// kernel of `$stage` from records of type `$t` to records of type `$u` (so graph builders find
-/// it by stage and types: `named::stage_kernel_to`). Every named bag kernel is registered so.
-macro_rules! register_stage {
-    ($name:expr, $label:expr, $stage:expr, $kernel:expr, $t:ty => $u:ty) => {
+/// Register `$kernel` (a `fn(&[Value]) -> TaskResult`) by `$name`, so that workers find it.
+/// Every named bag kernel is registered so, through this macro or `register_stage!`.
+macro_rules! register_kernel {
+    ($name:expr, $label:expr, $kernel:expr) => {
         inventory::submit! {
             brisk_core::func::FunctionEntry {
                 name: $name,
@@ -84,6 +86,17 @@ macro_rules! register_stage {
                 make: || brisk_core::Func::named_raw($name, $label, $kernel),
             }
         }
+    };
+}
+
+/// Register `$kernel` (a `fn(&[Value]) -> TaskResult`) by `$name` (so workers find it) as the
+/// kernel of `$stage` from records of type `$t` to records of type `$u` (so graph builders find
+/// it by stage and types: `named::stage_kernel_to`). Every named bag kernel generic over a
+/// record type is registered so. (For kernels generic over two types that are not records in
+/// and out — the key type of `foldby`, say — `$t => $u` are those two types.)
+macro_rules! register_stage {
+    ($name:expr, $label:expr, $stage:expr, $kernel:expr, $t:ty => $u:ty) => {
+        register_kernel!($name, $label, $kernel);
         inventory::submit! {
             crate::named::StageEntry {
                 stage: $stage,
@@ -103,6 +116,7 @@ mod item;
 mod json;
 mod named;
 mod named_agg;
+mod named_fold;
 mod named_reduce;
 mod reduce;
 mod shuffle;

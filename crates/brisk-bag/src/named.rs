@@ -15,6 +15,11 @@
 //!   registered by the attribute are the planned fast path).
 //! - `brisk_bag::count<T>` and `brisk_bag::sum_u64`: `count()` as a tree of named tasks.
 //!
+//! Other modules hold the other kernels: stored partitions, `frequencies` and `topk_by`
+//! (`named_reduce.rs`), `sum`/`mean`/`min`/`max` (`named_agg.rs`), `distinct`, `fold`,
+//! `reduction` and `foldby` (`named_fold.rs`), `groupby` (`shuffle.rs`), the string stages
+//! (`strings.rs`) and `pluck` (`json.rs`).
+//!
 //! Kernels generic over the record type are registered for a fixed set of record types
 //! ([`NAMED_RECORDS`]: `String`, `i64`, `u64`, `f64`, `serde_json::Value`); a stage on another
 //! type keeps its closure and runs locally. [`stage_kernel`] finds a stage's kernel for a
@@ -25,7 +30,6 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, OnceLock};
 
-use brisk_core::func::{FunctionEntry, type_id_of_val};
 use brisk_core::{Func, TaskFailure, TaskResult, Value};
 use brisk_io::{Block, Storage};
 
@@ -158,7 +162,7 @@ fn map_partitions_kernel<T: Record, U: Record>(args: &[Value]) -> TaskResult {
 }
 
 /// The `T` a function returned (moved out when the value is not shared).
-fn take<T: Any + Clone + Send + Sync>(v: Value) -> Result<T, brisk_core::TypeMismatch> {
+pub(crate) fn take<T: Any + Clone + Send + Sync>(v: Value) -> Result<T, brisk_core::TypeMismatch> {
     let a = v.downcast_arc::<T>();
     drop(v);
     a.map(Arc::unwrap_or_clone)
@@ -171,7 +175,8 @@ fn user_func(args: &[Value]) -> Result<Func, TaskFailure> {
         .clone())
 }
 
-fn stage_error(op: &'static str, message: String) -> BagError {
+/// A record-level error of stage `op` (the record's origin, when known, is added).
+pub(crate) fn stage_error(op: &'static str, message: String) -> BagError {
     BagError::Record {
         op,
         origin: current_origin(),
@@ -199,18 +204,21 @@ fn read_text_kernel(args: &[Value]) -> TaskResult {
 
 /// The `read_text` kernel.
 pub(crate) fn read_text_func() -> Func {
-    static F: OnceLock<Func> = OnceLock::new();
-    F.get_or_init(|| Func::named_raw(READ_TEXT, "read-text", read_text_kernel))
-        .clone()
+    named_kernel(READ_TEXT, "read-text", read_text_kernel)
 }
 
 const READ_TEXT: &str = "brisk_bag::read_text";
-inventory::submit! {
-    FunctionEntry {
-        name: READ_TEXT,
-        type_id: || type_id_of_val(&read_text_kernel),
-        make: || Func::named_raw(READ_TEXT, "read-text", read_text_kernel),
-    }
+register_kernel!(READ_TEXT, "read-text", read_text_kernel);
+
+/// The kernel registered as `name` (`kernel` under that name), or `kernel` wrapped in a
+/// closure if the registry misses it (which only a broken build can do): for the kernels that
+/// are not generic over a record type.
+pub(crate) fn named_kernel(
+    name: &'static str,
+    label: &'static str,
+    kernel: fn(&[Value]) -> TaskResult,
+) -> Func {
+    Func::by_name(name).unwrap_or_else(|_| Func::raw(label, kernel))
 }
 
 /// `brisk_bag::filter<T>`: keep the records for which the predicate (a function value) is true.
@@ -305,19 +313,11 @@ fn sum_u64_kernel(args: &[Value]) -> TaskResult {
 }
 
 const SUM_U64: &str = "brisk_bag::sum_u64";
-inventory::submit! {
-    FunctionEntry {
-        name: SUM_U64,
-        type_id: || type_id_of_val(&sum_u64_kernel),
-        make: || Func::named_raw(SUM_U64, "count", sum_u64_kernel),
-    }
-}
+register_kernel!(SUM_U64, "count", sum_u64_kernel);
 
 /// The `sum_u64` kernel.
 pub(crate) fn sum_u64_func() -> Func {
-    static F: OnceLock<Func> = OnceLock::new();
-    F.get_or_init(|| Func::named_raw(SUM_U64, "count", sum_u64_kernel))
-        .clone()
+    named_kernel(SUM_U64, "count", sum_u64_kernel)
 }
 
 /// `contains(needle)`: a built-in predicate for bags of `String` — true for the lines that

@@ -25,7 +25,6 @@ use std::collections::BinaryHeap;
 use std::hash::Hash;
 use std::ops::ControlFlow;
 
-use brisk_core::func::{FunctionEntry, type_id_of_val};
 use brisk_core::{Func, TaskFailure, TaskResult, Value};
 
 use crate::bag::Record;
@@ -34,20 +33,20 @@ use crate::reduce::FastMap;
 use crate::shuffle::bucket_of;
 use crate::stream::{StreamFn, arg_stream, collect, fail, from_vec};
 
-fn internal(m: impl std::fmt::Display) -> TaskFailure {
+pub(crate) fn internal(m: impl std::fmt::Display) -> TaskFailure {
     TaskFailure::msg(format!("internal: {m}"))
 }
 
-fn arg<'a>(args: &'a [Value], i: usize, what: &str) -> Result<&'a Value, TaskFailure> {
+pub(crate) fn arg<'a>(args: &'a [Value], i: usize, what: &str) -> Result<&'a Value, TaskFailure> {
     args.get(i)
         .ok_or_else(|| TaskFailure::msg(format!("internal: missing {what}")))
 }
 
-fn arg_u64(args: &[Value], i: usize, what: &str) -> Result<u64, TaskFailure> {
+pub(crate) fn arg_u64(args: &[Value], i: usize, what: &str) -> Result<u64, TaskFailure> {
     arg(args, i, what)?.get::<u64>().map_err(internal)
 }
 
-fn arg_func(args: &[Value], i: usize, what: &str) -> Result<Func, TaskFailure> {
+pub(crate) fn arg_func(args: &[Value], i: usize, what: &str) -> Result<Func, TaskFailure> {
     Ok(arg(args, i, what)?
         .downcast_ref::<Func>()
         .map_err(internal)?
@@ -74,7 +73,17 @@ pub(crate) fn kernel_or<T: 'static>(
     label: &'static str,
     fallback: fn(&[Value]) -> TaskResult,
 ) -> Func {
-    crate::named::stage_kernel(stage, TypeId::of::<T>())
+    kernel_or_to::<T, T>(stage, label, fallback)
+}
+
+/// The kernel `stage` registered for the pair of types `(T, U)` (records in and out, or the
+/// two type parameters of a kernel such as `foldby_part<T, K>`), else `fallback` as a closure.
+pub(crate) fn kernel_or_to<T: 'static, U: 'static>(
+    stage: &str,
+    label: &'static str,
+    fallback: fn(&[Value]) -> TaskResult,
+) -> Func {
+    crate::named::stage_kernel_to(stage, TypeId::of::<T>(), TypeId::of::<U>())
         .unwrap_or_else(|| Func::raw(label, fallback))
 }
 
@@ -224,11 +233,7 @@ impl Ord for OrdKey {
 }
 
 fn topk_error(message: String) -> BagError {
-    BagError::Record {
-        op: "topk_by",
-        origin: crate::stream::current_origin(),
-        source: std::sync::Arc::from(Box::<dyn std::error::Error + Send + Sync>::from(message)),
-    }
+    crate::named::stage_error("topk_by", message)
 }
 
 fn key_of<T: Record>(f: &Func, r: &T) -> Result<OrdKey, BagError> {
@@ -259,11 +264,12 @@ impl<T> Ord for Entry<T> {
 }
 
 /// `brisk_bag::topk_part<T>`: the best `k` records of one partition by the key function,
-/// best first (earlier first among equals). Arguments: the stream, the key function, `k`.
+/// best first (earlier first among equals). Arguments: the stream, the partition's index
+/// (unused), the key function, `k`.
 pub(crate) fn topk_part_kernel<T: Record>(args: &[Value]) -> TaskResult {
     let s = arg_stream::<T>(args, 0)?;
-    let f = arg_func(args, 1, "key function")?;
-    let k = arg_u64(args, 2, "k")? as usize;
+    let f = arg_func(args, 2, "key function")?;
+    let k = arg_u64(args, 3, "k")? as usize;
     let mut heap: BinaryHeap<Reverse<Entry<T>>> = BinaryHeap::with_capacity(k + 1);
     let mut pos = 0u64;
     let mut err = None;
@@ -346,44 +352,31 @@ fn by_count_kernel(args: &[Value]) -> TaskResult {
 }
 
 const BY_COUNT: &str = "brisk_bag::by_count";
-inventory::submit! {
-    FunctionEntry {
-        name: BY_COUNT,
-        type_id: || type_id_of_val(&by_count_kernel),
-        make: || Func::named_raw(BY_COUNT, "by-count", by_count_kernel),
-    }
-}
+register_kernel!(BY_COUNT, "by-count", by_count_kernel);
 
 /// The key function value of `(key, count)` records: their count.
 pub fn by_count() -> Func {
-    Func::by_name(BY_COUNT).unwrap_or_else(|_| Func::raw("by-count", by_count_kernel))
+    crate::named::named_kernel(BY_COUNT, "by-count", by_count_kernel)
 }
 
 const WORD_FREQ_SPLIT: &str = "brisk_bag::word_freq_split";
-inventory::submit! {
-    FunctionEntry {
-        name: WORD_FREQ_SPLIT,
-        type_id: || type_id_of_val(&word_freq_split_kernel),
-        make: || Func::named_raw(WORD_FREQ_SPLIT, "frequencies", word_freq_split_kernel),
-    }
-}
+register_kernel!(WORD_FREQ_SPLIT, "frequencies", word_freq_split_kernel);
 
 /// The kernel counting the words of lines.
 pub(crate) fn word_freq_split_func() -> Func {
-    Func::by_name(WORD_FREQ_SPLIT)
-        .unwrap_or_else(|_| Func::raw("frequencies", word_freq_split_kernel))
+    crate::named::named_kernel(WORD_FREQ_SPLIT, "frequencies", word_freq_split_kernel)
 }
 
 /// Register `kernel::<$t>` as `brisk_bag::<stage><<tag>>`, findable by stage and record type.
 macro_rules! stage_kernel {
-    ($stage:literal, $label:literal, $kernel:ident, $t:ty, $tag:literal) => {
+    ($stage:literal, $label:literal, $kernel:ident, $t:ty, $tag:expr) => {
         register_stage!(concat!("brisk_bag::", $stage, "<", $tag, ">"), $label, $stage, $kernel::<$t>, $t => $t);
     };
 }
 
 /// The kernels every named record type has.
 macro_rules! record_kernels {
-    ($($t:ty => $tag:literal),+ $(,)?) => {$(
+    ($($t:ty => $tag:expr),+ $(,)?) => {$(
         stage_kernel!("collect", "collect", collect_kernel, $t, $tag);
         stage_kernel!("from_partition", "from-partition", from_partition_kernel, $t, $tag);
         stage_kernel!("topk_part", "topk", topk_part_kernel, $t, $tag);
@@ -417,3 +410,47 @@ count_kernels!(
 );
 brisk_core::register_serde_type!(serde_json::Value, debug);
 brisk_core::register_serde_type!(Vec<serde_json::Value>, debug);
+
+// The records of other results, with their codecs: `foldby`'s `(key, result)` pairs with
+// `i64` and `f64` results (those with `u64` results are the counts' above; core registers the
+// codecs of `(String, i64)`, `Vec<(String, i64)>` and `(i64, i64)`), and `groupby`'s
+// `(key, records)` groups with their split buckets.
+record_kernels!(
+    (String, i64) => "(String,i64)",
+    (i64, i64) => "(i64,i64)",
+    (u64, i64) => "(u64,i64)",
+    (String, f64) => "(String,f64)",
+    (i64, f64) => "(i64,f64)",
+    (u64, f64) => "(u64,f64)",
+);
+brisk_core::register_serde_type!(Vec<(i64, i64)>, debug);
+brisk_core::register_serde_type!((u64, i64), debug);
+brisk_core::register_serde_type!(Vec<(u64, i64)>, debug);
+brisk_core::register_serde_type!((String, f64), debug);
+brisk_core::register_serde_type!(Vec<(String, f64)>, debug);
+brisk_core::register_serde_type!((i64, f64), debug);
+brisk_core::register_serde_type!(Vec<(i64, f64)>, debug);
+brisk_core::register_serde_type!((u64, f64), debug);
+brisk_core::register_serde_type!(Vec<(u64, f64)>, debug);
+
+/// `groupby`'s groups of records of type `$t` by keys of type `$k`: their kernels and codecs
+/// (and those of the split buckets, unless `frequencies` registers them: `(key, u64)` pairs).
+macro_rules! group_records {
+    ($($k:ty => $ktag:literal),+; $t:ty => $tag:literal) => {$(
+        group_records!($k => $ktag; $t => $tag; no_buckets);
+        brisk_core::register_serde_type!(Vec<Vec<($k, $t)>>);
+    )+};
+    ($k:ty => $ktag:literal; $t:ty => $tag:literal; no_buckets) => {
+        record_kernels!(($k, Vec<$t>) => concat!("(", $ktag, ",Vec<", $tag, ">)"));
+        brisk_core::register_serde_type!(($k, Vec<$t>), debug);
+        brisk_core::register_serde_type!(Vec<($k, Vec<$t>)>, debug);
+    };
+}
+
+group_records!(String => "String", i64 => "i64", u64 => "u64"; String => "String");
+group_records!(String => "String", i64 => "i64", u64 => "u64"; i64 => "i64");
+group_records!(String => "String"; u64 => "u64"; no_buckets);
+group_records!(i64 => "i64"; u64 => "u64"; no_buckets);
+group_records!(u64 => "u64"; u64 => "u64"; no_buckets);
+group_records!(String => "String", i64 => "i64", u64 => "u64"; f64 => "f64");
+group_records!(String => "String", i64 => "i64", u64 => "u64"; serde_json::Value => "serde_json::Value");

@@ -8,7 +8,7 @@ use std::ops::{Add, ControlFlow};
 use std::sync::Arc;
 
 use brisk_core::{Arg, Func, Key, Layer, Node, Task, TaskFailure, Value, tokenize};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::bag::{Bag, Record, stream_task};
 use crate::error::BagError;
@@ -85,6 +85,21 @@ impl<T: Record> Bag<T> {
         combine_func: Option<Func>,
         finish_func: Func,
     ) -> Item<R> {
+        self.tree_reduce_params(label, part_func, combine_func, finish_func, &[])
+    }
+
+    /// [`Bag::tree_reduce_with`] whose every task also takes `params` as trailing literal
+    /// arguments (a key function, `k`, an initial value): `part(stream, index, params..)`,
+    /// `combine(partials, params..)`, `finish(partials, params..)`.
+    pub(crate) fn tree_reduce_params<R>(
+        &self,
+        label: &'static str,
+        part_func: Func,
+        combine_func: Option<Func>,
+        finish_func: Func,
+        params: &[Value],
+    ) -> Item<R> {
+        let literals = || params.iter().cloned().map(Arg::Literal);
         let name = tokenize(label);
         let mut nodes = Vec::new();
         let mut level: Vec<Key> = (0..self.npartitions())
@@ -92,6 +107,7 @@ impl<T: Record> Bag<T> {
                 let key = Key::with_shared_name(&name, &[0, i as u32]);
                 let mut task = stream_task(&part_func, self.part_task(i));
                 task.args.push(Arg::Literal(Value::from(i as u64)));
+                task.args.extend(literals());
                 nodes.push((key.clone(), Node::Task(task)));
                 key
             })
@@ -100,7 +116,8 @@ impl<T: Record> Bag<T> {
             level =
                 brisk_core::tree::reduce_levels(level, SPLIT_EVERY, false, |depth, j, group| {
                     let key = Key::with_shared_name(&name, &[depth + 1, j as u32]);
-                    let args = vec![Arg::List(group.iter().cloned().map(Arg::Key).collect())];
+                    let mut args = vec![Arg::List(group.iter().cloned().map(Arg::Key).collect())];
+                    args.extend(literals());
                     nodes.push((
                         key.clone(),
                         Node::Task(Task {
@@ -112,11 +129,13 @@ impl<T: Record> Bag<T> {
                 });
         }
         let key = Key::from(&*name);
+        let mut args = vec![Arg::List(level.into_iter().map(Arg::Key).collect())];
+        args.extend(literals());
         nodes.push((
             key.clone(),
             Node::Task(Task {
                 func: finish_func,
-                args: vec![Arg::List(level.into_iter().map(Arg::Key).collect())],
+                args,
             }),
         ));
         let layer = Layer::from_nodes(name, nodes, self.deps());
@@ -227,12 +246,18 @@ impl<T: Record> Bag<T> {
 
     /// Fold every partition from `initial` with `binop`, then merge the partial results with
     /// `combine` (which must be associative; `initial` is the result for an empty bag).
-    pub fn fold<A: Record>(
-        &self,
-        initial: A,
-        binop: impl Fn(A, T) -> A + Send + Sync + 'static,
-        combine: impl Fn(A, A) -> A + Send + Sync + 'static,
-    ) -> Item<A> {
+    ///
+    /// Closures run in this process; when both `binop` and `combine` are `#[brisk::func]`
+    /// functions the reduction runs anywhere (a cluster's workers too), as
+    /// [`Bag::fold_func`] does.
+    pub fn fold<A: Record, B, C>(&self, initial: A, binop: B, combine: C) -> Item<A>
+    where
+        B: Fn(A, T) -> A + Send + Sync + 'static,
+        C: Fn(A, A) -> A + Send + Sync + 'static,
+    {
+        if let (Some(b), Some(c)) = (Func::registered::<B>(), Func::registered::<C>()) {
+            return self.fold_func(initial, b, c);
+        }
         let init = initial.clone();
         self.monoid(
             "fold",
@@ -254,19 +279,79 @@ impl<T: Record> Bag<T> {
         )
     }
 
+    /// [`Bag::fold`] with function values (`#[brisk::func]` functions, bound ones): `binop`
+    /// takes `(A, T)` and `combine` `(A, A)`, both returning an `A`. They travel by name, so
+    /// every task of the tree runs on a cluster's workers when `T` is among
+    /// [`crate::NAMED_RECORDS`] (`initial` travels as a literal: its type needs a value codec,
+    /// which numbers and strings have).
+    ///
+    /// ```
+    /// use brisk_core::{Collection, Func};
+    /// # brisk_local::LocalScheduler::threaded();
+    /// fn add(a: i64, x: i64) -> i64 { a + x }
+    /// brisk_core::register!(add as "doc::add");
+    /// let b = brisk_bag::Bag::from_sequence((1..=10i64).collect(), 3);
+    /// assert_eq!(b.fold_func(0i64, add, add).compute()?, 55);
+    /// # Ok::<(), brisk_core::Error>(())
+    /// ```
+    pub fn fold_func<A: Record, M1, M2>(
+        &self,
+        initial: A,
+        binop: impl brisk_core::IntoFunc<M1>,
+        combine: impl brisk_core::IntoFunc<M2>,
+    ) -> Item<A> {
+        use crate::named_fold::{fold_merge_func, fold_part_kernel};
+        let part = crate::named_reduce::kernel_or::<T>("fold_part", "fold", fold_part_kernel::<T>);
+        let merge = fold_merge_func();
+        let params = [
+            Value::new(initial),
+            Value::new(binop.into_func()),
+            Value::new(combine.into_func()),
+        ];
+        self.tree_reduce_params("fold", part, Some(merge.clone()), merge, &params)
+    }
+
     /// Dask's `reduction`: `perpartition` on each whole partition, `aggregate` on all the
     /// partial results at once.
-    pub fn reduction<A: Record, R: Record>(
-        &self,
-        perpartition: impl Fn(Vec<T>) -> A + Send + Sync + 'static,
-        aggregate: impl Fn(Vec<A>) -> R + Send + Sync + 'static,
-    ) -> Item<R> {
+    ///
+    /// Closures run in this process; when both are `#[brisk::func]` functions the reduction
+    /// runs anywhere (a cluster's workers too), as [`Bag::reduction_func`] does.
+    pub fn reduction<A: Record, R: Record, P, G>(&self, perpartition: P, aggregate: G) -> Item<R>
+    where
+        P: Fn(Vec<T>) -> A + Send + Sync + 'static,
+        G: Fn(Vec<A>) -> R + Send + Sync + 'static,
+    {
+        if let (Some(p), Some(g)) = (Func::registered::<P>(), Func::registered::<G>()) {
+            return self.reduction_func(p, g);
+        }
         self.tree_reduce(
             "reduction",
             move |_, s| Ok(perpartition(crate::stream::collect(s)?)),
             None,
             move |p| Ok(aggregate(p.into_iter().map(Arc::unwrap_or_clone).collect())),
         )
+    }
+
+    /// [`Bag::reduction`] with function values: `perpartition` takes a `Vec<T>` and returns
+    /// an `A`, `aggregate` takes the `Vec<A>` of all partial results and returns the `R`.
+    /// They travel by name, so both steps run on a cluster's workers when `T` is among
+    /// [`crate::NAMED_RECORDS`] (the `A`s cross processes: their type needs a value codec).
+    pub fn reduction_func<R: Record, M1, M2>(
+        &self,
+        perpartition: impl brisk_core::IntoFunc<M1>,
+        aggregate: impl brisk_core::IntoFunc<M2>,
+    ) -> Item<R> {
+        use crate::named_fold::{reduction_finish_func, reduction_part_kernel};
+        let part = crate::named_reduce::kernel_or::<T>(
+            "reduction_part",
+            "reduction",
+            reduction_part_kernel::<T>,
+        );
+        let params = [
+            Value::new(perpartition.into_func()),
+            Value::new(aggregate.into_func()),
+        ];
+        self.tree_reduce_params("reduction", part, None, reduction_finish_func(), &params)
     }
 
     /// How often each distinct record occurs: a bag of `(record, count)`, in no particular
@@ -414,44 +499,11 @@ impl<T: Record> Bag<T> {
     /// ```
     pub fn topk_by_func<M>(&self, k: usize, key: impl brisk_core::IntoFunc<M>) -> Bag<T> {
         use crate::named_reduce::{kernel_or, topk_merge_kernel, topk_part_kernel};
-        let key = Value::new(key.into_func());
         let part = kernel_or::<T>("topk_part", "topk", topk_part_kernel::<T>);
         let merge = kernel_or::<T>("topk_merge", "topk", topk_merge_kernel::<T>);
-        let params = || {
-            vec![
-                Arg::Literal(key.clone()),
-                Arg::Literal(Value::from(k as u64)),
-            ]
-        };
-        let name = tokenize("topk");
-        let mut nodes = Vec::new();
-        let level: Vec<Key> = (0..self.npartitions())
-            .map(|i| {
-                let key = Key::with_shared_name(&name, &[0, i as u32]);
-                let mut task = stream_task(&part, self.part_task(i));
-                task.args.extend(params());
-                nodes.push((key.clone(), Node::Task(task)));
-                key
-            })
-            .collect();
-        let merge_task = |group: &[Key]| {
-            let mut args = vec![Arg::List(group.iter().cloned().map(Arg::Key).collect())];
-            args.extend(params());
-            Node::Task(Task {
-                func: merge.clone(),
-                args,
-            })
-        };
-        let level =
-            brisk_core::tree::reduce_levels(level, SPLIT_EVERY, false, |depth, j, group| {
-                let key = Key::with_shared_name(&name, &[depth + 1, j as u32]);
-                nodes.push((key.clone(), merge_task(group)));
-                key
-            });
-        let last = Key::from(&*name);
-        nodes.push((last.clone(), merge_task(&level)));
-        let layer = Layer::from_nodes(name, nodes, self.deps());
-        Bag::from_keys("topk", vec![last], vec![layer])
+        let params = [Value::new(key.into_func()), Value::from(k as u64)];
+        let item = self.tree_reduce_params("topk", part, Some(merge.clone()), merge, &params);
+        Bag::from_item("topk", item)
     }
 
     /// The `k` largest records, largest first: a one-partition bag.
@@ -462,58 +514,43 @@ impl<T: Record> Bag<T> {
         self.topk_by(k, |x| x.clone())
     }
 
-    /// The distinct records, in order of first appearance: a one-partition bag.
+    /// The distinct records, in order of first appearance: a one-partition bag. Named
+    /// kernels (a cluster can run them) for `String`, `i64`, `u64` and `serde_json::Value`
+    /// records; the same functions wrapped in closures for other types.
     pub fn distinct(&self) -> Bag<T>
     where
         T: Hash + Eq,
     {
-        let item = self.monoid(
-            "distinct",
-            |s| {
-                let mut seen: FxHashSet<T> = FxHashSet::default();
-                let mut order = Vec::new();
-                s(&mut |x| {
-                    if let Some(r) = x.as_ref()
-                        && !seen.contains(r)
-                        && let Some(x) = x.take()
-                    {
-                        seen.insert(x.clone());
-                        order.push(x);
-                    }
-                    ControlFlow::Continue(())
-                })?;
-                Ok(Arc::new((seen, order)))
-            },
-            || Arc::new((FxHashSet::default(), Vec::new())),
-            |a, b| {
-                let mut a = Arc::unwrap_or_clone(a);
-                for x in &b.1 {
-                    if a.0.insert(x.clone()) {
-                        a.1.push(x.clone());
-                    }
-                }
-                Arc::new(a)
-            },
-        );
-        self.single("distinct", item, |s: Arc<(FxHashSet<T>, Vec<T>)>| {
-            Arc::unwrap_or_clone(s).1
-        })
+        use crate::named_fold::{distinct_merge_kernel, distinct_part_kernel};
+        use crate::named_reduce::kernel_or;
+        let part = kernel_or::<T>("distinct_part", "distinct", distinct_part_kernel::<T>);
+        let merge = kernel_or::<T>("distinct_merge", "distinct", distinct_merge_kernel::<T>);
+        let item = self.tree_reduce_with("distinct", part, Some(merge.clone()), merge);
+        Bag::from_item("distinct", item)
     }
 
     /// Group by `key` and fold each group: per partition, `binop` folds each group's records
     /// from `initial`; then `combine` merges the partial results of each group across
     /// partitions. A one-partition bag of `(key, result)`, like dask's `foldby`.
-    pub fn foldby<K, A>(
-        &self,
-        key: impl Fn(&T) -> K + Send + Sync + 'static,
-        initial: A,
-        binop: impl Fn(A, T) -> A + Send + Sync + 'static,
-        combine: impl Fn(A, A) -> A + Send + Sync + 'static,
-    ) -> Bag<(K, A)>
+    ///
+    /// Closures run in this process; when `key`, `binop` and `combine` are all
+    /// `#[brisk::func]` functions it runs anywhere (a cluster's workers too), as
+    /// [`Bag::foldby_func`] does.
+    pub fn foldby<K, A, F, B, C>(&self, key: F, initial: A, binop: B, combine: C) -> Bag<(K, A)>
     where
         K: Record + Hash + Eq,
         A: Record,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+        B: Fn(A, T) -> A + Send + Sync + 'static,
+        C: Fn(A, A) -> A + Send + Sync + 'static,
     {
+        if let (Some(k), Some(b), Some(c)) = (
+            Func::registered::<F>(),
+            Func::registered::<B>(),
+            Func::registered::<C>(),
+        ) {
+            return self.foldby_func(k, initial, b, c);
+        }
         let item = self.monoid(
             "foldby",
             move |s| {
@@ -542,6 +579,50 @@ impl<T: Record> Bag<T> {
             },
         );
         self.single("foldby", item, |m: FxHashMap<K, A>| m.into_iter().collect())
+    }
+
+    /// [`Bag::foldby`] with function values: `key` takes a `T` (or `&T`) and returns the `K`,
+    /// `binop` takes `(A, T)`, `combine` `(A, A)`. A one-partition bag of `(key, result)`,
+    /// keys in order of first appearance. They travel by name: every task runs on a cluster's
+    /// workers when `T` is among [`crate::NAMED_RECORDS`], `K` is `String`, `i64` or `u64`
+    /// and `A` is `i64`, `u64` or `f64` (other types run the same kernels in closures). A key
+    /// function that returns another type than `K` is an error naming it.
+    ///
+    /// ```
+    /// use brisk_core::Collection;
+    /// # brisk_local::LocalScheduler::threaded();
+    /// fn parity(x: i64) -> u64 { x.rem_euclid(2) as u64 }
+    /// fn add(a: i64, x: i64) -> i64 { a + x }
+    /// brisk_core::register!(parity as "doc::parity", add as "doc::add2");
+    /// let b = brisk_bag::Bag::from_sequence((1..=10i64).collect(), 3);
+    /// let sums: Vec<(u64, i64)> = b.foldby_func(parity, 0i64, add, add).compute()?;
+    /// assert_eq!(sums, [(1, 25), (0, 30)]);
+    /// # Ok::<(), brisk_core::Error>(())
+    /// ```
+    pub fn foldby_func<K, A, M1, M2, M3>(
+        &self,
+        key: impl brisk_core::IntoFunc<M1>,
+        initial: A,
+        binop: impl brisk_core::IntoFunc<M2>,
+        combine: impl brisk_core::IntoFunc<M3>,
+    ) -> Bag<(K, A)>
+    where
+        K: Record + Hash + Eq,
+        A: Record,
+    {
+        use crate::named_fold::{foldby_finish_kernel, foldby_merge_kernel, foldby_part_kernel};
+        use crate::named_reduce::kernel_or_to;
+        let part = kernel_or_to::<T, K>("foldby_part", "foldby", foldby_part_kernel::<T, K>);
+        let merge = kernel_or_to::<K, K>("foldby_merge", "foldby", foldby_merge_kernel::<K>);
+        let finish = kernel_or_to::<K, A>("foldby_finish", "foldby", foldby_finish_kernel::<K, A>);
+        let params = [
+            Value::new(key.into_func()),
+            Value::new(initial),
+            Value::new(binop.into_func()),
+            Value::new(combine.into_func()),
+        ];
+        let item = self.tree_reduce_params("foldby", part, Some(merge), finish, &params);
+        Bag::from_item("foldby", item)
     }
 }
 

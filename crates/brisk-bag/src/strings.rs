@@ -5,7 +5,6 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use brisk_core::func::{FunctionEntry, type_id_of_val};
 use brisk_core::{Func, TaskFailure, TaskResult, Value};
 
 use crate::bag::Bag;
@@ -221,10 +220,9 @@ impl Bag<String> {
 // The string stages are named kernels (their only parameter, `split`'s separator, is a
 // literal argument), so they run on any worker, the stock `brisk worker` included.
 
-/// A string stage's kernel by name (a closure around the same function if the registry
-/// misses it, which only a broken build can do).
+/// A string stage's kernel by name.
 fn string_stage(name: &'static str, kernel: fn(&[Value]) -> TaskResult) -> Func {
-    Func::by_name(name).unwrap_or_else(|_| Func::raw("string-stage", kernel))
+    crate::named::named_kernel(name, "string-stage", kernel)
 }
 
 const SPLIT_WS: &str = "brisk_bag::split_whitespace";
@@ -232,21 +230,10 @@ const SPLIT: &str = "brisk_bag::split";
 const LOWER: &str = "brisk_bag::lower";
 const TRIM: &str = "brisk_bag::trim";
 
-macro_rules! string_kernel {
-    ($name:ident, $label:literal, $kernel:ident) => {
-        inventory::submit! {
-            FunctionEntry {
-                name: $name,
-                type_id: || type_id_of_val(&$kernel),
-                make: || Func::named_raw($name, $label, $kernel),
-            }
-        }
-    };
-}
-string_kernel!(SPLIT_WS, "split-whitespace", split_whitespace_kernel);
-string_kernel!(SPLIT, "split", split_kernel);
-string_kernel!(LOWER, "lower", lower_kernel);
-string_kernel!(TRIM, "trim", trim_kernel);
+register_kernel!(SPLIT_WS, "split-whitespace", split_whitespace_kernel);
+register_kernel!(SPLIT, "split", split_kernel);
+register_kernel!(LOWER, "lower", lower_kernel);
+register_kernel!(TRIM, "trim", trim_kernel);
 
 fn split_whitespace_kernel(args: &[Value]) -> TaskResult {
     let s = arg_stream::<String>(args, 0)?;

@@ -241,3 +241,548 @@ fn numeric_reductions_are_named_and_right() {
         assert!(err.to_string().contains(op), "{op}: {err}");
     }
 }
+
+// ---- distinct, pluck, fold, reduction, foldby, groupby as named kernels ----
+
+/// Registers a one-argument function the way `#[brisk::func]` does (the facade's attribute is
+/// not a dependency of this crate): the registered form reads the argument as exactly its
+/// type (no `FromValue` needed, as for `serde_json::Value`) and, for `&T`, lends it. So
+/// `Func::registered::<F>()` finds `fn(&T) -> K` items.
+macro_rules! user_func {
+    ($f:ident(&$t:ty) as $name:literal) => {
+        user_func!(@ $f, $t, $name, |x: $t| $f(&x));
+    };
+    ($f:ident($t:ty) as $name:literal) => {
+        user_func!(@ $f, $t, $name, |x: $t| $f(x));
+    };
+    (@ $f:ident, $t:ty, $name:literal, $call:expr) => {
+        brisk_core::__private::inventory::submit! {
+            brisk_core::func::FunctionEntry {
+                name: $name,
+                type_id: || brisk_core::func::type_id_of_val(&$f),
+                make: || Func::named_raw($name, stringify!($f), |args: &[Value]| {
+                    let x = args
+                        .first()
+                        .ok_or_else(|| brisk_core::func::arity_failure(stringify!($f), 1, 0))?;
+                    let x = brisk_core::value::clone_exact::<$t>(x)
+                        .map_err(|m| brisk_core::TaskFailure::msg(m.to_string()))?;
+                    Ok(Value::new(($call)(x)))
+                }),
+            }
+        }
+    };
+}
+
+/// Pseudo-random numbers (an LCG), so that the data has ties and repeats but no seed to keep.
+fn lcg(n: usize, seed: u64) -> Vec<u64> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 33
+        })
+        .collect()
+}
+
+/// Integers with many repeats, in 23 partitions of which `nonneg` empties five (the runs of
+/// negative numbers), so reductions see empty partitions in the middle of the tree.
+fn ints() -> (Bag<i64>, Vec<i64>) {
+    let mut xs: Vec<i64> = lcg(2300, 7).into_iter().map(|v| (v % 61) as i64).collect();
+    for p in [0usize, 4, 5, 11, 22] {
+        for x in &mut xs[p * 100..(p + 1) * 100] {
+            *x = -1 - *x;
+        }
+    }
+    let kept: Vec<i64> = xs.iter().copied().filter(|x| *x >= 0).collect();
+    let b = Bag::from_sequence(xs, 23).filter_func(Func::new(nonneg));
+    (b, kept)
+}
+
+fn nonneg(x: i64) -> bool {
+    x >= 0
+}
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+fn add_square(acc: i64, x: i64) -> i64 {
+    acc + x * x
+}
+fn add_u64(a: u64, b: u64) -> u64 {
+    a + b
+}
+fn add_f64(a: f64, b: f64) -> f64 {
+    a + b
+}
+fn count_one(acc: u64, _w: String) -> u64 {
+    acc + 1
+}
+fn concat(a: String, b: String) -> String {
+    a + &b
+}
+fn checked_add(acc: i64, x: i64) -> Result<i64, String> {
+    if x == 42 {
+        Err(format!("refusing {x}"))
+    } else {
+        Ok(acc + x)
+    }
+}
+fn part_len(p: Vec<i64>) -> u64 {
+    p.len() as u64
+}
+fn total(ps: Vec<u64>) -> u64 {
+    ps.into_iter().sum()
+}
+fn firsts(p: Vec<String>) -> Vec<String> {
+    p.into_iter().take(1).collect()
+}
+fn concat_all(ps: Vec<Vec<String>>) -> Vec<String> {
+    ps.concat()
+}
+fn mod7(x: &i64) -> i64 {
+    x.rem_euclid(7)
+}
+fn mod13(x: &i64) -> i64 {
+    x.rem_euclid(13)
+}
+fn mod7_owned(x: i64) -> i64 {
+    x.rem_euclid(7)
+}
+fn initial(w: String) -> String {
+    w.chars().next().map(String::from).unwrap_or_default()
+}
+fn bucket(x: f64) -> i64 {
+    x.floor() as i64
+}
+fn user_of(v: &serde_json::Value) -> String {
+    v["user"].as_str().unwrap_or("?").to_string()
+}
+brisk_core::register!(
+    nonneg as "tests::nonneg",
+    add as "tests::add",
+    add_square as "tests::add_square",
+    add_u64 as "tests::add_u64",
+    add_f64 as "tests::add_f64",
+    count_one as "tests::count_one",
+    concat as "tests::concat",
+    checked_add as "tests::checked_add",
+    part_len as "tests::part_len",
+    total as "tests::total",
+    firsts as "tests::firsts",
+    concat_all as "tests::concat_all",
+    mod7_owned as "tests::mod7_owned",
+    initial as "tests::initial",
+    bucket as "tests::bucket"
+);
+user_func!(mod7(&i64) as "tests::mod7");
+user_func!(mod13(&i64) as "tests::mod13");
+user_func!(user_of(&serde_json::Value) as "tests::user_of");
+
+fn first_seen<T: Clone + std::hash::Hash + Eq>(xs: &[T]) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    xs.iter()
+        .filter(|x| seen.insert((*x).clone()))
+        .cloned()
+        .collect()
+}
+
+fn word_data(n: usize) -> Vec<String> {
+    lcg(n, 3)
+        .into_iter()
+        .map(|v| {
+            format!(
+                "{}{}",
+                ["ab", "b", "ca", "d", "ab"][(v % 5) as usize],
+                v % 17
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn distinct_is_named_for_the_hashable_records_and_keeps_first_appearances() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let (b, kept) = ints();
+    let d = b.distinct();
+    assert!(all_named(&d), "distinct<i64> has closures");
+    assert_eq!(d.compute().unwrap(), first_seen(&kept));
+    let u = Bag::from_sequence(lcg(3000, 11).into_iter().map(|v| v % 97).collect(), 31);
+    assert!(all_named(&u.distinct()));
+    assert_eq!(
+        u.distinct().compute().unwrap(),
+        first_seen(&u.compute().unwrap())
+    );
+    let w = word_data(2500);
+    let s = Bag::from_sequence(w.clone(), 17).distinct();
+    assert!(all_named(&s));
+    assert_eq!(s.compute().unwrap(), first_seen(&w));
+    let json: Vec<serde_json::Value> = lcg(900, 5)
+        .into_iter()
+        .map(|v| serde_json::json!({"k": v % 13, "tags": [v % 2]}))
+        .collect();
+    let j = Bag::from_sequence(json.clone(), 10).distinct();
+    assert!(all_named(&j));
+    assert_eq!(j.compute().unwrap(), first_seen(&json));
+    // Empty bags, and a record type without named kernels (the same functions, in closures).
+    assert!(
+        Bag::from_sequence(Vec::<String>::new(), 4)
+            .distinct()
+            .compute()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        b.filter_func(Func::new(nonneg))
+            .map(|x: i64| -x - 1)
+            .filter_func(Func::new(nonneg))
+            .distinct()
+            .compute()
+            .unwrap()
+            .is_empty()
+    );
+    let pairs: Vec<(u8, char)> = (0..500u32)
+        .map(|i| ((i % 7) as u8, ['x', 'y'][(i % 2) as usize]))
+        .collect();
+    let p = Bag::from_sequence(pairs.clone(), 9).distinct();
+    assert!(!all_named(&p), "a type without kernels counted as named");
+    assert_eq!(p.compute().unwrap(), first_seen(&pairs));
+}
+
+fn records() -> Vec<serde_json::Value> {
+    lcg(1200, 9)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut r = serde_json::json!({
+                "id": i,
+                "user": format!("u{}", v % 9),
+                "tags": ["t", v % 4, {"deep": v % 3}],
+            });
+            if v % 5 == 0 {
+                r["amount"] = serde_json::json!(v % 100);
+            }
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn pluck_and_pluck_or_are_named_and_match_plain_rust() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let recs = records();
+    let b = Bag::from_sequence(recs.clone(), 13);
+    let ids = b.pluck("id");
+    assert!(all_named(&ids), "pluck has closures");
+    let want: Vec<serde_json::Value> = recs.iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(ids.compute().unwrap(), want);
+    // An array index, and a field of a nested object.
+    let deep = b.pluck("tags").pluck(2).pluck("deep");
+    assert!(all_named(&deep));
+    let want: Vec<serde_json::Value> = recs.iter().map(|r| r["tags"][2]["deep"].clone()).collect();
+    assert_eq!(deep.compute().unwrap(), want);
+    let amounts = b.pluck_or("amount", serde_json::json!(-1));
+    assert!(all_named(&amounts));
+    let want: Vec<serde_json::Value> = recs
+        .iter()
+        .map(|r| r.get("amount").cloned().unwrap_or(serde_json::json!(-1)))
+        .collect();
+    assert_eq!(amounts.compute().unwrap(), want);
+    assert!(want.iter().any(|a| a == -1) && want.iter().any(|a| a != -1));
+    // Named all the way to a reduction.
+    let users = b.pluck("user").distinct();
+    assert!(all_named(&users));
+    assert_eq!(users.compute().unwrap().len(), 9);
+    // pluck_or of records that are not objects: the default (dask's `pluck(key, default)`).
+    let mixed = Bag::from_sequence(
+        vec![
+            serde_json::json!(5),
+            serde_json::json!({"a": 1}),
+            serde_json::json!(null),
+        ],
+        2,
+    );
+    assert_eq!(
+        mixed.pluck_or("a", serde_json::json!(0)).compute().unwrap(),
+        [
+            serde_json::json!(0),
+            serde_json::json!(1),
+            serde_json::json!(0)
+        ]
+    );
+    assert!(
+        Bag::from_sequence(Vec::<serde_json::Value>::new(), 3)
+            .pluck("a")
+            .compute()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn pluck_of_a_missing_field_is_an_error_naming_the_field_and_the_record() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let b = Bag::from_sequence(records(), 7);
+    let e = b.pluck("amount").compute().unwrap_err().to_string();
+    assert!(
+        e.contains("no field \"amount\"") && e.contains("an object {"),
+        "{e}"
+    );
+    let e = b.pluck("tags").pluck(7).compute().unwrap_err().to_string();
+    assert!(
+        e.contains("no field [7]") && e.contains("an array [\"t\""),
+        "{e}"
+    );
+    let not_objects =
+        Bag::from_sequence(vec![serde_json::json!({"a": 1}), serde_json::json!(5)], 1);
+    let e = not_objects
+        .pluck("a")
+        .count()
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no field \"a\"") && e.contains("a number 5"),
+        "{e}"
+    );
+    let long = Bag::from_sequence(vec![serde_json::json!({"text": "x".repeat(500)})], 1);
+    let e = long.pluck("a").compute().unwrap_err().to_string();
+    assert!(
+        e.contains('…') && e.len() < 300,
+        "the record is not cut short: {e}"
+    );
+}
+
+#[test]
+fn fold_and_reduction_with_registered_functions_are_named_and_match_the_closures() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let (b, kept) = ints();
+    let named = b.fold(0i64, add_square, add);
+    assert!(
+        all_named(&named),
+        "fold with registered functions has closures"
+    );
+    let closure = b
+        .fold(0i64, |a, x| a + x * x, |a, c| a + c)
+        .compute()
+        .unwrap();
+    assert_eq!(closure, kept.iter().map(|x| x * x).sum::<i64>());
+    assert_eq!(named.compute().unwrap(), closure);
+    assert_eq!(
+        b.fold_func(0i64, add_square, add).compute().unwrap(),
+        closure
+    );
+    assert!(
+        !all_named(&b.fold(0i64, |a, x| a + x, add)),
+        "a closure counted as named"
+    );
+    // Order: concatenation is not commutative, and 40 partitions make a two-level tree.
+    let w = word_data(1000);
+    let s = Bag::from_sequence(w.clone(), 40);
+    let cat = s.fold(String::new(), concat, concat);
+    assert!(all_named(&cat));
+    assert_eq!(cat.compute().unwrap(), w.concat());
+    // Empty bags: the initial value.
+    let empty = Bag::from_sequence(Vec::<i64>::new(), 3);
+    assert_eq!(empty.fold(5i64, add_square, add).compute().unwrap(), 5);
+    // reduction: the partition sizes, and the first record of each partition in order.
+    let r = b.reduction(part_len, total);
+    assert!(all_named(&r));
+    assert_eq!(r.compute().unwrap(), kept.len() as u64);
+    let closure = b
+        .reduction(
+            |p: Vec<i64>| p.len() as u64,
+            |ps: Vec<u64>| ps.into_iter().sum::<u64>(),
+        )
+        .compute()
+        .unwrap();
+    assert_eq!(closure, kept.len() as u64);
+    let heads = s
+        .reduction_func::<Vec<String>, _, _>(firsts, concat_all)
+        .compute()
+        .unwrap();
+    let want: Vec<String> = w.chunks(25).map(|c| c[0].clone()).collect();
+    assert_eq!(heads, want);
+    assert_eq!(empty.reduction(part_len, total).compute().unwrap(), 0);
+}
+
+#[test]
+fn a_failing_or_mistyped_function_is_an_error_naming_it() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let b = Bag::from_sequence((0..100i64).collect(), 6);
+    let e = b
+        .fold_func(0i64, checked_add, add)
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("checked_add") && e.contains("refusing 42"),
+        "{e}"
+    );
+    // A key function returning another type than the bag's keys.
+    let e = b
+        .foldby_func::<u64, i64, _, _, _>(Func::new(mod7_owned), 0, Func::new(add), Func::new(add))
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("mod7_owned") && e.contains("i64") && e.contains("u64"),
+        "{e}"
+    );
+    let e = b
+        .groupby_func::<String, _>(Func::new(mod7_owned), None)
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("mod7_owned") && e.contains("String"), "{e}");
+    // A function that takes another record type.
+    let e = b
+        .fold_func(0i64, Func::new(count_one), Func::new(add))
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("count_one"), "{e}");
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}
+
+#[test]
+fn foldby_with_registered_functions_is_named_and_matches_the_closures() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let (b, kept) = ints();
+    let named = b.foldby(mod7, 0i64, add, add);
+    assert!(
+        all_named(&named),
+        "foldby with registered functions has closures"
+    );
+    let got = named.compute().unwrap();
+    let closure = b
+        .foldby(|x| x.rem_euclid(7), 0i64, |a, x| a + x, |a, c| a + c)
+        .compute()
+        .unwrap();
+    let mut want = std::collections::BTreeMap::<i64, i64>::new();
+    for x in &kept {
+        *want.entry(x.rem_euclid(7)).or_default() += x;
+    }
+    assert_eq!(sorted(got.clone()), sorted(closure));
+    assert_eq!(sorted(got.clone()), want.into_iter().collect::<Vec<_>>());
+    // Keys in order of first appearance.
+    let order: Vec<i64> = first_seen(&kept.iter().map(|x| x.rem_euclid(7)).collect::<Vec<_>>());
+    assert_eq!(got.iter().map(|p| p.0).collect::<Vec<_>>(), order);
+    // String keys and u64 counts over words; f64 sums by an i64 bucket.
+    let w = word_data(3000);
+    let s = Bag::from_sequence(w.clone(), 19);
+    let counts = s.foldby_func::<String, u64, _, _, _>(initial, 0, count_one, add_u64);
+    assert!(all_named(&counts));
+    let mut want = std::collections::BTreeMap::<String, u64>::new();
+    for x in &w {
+        *want.entry(x[..1].to_string()).or_default() += 1;
+    }
+    assert_eq!(
+        sorted(counts.compute().unwrap()),
+        want.into_iter().collect::<Vec<_>>()
+    );
+    let fs: Vec<f64> = lcg(1000, 2)
+        .into_iter()
+        .map(|v| (v % 400) as f64 / 8.0)
+        .collect();
+    let f = Bag::from_sequence(fs.clone(), 12);
+    let sums = f.foldby_func::<i64, f64, _, _, _>(bucket, 0.0, add_f64, add_f64);
+    assert!(all_named(&sums));
+    let closure = f.foldby(|x| x.floor() as i64, 0.0, |a, x| a + x, |a, c| a + c);
+    let by_key = |v: Vec<(i64, f64)>| {
+        let mut v = v;
+        v.sort_by_key(|p| p.0);
+        v
+    };
+    assert_eq!(
+        by_key(sums.compute().unwrap()),
+        by_key(closure.compute().unwrap())
+    );
+    // Empty bags.
+    let empty = Bag::from_sequence(Vec::<i64>::new(), 2);
+    assert!(
+        empty
+            .foldby(mod7, 0i64, add, add)
+            .compute()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn groupby_with_a_registered_key_is_named_and_matches_the_closure() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let (b, kept) = ints();
+    for out in [None, Some(1), Some(5), Some(40)] {
+        let named = b.groupby(mod13, out);
+        assert!(all_named(&named), "groupby({out:?}) has closures");
+        let closure = b.groupby(|x| x.rem_euclid(13), out);
+        assert_eq!(named.npartitions(), closure.npartitions());
+        // The same buckets and the same gathering: the very same partitions.
+        let got = named.compute().unwrap();
+        assert_eq!(got, closure.compute().unwrap(), "groupby({out:?})");
+        let mut want = std::collections::BTreeMap::<i64, Vec<i64>>::new();
+        for &x in &kept {
+            want.entry(x.rem_euclid(13)).or_default().push(x);
+        }
+        assert_eq!(sorted(got), want.into_iter().collect::<Vec<_>>());
+    }
+    // JSON records by a String key.
+    let recs = records();
+    let j = Bag::from_sequence(recs.clone(), 8).groupby(user_of, Some(3));
+    assert!(all_named(&j));
+    let mut want = std::collections::BTreeMap::<String, Vec<serde_json::Value>>::new();
+    for r in &recs {
+        want.entry(r["user"].as_str().unwrap().to_string())
+            .or_default()
+            .push(r.clone());
+    }
+    let got = j.compute().unwrap();
+    assert_eq!(got.len(), 9);
+    let got: std::collections::BTreeMap<String, Vec<serde_json::Value>> = got.into_iter().collect();
+    assert_eq!(got, want);
+    let empty = Bag::from_sequence(Vec::<i64>::new(), 2);
+    assert!(empty.groupby(mod13, None).compute().unwrap().is_empty());
+}
+
+#[test]
+fn json_lines_pluck_and_distinct_are_named_from_the_file_on() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let dir = tempfile::tempdir().unwrap();
+    let recs = records();
+    let mut text = String::new();
+    for (i, r) in recs.iter().enumerate() {
+        text.push_str(&r.to_string());
+        text.push('\n');
+        if i == 500 {
+            text.push_str("{not json\n\n");
+        }
+    }
+    let url = dir.path().join("recs.json").display().to_string();
+    std::fs::write(&url, text).unwrap();
+    let src = brisk_bag::TextSource::new(&url).blocksize(Some(20_000));
+    let users = src
+        .json_as::<serde_json::Value>(brisk_bag::OnError::Skip)
+        .unwrap()
+        .pluck("user")
+        .distinct();
+    assert!(
+        all_named(&users),
+        "read_json(..).pluck(..).distinct() has closures"
+    );
+    let want = first_seen(&recs.iter().map(|r| r["user"].clone()).collect::<Vec<_>>());
+    assert_eq!(users.compute().unwrap(), want);
+    // The malformed line still names its file and line.
+    let e = brisk_bag::read_json(&url)
+        .unwrap()
+        .pluck("user")
+        .count()
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("recs.json line 502"), "{e}");
+}

@@ -180,9 +180,11 @@ pub(crate) fn dataframe_shuffles_on_a_cluster() -> anyhow::Result<()> {
 
 /// The talk's bag example on a cluster. On stock `brisk scheduler` + two stock `brisk
 /// worker` processes (built-in stages only): `read_text(..).filter_func(contains("python"))
-/// .count()` and a plain count. On a local cluster of this binary: `filter` with the user's own
-/// `#[brisk::func]` predicate. Each equal to a local run; a closure sent to the cluster is the
-/// promised error naming `#[brisk::func]`.
+/// .count()`, a plain count, the word count, numeric reductions, and JSON lines through
+/// `read_json(..).pluck(..).distinct()` and `pluck_or`. On a local cluster of this binary:
+/// `filter`, `flat_map`, `topk_by`, `map_partitions`, `foldby`, `groupby` and `fold` with the
+/// user's own `#[brisk::func]` functions. Each equal to a local run; a closure sent to the
+/// cluster is the promised error naming `#[brisk::func]`.
 pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
     #[cfg(feature = "bag")]
     {
@@ -292,6 +294,47 @@ pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
             sum == 49_995_000 && (mean - 4_999.5).abs() < 1e-9 && max == 9_999,
             "stock cluster reductions: sum {sum}, mean {mean}, max {max}"
         );
+        // JSON lines: read_json, pluck, pluck_or and distinct are built-in kernels too.
+        for f in 0..3 {
+            let text: String = (0..700)
+                .map(|i| {
+                    let amount = if i % 3 == 0 {
+                        format!(", \"amount\": {i}")
+                    } else {
+                        String::new()
+                    };
+                    format!("{{\"user\": \"u{}\"{amount}}}\n", (f * 5 + i) % 11)
+                })
+                .collect();
+            std::fs::write(dir.path().join(format!("rec-{f}.json")), text)?;
+        }
+        let records = brisk::bag::read_json(&format!("{}/rec-*.json", dir.path().display()))?;
+        let users = records.pluck("user").distinct();
+        let amounts = records.pluck_or("amount", serde_json::json!(-1));
+        let want_users = brisk::with_scheduler(local.clone(), || users.compute())?;
+        let want_amounts = brisk::with_scheduler(local.clone(), || amounts.compute())?;
+        ensure!(
+            want_users.len() == 11,
+            "local distinct users {want_users:?}"
+        );
+        let got_users = brisk::with_scheduler(stock.clone(), || users.compute())?;
+        ensure!(
+            got_users == want_users,
+            "stock cluster's distinct users {got_users:?}, local {want_users:?}"
+        );
+        let got_amounts = brisk::with_scheduler(stock.clone(), || amounts.compute())?;
+        ensure!(
+            got_amounts == want_amounts && got_amounts.len() == 2100,
+            "stock cluster's pluck_or: {} values",
+            got_amounts.len()
+        );
+        match brisk::with_scheduler(stock.clone(), || records.pluck("amount").count().compute()) {
+            Err(e) => ensure!(
+                e.to_string().contains("no field \"amount\"") && e.to_string().contains("line 2"),
+                "unhelpful pluck error: {e}"
+            ),
+            Ok(n) => anyhow::bail!("pluck of a missing field counted {n}"),
+        }
         // A closure cannot travel: an error that says how to fix it, not a hang.
         match brisk::with_scheduler(stock, || {
             lines.filter(|l| l.contains("rust")).count().compute()
@@ -330,8 +373,9 @@ pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
             sorted(words.clone()) == want_words,
             "user word count {words:?}, local {want_words:?}"
         );
-        let lengths =
-            brisk::with_scheduler(cluster, || lines.map_partitions(line_lengths).compute())?;
+        let lengths = brisk::with_scheduler(cluster.clone(), || {
+            lines.map_partitions(line_lengths).compute()
+        })?;
         let want_len: u64 = (0..6)
             .flat_map(|f| (0..2000).map(move |i| (f, i)))
             .map(|(f, i)| {
@@ -345,9 +389,62 @@ pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
             lengths.len(),
             lengths.iter().sum::<u64>()
         );
+        // foldby and groupby with the user's own functions, fold with them.
+        let nums = brisk::bag::range(5_000, 9);
+        let by_parity = nums.foldby(parity, 0u64, add_u64, add_u64);
+        let groups = nums.groupby(parity, Some(3));
+        let squares = nums.fold(0u64, add_square_u64, add_u64);
+        let sorted_pairs = |mut v: Vec<(u64, u64)>| {
+            v.sort();
+            v
+        };
+        let remote = brisk::with_scheduler(cluster.clone(), || {
+            anyhow::Ok((
+                sorted_pairs(by_parity.compute()?),
+                groups.compute()?,
+                squares.compute()?,
+            ))
+        })?;
+        let here = brisk::with_scheduler(local.clone(), || {
+            anyhow::Ok((
+                sorted_pairs(by_parity.compute()?),
+                groups.compute()?,
+                squares.compute()?,
+            ))
+        })?;
+        ensure!(
+            remote == here,
+            "foldby/groupby/fold: cluster and local differ"
+        );
+        ensure!(
+            remote.0 == [(0, 6_247_500), (1, 6_250_000)] && remote.1.len() == 2,
+            "foldby on the cluster: {:?}",
+            remote.0
+        );
         mine.shutdown();
     }
     Ok(())
+}
+
+/// A user's foldby and groupby key: a number's parity.
+#[cfg(feature = "bag")]
+#[brisk::func]
+fn parity(x: &u64) -> u64 {
+    x % 2
+}
+
+/// A user's fold steps.
+#[cfg(feature = "bag")]
+#[brisk::func]
+fn add_u64(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+/// A user's fold step: the sum of squares.
+#[cfg(feature = "bag")]
+#[brisk::func]
+fn add_square_u64(acc: u64, x: u64) -> u64 {
+    acc + x * x
 }
 
 /// A user's flat_map: the words of a line.
