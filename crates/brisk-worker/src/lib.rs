@@ -42,6 +42,7 @@ mod executor;
 mod metrics;
 pub mod nanny;
 mod pool;
+mod process_memory;
 mod programs;
 pub mod server;
 mod state;

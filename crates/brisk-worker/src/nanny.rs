@@ -64,8 +64,33 @@ fn rss(pid: u32) -> u64 {
     pages * 4096
 }
 
+/// Resident bytes of process `pid` that are its own (resident minus shared: no code or
+/// mapped files), 0 when it is gone.
+fn anon_rss(pid: u32) -> u64 {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
+        return 0;
+    };
+    let mut f = text
+        .split_whitespace()
+        .skip(1)
+        .map(|p| p.parse::<u64>().unwrap_or(0));
+    let (resident, shared) = (f.next().unwrap_or(0), f.next().unwrap_or(0));
+    resident.saturating_sub(shared) * 4096
+}
+
 /// Resident bytes of `pid` and its descendants.
 pub fn tree_rss(pid: u32) -> u64 {
+    tree_sum(pid, rss)
+}
+
+/// The memory `pid` and its descendants hold of their own (resident, not shared: the heap,
+/// stacks, values — not code pages, which fault in as code runs): what the worker's
+/// process-memory thresholds measure.
+pub fn tree_anon_rss(pid: u32) -> u64 {
+    tree_sum(pid, anon_rss)
+}
+
+fn tree_sum(pid: u32, rss: fn(u32) -> u64) -> u64 {
     let mut total = 0;
     let mut stack = vec![pid];
     let mut seen = 0;

@@ -49,8 +49,13 @@ pub struct WorkerOptions {
     pub listen_port: u16,
     /// Give up when the scheduler is unreachable this long (0: exit as soon as it is lost).
     pub death_timeout: Duration,
-    /// Spill past this fraction of the memory limit.
+    /// Spill values past this fraction of the memory limit (managed bytes), down to it.
     pub spill_fraction: f64,
+    /// Spill values also when the process's own memory (the worker and its task executors,
+    /// less what it used when it started: memory the work holds outside the store counts
+    /// too) passes this fraction of the limit, down to `spill_fraction` (Dask's
+    /// `distributed.worker.memory.spill`, 0.7). Pausing uses the same measure.
+    pub process_spill_fraction: f64,
     /// Stop starting tasks past this fraction of the memory limit.
     pub pause_fraction: f64,
     /// Results up to this size go to a waiting client with the finish message.
@@ -83,6 +88,7 @@ impl WorkerOptions {
             listen_port: 0,
             death_timeout: Duration::from_secs(60),
             spill_fraction: 0.6,
+            process_spill_fraction: 0.7,
             pause_fraction: 0.8,
             inline_result_limit: 64 * 1024,
             retire_timeout: Duration::from_secs(30),
@@ -120,6 +126,7 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
         .clone()
         .unwrap_or_else(std::env::temp_dir)
         .join(format!("brisk-worker-{}", std::process::id()));
+    let baseline = crate::nanny::tree_anon_rss(std::process::id());
     let store = Arc::new(DataStore::new(
         options.memory_limit,
         options.spill_fraction,
@@ -237,6 +244,7 @@ async fn run_async(options: WorkerOptions) -> Result<(), WorkerError> {
             shared: &shared,
             peers: &peers,
             traffic: &traffic,
+            baseline,
         };
         let exit = session.serve(conn, reg, &mut done_rx, &mut cpu).await;
         // Values are kept across a lost connection (offered to the scheduler it reaches next:
@@ -310,6 +318,8 @@ async fn shutdown_signal() {
 }
 
 struct Session<'a> {
+    /// The process's memory when the worker started (not the work's).
+    baseline: u64,
     /// When the worker's `lifetime` ends.
     end_of_life: Option<tokio::time::Instant>,
     options: &'a WorkerOptions,
@@ -416,6 +426,13 @@ impl Session<'_> {
         let mut heartbeat = tokio::time::interval(Duration::from_millis(500));
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut registered = false;
+        // The process's memory beyond its baseline, measured every 100 ms when there is a limit.
+        let limit = self.options.memory_limit;
+        let mut monitor = tokio::time::interval(Duration::from_millis(100));
+        monitor.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut process_used = 0u64;
+        let mut process_memory = crate::process_memory::ProcessMemory::default();
+        let mut nothing_to_spill = false;
         let signal = stop_requested(self.end_of_life);
         tokio::pin!(signal);
         // Set on the first signal: exit when the scheduler has not closed us by then.
@@ -515,6 +532,35 @@ impl Session<'_> {
                         comm.send(FromWorker::Heartbeat(m));
                     }
                 }
+                _ = monitor.tick(), if limit > 0 => {
+                    let measure = || crate::nanny::tree_anon_rss(std::process::id())
+                        .saturating_sub(self.baseline);
+                    process_used = measure();
+                    nothing_to_spill = false;
+                    let spill_at = (limit as f64 * self.options.process_spill_fraction) as u64;
+                    if process_used > spill_at {
+                        // Freed memory the allocator kept is not the work's: give it back first.
+                        crate::process_memory::trim_heap();
+                        process_used = measure();
+                    }
+                    if process_used > spill_at {
+                        let target = (limit as f64 * self.options.spill_fraction) as u64;
+                        let n = self.store.spill_bytes(process_used - target);
+                        nothing_to_spill = n == 0;
+                        if n > 0 {
+                            tracing::info!(
+                                worker = %name, process = process_used, spilled = n,
+                                "process memory past the spill threshold: spilled values to disk"
+                            );
+                        } else {
+                            tracing::debug!(
+                                worker = %name, process = process_used,
+                                managed = self.store.stats().managed,
+                                "process memory past the spill threshold and nothing left to spill (memory held outside the store)"
+                            );
+                        }
+                    }
+                }
                 a = acquired_rx.recv() => {
                     for (key, n) in a.unwrap_or_default() {
                         state.stored(key, n, &mut comm);
@@ -534,7 +580,23 @@ impl Session<'_> {
                     break Exit::Signal;
                 }
             }
-            state.memory_observed(self.store.stats().managed, &mut comm);
+            let managed = self.store.stats().managed;
+            let seen = if limit > 0 {
+                process_memory.measure(
+                    std::time::Instant::now(),
+                    crate::process_memory::Seen {
+                        process: process_used,
+                        managed,
+                        paused: state.is_paused(),
+                        executing: state.executing(),
+                        nothing_to_spill,
+                        pause_bytes: (limit as f64 * self.options.pause_fraction) as u64,
+                    },
+                )
+            } else {
+                managed
+            };
+            state.memory_observed(seen, &mut comm);
             self.flush(&mut state, &mut comm, &out_tx, &fetch_tx);
         };
         drop(out_tx);

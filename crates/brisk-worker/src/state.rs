@@ -172,6 +172,11 @@ impl WorkerState {
         self.data.contains_key(key)
     }
 
+    /// Tasks running now.
+    pub fn executing(&self) -> u32 {
+        self.executing
+    }
+
     /// Whether new tasks are held back for memory.
     pub fn is_paused(&self) -> bool {
         self.paused

@@ -236,11 +236,25 @@ impl DataStore {
         }
     }
 
+    /// Spill least recently used values until `n` bytes went to disk (or nothing is left to
+    /// spill): the process holds more than its managed bytes say. Returns the bytes spilled.
+    pub fn spill_bytes(&self, n: u64) -> u64 {
+        let mut g = self.inner.lock();
+        let before = g.managed;
+        self.spill_locked_to(&mut g, before.saturating_sub(n));
+        before.saturating_sub(g.managed)
+    }
+
     fn spill_locked(&self, g: &mut Inner) {
         if self.limit == 0 {
             return;
         }
         let target = (self.limit as f64 * self.target) as u64;
+        self.spill_locked_to(g, target);
+    }
+
+    /// Spill least recently used values until at most `target` managed bytes stay.
+    fn spill_locked_to(&self, g: &mut Inner, target: u64) {
         let mut skipped: Vec<(u64, Key)> = Vec::new();
         while g.managed > target {
             let Some((tick, key)) = g.lru.pop_first() else {

@@ -97,6 +97,7 @@ pub(crate) mod stock {
 mod chaos;
 mod collections;
 mod dashboard;
+mod memory;
 mod misbehaving;
 mod more;
 mod nanny;
@@ -268,6 +269,10 @@ fn main() {
         (
             "a_worker_that_cannot_spill_pauses",
             more::a_worker_that_cannot_spill_pauses,
+        ),
+        (
+            "a_worker_spills_and_pauses_on_process_memory",
+            memory::a_worker_spills_and_pauses_on_process_memory,
         ),
         (
             "dashboard_of_a_real_cluster",
