@@ -2,8 +2,11 @@
 //! shape, block by block) and `map_overlap` (stencils: each block with a halo of its
 //! neighbours, trimmed again after the function).
 //!
-//! Closures run in-process. For graphs that cross a process boundary, use the `_func` variants
-//! with a [`Func`] built from a registered `fn` (see `brisk_core::register!`).
+//! Closures run in-process. A function marked `#[brisk::func]` passed where a closure is
+//! expected is found by its type (`Func::registered::<F>()`) and its tasks call it by name, so
+//! they run on a cluster's workers too; the `_func` variants take a [`Func`] (a registered
+//! function, or one with bound parameters). `blockwise`'s function takes `&[&ArrayD<T>]`: the
+//! attribute gives such a last parameter every remaining task argument (one block per array).
 
 use std::sync::Arc;
 
@@ -270,9 +273,76 @@ impl<T: Element> Array<T> {
 
 /// Apply `f` to the blocks of several arrays of one shape, block by block (chunks are lined up
 /// first). `f` gets the blocks in the order of `arrays` and returns a block of the same shape.
-pub fn blockwise<T: Element, U: Element>(
+///
+/// A closure runs in this process (the local schedulers). A function marked `#[brisk::func]`
+/// (`fn f(blocks: &[&ArrayD<f64>]) -> ArrayD<f64>`: its `&[&T]` parameter receives every
+/// block of a task, borrowed) runs anywhere, a cluster's workers included: its tasks call it
+/// by name with one block per array. See [`blockwise_func`] for function values with bound
+/// parameters.
+///
+/// ```
+/// use brisk_array as da;
+/// use brisk_core::Collection;
+/// # brisk_local::LocalScheduler::threaded();
+/// let a = da::arange(6, 2)?;
+/// let b = da::arange(6, 3)?;
+/// let c = da::blockwise(&[&a, &b], |xs| xs[0] * xs[1] + 1)?;
+/// assert_eq!(c.compute()?.into_raw_vec_and_offset().0, [1, 2, 5, 10, 17, 26]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn blockwise<T: Element, U: Element, F>(arrays: &[&Array<T>], f: F) -> Result<Array<U>>
+where
+    F: Fn(&[&ArrayD<T>]) -> ArrayD<U> + Send + Sync + 'static,
+{
+    let func = Func::registered::<F>().unwrap_or_else(|| {
+        Func::raw("blockwise", move |args: &[Value]| {
+            let blocks = args
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v.downcast_ref::<ArrayD<T>>().map_err(|m| {
+                        TaskFailure::msg(format!("blockwise: block of array {i}: {m}"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Value::new(f(&blocks)))
+        })
+    });
+    blockwise_func(arrays, func)
+}
+
+/// [`blockwise`] with a function value: a registered function (its name travels, so the tasks
+/// run on a cluster's workers), or one with bound parameters (`Func::by_name(..).bind(..)`,
+/// its parameters travel as literals). The function gets its bound arguments, then one
+/// block per array in the order of `arrays` (a `#[brisk::func]` function takes them as a last
+/// `&[&ArrayD<T>]` parameter, or as one `&ArrayD<T>` parameter per array), and returns a block
+/// (an `ArrayD<U>`) of the same shape. A function of the wrong arity or types fails the task
+/// with an error naming it.
+///
+/// ```
+/// use brisk_array as da;
+/// use brisk_core::{Collection, Func, TaskFailure, TypeMismatch, Value};
+/// use ndarray::ArrayD;
+/// # brisk_local::LocalScheduler::threaded();
+/// // What `#[brisk::func]` registers for `fn scaled_sum(k: i64, blocks: &[&ArrayD<i64>])`.
+/// let f = Func::raw("scaled_sum", |args: &[Value]| {
+///     let [k, a, b] = args else {
+///         return Err(TaskFailure::msg("scaled_sum takes k and two blocks"));
+///     };
+///     let bad = |m: TypeMismatch| TaskFailure::bad_argument(m.to_string());
+///     let k = k.get::<i64>().map_err(bad)?;
+///     let a = a.downcast_ref::<ArrayD<i64>>().map_err(bad)?;
+///     let b = b.downcast_ref::<ArrayD<i64>>().map_err(bad)?;
+///     Ok(Value::new((a + b) * k))
+/// });
+/// let a = da::arange(4, 2)?;
+/// let c = da::blockwise_func::<i64, i64>(&[&a, &a], f.bind(vec![Value::from(10i64)]))?;
+/// assert_eq!(c.compute()?.into_raw_vec_and_offset().0, [0, 20, 40, 60]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn blockwise_func<T: Element, U: Element>(
     arrays: &[&Array<T>],
-    f: impl Fn(&[&ArrayD<T>]) -> ArrayD<U> + Send + Sync + 'static,
+    func: Func,
 ) -> Result<Array<U>> {
     let first = arrays
         .first()
@@ -295,15 +365,5 @@ pub fn blockwise<T: Element, U: Element>(
         .iter()
         .map(|a| crate::rechunk::rechunk_meta(&a.meta, common.clone()))
         .collect::<Result<Vec<_>>>()?;
-    let func = Func::raw("blockwise", move |args: &[Value]| {
-        let blocks = args
-            .iter()
-            .map(|v| {
-                v.downcast_ref::<ArrayD<T>>()
-                    .map_err(|m| TaskFailure::msg(format!("blockwise: {m}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Value::new(f(&blocks)))
-    });
     blocks_layer("blockwise", &metas, func, common)
 }

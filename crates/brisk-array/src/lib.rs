@@ -25,7 +25,7 @@
 //! | order and statistics | `sort`, `argsort`, `median_axis`, `quantile`, `percentile` (exact along one axis), `topk`, `unique` (with counts), `isin`, [`searchsorted`], [`histogram`], [`histogram_edges`], [`einsum`] |
 //! | shape | [`Array::slice`] with [`Idx`] (steps, negative, integers, new axes), integer-array indexing [`Array::take`] (known or lazy indices), per-axis boolean [`Array::compress`], boolean [`Array::mask`] with unknown chunk sizes (chained masks too) and [`Array::compute_chunk_sizes`], `t`/`transpose`, `reshape`/`ravel`, [`concatenate`], [`stack`], `squeeze`, `expand_dims`, `rechunk` (two stages past [`RECHUNK_TASK_LIMIT`]) |
 //! | linear algebra | [`linalg`] on faer: `matmul`/`dot` by blocks (products summed in a `split_every` tree, `matmul_with`), [`tensordot`], tall-and-skinny `qr` and `svd`, [`linalg::svd_compressed`], [`linalg::solve`], [`linalg::inv`], [`linalg::cholesky`], [`linalg::lstsq`], [`linalg::norm`] |
-//! | your functions | `map_blocks`, [`blockwise`], `map_overlap` with a [`Boundary`] |
+//! | your functions | `map_blocks`, [`blockwise`], [`blockwise_func`], `map_overlap` with a [`Boundary`] |
 //! | running | [`brisk_core::Collection`]: `compute()` (an `ndarray::ArrayD<T>`), `compute((&a, &b))`, `visualize()`; [`Array::persist`]; `Display` like Dask's repr |
 //!
 //! ## Design
@@ -52,8 +52,12 @@
 //! - **Chunks of unknown size** (after a boolean mask) are `UNKNOWN` (`nan` in `Display`):
 //!   elementwise work and reductions still run; slicing, rechunking and the like ask for
 //!   [`Array::compute_chunk_sizes`] first.
-//! - **Closures** (`map_blocks`, `blockwise`, `map_overlap`, `store`, `from_source`) run
-//!   in-process; everything else is named and crosses process boundaries.
+//! - **Your functions** (`map_blocks`, [`blockwise`], `map_overlap`): a closure runs
+//!   in-process; a `#[brisk::func]` function passed in its place is found by its type and
+//!   called by name, so it runs on a cluster's workers too ([`blockwise_func`] and
+//!   `map_blocks_func` take function values, bound parameters included). A [`ChunkSink`]
+//!   (`store`) and a [`ChunkSource`] (`from_source`) are objects of yours, not functions:
+//!   they stay in this process. Everything else is named and crosses process boundaries.
 
 mod accumulators;
 mod array;
@@ -90,7 +94,7 @@ mod store;
 mod unique_kernels;
 
 pub use array::{Array, Scalar};
-pub use blockwise::{Boundary, blockwise};
+pub use blockwise::{Boundary, blockwise, blockwise_func};
 pub use chunks::{AxisChunks, ChunkSpec, DEFAULT_CHUNK_BYTES, MAX_CHUNKS, UNKNOWN};
 pub use creation::{
     ChunkSource, Length, RandomState, arange, arange_with, eye, eye_with, from_array, from_source,

@@ -9,7 +9,7 @@ use brisk_core::{
 };
 
 use crate::error::BagError;
-use crate::stream::{Stream, StreamFn, arg_stream, collect, current_origin, fail, push};
+use crate::stream::{Stream, StreamFn, arg_stream, collect, current_origin, push};
 
 /// What a bag can hold: any thread-safe, clonable record (text lines as `String`, JSON values,
 /// your own serde structs, tuples, numbers).
@@ -218,13 +218,28 @@ impl<T: Record> Bag<T> {
 
     /// Apply a fallible `f` to every record; an error fails the computation, naming the file
     /// and line the record came from when the bag reads text.
-    pub fn try_map<U: Record, E>(
-        &self,
-        f: impl Fn(T) -> Result<U, E> + Send + Sync + 'static,
-    ) -> Bag<U>
+    ///
+    /// A closure runs in this process; a `#[brisk::func]` function (`fn parse(line: String)
+    /// -> Result<i64, String>`) runs anywhere, a cluster's workers too, when both record types
+    /// are among [`crate::NAMED_RECORDS`] (as [`Bag::try_map_func`] does).
+    ///
+    /// ```
+    /// use brisk_core::Collection;
+    /// # brisk_local::LocalScheduler::threaded();
+    /// let b = brisk_bag::Bag::from_sequence(vec!["1".to_string(), "x".to_string()], 2);
+    /// let e = b.try_map(|s| s.parse::<i64>()).compute().unwrap_err();
+    /// assert!(e.to_string().contains("try_map"), "{e}");
+    /// ```
+    pub fn try_map<U: Record, E, F>(&self, f: F) -> Bag<U>
     where
+        F: Fn(T) -> Result<U, E> + Send + Sync + 'static,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        if let Some(named) = Func::registered::<F>()
+            && let Some(b) = self.named_stage::<U>("try_map", named)
+        {
+            return b;
+        }
         let f = Arc::new(f);
         self.stage("try-map", move |s| {
             let f = Arc::clone(&f);
@@ -245,6 +260,34 @@ impl<T: Record> Bag<T> {
                 err.map_or(Ok(()), Err)
             })
         })
+    }
+
+    /// [`Bag::try_map`] with a function value (a registered function returning a `Result`, or
+    /// a bound one: `parse.with(base)`): it travels by name, so the stage runs on a cluster's
+    /// workers when `T` and `U` are among [`crate::NAMED_RECORDS`] (for other types the same
+    /// kernel runs here, in a closure). The function's error, or a result that is not a `U`,
+    /// fails the computation with an error naming `try_map`, the function and the record's
+    /// file and line.
+    ///
+    /// ```
+    /// use brisk_core::Collection;
+    /// # brisk_local::LocalScheduler::threaded();
+    /// fn parse(s: String) -> Result<i64, std::num::ParseIntError> { s.trim().parse() }
+    /// brisk_core::register!(parse as "doc::parse");
+    /// let b = brisk_bag::Bag::from_sequence(vec![" 1".to_string(), "2 ".to_string()], 2);
+    /// assert_eq!(b.try_map_func::<i64, _>(parse).compute()?, [1, 2]);
+    /// let bad = brisk_bag::Bag::from_sequence(vec!["x".to_string()], 1);
+    /// let e = bad.try_map_func::<i64, _>(parse).compute().unwrap_err().to_string();
+    /// assert!(e.contains("try_map") && e.contains("parse"), "{e}");
+    /// # Ok::<(), brisk_core::Error>(())
+    /// ```
+    pub fn try_map_func<U: Record, M>(&self, f: impl brisk_core::IntoFunc<M>) -> Bag<U> {
+        let kernel = crate::named_reduce::kernel_or_to::<T, U>(
+            "try_map",
+            "try-map",
+            crate::named::try_map_kernel::<T, U>,
+        );
+        self.kernel_stage("try-map", kernel, vec![Value::new(f.into_func())])
     }
 
     /// Keep the records for which `pred` is true.
@@ -402,8 +445,23 @@ impl<T: Record> Bag<T> {
     }
 
     /// Keep each record with probability `prob` (reproducible for a given `seed`).
+    ///
+    /// Each partition draws from its own generator, seeded from `seed` and the partition's
+    /// index; the seed and the probability are literals of the tasks, so for the record types
+    /// in [`crate::NAMED_RECORDS`] the stage is a named kernel and runs on a cluster's workers
+    /// too, keeping the same records as a local run.
+    ///
+    /// ```
+    /// use brisk_core::Collection;
+    /// # brisk_local::LocalScheduler::threaded();
+    /// let b = brisk_bag::range(1000, 4);
+    /// let s = b.random_sample(0.1, Some(7))?.compute()?;
+    /// assert_eq!(s, b.random_sample(0.1, Some(7))?.compute()?);
+    /// assert!(s.len() > 50 && s.len() < 150, "{}", s.len());
+    /// assert!(b.random_sample(1.5, None).is_err());
+    /// # Ok::<(), brisk_bag::BagError>(())
+    /// ```
     pub fn random_sample(&self, prob: f64, seed: Option<u64>) -> Result<Bag<T>, BagError> {
-        use rand::{Rng, SeedableRng};
         if !(0.0..=1.0).contains(&prob) {
             return Err(BagError::InvalidArgument {
                 name: "prob",
@@ -417,25 +475,20 @@ impl<T: Record> Bag<T> {
                 .build_hasher()
                 .finish()
         });
+        let kernel = crate::named_reduce::kernel_or::<T>(
+            "random_sample",
+            "random-sample",
+            crate::named::random_sample_kernel::<T>,
+        );
+        let prob = Value::new(prob);
         // Each partition gets its own generator, derived from the seed and its index.
         let prev = Arc::clone(&self.inner.make);
         let make: MakeTask = Arc::new(move |i| {
             let part_seed = seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            let func = Func::raw("random-sample", move |args: &[Value]| {
-                let s = arg_stream::<T>(args, 0)?;
-                let run: StreamFn<T> = Box::new(move |sink| {
-                    let mut rng = rand::rngs::SmallRng::seed_from_u64(part_seed);
-                    s(&mut |x| {
-                        if x.is_some() && rng.random::<f64>() < prob {
-                            sink(x)
-                        } else {
-                            ControlFlow::Continue(())
-                        }
-                    })
-                });
-                Ok(Value::new(Stream::new("random-sample", run)))
-            });
-            stream_task(&func, prev(i))
+            let mut t = stream_task(&kernel, prev(i));
+            t.args.push(Arg::Literal(prob.clone()));
+            t.args.push(Arg::Literal(Value::new(part_seed)));
+            t
         });
         Ok(Bag::from_parts(
             "random-sample",
@@ -448,15 +501,30 @@ impl<T: Record> Bag<T> {
     /// Join with a small in-memory collection: pairs `(record, other)` for every `other` whose
     /// key `on_other` equals the record's key `on_self` (an inner join; records without a
     /// match are dropped). `other` is shipped to every partition.
-    pub fn join<U: Record, K>(
+    ///
+    /// `on_other` runs here, when the graph is built. A closure `on_self` runs in this
+    /// process; a `#[brisk::func]` one runs anywhere, a cluster's workers too, when `T` and `U`
+    /// are among [`crate::NAMED_RECORDS`] and `K` is `String`, `i64` or `u64` (as
+    /// [`Bag::join_func`] does).
+    pub fn join<U: Record, K, S>(
         &self,
         other: Vec<U>,
-        on_self: impl Fn(&T) -> K + Send + Sync + 'static,
+        on_self: S,
         on_other: impl Fn(&U) -> K,
     ) -> Bag<(T, U)>
     where
-        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        S: Fn(&T) -> K + Send + Sync + 'static,
+        K: Record + std::hash::Hash + Eq,
     {
+        if let Some(f) = Func::registered::<S>()
+            && let Some(kernel) = crate::named::stage_kernel_to(
+                "join",
+                std::any::TypeId::of::<T>(),
+                std::any::TypeId::of::<(U, K)>(),
+            )
+        {
+            return self.join_with_kernel(kernel, other, f, on_other);
+        }
         let mut index: rustc_hash::FxHashMap<K, Vec<U>> = Default::default();
         for u in other {
             index.entry(on_other(&u)).or_default().push(u);
@@ -481,42 +549,84 @@ impl<T: Record> Bag<T> {
         })
     }
 
+    /// [`Bag::join`] with a function value as the records' key (a registered function, or a
+    /// bound one): it travels by name with `other` and the others' keys as literals, so the
+    /// join runs on a cluster's workers when `T` and `U` are among [`crate::NAMED_RECORDS`]
+    /// and `K` is `String`, `i64` or `u64` (other types run the same kernel here, in a
+    /// closure). Pairs come in the order of the records, then of `other`. A key function that
+    /// returns another type than `K` is an error naming it.
+    ///
+    /// ```
+    /// use brisk_core::Collection;
+    /// # brisk_local::LocalScheduler::threaded();
+    /// fn parity(x: i64) -> u64 { x.rem_euclid(2) as u64 }
+    /// brisk_core::register!(parity as "doc::join_parity");
+    /// let b = brisk_bag::Bag::from_sequence(vec![1i64, 2, 3], 2);
+    /// let names = vec!["even".to_string(), "odd".to_string()];
+    /// let pairs = b.join_func(names, parity, |n: &String| u64::from(n == "odd")).compute()?;
+    /// assert_eq!(pairs, [(1, "odd".to_string()), (2, "even".to_string()), (3, "odd".to_string())]);
+    /// # Ok::<(), brisk_core::Error>(())
+    /// ```
+    pub fn join_func<U: Record, K, M>(
+        &self,
+        other: Vec<U>,
+        on_self: impl brisk_core::IntoFunc<M>,
+        on_other: impl Fn(&U) -> K,
+    ) -> Bag<(T, U)>
+    where
+        K: Record + std::hash::Hash + Eq,
+    {
+        let kernel = crate::named_reduce::kernel_or_to::<T, (U, K)>(
+            "join",
+            "join",
+            crate::named_fold::join_kernel::<T, U, K>,
+        );
+        self.join_with_kernel(kernel, other, on_self.into_func(), on_other)
+    }
+
+    /// The join stage through `kernel` (the named one, or the same function in a closure).
+    fn join_with_kernel<U: Record, K: Record>(
+        &self,
+        kernel: Func,
+        other: Vec<U>,
+        on_self: Func,
+        on_other: impl Fn(&U) -> K,
+    ) -> Bag<(T, U)> {
+        let keys: Vec<K> = other.iter().map(on_other).collect();
+        self.kernel_stage(
+            "join",
+            kernel,
+            vec![Value::new(on_self), Value::new(keys), Value::new(other)],
+        )
+    }
+
     /// The first `n` records, computing partitions one at a time and only as far as needed:
-    /// reading stops as soon as `n` records are found.
+    /// reading stops as soon as `n` records are found. Each partition's task is a named kernel
+    /// for the record types in [`crate::NAMED_RECORDS`], so `take` runs on a cluster's workers
+    /// too.
+    ///
+    /// ```
+    /// # brisk_local::LocalScheduler::threaded();
+    /// let b = brisk_bag::range(100, 4);
+    /// assert_eq!(b.take(3)?, [0, 1, 2]);
+    /// assert_eq!(b.take(1000)?.len(), 100);
+    /// # Ok::<(), brisk_bag::BagError>(())
+    /// ```
     pub fn take(&self, n: usize) -> Result<Vec<T>, BagError> {
         let mut out: Vec<T> = Vec::with_capacity(n.min(1 << 16));
         let sched = brisk_core::default_scheduler()?;
+        let kernel =
+            crate::named_reduce::kernel_or::<T>("take", "take", crate::named::take_kernel::<T>);
         for i in 0..self.inner.npartitions {
             if out.len() >= n {
                 break;
             }
-            let want = n - out.len();
-            let func = Func::raw("take", move |args: &[Value]| {
-                let s = arg_stream::<T>(args, 0)?;
-                let mut got = Vec::with_capacity(want.min(1 << 16));
-                s(&mut |x| {
-                    if let Some(x) = x.take() {
-                        got.push(x);
-                    }
-                    if got.len() >= want {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                })
-                .map_err(fail)?;
-                Ok(Value::new(got))
-            });
+            let want = (n - out.len()) as u64;
+            let mut task = stream_task(&kernel, self.part_task(i));
+            task.args.push(Arg::Literal(Value::new(want)));
             let name = tokenize("take");
             let key = Key::from(&*name);
-            let layer = Layer::from_nodes(
-                name,
-                vec![(
-                    key.clone(),
-                    Node::Task(stream_task(&func, self.part_task(i))),
-                )],
-                self.deps(),
-            );
+            let layer = Layer::from_nodes(name, vec![(key.clone(), Node::Task(task))], self.deps());
             let graph = brisk_core::layer::materialize(&[&layer]);
             let v = sched
                 .get(

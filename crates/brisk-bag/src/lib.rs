@@ -58,16 +58,18 @@
 //! `(key, count)` pairs of `frequencies`): [`read_text`], the string stages
 //! ([`Bag::split_whitespace`], [`Bag::lower`], ...), [`read_json`] and [`Bag::parse_json`],
 //! [`Bag::pluck`] and [`Bag::pluck_or`],
-//! [`Bag::filter`], [`Bag::map`], [`Bag::flat_map`], [`Bag::map_partitions`], [`Bag::topk_by`],
-//! [`Bag::fold`], [`Bag::reduction`], [`Bag::foldby`] and [`Bag::groupby`] with
-//! `#[brisk::func]` functions, their `_func` twins ([`Bag::filter_func`],
-//! [`Bag::topk_by_func`], [`Bag::fold_func`], ...) with function values (a bound one, or the
+//! [`Bag::filter`], [`Bag::map`], [`Bag::try_map`], [`Bag::flat_map`],
+//! [`Bag::map_partitions`], [`Bag::topk_by`], [`Bag::fold`], [`Bag::reduction`],
+//! [`Bag::foldby`], [`Bag::groupby`] and [`Bag::join`] with `#[brisk::func]` functions, their
+//! `_func` twins ([`Bag::filter_func`], [`Bag::try_map_func`], [`Bag::topk_by_func`],
+//! [`Bag::fold_func`], [`Bag::join_func`], ...) with function values (a bound one, or the
 //! built-ins [`contains`] and [`by_count`]), [`Bag::count`], [`Bag::sum`], [`Bag::mean`],
-//! [`Bag::min`], [`Bag::max`], [`Bag::distinct`], [`Bag::frequencies`], [`Bag::most_common`]
-//! and storing partitions. So the talk's
+//! [`Bag::min`], [`Bag::max`], [`Bag::distinct`], [`Bag::frequencies`], [`Bag::most_common`],
+//! [`Bag::random_sample`], [`Bag::take`], [`Bag::to_textfiles`] (each worker writes the
+//! partitions it computes) and storing partitions. So the talk's
 //! `read_text(..).filter_func(contains("python")).count()` and the word count
 //! `read_text(..).split_whitespace().frequencies().most_common(10)` run on stock `brisk
-//! worker`s. Other stages still hold closures: sent to a cluster they are a clear
+//! worker`s. Stages given closures still hold them: sent to a cluster they are a clear
 //! `UnregisteredFunction` error naming `#[brisk::func]`, never a hang.
 //!
 //! ## Dataframes

@@ -14,11 +14,18 @@
 //!   per record: the price of not knowing the record type at the call site; typed companions
 //!   registered by the attribute are the planned fast path).
 //! - `brisk_bag::count<T>` and `brisk_bag::sum_u64`: `count()` as a tree of named tasks.
+//! - `brisk_bag::map<T,U>`, `try_map<T,U>`, `flat_map<T,U>`, `map_partitions<T,U>`: a function
+//!   value (a `#[brisk::func]` function, found by its type, or a bound one) per record or
+//!   partition. `try_map`'s function returns a `Result`; its error is a record-level error
+//!   naming `try_map`, the function and the record's file and line.
+//! - `brisk_bag::random_sample<T>` (the probability and the partition's seed as literals: the
+//!   same generator and draws as a local run) and `brisk_bag::take<T>` (the number of records
+//!   still wanted as a literal).
 //!
 //! Other modules hold the other kernels: stored partitions, `frequencies` and `topk_by`
 //! (`named_reduce.rs`), `sum`/`mean`/`min`/`max` (`named_agg.rs`), `distinct`, `fold`,
-//! `reduction` and `foldby` (`named_fold.rs`), `groupby` (`shuffle.rs`), the string stages
-//! (`strings.rs`) and `pluck` (`json.rs`).
+//! `reduction`, `foldby` and `join` (`named_fold.rs`), `groupby` (`shuffle.rs`), the string
+//! stages (`strings.rs`), `pluck` (`json.rs`) and `to_textfiles` (`text.rs`).
 //!
 //! Kernels generic over the record type are registered for a fixed set of record types
 //! ([`NAMED_RECORDS`]: `String`, `i64`, `u64`, `f64`, `serde_json::Value`); a stage on another
@@ -75,9 +82,25 @@ pub(crate) fn stage_kernel_to(stage: &str, record: TypeId, output: TypeId) -> Op
 
 /// `brisk_bag::map<T,U>`: the function value applied to every record.
 fn map_kernel<T: Record, U: Record>(args: &[Value]) -> TaskResult {
+    map_each::<T, U>("map", "map", args)
+}
+
+/// `brisk_bag::try_map<T,U>`: the function value (a fallible one: its error fails the call)
+/// applied to every record; an error names `try_map`, the function and the record's origin.
+pub(crate) fn try_map_kernel<T: Record, U: Record>(args: &[Value]) -> TaskResult {
+    map_each::<T, U>("try_map", "try-map", args)
+}
+
+/// The body of `map` and `try_map`: `f` (argument 1) applied to every record of the stream
+/// (argument 0), each result read as a `U`; a failure is a record-level error of `op`.
+fn map_each<T: Record, U: Record>(
+    op: &'static str,
+    label: &'static str,
+    args: &[Value],
+) -> TaskResult {
     let s = arg_stream::<T>(args, 0)?;
     let f = user_func(args)?;
-    Ok(Value::new(Stream::new("map", move |sink| {
+    Ok(Value::new(Stream::new(label, move |sink| {
         let mut err = None;
         s(&mut |x| {
             let Some(r) = x.take() else {
@@ -87,19 +110,73 @@ fn map_kernel<T: Record, U: Record>(args: &[Value]) -> TaskResult {
                 Ok(Ok(y)) => crate::stream::push(sink, y),
                 Ok(Err(m)) => {
                     err = Some(stage_error(
-                        "map",
-                        format!("{} returned {}", f.label(), m.found),
+                        op,
+                        format!(
+                            "{} returned {}, but the records are {}",
+                            f.label(),
+                            m.found,
+                            m.expected
+                        ),
                     ));
                     ControlFlow::Break(())
                 }
                 Err(e) => {
-                    err = Some(stage_error("map", e.to_string()));
+                    err = Some(stage_error(op, format!("{}: {e}", f.label())));
                     ControlFlow::Break(())
                 }
             }
         })?;
         err.map_or(Ok(()), Err)
     })))
+}
+
+/// `brisk_bag::random_sample<T>`: keep each record with probability `prob`, drawing from a
+/// generator seeded with the partition's own seed. Arguments: the stream, `prob` (`f64`), the
+/// partition's seed (`u64`).
+pub(crate) fn random_sample_kernel<T: Record>(args: &[Value]) -> TaskResult {
+    use rand::{Rng, SeedableRng};
+    let s = arg_stream::<T>(args, 0)?;
+    let prob = arg(args, 1, "probability")?
+        .get::<f64>()
+        .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
+    let seed = arg(args, 2, "seed")?
+        .get::<u64>()
+        .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
+    Ok(Value::new(Stream::new("random-sample", move |sink| {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        s(&mut |x| {
+            if x.is_some() && rng.random::<f64>() < prob {
+                sink(x)
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+    })))
+}
+
+/// `brisk_bag::take<T>`: the first `want` records of a partition (a `Vec<T>`), reading no
+/// further. Arguments: the stream, `want` (`u64`).
+pub(crate) fn take_kernel<T: Record>(args: &[Value]) -> TaskResult {
+    let s = arg_stream::<T>(args, 0)?;
+    let want = arg(args, 1, "number of records")?
+        .get::<u64>()
+        .map_err(|m| TaskFailure::msg(format!("internal: {m}")))?;
+    let want = usize::try_from(want).unwrap_or(usize::MAX);
+    let mut got = Vec::with_capacity(want.min(1 << 16));
+    if want > 0 {
+        s(&mut |x| {
+            if let Some(x) = x.take() {
+                got.push(x);
+            }
+            if got.len() >= want {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .map_err(fail)?;
+    }
+    Ok(Value::new(got))
 }
 
 /// `brisk_bag::flat_map<T,U>`: the items of the `Vec<U>` the function value returns.
@@ -342,6 +419,8 @@ macro_rules! named_stages {
     ($($t:ty => $tag:literal),+ $(,)?) => {$(
         register_stage!(concat!("brisk_bag::filter<", $tag, ">"), "filter", "filter", filter_kernel::<$t>, $t => $t);
         register_stage!(concat!("brisk_bag::count<", $tag, ">"), "count", "count", count_kernel::<$t>, $t => $t);
+        register_stage!(concat!("brisk_bag::random_sample<", $tag, ">"), "random-sample", "random_sample", random_sample_kernel::<$t>, $t => $t);
+        register_stage!(concat!("brisk_bag::take<", $tag, ">"), "take", "take", take_kernel::<$t>, $t => $t);
     )+};
 }
 
@@ -353,12 +432,13 @@ named_stages!(
     serde_json::Value => "serde_json::Value",
 );
 
-/// `map`, `flat_map` and `map_partitions` kernels for one pair of record types.
+/// `map`, `try_map`, `flat_map` and `map_partitions` kernels for one pair of record types.
 macro_rules! named_pair_stages {
     ($(($t:ty, $u:ty) => $tn:literal, $un:literal),+ $(,)?) => {$(
         register_stage!(concat!("brisk_bag::map<", $tn, ",", $un, ">"), "map", "map", map_kernel::<$t, $u>, $t => $u);
         register_stage!(concat!("brisk_bag::flat_map<", $tn, ",", $un, ">"), "flat-map", "flat_map", flat_map_kernel::<$t, $u>, $t => $u);
         register_stage!(concat!("brisk_bag::map_partitions<", $tn, ",", $un, ">"), "map-partitions", "map_partitions", map_partitions_kernel::<$t, $u>, $t => $u);
+        register_stage!(concat!("brisk_bag::try_map<", $tn, ",", $un, ">"), "try-map", "try_map", try_map_kernel::<$t, $u>, $t => $u);
     )+};
 }
 

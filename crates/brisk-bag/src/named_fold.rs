@@ -323,6 +323,81 @@ pub(crate) fn foldby_finish_kernel<K: Record + Hash + Eq, A: Record>(args: &[Val
     Ok(Value::new(out))
 }
 
+/// `brisk_bag::join<T, U, K>`: the pairs `(record, other)` for every `other` whose key
+/// equals the record's key (an inner join with a small collection shipped to every task).
+/// Arguments: the stream, the key function of the records (a function value returning a
+/// `K`), the others' keys (`Vec<K>`, computed when the graph was built), the others
+/// (`Vec<U>`, in the same order).
+pub(crate) fn join_kernel<T: Record, U: Record, K: Record + Hash + Eq>(
+    args: &[Value],
+) -> TaskResult {
+    let s = arg_stream::<T>(args, 0)?;
+    let on_self = arg_func(args, 1, "key function")?;
+    let keys = arg(args, 2, "keys of the other records")?
+        .downcast_arc::<Vec<K>>()
+        .map_err(internal)?;
+    let others = arg(args, 3, "other records")?
+        .downcast_arc::<Vec<U>>()
+        .map_err(internal)?;
+    if keys.len() != others.len() {
+        return Err(internal(
+            "join: the other records and their keys differ in number",
+        ));
+    }
+    let mut index: FxHashMap<K, Vec<usize>> = FxHashMap::default();
+    for (i, k) in keys.iter().enumerate() {
+        index.entry(k.clone()).or_default().push(i);
+    }
+    Ok(Value::new(crate::stream::Stream::new(
+        "join",
+        move |sink| {
+            let mut err = None;
+            s(&mut |x| {
+                let Some(r) = x.as_ref() else {
+                    return ControlFlow::Continue(());
+                };
+                match key_of::<K>("join", &on_self, &Value::new(r.clone())) {
+                    Ok(k) => {
+                        for &i in index.get(&k).map(Vec::as_slice).unwrap_or_default() {
+                            crate::stream::push(sink, (r.clone(), others[i].clone()))?;
+                        }
+                        ControlFlow::Continue(())
+                    }
+                    Err(e) => {
+                        err = Some(e);
+                        ControlFlow::Break(())
+                    }
+                }
+            })?;
+            err.map_or(Ok(()), Err)
+        },
+    )))
+}
+
+/// `join` for records of type `$t` with others of every named record type, by keys of type
+/// `$k` (found by stage, `$t` and the pair `(U, K)`).
+macro_rules! join_kernels {
+    ($t:ty => $tag:literal; $($k:ty => $ktag:literal),+) => {$(
+        join_kernel!($t => $tag, String => "String", $k => $ktag);
+        join_kernel!($t => $tag, i64 => "i64", $k => $ktag);
+        join_kernel!($t => $tag, u64 => "u64", $k => $ktag);
+        join_kernel!($t => $tag, f64 => "f64", $k => $ktag);
+        join_kernel!($t => $tag, serde_json::Value => "serde_json::Value", $k => $ktag);
+    )+};
+}
+
+macro_rules! join_kernel {
+    ($t:ty => $tag:literal, $u:ty => $utag:literal, $k:ty => $ktag:literal) => {
+        register_stage!(concat!("brisk_bag::join<", $tag, ",", $utag, ",", $ktag, ">"), "join", "join", join_kernel::<$t, $u, $k>, $t => ($u, $k));
+    };
+}
+
+join_kernels!(String => "String"; String => "String", i64 => "i64", u64 => "u64");
+join_kernels!(i64 => "i64"; String => "String", i64 => "i64", u64 => "u64");
+join_kernels!(u64 => "u64"; String => "String", i64 => "i64", u64 => "u64");
+join_kernels!(f64 => "f64"; String => "String", i64 => "i64", u64 => "u64");
+join_kernels!(serde_json::Value => "serde_json::Value"; String => "String", i64 => "i64", u64 => "u64");
+
 macro_rules! distinct_kernels {
     ($($t:ty => $tag:literal),+ $(,)?) => {$(
         register_stage!(concat!("brisk_bag::distinct_part<", $tag, ">"), "distinct", "distinct_part", distinct_part_kernel::<$t>, $t => $t);

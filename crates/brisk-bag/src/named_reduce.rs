@@ -454,3 +454,32 @@ group_records!(i64 => "i64"; u64 => "u64"; no_buckets);
 group_records!(u64 => "u64"; u64 => "u64"; no_buckets);
 group_records!(String => "String", i64 => "i64", u64 => "u64"; f64 => "f64");
 group_records!(String => "String", i64 => "i64", u64 => "u64"; serde_json::Value => "serde_json::Value");
+
+// `join`'s `(record, other)` pairs over the named record types: their kernels and codecs
+// (the pairs above have them already).
+macro_rules! join_pairs {
+    ($($t:ty, $u:ty => $tag:literal),+ $(,)?) => {$(
+        record_kernels!(($t, $u) => $tag);
+        brisk_core::register_serde_type!(($t, $u), debug);
+        brisk_core::register_serde_type!(Vec<($t, $u)>, debug);
+    )+};
+}
+
+join_pairs!(
+    String, String => "(String,String)",
+    i64, String => "(i64,String)",
+    u64, String => "(u64,String)",
+    f64, String => "(f64,String)",
+    serde_json::Value, String => "(serde_json::Value,String)",
+    f64, i64 => "(f64,i64)",
+    serde_json::Value, i64 => "(serde_json::Value,i64)",
+    f64, u64 => "(f64,u64)",
+    serde_json::Value, u64 => "(serde_json::Value,u64)",
+    f64, f64 => "(f64,f64)",
+    serde_json::Value, f64 => "(serde_json::Value,f64)",
+    String, serde_json::Value => "(String,serde_json::Value)",
+    i64, serde_json::Value => "(i64,serde_json::Value)",
+    u64, serde_json::Value => "(u64,serde_json::Value)",
+    f64, serde_json::Value => "(f64,serde_json::Value)",
+    serde_json::Value, serde_json::Value => "(serde_json::Value,serde_json::Value)",
+);

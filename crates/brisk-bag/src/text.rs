@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use brisk_core::{Arg, ComputeOptions, Func, Key, Layer, Node, TaskFailure, Value, tokenize};
+use brisk_core::{Arg, ComputeOptions, Key, Layer, Node, TaskFailure, TaskResult, Value, tokenize};
 use brisk_io::{Block, CompressionChoice, Storage};
 
 use crate::bag::{Bag, Record, stream_task};
@@ -204,11 +204,73 @@ pub(crate) fn read_lines(
     }
 }
 
+/// `brisk_bag::to_textfiles<T>`: write one partition's records as lines (their `Display`
+/// form) to a file, compressed by its extension, and return its URL. Arguments: the stream,
+/// the URL (`String`), the storage options. On a cluster the worker running the task writes
+/// the file itself (a local path is on that worker's machine).
+pub(crate) fn to_textfiles_kernel<T: Record + std::fmt::Display>(args: &[Value]) -> TaskResult {
+    let s = arg_stream::<T>(args, 0)?;
+    let url: String = args
+        .get(1)
+        .and_then(|v| v.get::<String>().ok())
+        .ok_or_else(|| TaskFailure::msg("internal: missing URL"))?;
+    let storage = args
+        .get(2)
+        .and_then(|v| v.get::<Storage>().ok())
+        .ok_or_else(|| TaskFailure::msg("internal: missing storage options"))?;
+    let mut w = storage.open_writer(&url).map_err(|e| fail(e.into()))?;
+    let mut err = None;
+    s(&mut |x| match x.as_ref().map(|x| writeln!(w, "{x}")) {
+        None | Some(Ok(())) => ControlFlow::Continue(()),
+        Some(Err(e)) => {
+            err = Some(BagError::Io(brisk_io::IoError::from_std(&url, e)));
+            ControlFlow::Break(())
+        }
+    })
+    .map_err(fail)?;
+    if let Some(e) = err {
+        return Err(fail(e));
+    }
+    Ok(Value::new(w.finish().map_err(|e| fail(e.into()))?))
+}
+
+macro_rules! to_textfiles_kernels {
+    ($($t:ty => $tag:literal),+ $(,)?) => {$(
+        register_stage!(concat!("brisk_bag::to_textfiles<", $tag, ">"), "to-textfiles", "to_textfiles", to_textfiles_kernel::<$t>, $t => $t);
+    )+};
+}
+
+to_textfiles_kernels!(
+    String => "String",
+    i64 => "i64",
+    u64 => "u64",
+    f64 => "f64",
+    serde_json::Value => "serde_json::Value",
+);
+
 impl<T: Record + std::fmt::Display> Bag<T> {
     /// Write each partition as lines of text (each record's `Display` form) to its own file.
     /// A `*` in `pattern` is replaced by the partition number (`out/part-*.txt.gz`); a
     /// pattern without `*` is a directory that receives `0.part`, `1.part`, …. Files are
     /// compressed by their extension. Runs now and returns the URLs written.
+    ///
+    /// For the record types in [`crate::NAMED_RECORDS`] each partition's task is a named
+    /// kernel with its URL and the storage options as literals, so on a cluster the worker
+    /// that computes a partition writes its file (a local path is a path on that worker's
+    /// machine: use a shared file system or an object store). A file that cannot be written is
+    /// an error naming its URL.
+    ///
+    /// ```
+    /// use brisk_core::Collection;
+    /// # brisk_local::LocalScheduler::threaded();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let pattern = dir.path().join("part-*.txt").display().to_string();
+    /// let urls = brisk_bag::range(5, 2).to_textfiles(&pattern)?;
+    /// assert_eq!(urls.len(), 2);
+    /// let back = brisk_bag::read_text(&pattern)?.compute()?;
+    /// assert_eq!(back, ["0", "1", "2", "3", "4"]);
+    /// # Ok::<(), brisk_bag::BagError>(())
+    /// ```
     pub fn to_textfiles(&self, pattern: &str) -> Result<Vec<String>, BagError> {
         self.to_textfiles_with(pattern, Storage::default())
     }
@@ -228,27 +290,15 @@ impl<T: Record + std::fmt::Display> Bag<T> {
                 }
             })
             .collect();
-        let func = Func::raw("to-textfiles", move |args: &[Value]| {
-            let s = arg_stream::<T>(args, 0)?;
-            let url: String = args
-                .get(1)
-                .and_then(|v| v.get::<String>().ok())
-                .ok_or_else(|| TaskFailure::msg("internal: missing URL"))?;
-            let mut w = storage.open_writer(&url).map_err(|e| fail(e.into()))?;
-            let mut err = None;
-            s(&mut |x| match x.as_ref().map(|x| writeln!(w, "{x}")) {
-                None | Some(Ok(())) => ControlFlow::Continue(()),
-                Some(Err(e)) => {
-                    err = Some(BagError::Io(brisk_io::IoError::from_std(&url, e)));
-                    ControlFlow::Break(())
-                }
-            })
-            .map_err(fail)?;
-            if let Some(e) = err {
-                return Err(fail(e));
-            }
-            Ok(Value::new(w.finish().map_err(|e| fail(e.into()))?))
-        });
+        // The named kernel for the record types workers know (the URL and the storage options
+        // are literals, so each worker writes its own partition), the same function in a
+        // closure otherwise.
+        let func = crate::named_reduce::kernel_or::<T>(
+            "to_textfiles",
+            "to-textfiles",
+            to_textfiles_kernel::<T>,
+        );
+        let storage = Value::new(storage);
         let name = tokenize("to-textfiles");
         let keys: Vec<Key> = (0..urls.len())
             .map(|i| Key::with_shared_name(&name, &[i as u32]))
@@ -260,6 +310,7 @@ impl<T: Record + std::fmt::Display> Bag<T> {
             .map(|(i, (k, url))| {
                 let mut t = stream_task(&func, self.part_task(i));
                 t.args.push(Arg::Literal(Value::new(url.clone())));
+                t.args.push(Arg::Literal(storage.clone()));
                 (k.clone(), Node::Task(t))
             })
             .collect();

@@ -786,3 +786,414 @@ fn json_lines_pluck_and_distinct_are_named_from_the_file_on() {
         .to_string();
     assert!(e.contains("recs.json line 502"), "{e}");
 }
+
+// ---- try_map, random_sample, take and to_textfiles (issue 13, third round) ----
+
+/// A scheduler that refuses a graph with any task a cluster's stock workers could not run (a
+/// closure), then runs it on the threads: what a cluster would do, in this process.
+struct NamedOnly(std::sync::Arc<dyn brisk_core::Scheduler>);
+
+impl brisk_core::Scheduler for NamedOnly {
+    fn name(&self) -> &str {
+        "named-only"
+    }
+    fn get(
+        &self,
+        graph: &brisk_core::Graph,
+        keys: &[brisk_core::Key],
+        options: &brisk_core::ComputeOptions,
+    ) -> Result<Vec<Value>, brisk_core::Error> {
+        fn closure(t: &brisk_core::Task) -> Option<&'static str> {
+            if t.func.name().is_none() {
+                return Some(t.func.label());
+            }
+            t.args.iter().find_map(|a| match a {
+                brisk_core::Arg::Task(inner) => closure(inner),
+                _ => None,
+            })
+        }
+        for (k, n) in graph.iter() {
+            if let brisk_core::Node::Task(t) = n
+                && let Some(label) = closure(t)
+            {
+                return Err(brisk_core::Error::UnregisteredFunction {
+                    key: k.clone(),
+                    function: label.to_string(),
+                });
+            }
+        }
+        self.0.get(graph, keys, options)
+    }
+}
+
+fn named_only<R>(f: impl FnOnce() -> R) -> R {
+    let threads: std::sync::Arc<dyn brisk_core::Scheduler> =
+        std::sync::Arc::new(brisk_local::LocalScheduler::threaded());
+    brisk_core::with_scheduler(std::sync::Arc::new(NamedOnly(threads)), f)
+}
+
+fn parse_i64(line: String) -> Result<i64, String> {
+    let word = line.split_whitespace().next().unwrap_or_default();
+    word.parse::<i64>()
+        .map_err(|e| format!("{word:?} is not a number: {e}"))
+}
+fn parse_f64(line: String) -> Result<f64, std::num::ParseFloatError> {
+    line.trim().parse()
+}
+fn half_or_err(x: i64) -> Result<u64, String> {
+    if x % 2 == 0 {
+        Ok((x / 2) as u64)
+    } else {
+        Err(format!("{x} is odd"))
+    }
+}
+fn even(x: i64) -> bool {
+    x % 2 == 0
+}
+fn not_a_result(x: i64) -> String {
+    x.to_string()
+}
+brisk_core::register!(
+    parse_i64 as "tests::parse_i64",
+    parse_f64 as "tests::parse_f64",
+    half_or_err as "tests::half_or_err",
+    not_a_result as "tests::not_a_result",
+    even as "tests::even"
+);
+
+#[test]
+fn try_map_with_a_registered_function_is_named_and_matches_the_closure_and_plain_rust() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let b = lines();
+    let named = b.try_map(parse_i64);
+    assert!(all_named(&named), "try_map has closures");
+    let closure: Vec<i64> = b
+        .try_map(|l: String| l.split_whitespace().next().unwrap_or("").parse::<i64>())
+        .compute()
+        .unwrap();
+    let plain: Vec<i64> = (0..1000).collect();
+    assert_eq!(closure, plain);
+    assert_eq!(named.compute().unwrap(), plain);
+    assert_eq!(named_only(|| named.compute()).unwrap(), plain);
+    // The function value twin, and other record types.
+    let f: Vec<f64> = Bag::from_sequence(vec![" 1.5".to_string(), "2".to_string()], 2)
+        .try_map_func::<f64, _>(parse_f64)
+        .compute()
+        .unwrap();
+    assert_eq!(f, [1.5, 2.0]);
+    let (ints, kept) = ints();
+    let evens = ints.filter_func(even);
+    let halves = evens.try_map(half_or_err);
+    assert!(all_named(&halves));
+    let want: Vec<u64> = kept
+        .iter()
+        .filter(|x| *x % 2 == 0)
+        .map(|x| (x / 2) as u64)
+        .collect();
+    assert_eq!(named_only(|| halves.compute()).unwrap(), want);
+    // Empty partitions (the filter empties all of them) and an empty bag.
+    let none = b.filter_func(contains("zzz")).try_map(parse_i64);
+    assert!(all_named(&none));
+    assert_eq!(named_only(|| none.compute()).unwrap(), Vec::<i64>::new());
+    let empty = Bag::<String>::from_sequence(vec![], 3).try_map(parse_i64);
+    assert_eq!(named_only(|| empty.compute()).unwrap(), Vec::<i64>::new());
+    // Other record types: the same kernel, in a closure (a local run).
+    let small: Vec<u32> = Bag::from_sequence(vec!["7".to_string(), "8".to_string()], 2)
+        .try_map_func::<u32, _>(Func::new(|s: String| s.parse::<u32>()))
+        .compute()
+        .unwrap();
+    assert_eq!(small, [7, 8]);
+    // A closure is refused by a cluster, not run.
+    let e = named_only(|| {
+        b.try_map(|l: String| l.len().checked_sub(1).ok_or("empty"))
+            .compute()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("#[brisk::func]") && e.contains("try-map"), "{e}");
+}
+
+#[test]
+fn a_failing_try_map_names_the_function_the_value_and_the_line() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("numbers.txt").display().to_string();
+    std::fs::write(&url, "1\n2\nthree\n4\n").unwrap();
+    let b = brisk_bag::read_text(&url).unwrap();
+    let named = b.try_map(parse_i64);
+    assert!(all_named(&named));
+    let e = named_only(|| named.compute()).unwrap_err().to_string();
+    assert!(
+        e.contains("try_map")
+            && e.contains("parse_i64")
+            && e.contains("\"three\"")
+            && e.contains("numbers.txt line 3"),
+        "{e}"
+    );
+    // The closure names the same line.
+    let e = b
+        .try_map(|l: String| l.parse::<i64>())
+        .compute()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("try_map") && e.contains("numbers.txt line 3"),
+        "{e}"
+    );
+    // A function that returns another type than the bag's is an error naming it.
+    let e = named_only(|| {
+        Bag::from_sequence(vec![1i64, 2], 1)
+            .try_map_func::<u64, _>(not_a_result)
+            .compute()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("try_map") && e.contains("not_a_result") && e.contains("String"),
+        "{e}"
+    );
+}
+
+/// What `random_sample` kept before it was a named kernel: each partition's records drawn
+/// with `SmallRng::seed_from_u64(seed ^ i * 0x9e37_79b9_7f4a_7c15)`.
+fn sampled_by_hand<T: Clone>(parts: &[Vec<T>], prob: f64, seed: u64) -> Vec<T> {
+    use rand::{Rng, SeedableRng};
+    let mut out = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let part_seed = seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(part_seed);
+        for x in part {
+            if rng.random::<f64>() < prob {
+                out.push(x.clone());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn random_sample_is_named_and_keeps_the_same_records_for_a_seed() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let xs: Vec<u64> = (0..5000).collect();
+    let parts: Vec<Vec<u64>> = xs.chunks(500).map(<[u64]>::to_vec).collect();
+    let b = Bag::from_sequence(xs.clone(), 10);
+    for (prob, seed) in [(0.1, 1u64), (0.5, 42), (0.0, 3), (1.0, 9)] {
+        let s = b.random_sample(prob, Some(seed)).unwrap();
+        assert!(all_named(&s), "random_sample has closures");
+        let got = named_only(|| s.compute()).unwrap();
+        assert_eq!(
+            got,
+            sampled_by_hand(&parts, prob, seed),
+            "p={prob} seed={seed}"
+        );
+    }
+    assert_eq!(
+        b.random_sample(1.0, None).unwrap().compute().unwrap(),
+        xs,
+        "p=1 keeps everything"
+    );
+    // A record type without a named kernel runs the same code in a closure: same draws.
+    let small: Vec<u32> = b
+        .map(|x| x as u32)
+        .random_sample(0.3, Some(5))
+        .unwrap()
+        .compute()
+        .unwrap();
+    let want: Vec<u32> = sampled_by_hand(&parts, 0.3, 5)
+        .into_iter()
+        .map(|x| x as u32)
+        .collect();
+    assert_eq!(small, want);
+    // Strings (7 partitions of 143 lines), empty partitions, an empty bag.
+    let text: Vec<String> = lines().compute().unwrap();
+    let parts: Vec<Vec<String>> = text.chunks(143).map(<[String]>::to_vec).collect();
+    let s = lines().random_sample(0.2, Some(8)).unwrap();
+    assert!(all_named(&s));
+    assert_eq!(
+        named_only(|| s.compute()).unwrap(),
+        sampled_by_hand(&parts, 0.2, 8)
+    );
+    let (ints, _) = ints();
+    let s = ints.random_sample(0.5, Some(11)).unwrap();
+    assert!(all_named(&s));
+    assert_eq!(named_only(|| s.compute()).unwrap(), s.compute().unwrap());
+    let empty = Bag::<String>::from_sequence(vec![], 2)
+        .random_sample(0.5, Some(1))
+        .unwrap();
+    assert_eq!(
+        named_only(|| empty.compute()).unwrap(),
+        Vec::<String>::new()
+    );
+    // A probability outside [0, 1] (or NaN) is refused, naming the argument.
+    for bad in [-0.1, 1.5, f64::NAN] {
+        let e = b.random_sample(bad, Some(1)).unwrap_err().to_string();
+        assert!(e.contains("prob"), "{e}");
+    }
+}
+
+#[test]
+fn take_is_named_and_reads_only_what_it_needs() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let (ints, kept) = ints();
+    for n in [0, 1, 99, 100, 101, 1000, kept.len(), kept.len() + 5] {
+        let got = named_only(|| ints.take(n)).unwrap();
+        let want: Vec<i64> = kept.iter().copied().take(n).collect();
+        assert_eq!(got, want, "take({n})");
+    }
+    // The first partition is empty (the filter empties it): take goes on to the next.
+    assert_eq!(named_only(|| ints.take(1)).unwrap(), vec![kept[0]]);
+    let words = lines().split_whitespace();
+    assert_eq!(named_only(|| words.take(3)).unwrap(), ["0", "python", "1"]);
+    let empty = Bag::<serde_json::Value>::from_sequence(vec![], 3);
+    assert_eq!(
+        named_only(|| empty.take(5)).unwrap(),
+        Vec::<serde_json::Value>::new()
+    );
+    // Other record types take the same kernel in a closure.
+    let pairs = Bag::from_sequence(vec![(1u8, 'a'), (2, 'b'), (3, 'c')], 2);
+    assert_eq!(pairs.take(2).unwrap(), [(1, 'a'), (2, 'b')]);
+    // The stage of a bag built with a closure is refused by a cluster, naming it.
+    let e = named_only(|| ints.map(|x| x + 1).take(1))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("#[brisk::func]") && e.contains("`map`"), "{e}");
+}
+
+#[test]
+fn to_textfiles_is_named_and_writes_what_read_text_reads_back() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).display().to_string();
+    // Lines, with empty partitions in the middle (compressed by the extension).
+    let (ints, kept) = ints();
+    let urls = named_only(|| ints.to_textfiles(&at("ints/part-*.txt.gz"))).unwrap();
+    assert_eq!(urls.len(), 23);
+    assert!(urls[4].ends_with("part-4.txt.gz"), "{}", urls[4]);
+    let back: Vec<i64> = brisk_bag::read_text(&at("ints/part-*.txt.gz"))
+        .unwrap()
+        .compute()
+        .unwrap()
+        .iter()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(sorted(back), sorted(kept.clone()));
+    // Each partition's file holds that partition, in order.
+    let second = brisk_bag::read_text(&urls[1]).unwrap().compute().unwrap();
+    let want: Vec<String> = kept.iter().take(100).map(i64::to_string).collect();
+    assert_eq!(second, want);
+    // The same as the closure path (a record type without a named kernel) writes.
+    let small = ints.map(|x| x as i32);
+    let small_urls = small.to_textfiles(&at("small")).unwrap();
+    for (a, b) in urls.iter().zip(&small_urls) {
+        let a = brisk_bag::read_text(a).unwrap().compute().unwrap();
+        let b = brisk_bag::read_text(b).unwrap().compute().unwrap();
+        assert_eq!(a, b);
+    }
+    // f64 and JSON records, and strings.
+    let floats = Bag::from_sequence(vec![0.5f64, -2.0, 1e-7], 2);
+    named_only(|| floats.to_textfiles(&at("f/*.txt"))).unwrap();
+    let back = brisk_bag::read_text(&at("f/*.txt"))
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(back, ["0.5", "-2", "0.0000001"]);
+    let recs = records();
+    let json = Bag::from_sequence(recs.clone(), 3);
+    named_only(|| json.to_textfiles(&at("j/*.json"))).unwrap();
+    let back = brisk_bag::read_json(&at("j/*.json"))
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(back, recs);
+    // An empty bag writes its one (empty) file.
+    let empty = Bag::<String>::from_sequence(vec![], 1);
+    let u = named_only(|| empty.to_textfiles(&at("empty/*.txt"))).unwrap();
+    assert_eq!(std::fs::read(&u[0]).unwrap(), b"");
+    // A path that cannot be written (under a file) is an error naming it, and leaves nothing.
+    std::fs::write(at("plain"), "x").unwrap();
+    let e = named_only(|| lines().to_textfiles(&at("plain/out-*.txt")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("plain/out-"), "{e}");
+}
+
+#[allow(clippy::ptr_arg)] // the record type is `String`: a key function takes `&T`
+fn language_of(line: &String) -> String {
+    line.split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+fn residue(x: &i64) -> u64 {
+    x.rem_euclid(5) as u64
+}
+fn residue_owned(x: i64) -> u64 {
+    x.rem_euclid(5) as u64
+}
+user_func!(language_of(&String) as "tests::language_of");
+user_func!(residue(&i64) as "tests::residue");
+brisk_core::register!(residue_owned as "tests::residue_owned");
+
+#[test]
+fn join_with_a_registered_key_is_named_and_matches_the_closure_and_plain_rust() {
+    let _ = brisk_local::LocalScheduler::threaded();
+    let b = lines();
+    let others: Vec<serde_json::Value> = vec![
+        serde_json::json!({"lang": "python", "year": 1991}),
+        serde_json::json!({"lang": "rust", "year": 2015}),
+        serde_json::json!({"lang": "python", "year": 2008}),
+        serde_json::json!({"lang": "cobol", "year": 1959}),
+    ];
+    let lang = |v: &serde_json::Value| v["lang"].as_str().unwrap_or_default().to_string();
+    let named = b.join(others.clone(), language_of, lang);
+    assert!(all_named(&named), "join has closures");
+    let closure = b
+        .join(others.clone(), |l: &String| language_of(l), lang)
+        .compute()
+        .unwrap();
+    let mut plain = Vec::new();
+    for l in b.compute().unwrap() {
+        for o in &others {
+            if language_of(&l) == lang(o) {
+                plain.push((l.clone(), o.clone()));
+            }
+        }
+    }
+    assert_eq!(plain.len(), 334 * 2 + 333);
+    assert_eq!(closure, plain);
+    assert_eq!(named_only(|| named.compute()).unwrap(), plain);
+    // Integer records and keys, empty partitions in the middle, the function value twin.
+    let (ints, kept) = ints();
+    let names: Vec<String> = ["zero", "one", "two", "three"].map(String::from).to_vec();
+    let by_index = |n: &String| names.iter().position(|m| m == n).unwrap_or(99) as u64;
+    let joined = ints.join_func(names.clone(), residue_owned, by_index);
+    assert!(all_named(&joined));
+    let want: Vec<(i64, String)> = kept
+        .iter()
+        .filter(|x| x.rem_euclid(5) < 4)
+        .map(|x| (*x, names[x.rem_euclid(5) as usize].clone()))
+        .collect();
+    assert_eq!(named_only(|| joined.compute()).unwrap(), want);
+    assert_eq!(
+        ints.join(names.clone(), residue, by_index)
+            .compute()
+            .unwrap(),
+        want
+    );
+    // Nothing to join with, and an empty bag.
+    let none = ints.join(Vec::<String>::new(), residue, |_: &String| 0u64);
+    assert_eq!(named_only(|| none.compute()).unwrap(), vec![]);
+    let empty = Bag::<i64>::from_sequence(vec![], 2).join(names.clone(), residue, by_index);
+    assert_eq!(named_only(|| empty.compute()).unwrap(), vec![]);
+    // A key function of another type than the other side's keys is an error naming it.
+    let e = named_only(|| {
+        ints.join_func(vec!["a".to_string()], residue_owned, |s: &String| s.clone())
+            .compute()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("join") && e.contains("residue_owned") && e.contains("u64"),
+        "{e}"
+    );
+}

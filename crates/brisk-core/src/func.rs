@@ -328,6 +328,28 @@ pub mod macro_support {
         }
     }
 
+    /// The task's arguments from `from` on, each borrowed as exactly a `T`: how a
+    /// `#[brisk::func]` function whose last parameter is `&[&T]` (a block of each array of
+    /// `blockwise`) receives the rest of the arguments, without copying them. An argument of
+    /// another type is a bad-argument failure naming its position and `label`.
+    pub fn read_rest<'a, T: Any>(
+        args: &'a [Value],
+        from: usize,
+        label: &str,
+    ) -> Result<Vec<&'a T>, TaskFailure> {
+        let rest = args
+            .get(from..)
+            .ok_or_else(|| super::arity_failure(label, from, args.len()))?;
+        rest.iter()
+            .enumerate()
+            .map(|(j, v)| {
+                v.downcast_ref::<T>().map_err(|m| {
+                    TaskFailure::bad_argument(format!("argument {} of {label}: {m}", from + j + 1))
+                })
+            })
+            .collect()
+    }
+
     /// Any other value, as it is.
     pub trait WriteAny<R> {
         /// The task's result.

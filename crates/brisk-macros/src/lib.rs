@@ -11,7 +11,9 @@
 //! arguments and lends it. That is how parameters bound with `.with(param)` reach a function
 //! that is called once per record: `fn contains(word: &str, line: &String) -> bool`, bound with
 //! `contains.with("python".to_string())`, borrows its parameter instead of cloning it per
-//! record. The expansion also asks the facade for the function's typed companions (the bag
+//! record. A last parameter `&[&T]` takes all the remaining task arguments, each borrowed as
+//! a `T` (no copy): `fn combine(blocks: &[&ArrayD<f64>]) -> ArrayD<f64>` gets one block per
+//! array of an array `blockwise`. The expansion also asks the facade for the function's typed companions (the bag
 //! stages monomorphized for its argument and result types, see `brisk_core::func::hooks`).
 //!
 //! Options: `#[brisk::func(name = "my.name")]` chooses the registered name (default: the
@@ -87,9 +89,42 @@ struct ArgPlan {
     owned: Type,
     /// Passed by reference (`&owned`).
     by_ref: bool,
+    /// A last parameter `&[&T]`: every remaining argument, each borrowed as a `T` (`owned` is
+    /// `T`).
+    rest: bool,
+}
+
+/// `T` when `ty` is `&[&T]`.
+fn slice_of_refs(ty: &Type) -> Option<&Type> {
+    let Type::Reference(TypeReference {
+        elem,
+        mutability: None,
+        ..
+    }) = ty
+    else {
+        return None;
+    };
+    let Type::Slice(s) = &**elem else {
+        return None;
+    };
+    match &*s.elem {
+        Type::Reference(TypeReference {
+            elem,
+            mutability: None,
+            ..
+        }) => Some(elem),
+        _ => None,
+    }
 }
 
 fn arg_plan(ty: &Type) -> syn::Result<ArgPlan> {
+    if let Some(elem) = slice_of_refs(ty) {
+        return Ok(ArgPlan {
+            owned: elem.clone(),
+            by_ref: true,
+            rest: true,
+        });
+    }
     match ty {
         Type::Reference(TypeReference {
             mutability: Some(m),
@@ -112,6 +147,7 @@ fn arg_plan(ty: &Type) -> syn::Result<ArgPlan> {
             Ok(ArgPlan {
                 owned,
                 by_ref: true,
+                rest: false,
             })
         }
         Type::ImplTrait(_) => Err(Error::new_spanned(
@@ -121,6 +157,7 @@ fn arg_plan(ty: &Type) -> syn::Result<ArgPlan> {
         other => Ok(ArgPlan {
             owned: other.clone(),
             by_ref: false,
+            rest: false,
         }),
     }
 }
@@ -169,14 +206,36 @@ fn expand(opts: &Options, f: &ItemFn) -> syn::Result<TokenStream2> {
         Some(n) => quote!(#n),
         None => quote!(concat!(module_path!(), "::", #label)),
     };
+    if let Some(pos) = plans.iter().position(|p| p.rest)
+        && pos + 1 != plans.len()
+    {
+        return Err(Error::new_spanned(
+            &sig.inputs,
+            "a `&[&T]` parameter takes all the remaining task arguments, so it must be the last",
+        ));
+    }
     let n = plans.len();
+    let rest = plans.last().is_some_and(|p| p.rest);
     let vars: Vec<_> = (0..n).map(|i| format_ident!("__a{}", i)).collect();
     let reads = plans.iter().zip(&vars).enumerate().map(|(i, (p, v))| {
         let owned = &p.owned;
-        quote! {
-            let #v: #owned = (&&#krate::__private::Slot::<#owned>::new()).read(args, #i, #label)?;
+        if p.rest {
+            quote! {
+                let #v: ::std::vec::Vec<&#owned> = #krate::__private::read_rest::<#owned>(args, #i, #label)?;
+            }
+        } else {
+            quote! {
+                let #v: #owned = (&&#krate::__private::Slot::<#owned>::new()).read(args, #i, #label)?;
+            }
         }
     });
+    // With a `&[&T]` parameter, any number of arguments from the fixed ones on.
+    let fixed = if rest { n - 1 } else { n };
+    let arity_ok = if rest {
+        quote!(args.len() >= #fixed)
+    } else {
+        quote!(args.len() == #n)
+    };
     let passes = plans
         .iter()
         .zip(&vars)
@@ -186,11 +245,14 @@ fn expand(opts: &Options, f: &ItemFn) -> syn::Result<TokenStream2> {
         ReturnType::Type(_, t) => (**t).clone(),
     };
     let arg_types: Vec<&Type> = plans.iter().map(|p| &p.owned).collect();
-    let refs: Vec<bool> = plans.iter().map(|p| p.by_ref).collect();
     let hook_args = arg_types
         .iter()
-        .zip(&refs)
-        .map(|(t, r)| if *r { quote!(&#t) } else { quote!(#t) });
+        .zip(&plans)
+        .map(|(t, p)| match (p.rest, p.by_ref) {
+            (true, _) => quote!(&[&#t]),
+            (false, true) => quote!(&#t),
+            (false, false) => quote!(#t),
+        });
     Ok(quote! {
         #f
 
@@ -199,9 +261,9 @@ fn expand(opts: &Options, f: &ItemFn) -> syn::Result<TokenStream2> {
                 name: #name,
                 type_id: || #krate::__private::type_id_of_val(&#ident),
                 make: || #krate::__private::Func::named_raw(#name, #label, |args: &[#krate::Value]| {
-                    if args.len() != #n {
+                    if !(#arity_ok) {
                         return ::std::result::Result::Err(
-                            #krate::__private::arity_failure(#label, #n, args.len()),
+                            #krate::__private::arity_failure(#label, #fixed, args.len()),
                         );
                     }
                     #[allow(unused_imports)]

@@ -159,7 +159,7 @@ pub use brisk_array as array;
 pub mod __private {
     pub use brisk_core::__private::inventory;
     pub use brisk_core::func::macro_support::{
-        ReadExact, ReadFromValue, Slot, WriteAny, WriteOutput, WriteResult,
+        ReadExact, ReadFromValue, Slot, WriteAny, WriteOutput, WriteResult, read_rest,
     };
     pub use brisk_core::func::{FunctionEntry, arity_failure, func_arg, type_id_of_val};
     pub use brisk_core::{Func, IntoTaskOutput};

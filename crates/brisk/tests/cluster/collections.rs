@@ -48,9 +48,9 @@ pub(crate) fn the_talks_array_examples_on_a_cluster() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A user's own block function (`#[brisk::func]`) in `map_blocks` and `map_overlap` runs on the cluster's
-/// workers (processes of this test binary) and gives what a local run gives; a closure gives
-/// the promised error naming `#[brisk::func]`, not a hang.
+/// A user's own block function (`#[brisk::func]`) in `map_blocks`, `map_overlap` and
+/// `blockwise` runs on the cluster's workers (processes of this test binary) and gives what a
+/// local run gives; a closure gives the promised error naming `#[brisk::func]`, not a hang.
 pub(crate) fn user_functions_in_map_blocks_on_a_cluster() -> anyhow::Result<()> {
     let mut o = LocalOptions::new(2);
     o.set_as_default = false;
@@ -73,6 +73,16 @@ pub(crate) fn user_functions_in_map_blocks_on_a_cluster() -> anyhow::Result<()> 
         "map_overlap: cluster {remote} vs local {local}"
     );
 
+    // blockwise with the user's function of every array's block (chunks lined up first).
+    let w = da::RandomState::new(4).random([300, 200], [150, 40])?;
+    let mixed = da::blockwise(&[&x, &w], weighted_mix)?.sum();
+    let remote = brisk::with_scheduler(cluster.clone(), || mixed.compute())?;
+    let local = brisk::with_scheduler(Arc::new(LocalScheduler::threaded()), || mixed.compute())?;
+    ensure!(
+        remote == local,
+        "blockwise: cluster {remote} vs local {local}"
+    );
+
     let closure = x.map_blocks(|b| b.mapv(|v| v * 3.0))?.sum();
     match brisk::with_scheduler(cluster, || closure.compute()) {
         Err(e) => ensure!(
@@ -88,6 +98,17 @@ pub(crate) fn user_functions_in_map_blocks_on_a_cluster() -> anyhow::Result<()> 
 #[brisk::func]
 fn clipped_square(block: &ndarray::ArrayD<f64>) -> ndarray::ArrayD<f64> {
     block.mapv(|v| (v * v).min(0.5))
+}
+
+/// A user's blockwise function: `0.3 a + 0.7 b` of the blocks of two arrays.
+#[brisk::func]
+fn weighted_mix(blocks: &[&ndarray::ArrayD<f64>]) -> ndarray::ArrayD<f64> {
+    let shape = blocks.first().map_or(ndarray::IxDyn(&[0]), |b| b.raw_dim());
+    let mut out = ndarray::ArrayD::zeros(shape);
+    for (b, w) in blocks.iter().zip([0.3, 0.7]) {
+        out.scaled_add(w, *b);
+    }
+    out
 }
 
 /// Dataframe shuffles on a real cluster: a disk-shuffle sort and join, and a groupby, equal to
@@ -181,9 +202,10 @@ pub(crate) fn dataframe_shuffles_on_a_cluster() -> anyhow::Result<()> {
 /// The talk's bag example on a cluster. On stock `brisk scheduler` + two stock `brisk
 /// worker` processes (built-in stages only): `read_text(..).filter_func(contains("python"))
 /// .count()`, a plain count, the word count, numeric reductions, and JSON lines through
-/// `read_json(..).pluck(..).distinct()` and `pluck_or`. On a local cluster of this binary:
-/// `filter`, `flat_map`, `topk_by`, `map_partitions`, `foldby`, `groupby` and `fold` with the
-/// user's own `#[brisk::func]` functions. Each equal to a local run; a closure sent to the
+/// `read_json(..).pluck(..).distinct()` and `pluck_or`, `random_sample`, `take` and
+/// `to_textfiles` (the workers write the files). On a local cluster of this binary: `filter`,
+/// `flat_map`, `topk_by`, `map_partitions`, `foldby`, `groupby`, `fold` and `try_map` with
+/// the user's own `#[brisk::func]` functions. Each equal to a local run; a closure sent to the
 /// cluster is the promised error naming `#[brisk::func]`.
 pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
     #[cfg(feature = "bag")]
@@ -335,6 +357,35 @@ pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
             ),
             Ok(n) => anyhow::bail!("pluck of a missing field counted {n}"),
         }
+        // random_sample, take and to_textfiles are built-in kernels too: the same sample as a
+        // local run (the seed is a literal), and each stock worker writes the partitions it
+        // computes.
+        let sample = lines.random_sample(0.01, Some(3))?;
+        let want_sample = brisk::with_scheduler(local.clone(), || sample.compute())?;
+        let got_sample = brisk::with_scheduler(stock.clone(), || sample.compute())?;
+        ensure!(
+            got_sample == want_sample && !want_sample.is_empty(),
+            "stock cluster's sample has {} lines, local {}",
+            got_sample.len(),
+            want_sample.len()
+        );
+        let first = brisk::with_scheduler(stock.clone(), || lines.take(5))?;
+        ensure!(
+            first == brisk::with_scheduler(local.clone(), || lines.take(5))?,
+            "stock cluster's take(5): {first:?}"
+        );
+        let out = format!("{}/out/rust-*.txt.gz", dir.path().display());
+        let urls = brisk::with_scheduler(stock.clone(), || {
+            lines.filter_func(contains("rust")).to_textfiles(&out)
+        })?;
+        ensure!(urls.len() == 6, "to_textfiles wrote {urls:?}");
+        let written_bag = read_text(&out)?;
+        let written = brisk::with_scheduler(local.clone(), || written_bag.compute())?;
+        ensure!(
+            written.len() == 3000 && written.iter().all(|l| l.contains("rust")),
+            "the stock workers wrote {} lines",
+            written.len()
+        );
         // A closure cannot travel: an error that says how to fix it, not a hang.
         match brisk::with_scheduler(stock, || {
             lines.filter(|l| l.contains("rust")).count().compute()
@@ -421,9 +472,50 @@ pub(crate) fn the_talks_bag_example_on_a_cluster() -> anyhow::Result<()> {
             "foldby on the cluster: {:?}",
             remote.0
         );
+        // try_map with the user's fallible function; its error names the function and line.
+        let numbers = lines.try_map(job_number);
+        let remote = brisk::with_scheduler(cluster.clone(), || numbers.sum().compute())?;
+        let here = brisk::with_scheduler(local.clone(), || numbers.sum().compute())?;
+        ensure!(
+            remote == here && here == 6 * (0..2000u64).sum::<u64>(),
+            "try_map on the cluster: {remote}, local {here}"
+        );
+        match brisk::with_scheduler(cluster.clone(), || {
+            lines
+                .map(|l: String| l.replace('-', "+"))
+                .try_map(job_number)
+                .count()
+                .compute()
+        }) {
+            Err(e) => ensure!(
+                e.to_string().contains("brisk::func"),
+                "unhelpful error: {e}"
+            ),
+            Ok(n) => anyhow::bail!("a closure ran on the cluster: {n}"),
+        }
+        let bad = brisk::bag::Bag::from_sequence(vec!["0-1 ok".to_string(), "x".to_string()], 2);
+        match brisk::with_scheduler(cluster.clone(), || bad.try_map(job_number).compute()) {
+            Err(e) => ensure!(
+                e.to_string().contains("try_map") && e.to_string().contains("job_number"),
+                "unhelpful try_map error: {e}"
+            ),
+            Ok(v) => anyhow::bail!("a bad line parsed: {v:?}"),
+        }
         mine.shutdown();
     }
     Ok(())
+}
+
+/// A user's fallible map: the job number of a log line (`{file}-{job} ...`).
+#[cfg(feature = "bag")]
+#[brisk::func]
+fn job_number(line: String) -> Result<u64, String> {
+    let id = line.split_whitespace().next().unwrap_or_default();
+    let job = id
+        .split('-')
+        .nth(1)
+        .ok_or_else(|| format!("no job number in {line:?}"))?;
+    job.parse().map_err(|e| format!("{job:?}: {e}"))
 }
 
 /// A user's foldby and groupby key: a number's parity.
