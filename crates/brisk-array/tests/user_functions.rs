@@ -7,10 +7,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
 use brisk_array as da;
-use brisk_core::{Collection, Func, Scheduler, Value};
+use brisk_core::{Collection, Func, Value};
 use ndarray::{ArrayD, IxDyn};
 
 /// What `#[brisk::func]`'s expansion names in the facade.
@@ -67,46 +65,13 @@ fn halve(block: &ArrayD<f64>) -> ArrayD<f64> {
     block / 2.0
 }
 
-/// Refuses a graph with a task that calls a closure (what a cluster's stock workers do), then
-/// runs it on the threads.
-struct NamedOnly(Arc<dyn Scheduler>);
-
-impl Scheduler for NamedOnly {
-    fn name(&self) -> &str {
-        "named-only"
-    }
-    fn get(
-        &self,
-        graph: &brisk_core::Graph,
-        keys: &[brisk_core::Key],
-        options: &brisk_core::ComputeOptions,
-    ) -> Result<Vec<Value>, brisk_core::Error> {
-        fn closure(t: &brisk_core::Task) -> Option<&'static str> {
-            if t.func.name().is_none() {
-                return Some(t.func.label());
-            }
-            t.args.iter().find_map(|a| match a {
-                brisk_core::Arg::Task(inner) => closure(inner),
-                _ => None,
-            })
-        }
-        for (k, n) in graph.iter() {
-            if let brisk_core::Node::Task(t) = n
-                && let Some(label) = closure(t)
-            {
-                return Err(brisk_core::Error::UnregisteredFunction {
-                    key: k.clone(),
-                    function: label.to_string(),
-                });
-            }
-        }
-        self.0.get(graph, keys, options)
-    }
-}
-
+/// Runs `f` refusing any task a cluster's stock workers could not run (a closure), on the
+/// threads otherwise.
 fn named_only<R>(f: impl FnOnce() -> R) -> R {
-    let threads: Arc<dyn Scheduler> = Arc::new(brisk_local::LocalScheduler::threaded());
-    brisk_core::with_scheduler(Arc::new(NamedOnly(threads)), f)
+    brisk_test_utils::named_only::named_only(
+        std::sync::Arc::new(brisk_local::LocalScheduler::threaded()),
+        f,
+    )
 }
 
 fn calls(c: &impl Collection, name: &str) -> bool {

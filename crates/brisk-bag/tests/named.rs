@@ -789,47 +789,13 @@ fn json_lines_pluck_and_distinct_are_named_from_the_file_on() {
 
 // ---- try_map, random_sample, take and to_textfiles (issue 13, third round) ----
 
-/// A scheduler that refuses a graph with any task a cluster's stock workers could not run (a
-/// closure), then runs it on the threads: what a cluster would do, in this process.
-struct NamedOnly(std::sync::Arc<dyn brisk_core::Scheduler>);
-
-impl brisk_core::Scheduler for NamedOnly {
-    fn name(&self) -> &str {
-        "named-only"
-    }
-    fn get(
-        &self,
-        graph: &brisk_core::Graph,
-        keys: &[brisk_core::Key],
-        options: &brisk_core::ComputeOptions,
-    ) -> Result<Vec<Value>, brisk_core::Error> {
-        fn closure(t: &brisk_core::Task) -> Option<&'static str> {
-            if t.func.name().is_none() {
-                return Some(t.func.label());
-            }
-            t.args.iter().find_map(|a| match a {
-                brisk_core::Arg::Task(inner) => closure(inner),
-                _ => None,
-            })
-        }
-        for (k, n) in graph.iter() {
-            if let brisk_core::Node::Task(t) = n
-                && let Some(label) = closure(t)
-            {
-                return Err(brisk_core::Error::UnregisteredFunction {
-                    key: k.clone(),
-                    function: label.to_string(),
-                });
-            }
-        }
-        self.0.get(graph, keys, options)
-    }
-}
-
+/// Runs `f` refusing any task a cluster's stock workers could not run (a closure), on the
+/// threads otherwise.
 fn named_only<R>(f: impl FnOnce() -> R) -> R {
-    let threads: std::sync::Arc<dyn brisk_core::Scheduler> =
-        std::sync::Arc::new(brisk_local::LocalScheduler::threaded());
-    brisk_core::with_scheduler(std::sync::Arc::new(NamedOnly(threads)), f)
+    brisk_test_utils::named_only::named_only(
+        std::sync::Arc::new(brisk_local::LocalScheduler::threaded()),
+        f,
+    )
 }
 
 fn parse_i64(line: String) -> Result<i64, String> {

@@ -147,14 +147,7 @@ impl SchedulerState {
                         free.push(key);
                         continue;
                     }
-                    self.set_state(id, TaskState::Memory);
-                    let t = self.tm(id);
-                    t.nbytes = nbytes;
-                    t.who_has.clear();
-                    t.who_has.push(w);
-                    if let Some(wk) = self.workers.get_mut(&w) {
-                        wk.has_what.insert(id);
-                    }
+                    self.in_memory_on(id, w, nbytes);
                     let wants: Vec<ClientId> = self.t(id).who_wants.iter().copied().collect();
                     for c in wants {
                         comm.send_client(c, self.in_memory_msg(id, None));

@@ -291,16 +291,7 @@ impl SchedulerState {
         }
         self.leave_processing(id);
         self.stats.done += 1;
-        self.set_state(id, TaskState::Memory);
-        {
-            let t = self.tm(id);
-            t.nbytes = nbytes;
-            t.who_has.clear();
-            t.who_has.push(w);
-        }
-        if let Some(wk) = self.workers.get_mut(&w) {
-            wk.has_what.insert(id);
-        }
+        self.in_memory_on(id, w, nbytes);
         let prefix = self.t(id).prefix as usize;
         let p = &mut self.prefixes[prefix];
         p.done += 1;
@@ -341,6 +332,18 @@ impl SchedulerState {
                 .is_some_and(|x| x.processing.len() < x.nthreads as usize)
         {
             self.steal_for(w, comm);
+        }
+    }
+
+    /// `id` is in memory, held by `w` only.
+    pub(crate) fn in_memory_on(&mut self, id: TaskId, w: WorkerId, nbytes: u64) {
+        self.set_state(id, TaskState::Memory);
+        let t = self.tm(id);
+        t.nbytes = nbytes;
+        t.who_has.clear();
+        t.who_has.push(w);
+        if let Some(wk) = self.workers.get_mut(&w) {
+            wk.has_what.insert(id);
         }
     }
 

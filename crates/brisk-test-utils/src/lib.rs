@@ -2,9 +2,11 @@
 //!
 //! Random DAGs with a reference evaluator, values that count how many of them are alive, and
 //! counters of how often each task ran, a real S3-compatible server ([`s3::MotoServer`]) and a
-//! real Azure Blob server ([`azure::Azurite`]). Never a dependency of a library's public API.
+//! real Azure Blob server ([`azure::Azurite`]), and a scheduler that refuses what stock workers
+//! could not run ([`named_only::NamedOnly`]). Never a dependency of a library's public API.
 
 pub mod azure;
+pub mod named_only;
 pub mod s3;
 
 mod setup;

@@ -175,25 +175,7 @@ pub(crate) fn chaos_a_mixed_job_survives() -> anyhow::Result<()> {
 
     // Let go of everything: nothing stays held.
     drop((xs, ys, total));
-    let t = Instant::now();
-    let after = loop {
-        let i = client.scheduler_info()?;
-        let held: u64 = i.tasks_by_state.iter().map(|(_, n)| *n).sum();
-        let stored: u64 = i
-            .workers
-            .iter()
-            .map(|w| u64::from(w.metrics.stored_keys))
-            .sum();
-        if held == 0 && stored == 0 {
-            break i;
-        }
-        ensure!(
-            t.elapsed() < Duration::from_secs(30),
-            "still held after the job: {:?}, {stored} keys on workers",
-            i.tasks_by_state
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let after = crate::restart::nothing_held(&client)?;
     // One pass of the job is 400 + 400 + 1 tasks plus the array's; more is recomputation.
     println!(
         "chaos: seed {seed}, events {events:?}; job done in {:.1} s; workers lost {}; tasks run {} (erred {}; values recovered after a restart {}); {} workers at the end",

@@ -69,7 +69,10 @@ fn run_since_registration(client: &brisk::Client) -> anyhow::Result<u64> {
         .sum())
 }
 
-fn nothing_held(client: &brisk::Client) -> anyhow::Result<()> {
+/// Waits (30 s at most) until the scheduler holds no task and no worker a key; the snapshot then.
+pub(crate) fn nothing_held(
+    client: &brisk::Client,
+) -> anyhow::Result<brisk::distributed::protocol::messages::ClusterInfo> {
     let t = Instant::now();
     loop {
         let i = client.scheduler_info()?;
@@ -80,7 +83,7 @@ fn nothing_held(client: &brisk::Client) -> anyhow::Result<()> {
             .map(|w| u64::from(w.metrics.stored_keys))
             .sum();
         if held == 0 && stored == 0 {
-            return Ok(());
+            return Ok(i);
         }
         ensure!(
             t.elapsed() < Duration::from_secs(30),
@@ -92,16 +95,8 @@ fn nothing_held(client: &brisk::Client) -> anyhow::Result<()> {
 }
 
 pub(crate) fn a_restarted_scheduler_finishes_a_100k_map() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let journal = dir.path().join("scheduler.journal");
-    let port = free_port()?;
-    let address = format!("tcp://127.0.0.1:{port}");
-    let mut sched = journaled_scheduler(port, &journal, &[])?;
-    let _workers: Vec<Proc> = (0..2)
-        .map(|i| start_self_worker(&address, &format!("restart-{i}"), None))
-        .collect::<anyhow::Result<_>>()?;
-    let client = connect(&address, None)?;
-    client.wait_for_workers(2, Duration::from_secs(20))?;
+    let mut cluster = Journaled::start("restart")?;
+    let client = cluster.client.clone();
     let n = 100_000i64;
     let xs = client.map(crate::inc_after_20us, 0..n)?;
     // Kill it once a fifth is done.
@@ -117,14 +112,12 @@ pub(crate) fn a_restarted_scheduler_finishes_a_100k_map() -> anyhow::Result<()> 
         );
         std::thread::sleep(Duration::from_millis(10));
     };
-    kill_9(&mut sched);
+    let t_restart = Instant::now();
+    cluster.restart()?;
     ensure!(
         done_before < n as u64,
         "the map ended before the kill: nothing to test"
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let t_restart = Instant::now();
-    sched = journaled_scheduler(port, &journal, &[])?;
     let got: Vec<i64> = client.gather(&xs).context("the map after the restart")?;
     let recovery = t_restart.elapsed();
     ensure!(got == (1..=n).collect::<Vec<_>>(), "wrong values");
@@ -147,22 +140,54 @@ pub(crate) fn a_restarted_scheduler_finishes_a_100k_map() -> anyhow::Result<()> 
     );
     drop(xs);
     nothing_held(&client)?;
-    drop(client);
-    drop(sched);
     Ok(())
 }
 
+/// A journaling scheduler on a port of its own and two workers of this program named
+/// `{name}-0`, `{name}-1`, with a client that has seen them.
+struct Journaled {
+    _dir: tempfile::TempDir,
+    journal: std::path::PathBuf,
+    port: u16,
+    sched: Proc,
+    _workers: Vec<Proc>,
+    client: brisk::Client,
+}
+
+impl Journaled {
+    fn start(name: &str) -> anyhow::Result<Journaled> {
+        let dir = tempfile::tempdir()?;
+        let journal = dir.path().join("scheduler.journal");
+        let port = free_port()?;
+        let address = format!("tcp://127.0.0.1:{port}");
+        let sched = journaled_scheduler(port, &journal, &[])?;
+        let workers: Vec<Proc> = (0..2)
+            .map(|i| start_self_worker(&address, &format!("{name}-{i}"), None))
+            .collect::<anyhow::Result<_>>()?;
+        let client = connect(&address, None)?;
+        client.wait_for_workers(2, Duration::from_secs(20))?;
+        Ok(Journaled {
+            _dir: dir,
+            journal,
+            port,
+            sched,
+            _workers: workers,
+            client,
+        })
+    }
+
+    /// kill -9 the scheduler and start it again from its journal 300 ms later.
+    fn restart(&mut self) -> anyhow::Result<()> {
+        kill_9(&mut self.sched);
+        std::thread::sleep(Duration::from_millis(300));
+        self.sched = journaled_scheduler(self.port, &self.journal, &[])?;
+        Ok(())
+    }
+}
+
 pub(crate) fn a_restarted_scheduler_finishes_the_talks_array_example() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let journal = dir.path().join("scheduler.journal");
-    let port = free_port()?;
-    let address = format!("tcp://127.0.0.1:{port}");
-    let mut sched = journaled_scheduler(port, &journal, &[])?;
-    let _workers: Vec<Proc> = (0..2)
-        .map(|i| start_self_worker(&address, &format!("array-{i}"), None))
-        .collect::<anyhow::Result<_>>()?;
-    let client = connect(&address, None)?;
-    client.wait_for_workers(2, Duration::from_secs(20))?;
+    let mut journaled = Journaled::start("array")?;
+    let client = journaled.client.clone();
     let cluster: Arc<dyn brisk::Scheduler> = Arc::new(client.clone());
     // x - x.mean(axis=1, keepdims=True), big enough to be killed in the middle.
     let x = da::RandomState::new(11).normal(0.0, 1.0, [4000, 6000], [500, 500])?;
@@ -185,9 +210,7 @@ pub(crate) fn a_restarted_scheduler_finishes_the_talks_array_example() -> anyhow
         std::thread::sleep(Duration::from_millis(10));
     }
     ensure!(!job.is_finished(), "the job ended before the kill");
-    kill_9(&mut sched);
-    std::thread::sleep(Duration::from_millis(300));
-    sched = journaled_scheduler(port, &journal, &[])?;
+    journaled.restart()?;
     let remote = job
         .join()
         .map_err(|_| anyhow::anyhow!("the array thread panicked"))?
@@ -200,8 +223,6 @@ pub(crate) fn a_restarted_scheduler_finishes_the_talks_array_example() -> anyhow
         .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
     ensure!(worst == 0.0, "cluster and local arrays differ by {worst}");
     nothing_held(&client)?;
-    drop(client);
-    drop(sched);
     Ok(())
 }
 
