@@ -87,7 +87,9 @@ pub(crate) struct Inner {
     /// How long to try to reach a journaling scheduler again after losing it (ms).
     pub(crate) reconnect_ms: AtomicU64,
     pub(crate) peers: PeerPool,
-    pub(crate) info: Mutex<FxHashMap<u64, oneshot::Sender<ClusterInfo>>>,
+    /// Snapshot requests waiting for their answer (shared with the writer, which sends them
+    /// again on a resumed connection).
+    pub(crate) info: crate::resume::PendingInfo,
     pub(crate) streams: Mutex<FxHashMap<u64, oneshot::Sender<TaskStream>>>,
     /// This program's hash once uploaded (`upload_executable`): tasks name it.
     pub(crate) program: Mutex<Option<String>>,
@@ -214,6 +216,7 @@ impl Client {
         let (resume_tx, resume_rx) = mpsc::unbounded_channel();
         let resend = Arc::new(Mutex::new(crate::resume::Resend::default()));
         let farewell = Arc::new(crate::resume::Farewell::default());
+        let info: crate::resume::PendingInfo = Arc::new(Mutex::new(FxHashMap::default()));
         let handle = rt.handle().clone();
         let inner = Arc::new(Inner {
             rt: Mutex::new(Some(rt)),
@@ -224,7 +227,7 @@ impl Client {
             no_workers_timeout_ms: AtomicU64::new(crate::no_workers::timeout_ms_from_env()),
             reconnect_ms: AtomicU64::new(crate::resume::reconnect_timeout().as_millis() as u64),
             peers: PeerPool::new(options.security.clone(), options.name.clone()),
-            info: Mutex::new(FxHashMap::default()),
+            info: Arc::clone(&info),
             streams: Mutex::new(FxHashMap::default()),
             programs: Mutex::new(FxHashMap::default()),
             program: Mutex::new(None),
@@ -248,7 +251,14 @@ impl Client {
         });
         let brisk_protocol::conn::Connection { reader, writer, .. } = conn;
         handle.spawn(crate::connection::write_loop(
-            writer, out_rx, resume_rx, resend, farewell,
+            writer,
+            out_rx,
+            crate::connection::Resuming {
+                resumed: resume_rx,
+                resend,
+                farewell,
+                info,
+            },
         ));
         handle.spawn(crate::connection::read_loop(Arc::downgrade(&inner), reader));
         handle.spawn(crate::no_workers::watchdog(Arc::downgrade(&inner)));

@@ -32,13 +32,26 @@ fn key_bytes(k: &Key) -> usize {
     k.name().len() + 5 * k.index().len() + 4
 }
 
+/// What the writer needs to go on over a new connection (see `resume.rs`).
+pub(crate) struct Resuming {
+    /// New connections, from the reader.
+    pub(crate) resumed: mpsc::UnboundedReceiver<crate::resume::Resumed>,
+    pub(crate) resend: Arc<Mutex<crate::resume::Resend>>,
+    pub(crate) farewell: Arc<crate::resume::Farewell>,
+    pub(crate) info: crate::resume::PendingInfo,
+}
+
 pub(crate) async fn write_loop(
     mut writer: brisk_protocol::conn::MessageWriter,
     mut rx: mpsc::UnboundedReceiver<Vec<FromClient>>,
-    mut resumed: mpsc::UnboundedReceiver<crate::resume::Resumed>,
-    resend: Arc<Mutex<crate::resume::Resend>>,
-    farewell: Arc<crate::resume::Farewell>,
+    resuming: Resuming,
 ) {
+    let Resuming {
+        mut resumed,
+        resend,
+        farewell,
+        info,
+    } = resuming;
     // The connection failed: wait for the reader to connect again (see `resume.rs`).
     let mut broken = false;
     loop {
@@ -54,7 +67,7 @@ pub(crate) async fn write_loop(
                     let Some(r) = r else { break };
                     writer.shutdown().await;
                     writer = r.writer;
-                    broken = !send_again(&mut writer, &resend, r.received).await;
+                    broken = !send_again(&mut writer, &resend, &info, r.received).await;
                     continue;
                 }
             }
@@ -64,7 +77,7 @@ pub(crate) async fn write_loop(
             match resumed.recv().await {
                 Some(r) => {
                     writer = r.writer;
-                    broken = !send_again(&mut writer, &resend, r.received).await;
+                    broken = !send_again(&mut writer, &resend, &info, r.received).await;
                     continue;
                 }
                 None => {
@@ -107,15 +120,25 @@ pub(crate) async fn write_loop(
 async fn send_again(
     writer: &mut brisk_protocol::conn::MessageWriter,
     resend: &Mutex<crate::resume::Resend>,
+    info: &crate::resume::PendingInfo,
     received: Option<u64>,
 ) -> bool {
-    let again = match received {
+    let mut again = match received {
         Some(n) => resend.lock().after(n),
         None => {
             resend.lock().kept.clear();
             Vec::new()
         }
     };
+    // Snapshot requests written to the old connection (it may have taken them without a word
+    // before it was found dead) are asked again; an answer that comes twice is dropped.
+    let mut pending: Vec<u64> = info.lock().keys().copied().collect();
+    pending.sort_unstable();
+    again.extend(
+        pending
+            .into_iter()
+            .map(|request| FromClient::Info { request }),
+    );
     for f in frames_of(again) {
         if writer.send_msg(&f).await.is_err() {
             return false;

@@ -31,6 +31,16 @@ pub(crate) fn reconnect_timeout() -> Duration {
         .map_or(Duration::from_secs(60), Duration::from_secs_f64)
 }
 
+/// Snapshot requests waiting for their answer, by request number.
+pub(crate) type PendingInfo = Arc<
+    Mutex<
+        rustc_hash::FxHashMap<
+            u64,
+            tokio::sync::oneshot::Sender<brisk_protocol::messages::ClusterInfo>,
+        >,
+    >,
+>;
+
 /// Messages the scheduler may not have journaled yet.
 #[derive(Default)]
 pub(crate) struct Resend {
@@ -117,8 +127,8 @@ impl Inner {
             scheduler = %self.address, reason = %why, seconds = limit.as_secs_f64(),
             "lost the scheduler; reconnecting to resume this client's work"
         );
-        // Requests in flight get no answer from this connection: they fail now.
-        self.info.lock().clear();
+        // Requests in flight get no answer from this connection: snapshots are asked again on
+        // the next one (the writer does it when it switches); the rarer ones fail now.
         self.streams.lock().clear();
         self.programs.lock().clear();
         let start = Instant::now();

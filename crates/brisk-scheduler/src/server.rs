@@ -770,6 +770,11 @@ async fn accept_loop(
                 .await
             {
                 Ok(conn) => serve_connection(id, conn, events, stop, programs).await,
+                // Closed before a byte: a port probe (a test waiting for the port, a load
+                // balancer's health check), not an attack.
+                Err(ProtocolError::Closed { .. }) => {
+                    tracing::debug!(peer = %peer, "a connection closed before its handshake")
+                }
                 Err(e) => tracing::warn!(peer = %peer, error = %e, "rejected a connection"),
             }
         });

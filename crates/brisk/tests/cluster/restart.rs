@@ -269,16 +269,27 @@ pub(crate) fn lost_work_after_a_restart_is_an_error_not_a_hang() -> anyhow::Resu
     );
     ensure!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
     // The client is connected to the new scheduler and works on.
-    client.wait_for_workers(1, Duration::from_secs(20))?;
-    ensure!(client.submit(crate::inc, (41,))?.result()? == 42);
+    client
+        .wait_for_workers(1, Duration::from_secs(20))
+        .context("workers of the new scheduler")?;
+    let v = client
+        .submit(crate::inc, (41,))
+        .context("submit to the new scheduler")?
+        .result()
+        .context("a result from the new scheduler")?;
+    ensure!(v == 42);
     drop(stuck);
     drop(plain);
     // A journaling scheduler that never comes back: bounded by the reconnect timeout.
     let mut sched = journaled_scheduler(port, &dir.path().join("second.journal"), &[])?;
-    let client = connect(&address, None)?;
+    let client = connect(&address, None).context("a second client")?;
     client.set_reconnect_timeout(Duration::from_secs(2));
-    client.wait_for_workers(1, Duration::from_secs(20))?;
-    let many = client.map(crate::slow_inc, 10_000..12_000i64)?;
+    client
+        .wait_for_workers(1, Duration::from_secs(20))
+        .context("the second client's workers")?;
+    let many = client
+        .map(crate::slow_inc, 10_000..12_000i64)
+        .context("the second client's map")?;
     let pending = many.last().context("futures")?.clone();
     std::thread::sleep(Duration::from_millis(100));
     kill_9(&mut sched);
