@@ -4,7 +4,7 @@
 //! transfers copy-free, but it also means a peer that announces a gigabyte makes the receiver
 //! reserve a gigabyte before a byte of it arrives — and many peers at once could take the
 //! process's memory. (Each frame is bounded by `BRISK_MAX_FRAME`; this bounds their sum.)
-//! Frames over [`SMALL`] take their size from one process-wide budget
+//! Frames over 1 MiB take their size from one process-wide budget
 //! (`BRISK_MAX_IN_FLIGHT` bytes, default 2 GiB) before their buffer is reserved and give it
 //! back when complete (or when their connection is dropped); a frame that does not fit waits
 //! until others complete. A frame larger than the whole budget is let through alone, so
