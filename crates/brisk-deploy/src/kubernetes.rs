@@ -82,6 +82,8 @@ impl KubernetesOptions {
 const SCHEDULER_PORT: u16 = 8786;
 const DASHBOARD_PORT: u16 = 8787;
 const WORKER_PORT: u16 = 8788;
+/// Where the scheduler keeps its journal (an emptyDir: it outlives a container restart).
+const JOURNAL_DIR: &str = "/var/lib/brisk";
 
 fn bad(name: &'static str, value: impl Into<String>, reason: impl Into<String>) -> DeployError {
     DeployError::BadOption {
@@ -232,6 +234,10 @@ pub fn objects(o: &KubernetesOptions) -> Result<Vec<Value>, DeployError> {
             SCHEDULER_PORT.to_string(),
             "--dashboard-port".into(),
             DASHBOARD_PORT.to_string(),
+            // A scheduler container that crashes is restarted in the same pod, whose emptyDir
+            // survives: from its journal it gives the clients their work back.
+            "--journal".into(),
+            format!("{JOURNAL_DIR}/scheduler.journal"),
         ],
         vec![token_env.clone()],
         json!([
@@ -240,6 +246,7 @@ pub fn objects(o: &KubernetesOptions) -> Result<Vec<Value>, DeployError> {
         ]),
     );
     sched["resources"] = resources(o.scheduler_cores, &scheduler_memory);
+    sched["volumeMounts"] = json!([{"name": "journal", "mountPath": JOURNAL_DIR}]);
     sched["livenessProbe"] = health.clone();
     sched["readinessProbe"] = health;
     docs.push(json!({
@@ -251,7 +258,10 @@ pub fn objects(o: &KubernetesOptions) -> Result<Vec<Value>, DeployError> {
             "selector": {"matchLabels": labels("scheduler")},
             "template": {
                 "metadata": {"labels": labels("scheduler")},
-                "spec": {"containers": [sched]},
+                "spec": {
+                    "containers": [sched],
+                    "volumes": [{"name": "journal", "emptyDir": {}}],
+                },
             },
         },
     }));
@@ -370,6 +380,25 @@ mod tests {
         assert!(cmd.contains(&"$(POD_IP)"));
         assert_eq!(w["resources"]["limits"]["memory"], "1908Mi");
         assert_eq!(docs[3]["spec"]["replicas"], 2);
+        // The scheduler journals to a volume that outlives a container restart.
+        let pod = &docs[1]["spec"]["template"]["spec"];
+        let s = &pod["containers"][0];
+        let scmd: Vec<&str> = s["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let j = scmd
+            .iter()
+            .position(|c| *c == "--journal")
+            .expect("--journal");
+        assert!(scmd[j + 1].starts_with(&format!(
+            "{}/",
+            s["volumeMounts"][0]["mountPath"].as_str().unwrap()
+        )));
+        assert_eq!(pod["volumes"][0]["name"], s["volumeMounts"][0]["name"]);
+        assert!(pod["volumes"][0]["emptyDir"].is_object());
         // An existing Secret: none written, and it is the one referenced.
         o.token_secret = Some("mine".into());
         let docs = objects(&o).expect("valid");
