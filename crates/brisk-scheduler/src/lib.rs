@@ -18,6 +18,8 @@
 
 mod client_line;
 mod clients;
+mod connections;
+mod core_loop;
 mod dashboard;
 mod executables;
 mod graphs;

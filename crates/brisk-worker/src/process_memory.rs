@@ -51,10 +51,14 @@ impl ProcessMemory {
                 return s.managed;
             }
         }
+        // Held paused by the process: at or above the resume level (not only above the
+        // threshold: between the two the pause holds too, and a pause that cannot help must
+        // end there as well).
+        let held_by_process = u128::from(s.process) * 10 >= u128::from(s.pause_bytes) * 9;
         let stuck = s.paused
             && s.executing == 0
             && s.nothing_to_spill
-            && s.process > s.pause_bytes
+            && held_by_process
             && s.managed <= s.pause_bytes;
         if !stuck {
             self.stuck_since = None;
@@ -119,6 +123,15 @@ mod tests {
         // The memory fell under 90 % of the threshold: it counts again.
         assert_eq!(m.measure(t + STUCK * 4, seen(700, false, 1, true)), 700);
         assert_eq!(m.measure(t + STUCK * 5, seen(950, false, 1, true)), 950);
+    }
+
+    #[test]
+    fn a_pause_held_between_the_resume_level_and_the_threshold_ends_too() {
+        // 750 is under the 800 threshold but over the 720 resume level: the pause holds.
+        let mut m = ProcessMemory::default();
+        let t = Instant::now();
+        assert_eq!(m.measure(t, seen(750, true, 0, true)), 750);
+        assert_eq!(m.measure(t + STUCK, seen(750, true, 0, true)), 10);
     }
 
     #[test]

@@ -206,19 +206,7 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn scheduler_on(port: u16) -> anyhow::Result<Proc> {
-    Ok(Proc(
-        Command::new(brisk_bin())
-            .args([
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-            ])
-            .env_remove("BRISK_TOKEN")
-            .stdin(Stdio::null())
-            .spawn()?,
-    ))
+    crate::restart::scheduler_on_port(port, &[])
 }
 
 fn connect_retry(address: &str) -> anyhow::Result<Client> {

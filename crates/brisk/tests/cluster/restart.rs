@@ -20,12 +20,8 @@ pub(crate) fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// `brisk scheduler --journal` on a fixed port (a restart must come back on the same one).
-pub(crate) fn journaled_scheduler(
-    port: u16,
-    journal: &Path,
-    extra: &[&str],
-) -> anyhow::Result<Proc> {
+/// `brisk scheduler` (no dashboard) on a fixed port, once it listens.
+pub(crate) fn scheduler_on_port(port: u16, extra: &[&str]) -> anyhow::Result<Proc> {
     let p = Proc(
         Command::new(brisk_bin())
             .args([
@@ -35,9 +31,7 @@ pub(crate) fn journaled_scheduler(
                 "--port",
                 &port.to_string(),
             ])
-            .args(["--no-dashboard", "--journal"])
-            .arg(journal)
-            .args(["--recovery-wait", "20"])
+            .arg("--no-dashboard")
             .args(extra)
             .env_remove("BRISK_TOKEN")
             .stdin(Stdio::null())
@@ -52,6 +46,18 @@ pub(crate) fn journaled_scheduler(
         std::thread::sleep(Duration::from_millis(20));
     }
     Ok(p)
+}
+
+/// `brisk scheduler --journal` on a fixed port (a restart must come back on the same one).
+pub(crate) fn journaled_scheduler(
+    port: u16,
+    journal: &Path,
+    extra: &[&str],
+) -> anyhow::Result<Proc> {
+    let journal = journal.to_string_lossy();
+    let mut args = vec!["--journal", &journal, "--recovery-wait", "20"];
+    args.extend_from_slice(extra);
+    scheduler_on_port(port, &args)
 }
 
 pub(crate) fn kill_9(p: &mut Proc) {
@@ -244,20 +250,7 @@ pub(crate) fn lost_work_after_a_restart_is_an_error_not_a_hang() -> anyhow::Resu
     std::thread::sleep(Duration::from_millis(200));
     kill_9(&mut sched);
     // Back without a journal: the client's work is gone, and it is told so.
-    let plain = Proc(
-        Command::new(brisk_bin())
-            .args([
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-            ])
-            .arg("--no-dashboard")
-            .env_remove("BRISK_TOKEN")
-            .stdin(Stdio::null())
-            .spawn()?,
-    );
+    let plain = scheduler_on_port(port, &[])?;
     let t = Instant::now();
     let err = slow
         .result()
